@@ -1,0 +1,1 @@
+"""TFX components of the petseg pipeline and the data readers behind the ExampleGen."""

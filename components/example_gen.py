@@ -1,0 +1,146 @@
+"""ExampleGen for image/mask datasets: readers -> checked tf.Examples -> train/eval/test.
+
+A FileBasedExampleGen with its own executor, so that it runs under every TFX orchestrator
+(the Kubeflow v2 driver included) and caches on the driver's fingerprint of the data files.
+Splits come from the dataset's own lists and folders, not from ExampleGen's hash buckets,
+so the executor overrides GenerateExamplesByBeam, as the base class suggests for that.
+"""
+import json
+import posixpath
+from typing import Any, Dict, List
+
+import apache_beam as beam
+from google.protobuf import wrappers_pb2
+from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs
+from tfx.utils import proto_utils
+
+from petseg import config as config_lib
+from petseg.components import decoding
+from petseg.components import folder_reader
+from petseg.components import ingest_report
+from petseg.components import items
+from petseg.components import listing
+from petseg.components import oxford_pets_reader
+from petseg.components import tfds_reader
+
+_FILE_READERS = {'oxford_pets': oxford_pets_reader, 'folder': folder_reader}
+_READERS = {**_FILE_READERS, 'tfds': tfds_reader}
+_REJECTED, _CONVERTED = 'rejected', 'converted'
+
+
+def _read_candidates(pipeline: beam.Pipeline, data_dir: str,
+                     config: config_lib.DatasetConfig):
+  """(PCollection of Candidates, Skipped items known from the listing alone)."""
+  if config.source in _FILE_READERS:
+    candidates, skipped = _FILE_READERS[config.source].list_candidates(data_dir, config)
+    # Reshuffle so that a distributed runner spreads the decoding over its workers.
+    return (pipeline | 'ListedItems' >> beam.Create(candidates)
+            | 'Spread' >> beam.Reshuffle()), skipped
+  return tfds_reader.read(pipeline, data_dir, config)
+
+
+class _DecodeFn(beam.DoFn):
+  """Candidate -> (split, serialized Example); rejections and conversions on the side."""
+
+  def __init__(self, config: config_lib.DatasetConfig):
+    self._labels = config.labels
+    self._ingested = beam.metrics.Metrics.counter('petseg', 'ingested')
+    self._rejected = beam.metrics.Metrics.counter('petseg', 'rejected')
+
+  def process(self, candidate: items.Candidate):
+    try:
+      example, note = decoding.to_example(candidate, self._labels)
+    except items.Rejected as r:
+      self._rejected.inc()
+      yield beam.pvalue.TaggedOutput(_REJECTED, items.Skipped(
+          candidate.split, candidate.name, r.file, r.reason, r.detail))
+      return
+    self._ingested.inc()
+    if note:
+      yield beam.pvalue.TaggedOutput(
+          _CONVERTED, (candidate.split, candidate.name, candidate.image_path, note))
+    yield candidate.split, example
+
+
+def _write_report(events: List[Any], path: str, config: config_lib.DatasetConfig,
+                  data_dir: str, listed_skips: List[items.Skipped]) -> None:
+  counts = dict(e for kind, e in events if kind == 'count')
+  skipped = listed_skips + [e for kind, e in events if kind == _REJECTED]
+  converted = [e for kind, e in events if kind == _CONVERTED]
+  report = ingest_report.build(config.name, data_dir, counts, skipped, converted)
+  with fileio.open(path, 'w') as f:
+    f.write(ingest_report.dumps(report))
+
+
+def dataset_config_of(exec_properties: Dict[str, Any]) -> config_lib.DatasetConfig:
+  custom = example_gen_pb2.CustomConfig()
+  proto_utils.json_to_proto(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY],
+                            custom)
+  packed = wrappers_pb2.StringValue()
+  custom.custom_config.Unpack(packed)
+  return config_lib.DatasetConfig.from_json(json.loads(packed.value))
+
+
+class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+  """Ingests a dataset into train/eval/test and writes the ingest report beside them."""
+
+  def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+    raise NotImplementedError('all splits are read together in GenerateExamplesByBeam')
+
+  def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
+                             exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
+    config = dataset_config_of(exec_properties)
+    data_dir = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+    candidates, listed_skips = _read_candidates(pipeline, data_dir, config)
+    decoded = candidates | 'Decode' >> beam.ParDo(_DecodeFn(config)).with_outputs(
+        _REJECTED, _CONVERTED, main='examples')
+    by_split = decoded.examples | 'BySplit' >> beam.Partition(
+        lambda kv, _: listing.SPLITS.index(kv[0]), len(listing.SPLITS))
+    counts = (decoded.examples | 'Splits' >> beam.Keys()
+              | 'CountPerSplit' >> beam.combiners.Count.PerElement()
+              | 'TagCounts' >> beam.Map(lambda c: ('count', c)))
+    _ = ((counts,
+          decoded[_REJECTED] | 'TagRejected' >> beam.Map(lambda r: (_REJECTED, r)),
+          decoded[_CONVERTED] | 'TagConverted' >> beam.Map(lambda c: (_CONVERTED, c)))
+         | 'AllEvents' >> beam.Flatten()
+         | 'Gather' >> beam.combiners.ToList()
+         | 'WriteReport' >> beam.Map(_write_report, self._report_path, config, data_dir,
+                                     listed_skips))
+    return {split: by_split[i] | f'Examples[{split}]' >> beam.Values()
+            for i, split in enumerate(listing.SPLITS)}
+
+  def Do(self, input_dict, output_dict, exec_properties) -> None:
+    examples = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.EXAMPLES_KEY])
+    self._report_path = posixpath.join(examples.uri, ingest_report.FILE_NAME)
+    super().Do(input_dict, output_dict, exec_properties)
+    with fileio.open(self._report_path) as f:
+      report = json.load(f)
+    for line in ingest_report.summary_lines(report):
+      print(f'[ingest] {line}', flush=True)
+    for split, stats in report['splits'].items():
+      examples.set_int_custom_property(f'{split}_examples', stats['ingested'])
+      examples.set_int_custom_property(f'{split}_rejected', stats['rejected'])
+    examples.set_string_custom_property('ingest_report', self._report_path)
+    config = dataset_config_of(exec_properties)
+    examples.set_string_custom_property('labels', json.dumps(config.labels.to_json()))
+    ingest_report.check(report, config.max_reject_fraction, self._report_path)
+
+
+def IngestExampleGen(data_dir: str, config: config_lib.DatasetConfig) -> FileBasedExampleGen:
+  """The ExampleGen component for a dataset folder (or TFDS data directory)."""
+  patterns = _READERS[config.source].fingerprint_patterns(config)
+  input_config = example_gen_pb2.Input(splits=[
+      example_gen_pb2.Input.Split(name=split, pattern=pattern)
+      for split, pattern in patterns.items()])
+  custom_config = example_gen_pb2.CustomConfig()
+  custom_config.custom_config.Pack(wrappers_pb2.StringValue(value=json.dumps(config.to_json())))
+  return FileBasedExampleGen(
+      input_base=data_dir, input_config=input_config, custom_config=custom_config,
+      custom_executor_spec=executor_spec.BeamExecutorSpec(Executor)).with_id('ExampleGen')

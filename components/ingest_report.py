@@ -1,0 +1,84 @@
+"""The ingest report: what was ingested per split, and every item or file that was not.
+
+Written as JSON beside the examples (ingest_report.json in the Examples artifact) and
+summarised in the log; too many rejections fail the run with a message saying what to fix.
+"""
+import collections
+import dataclasses
+import json
+from typing import Iterable, List, Mapping, Tuple
+
+from petseg import errors
+from petseg.components import items
+from petseg.components import listing
+
+FILE_NAME = 'ingest_report.json'
+
+
+class IngestError(errors.DataError):
+  """The data cannot be used as it is; the message says what to fix."""
+
+
+def build(dataset: str, data_dir: str, counts: Mapping[str, int],
+          skipped: Iterable[items.Skipped],
+          converted: Iterable[Tuple[str, str, str, str]]) -> dict:
+  """Assembles the report from per-split example counts, skipped items and conversions."""
+  skipped = sorted(skipped, key=lambda s: (s.split or '', s.reason, s.file))
+  rejected = [dataclasses.asdict(s) for s in skipped if s.is_rejection]
+  ignored = [dataclasses.asdict(s) for s in skipped if not s.is_rejection]
+  converted = [dict(zip(('split', 'name', 'file', 'detail'), c)) for c in sorted(converted)]
+  splits = {}
+  for split in listing.SPLITS:
+    n_rejected = sum(1 for r in rejected if r['split'] == split)
+    n_ingested = counts.get(split, 0)
+    splits[split] = {
+        'ingested': n_ingested,
+        'rejected': n_rejected,
+        'converted': sum(1 for c in converted if c['split'] == split),
+        'reject_fraction': n_rejected / max(1, n_ingested + n_rejected),
+    }
+  return {
+      'dataset': dataset,
+      'data_dir': data_dir,
+      'splits': splits,
+      'rejected_by_reason': dict(collections.Counter(r['reason'] for r in rejected)),
+      'ignored_by_reason': dict(collections.Counter(i['reason'] for i in ignored)),
+      'rejected': rejected,
+      'ignored_files': ignored,
+      'converted': converted,
+  }
+
+
+def summary_lines(report: Mapping) -> List[str]:
+  lines = [f'{split:>5}: {s["ingested"]} ingested, {s["rejected"]} rejected, '
+           f'{s["converted"]} converted' for split, s in report['splits'].items()]
+  for title, key in (('rejected', 'rejected_by_reason'), ('ignored', 'ignored_by_reason')):
+    if report[key]:
+      reasons = ', '.join(f'{r} ({n})' for r, n in sorted(report[key].items()))
+      lines.append(f'{title}: {reasons}')
+  return lines
+
+
+def check(report: Mapping, max_reject_fraction: float, report_path: str) -> None:
+  """Raises IngestError when a split is empty or rejects more than it may."""
+  for split, stats in report['splits'].items():
+    rejected = [r for r in report['rejected'] if r['split'] == split]
+    if stats['reject_fraction'] > max_reject_fraction:
+      reasons = collections.Counter(r['reason'] for r in rejected).most_common()
+      examples = '\n'.join(f'  {r["file"]}: {r["detail"]}' for r in rejected[:5])
+      raise IngestError(
+          f'split {split!r}: {stats["rejected"]} of {stats["rejected"] + stats["ingested"]} '
+          f'items were rejected ({stats["reject_fraction"]:.1%}), more than the allowed '
+          f'{max_reject_fraction:.1%}. Reasons: '
+          + ', '.join(f'{r} ({n})' for r, n in reasons) + f'. First ones:\n{examples}\n'
+          f'Every rejected file and why: {report_path}. Fix or remove those files (or '
+          'their lines in the split lists), or raise --max-reject-fraction.')
+    if stats['ingested'] == 0:
+      raise IngestError(
+          f'split {split!r} has no examples (data: {report["data_dir"]}). Add data, or '
+          'change --eval-fraction / --test-fraction so that every split gets some. '
+          f'Details: {report_path}')
+
+
+def dumps(report: Mapping) -> str:
+  return json.dumps(report, indent=2, sort_keys=False)

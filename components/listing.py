@@ -1,0 +1,108 @@
+"""Listing a dataset's files: pairing images with masks by name, carving splits by hash.
+
+Listing happens where the Beam pipeline is built and only stats directories; reading and
+decoding the files happens in the Beam workers.
+"""
+import collections
+import hashlib
+import itertools
+import posixpath
+from typing import Callable, Dict, List, Sequence, Set, Tuple
+
+from tfx.dsl.io import fileio
+
+from petseg.components import items
+
+SPLITS = ('train', 'eval', 'test')
+_MACOS_METADATA = ('._', '.DS_Store')
+
+# A split's metadata: (key, value) pairs that become string features of its examples.
+Metadata = Tuple[Tuple[str, str], ...]
+
+
+def hash_fraction(name: str) -> float:
+  """A number in [0, 1) fixed by the name alone, so splits never depend on file order."""
+  return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], 'big') / 2**64
+
+
+def carve(name: str, eval_fraction: float, test_fraction: float = 0.0) -> str:
+  """'eval', 'test' or 'train' for a name, by its hash."""
+  h = hash_fraction(name)
+  if h < eval_fraction:
+    return 'eval'
+  return 'test' if h < eval_fraction + test_fraction else 'train'
+
+
+def fingerprint_patterns(globs: Sequence[str]) -> Dict[str, str]:
+  """One glob per split for ExampleGen's driver, which fingerprints the files they match.
+
+  The reader decides what each split holds; these globs only have to cover, together,
+  every file that the splits read, so that changing any image, mask or list invalidates
+  the cache. (The driver takes one glob per split and has no '{a,b}' alternation.)
+  """
+  return dict(zip(SPLITS, itertools.islice(itertools.cycle(globs), len(SPLITS))))
+
+
+def files_by_stem(directory: str) -> Tuple[Dict[str, List[str]], List[items.Skipped]]:
+  """Maps each file stem in `directory` to its paths; macOS metadata files are skipped."""
+  by_stem, skipped = collections.defaultdict(list), []
+  if not fileio.isdir(directory):
+    return {}, []
+  for filename in sorted(fileio.listdir(directory)):
+    filename = filename.rstrip('/')
+    path = posixpath.join(directory, filename)
+    if filename.startswith(_MACOS_METADATA):
+      skipped.append(items.Skipped(None, filename, path, items.MACOS_METADATA,
+                                   'macOS metadata file, not an image'))
+      continue
+    by_stem[posixpath.splitext(filename)[0]].append(path)
+  return dict(by_stem), skipped
+
+
+def _single(paths: Sequence[str], split: str, name: str, directory: str, missing: str,
+            what: str):
+  """The one file for a name, or the Skipped entry explaining why there is not one."""
+  if not paths:
+    return None, items.Skipped(split, name, posixpath.join(directory, name + '.*'), missing,
+                               f'no {what} named {name}.* in {directory}')
+  if len(paths) > 1:
+    return None, items.Skipped(split, name, paths[0], items.DUPLICATE_NAME,
+                               f'several {what}s share the name {name}: {", ".join(paths)}')
+  return paths[0], None
+
+
+Wanted = List[Tuple[str, str, Metadata]]
+
+
+def pair(image_dir: str, mask_dir: str, choose: Callable[[Set[str]], Wanted]
+         ) -> Tuple[List[items.Candidate], List[items.Skipped]]:
+  """Candidates for the (split, name, metadata) that `choose` wants of the files' stems.
+
+  Every file is accounted for: a wanted name without exactly one image and one mask is
+  rejected, and a file whose name nobody wanted is reported as in no list.
+  """
+  images, skipped = files_by_stem(image_dir)
+  masks, skipped_masks = files_by_stem(mask_dir)
+  skipped += skipped_masks
+  candidates, used = [], set()
+  for split, name, metadata in choose(set(images) | set(masks)):
+    used.add(name)
+    image, problem = _single(images.get(name, ()), split, name, image_dir,
+                             items.MISSING_IMAGE, 'image')
+    mask, mask_problem = _single(masks.get(name, ()), split, name, mask_dir,
+                                 items.MISSING_MASK, 'mask')
+    if problem or mask_problem:
+      skipped += [p for p in (problem, mask_problem) if p]
+      continue
+    candidates.append(items.Candidate(split, name, image, mask, metadata))
+  for by_stem in (images, masks):
+    for stem in sorted(set(by_stem) - used):
+      for path in by_stem[stem]:
+        skipped.append(items.Skipped(None, stem, path, items.NOT_IN_ANY_LIST,
+                                     'file is in no split list'))
+  return candidates, skipped
+
+
+def read_text(path: str) -> str:
+  with fileio.open(path, 'r') as f:
+    return f.read()

@@ -1,0 +1,119 @@
+"""The `petseg` command.
+
+  petseg make-sample-data DIR            a synthetic dataset in the Oxford-IIIT Pet layout
+  petseg run --dataset NAME --data-dir DIR --output-dir DIR [-- BEAM_ARGS...]
+
+TFX and TensorFlow are imported only by the commands that need them, so that `--help`
+and argument errors answer at once.
+"""
+import argparse
+import json
+import logging
+import os
+import sys
+from typing import List, Optional, Sequence
+
+import petseg  # pylint: disable=unused-import  (sets TF_USE_LEGACY_KERAS before TF loads)
+from petseg import config as config_lib
+from petseg import errors
+
+
+def _make_sample_data(args: argparse.Namespace) -> None:
+  from petseg import sample_data  # pylint: disable=g-import-not-at-top
+  sizes = sample_data.make_sample_data(args.dir, num_images=args.num_images, seed=args.seed)
+  print(f'Wrote {sizes["list.txt"]} images to {args.dir} '
+        f'({sizes["trainval.txt"]} trainval, {sizes["test.txt"]} test)')
+
+
+def _dataset_overrides(args: argparse.Namespace) -> dict:
+  overrides = config_lib.load_overrides(args.config) if args.config else {}
+  for flag in ('eval_fraction', 'test_fraction', 'max_reject_fraction'):
+    if getattr(args, flag) is not None:
+      overrides[flag] = getattr(args, flag)
+  if args.border_as_ignore:
+    overrides['border_as_ignore'] = True
+  return overrides
+
+
+def _print_run_summary(output_dir: str, pipeline_name: str) -> None:
+  from petseg.components import ingest_report  # pylint: disable=g-import-not-at-top
+  from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  from petseg.pipeline import metadata  # pylint: disable=g-import-not-at-top
+  store = metadata.connect(local_runner.metadata_path(output_dir))
+  print(f'\nRun finished; ML Metadata: {local_runner.metadata_path(output_dir)}')
+  for node_id, execution in metadata.latest_executions(store, pipeline_name).items():
+    state = execution.State.Name(execution.last_known_state).lower()
+    print(f'  {node_id:<18} {state}')
+  example_gen = metadata.latest_executions(store, pipeline_name)['ExampleGen']
+  examples, = metadata.output_artifacts(store, example_gen.id, 'examples')
+  report_path = examples.custom_properties['ingest_report'].string_value
+  with open(report_path) as f:
+    report = json.load(f)
+  print(f'Examples: {examples.uri}')
+  for line in ingest_report.summary_lines(report):
+    print(f'  {line}')
+  print(f'Ingest report: {report_path}')
+
+
+def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
+  from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  dataset = config_lib.dataset_config(args.dataset, args.data_dir, _dataset_overrides(args))
+  local_runner.run(args.output_dir, args.data_dir, dataset, beam_args=beam_args,
+                   enable_cache=not args.no_cache, pipeline_name=args.pipeline_name)
+  _print_run_summary(args.output_dir, args.pipeline_name)
+
+
+def _parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(prog='petseg', description=__doc__.split('\n\n')[0])
+  commands = parser.add_subparsers(dest='command', required=True)
+
+  sample = commands.add_parser('make-sample-data',
+                               help='write a synthetic dataset in the Oxford-IIIT Pet layout')
+  sample.add_argument('dir')
+  sample.add_argument('--num-images', type=int, default=64)
+  sample.add_argument('--seed', type=int, default=0)
+  sample.set_defaults(handler=lambda args, _: _make_sample_data(args))
+
+  run = commands.add_parser(
+      'run', help='run the pipeline locally (LocalDagRunner, Beam DirectRunner)',
+      epilog='Arguments after "--" go to Beam, e.g. -- --direct_num_workers=2.')
+  run.add_argument('--dataset', required=True, choices=sorted(config_lib.PRESETS),
+                   help='oxford_pets (official layout), tfds (oxford_iiit_pet), folder '
+                   '(images/ + masks/, or CamVid\'s layout), camvid, voc (colour masks)')
+  run.add_argument('--data-dir', required=True,
+                   help='the dataset folder (for tfds: the TFDS data directory)')
+  run.add_argument('--output-dir', required=True,
+                   help='artifacts, ML Metadata (metadata.sqlite) and reports go here')
+  run.add_argument('--config', help='JSON file with dataset settings (classes, palette, ...)')
+  run.add_argument('--eval-fraction', type=float,
+                   help='share of the training list carved out as eval (default 0.2)')
+  run.add_argument('--test-fraction', type=float,
+                   help='share carved out as test where the data has no test split (0.1)')
+  run.add_argument('--max-reject-fraction', type=float,
+                   help='fail when a split rejects more than this share of its items (0.05)')
+  run.add_argument('--border-as-ignore', action='store_true',
+                   help='Oxford trimaps: ignore the border band instead of learning it')
+  run.add_argument('--pipeline-name', default='petseg')
+  run.add_argument('--no-cache', action='store_true', help='re-run every component')
+  run.set_defaults(handler=_run)
+  return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  argv = sys.argv[1:] if argv is None else argv
+  beam_args: List[str] = []
+  if '--' in argv:
+    argv, beam_args = argv[:argv.index('--')], argv[argv.index('--') + 1:]
+  args = _parser().parse_args(argv)
+  logging.basicConfig(level=os.environ.get('PETSEG_LOG_LEVEL', 'WARNING'))
+  try:
+    args.handler(args, beam_args)
+  except errors.PetsegError as e:
+    # Errors that the user can fix get one clear message; anything else keeps its trace.
+    print(f'petseg: error: {e}', file=sys.stderr)
+    return 1
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

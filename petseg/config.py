@@ -1,0 +1,111 @@
+"""Dataset configuration: which reader, which labels, how splits are carved, how strict.
+
+`dataset_config()` turns a dataset name (a preset) plus optional overrides from a JSON
+file or flags into a DatasetConfig; the config travels to the ExampleGen executor as JSON.
+"""
+import dataclasses
+import json
+from typing import Any, Mapping, Optional
+
+from petseg import errors
+from petseg import labels as labels_lib
+
+SOURCES = ('oxford_pets', 'folder', 'tfds')
+# Dataset name -> the source that reads it; _preset_labels() gives its classes.
+PRESETS = {
+    'oxford_pets': 'oxford_pets',
+    'tfds': 'tfds',
+    'folder': 'folder',
+    'camvid': 'folder',
+    'voc': 'folder',
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetConfig:
+  name: str
+  source: str
+  labels: labels_lib.LabelSpec
+  # Fraction of the training list carved out, by a hash of the name, as the eval split.
+  eval_fraction: float = 0.2
+  # Folders without a test split of their own give this fraction to test.
+  test_fraction: float = 0.1
+  # More rejected items than this (per split) fails the run.
+  max_reject_fraction: float = 0.05
+  tfds_name: str = 'oxford_iiit_pet'
+
+  def __post_init__(self):
+    if self.source not in SOURCES:
+      raise errors.ConfigError(f'unknown source {self.source!r}; expected one of {SOURCES}')
+    for field in ('eval_fraction', 'test_fraction', 'max_reject_fraction'):
+      value = getattr(self, field)
+      if not 0.0 <= value <= 1.0:
+        raise errors.ConfigError(f'{field} must lie in [0, 1], got {value}')
+    if self.eval_fraction + self.test_fraction >= 1.0:
+      raise errors.ConfigError('eval_fraction + test_fraction must leave something to train on')
+
+  def to_json(self) -> dict:
+    data = dataclasses.asdict(self)
+    data['labels'] = self.labels.to_json()
+    return data
+
+  @classmethod
+  def from_json(cls, data: Mapping[str, Any]) -> 'DatasetConfig':
+    return cls(**{**data, 'labels': labels_lib.LabelSpec.from_json(data['labels'])})
+
+
+def _labels_from_overrides(overrides: Mapping[str, Any]) -> Optional[labels_lib.LabelSpec]:
+  """Labels given in a config file: class-id masks or colour-coded masks."""
+  palette = overrides.get('palette')
+  if palette == 'voc':
+    return labels_lib.voc_labels()
+  if palette is not None:
+    return labels_lib.palette_labels(
+        [(entry['name'], tuple(entry['colour'])) for entry in palette],
+        [tuple(c) for c in overrides.get('ignore_colours', ())])
+  if 'class_names' in overrides:
+    return labels_lib.class_id_labels(
+        overrides['class_names'], overrides.get('ignore_values', [labels_lib.IGNORE_ID]))
+  return None
+
+
+def _preset_labels(name: str, data_dir: str, border_as_ignore: bool) -> labels_lib.LabelSpec:
+  if name in ('oxford_pets', 'tfds'):
+    return labels_lib.oxford_trimap_labels(border_as_ignore)
+  if name == 'camvid':
+    return labels_lib.camvid_labels()
+  if name == 'voc':
+    return labels_lib.voc_labels()
+  # A plain folder: CamVid's "dataset1" layout implies CamVid's classes; anything else
+  # must say what its mask values mean.
+  from petseg.components import folder_reader  # pylint: disable=g-import-not-at-top
+  if folder_reader.detect_layout(data_dir) == folder_reader.CAMVID_LAYOUT:
+    return labels_lib.camvid_labels()
+  raise errors.ConfigError(
+      f'the folder dataset in {data_dir} needs its classes: pass --config FILE with '
+      '{"class_names": [...], "ignore_values": [...]} for class-id masks or '
+      '{"palette": "voc" | [{"name": ..., "colour": [r, g, b]}, ...]} for colour masks')
+
+
+def dataset_config(name: str, data_dir: str,
+                   overrides: Optional[Mapping[str, Any]] = None) -> DatasetConfig:
+  """The DatasetConfig for a preset name, with overrides from a config file or flags."""
+  if name not in PRESETS:
+    raise errors.ConfigError(f'unknown dataset {name!r}; expected one of {sorted(PRESETS)}')
+  overrides = dict(overrides or {})
+  labels = (_labels_from_overrides(overrides) or
+            _preset_labels(name, data_dir, bool(overrides.get('border_as_ignore'))))
+  known = {f.name for f in dataclasses.fields(DatasetConfig)} - {'name', 'source', 'labels'}
+  label_keys = {'palette', 'ignore_colours', 'class_names', 'ignore_values',
+                'border_as_ignore'}
+  unknown = set(overrides) - known - label_keys
+  if unknown:
+    raise errors.ConfigError(f'unknown dataset settings {sorted(unknown)}; '
+                     f'expected some of {sorted(known | label_keys)}')
+  return DatasetConfig(name=name, source=PRESETS[name], labels=labels,
+                       **{k: v for k, v in overrides.items() if k in known})
+
+
+def load_overrides(path: str) -> dict:
+  with open(path) as f:
+    return json.load(f)

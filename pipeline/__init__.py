@@ -1,0 +1,1 @@
+"""The petseg pipeline definition and its runners."""

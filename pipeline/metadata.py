@@ -1,0 +1,43 @@
+"""Reading a run's results back from ML Metadata: executions and artifacts per component."""
+from typing import Dict, List
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+
+
+def connect(sqlite_path: str) -> mlmd.MetadataStore:
+  config = metadata_store_pb2.ConnectionConfig()
+  config.sqlite.filename_uri = sqlite_path
+  config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+  return mlmd.MetadataStore(config)
+
+
+def executions(store: mlmd.MetadataStore, pipeline_name: str,
+               node_id: str) -> List[metadata_store_pb2.Execution]:
+  """Every execution of a pipeline node, oldest first."""
+  context = store.get_context_by_type_and_name('node', f'{pipeline_name}.{node_id}')
+  if context is None:
+    return []
+  return sorted(store.get_executions_by_context(context.id), key=lambda e: e.id)
+
+
+def output_artifacts(store: mlmd.MetadataStore, execution_id: int,
+                     key: str) -> List[metadata_store_pb2.Artifact]:
+  """The artifacts an execution output under `key` (a cached one points at the reused ones)."""
+  ids = [e.artifact_id for e in store.get_events_by_execution_ids([execution_id])
+         if e.type == metadata_store_pb2.Event.OUTPUT
+         and any(step.key == key for step in e.path.steps)]
+  return store.get_artifacts_by_id(ids)
+
+
+def latest_executions(store: mlmd.MetadataStore,
+                      pipeline_name: str) -> Dict[str, metadata_store_pb2.Execution]:
+  """Node id -> its latest execution, in the order the nodes first ran."""
+  prefix = f'{pipeline_name}.'
+  latest = {}
+  for context in store.get_contexts_by_type('node'):
+    if context.name.startswith(prefix):
+      runs = executions(store, pipeline_name, context.name[len(prefix):])
+      if runs:
+        latest[context.name[len(prefix):]] = (runs[0].id, runs[-1])
+  return {node: run for node, (_, run) in sorted(latest.items(), key=lambda kv: kv[1][0])}

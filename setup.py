@@ -1,0 +1,36 @@
+"""petseg: a TFX pipeline from a folder of images and masks to a released segmentation model.
+
+The design card puts `pipeline/`, `components/` and `schemas/` at the top level; they are
+installed as sub-packages of `petseg` so that `import petseg.pipeline` works the same in a
+checkout, a wheel and the Kubeflow container image.
+"""
+import setuptools
+
+setuptools.setup(
+    name='petseg',
+    version='0.1.0',
+    description='TFX pipeline for semantic segmentation (Oxford-IIIT Pet, CamVid, any image/mask folder).',
+    python_requires='>=3.10,<3.11',
+    packages=[
+        'petseg',
+        'petseg.components',
+        'petseg.pipeline',
+        'petseg.schemas',
+    ],
+    package_dir={
+        'petseg': 'petseg',
+        'petseg.components': 'components',
+        'petseg.pipeline': 'pipeline',
+        'petseg.schemas': 'schemas',
+    },
+    package_data={'petseg.schemas': ['*.pbtxt']},
+    install_requires=[
+        'tfx[kfp]==1.16.0',
+        # apache-beam moved dill to an extra, but tfx_bsl and TFT import it unconditionally.
+        'dill',
+        'tensorflow-datasets>=4.9,<5',
+        'Pillow>=10',
+    ],
+    extras_require={'test': ['pytest>=8']},
+    entry_points={'console_scripts': ['petseg=petseg.cli:main']},
+)
