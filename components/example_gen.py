@@ -7,9 +7,10 @@ so the executor overrides GenerateExamplesByBeam, as the base class suggests for
 """
 import json
 import posixpath
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Sequence
 
 import apache_beam as beam
+from google.protobuf import message
 from google.protobuf import wrappers_pb2
 from tfx.components.example_gen import base_example_gen_executor
 from tfx.components.example_gen.component import FileBasedExampleGen
@@ -17,6 +18,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
+from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
@@ -144,3 +146,21 @@ def IngestExampleGen(data_dir: str, config: config_lib.DatasetConfig) -> FileBas
   return FileBasedExampleGen(
       input_base=data_dir, input_config=input_config, custom_config=custom_config,
       custom_executor_spec=executor_spec.BeamExecutorSpec(Executor)).with_id('ExampleGen')
+
+
+def ingest(data_dir: str, config: config_lib.DatasetConfig, output_uri: str,
+           beam_pipeline_args: Sequence[str] = ()) -> standard_artifacts.Examples:
+  """Runs the ExampleGen executor alone, as the pipeline would, writing into `output_uri`.
+
+  For benchmarks and for ingesting without ML Metadata; raises IngestError like a run.
+  """
+  component = IngestExampleGen(data_dir, config)
+  exec_properties = {
+      key: proto_utils.proto_to_json(value) if isinstance(value, message.Message) else value
+      for key, value in component.exec_properties.items()}
+  examples = standard_artifacts.Examples()
+  examples.uri = output_uri
+  context = Executor.Context(beam_pipeline_args=list(beam_pipeline_args))
+  Executor(context).Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]},
+                       exec_properties)
+  return examples

@@ -2,9 +2,11 @@
 import os
 from typing import Sequence
 
+from apache_beam.options import pipeline_options
 from tfx import v1 as tfx
 
 from petseg import config as config_lib
+from petseg import errors
 from petseg.pipeline import pipeline as pipeline_lib
 
 # On 2 cores, in-memory beats multi-processing (measured: workers cost more than they win).
@@ -17,18 +19,37 @@ def metadata_path(output_dir: str) -> str:
   return os.path.join(output_dir, 'metadata.sqlite')
 
 
-def run(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
-        beam_args: Sequence[str] = (), enable_cache: bool = True,
-        pipeline_name: str = PIPELINE_NAME) -> None:
-  """Runs the whole pipeline; ML Metadata and every artifact live under `output_dir`."""
-  os.makedirs(output_dir, exist_ok=True)
-  tfx.orchestration.LocalDagRunner().run(pipeline_lib.create_pipeline(
+def _check_beam_args(beam_args: Sequence[str]) -> None:
+  """Beam rejects a bad option by exiting from inside a component; check it up front."""
+  try:
+    pipeline_options.PipelineOptions(list(beam_args)).get_all_options()
+  except SystemExit:
+    raise errors.ConfigError(
+        f'Beam rejected the arguments {" ".join(beam_args)} (its message is above)') from None
+
+
+def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
+          beam_args: Sequence[str] = (), enable_cache: bool = True,
+          pipeline_name: str = PIPELINE_NAME) -> tfx.dsl.Pipeline:
+  """The pipeline with ML Metadata and every artifact under `output_dir`."""
+  # Later arguments win, so the user's override the defaults.
+  beam_args = [*DEFAULT_BEAM_ARGS, *beam_args]
+  _check_beam_args(beam_args)
+  return pipeline_lib.create_pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=os.path.join(output_dir, 'pipeline_root'),
       data_dir=os.path.abspath(data_dir) if '://' not in data_dir else data_dir,
       dataset=dataset,
       metadata_connection_config=tfx.orchestration.metadata
       .sqlite_metadata_connection_config(metadata_path(output_dir)),
-      # Later arguments win, so the user's override the defaults.
-      beam_pipeline_args=[*DEFAULT_BEAM_ARGS, *beam_args],
-      enable_cache=enable_cache))
+      beam_pipeline_args=beam_args,
+      enable_cache=enable_cache)
+
+
+def run(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
+        beam_args: Sequence[str] = (), enable_cache: bool = True,
+        pipeline_name: str = PIPELINE_NAME) -> None:
+  """Runs the whole pipeline and waits for it."""
+  pipeline = build(output_dir, data_dir, dataset, beam_args, enable_cache, pipeline_name)
+  os.makedirs(output_dir, exist_ok=True)
+  tfx.orchestration.LocalDagRunner().run(pipeline)

@@ -1,0 +1,90 @@
+"""Ingest throughput: the ExampleGen executor (Beam) against a plain single-process loop.
+
+Both read the same dataset and write the same gzipped TFRecords (checked record by record),
+so the ratio is what Beam's machinery costs or wins. The last line is one JSON object.
+
+  python bench/ingest.py [--data-dir ../shared/data/oxford-pets-sample] [-- BEAM_ARGS...]
+"""
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import petseg  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from petseg import config as config_lib
+from petseg.components import decoding
+from petseg.components import example_gen
+from petseg.components import items
+from petseg.components import listing
+from petseg.components import oxford_pets_reader
+from petseg.pipeline import local_runner
+import tensorflow as tf
+
+DEFAULT_DATA = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data',
+                            'oxford-pets-sample')
+
+
+def plain_loop(data_dir, config, out_dir):
+  """The baseline: list, decode and write one item after another in this process."""
+  candidates, _ = oxford_pets_reader.list_candidates(data_dir, config)
+  options = tf.io.TFRecordOptions(compression_type='GZIP')
+  writers = {split: tf.io.TFRecordWriter(os.path.join(out_dir, f'{split}.gz'), options)
+             for split in listing.SPLITS}
+  for candidate in candidates:
+    try:
+      example, _ = decoding.to_example(candidate, config.labels)
+    except items.Rejected:
+      continue
+    writers[candidate.split].write(example)
+  for writer in writers.values():
+    writer.close()
+
+
+def records(pattern):
+  """The records as canonical bytes: proto maps serialize in no fixed order otherwise."""
+  files = tf.io.gfile.glob(pattern)
+  return sorted(tf.train.Example.FromString(r.numpy()).SerializeToString(deterministic=True)
+                for r in tf.data.TFRecordDataset(files, compression_type='GZIP'))
+
+
+def main():
+  argv = sys.argv[1:]
+  beam_args = argv[argv.index('--') + 1:] if '--' in argv else []
+  parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+  parser.add_argument('--data-dir', default=DEFAULT_DATA)
+  args = parser.parse_args(argv[:argv.index('--')] if '--' in argv else argv)
+  data_dir = os.path.abspath(args.data_dir)
+  config = config_lib.dataset_config('oxford_pets', data_dir)
+
+  with tempfile.TemporaryDirectory() as tmp:
+    start = time.perf_counter()
+    examples = example_gen.ingest(data_dir, config, os.path.join(tmp, 'ours'),
+                                  [*local_runner.DEFAULT_BEAM_ARGS, *beam_args])
+    ours_s = time.perf_counter() - start
+
+    os.makedirs(os.path.join(tmp, 'baseline'))
+    start = time.perf_counter()
+    plain_loop(data_dir, config, os.path.join(tmp, 'baseline'))
+    baseline_s = time.perf_counter() - start
+
+    for split in listing.SPLITS:
+      ours = records(os.path.join(examples.uri, f'Split-{split}', '*'))
+      assert ours == records(os.path.join(tmp, 'baseline', f'{split}.gz')), split
+    images = sum(examples.get_int_custom_property(f'{s}_examples') for s in listing.SPLITS)
+
+  print(f'{images} images: ExampleGen {ours_s:.1f} s, plain loop {baseline_s:.1f} s',
+        file=sys.stderr)
+  print(json.dumps({
+      'bench': 'ingest',
+      'images': images,
+      'ours_img_s': round(images / ours_s, 1),
+      'baseline_img_s': round(images / baseline_s, 1),
+      'ratio': round(baseline_s / ours_s, 3),
+      'beam_args': beam_args,
+  }))
+
+
+if __name__ == '__main__':
+  main()

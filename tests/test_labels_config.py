@@ -1,0 +1,82 @@
+"""Label specs, the VOC palette, and dataset configuration presets and overrides."""
+import json
+
+import pytest
+
+from petseg import config as config_lib
+from petseg import errors
+from petseg import labels
+
+
+def test_voc_palette_matches_the_published_colours():
+  assert labels.voc_colour(0) == (0, 0, 0)
+  assert labels.voc_colour(1) == (128, 0, 0)
+  assert labels.voc_colour(15) == (192, 128, 128)  # person
+  assert labels.voc_colour(255) == (224, 224, 192)  # object outlines
+  spec = labels.voc_labels()
+  assert spec.num_classes == 21
+  assert spec.value_to_id[(224, 224, 192)] == labels.IGNORE_ID
+
+
+def test_oxford_trimaps_learn_or_ignore_the_border():
+  assert labels.oxford_trimap_labels().value_to_id == {1: 0, 2: 1, 3: 2}
+  ignoring = labels.oxford_trimap_labels(border_as_ignore=True)
+  assert ignoring.class_names == ('pet', 'background')
+  assert ignoring.value_to_id[3] == labels.IGNORE_ID
+
+
+def test_camvid_void_is_ignored():
+  spec = labels.camvid_labels()
+  assert spec.num_classes == 11
+  assert spec.value_to_id[11] == labels.IGNORE_ID
+  assert spec.value_to_id[10] == 10
+
+
+def test_label_spec_rejects_ids_outside_its_classes():
+  with pytest.raises(errors.ConfigError, match=r'class ids \[5\]'):
+    labels.LabelSpec(('a', 'b'), 'class_ids', {0: 0, 1: 5})
+
+
+@pytest.mark.parametrize('spec', [labels.voc_labels(), labels.camvid_labels(),
+                                  labels.oxford_trimap_labels(True)])
+def test_label_spec_survives_json(spec):
+  assert labels.LabelSpec.from_json(json.loads(json.dumps(spec.to_json()))) == spec
+
+
+def test_dataset_config_round_trips_through_json(tmp_path):
+  config = config_lib.dataset_config('voc', str(tmp_path), {'eval_fraction': 0.3})
+  again = config_lib.DatasetConfig.from_json(json.loads(json.dumps(config.to_json())))
+  assert again == config
+  assert again.source == 'folder' and again.eval_fraction == 0.3
+
+
+def test_folder_config_from_a_file(tmp_path):
+  overrides = {'palette': [{'name': 'road', 'colour': [128, 64, 128]},
+                           {'name': 'car', 'colour': [64, 0, 128]}],
+               'ignore_colours': [[0, 0, 0]], 'max_reject_fraction': 0.5}
+  config = config_lib.dataset_config('folder', str(tmp_path), overrides)
+  assert config.labels.encoding == 'rgb'
+  assert config.labels.value_to_id == {(128, 64, 128): 0, (64, 0, 128): 1, (0, 0, 0): 255}
+  assert config.max_reject_fraction == 0.5
+
+
+def test_plain_folder_without_classes_says_how_to_give_them(tmp_path):
+  (tmp_path / 'images').mkdir()
+  with pytest.raises(errors.ConfigError, match='needs its classes: pass --config'):
+    config_lib.dataset_config('folder', str(tmp_path))
+
+
+def test_camvid_layout_implies_camvid_classes(tmp_path):
+  (tmp_path / 'images_prepped_train').mkdir()
+  assert config_lib.dataset_config('folder', str(tmp_path)).labels == labels.camvid_labels()
+
+
+@pytest.mark.parametrize('name, overrides, message', [
+    ('imagenet', {}, 'unknown dataset'),
+    ('oxford_pets', {'eval_fraction': 1.5}, r'eval_fraction must lie in \[0, 1\]'),
+    ('oxford_pets', {'eval_fraction': 0.6, 'test_fraction': 0.5}, 'leave something'),
+    ('oxford_pets', {'num_clases': 3}, r"unknown dataset settings \['num_clases'\]"),
+])
+def test_bad_settings_are_named(tmp_path, name, overrides, message):
+  with pytest.raises(errors.ConfigError, match=message):
+    config_lib.dataset_config(name, str(tmp_path), overrides)
