@@ -9,6 +9,7 @@ import json
 import posixpath
 from typing import Any, Dict, List, Sequence
 
+from absl import logging
 import apache_beam as beam
 from google.protobuf import message
 from google.protobuf import wrappers_pb2
@@ -33,7 +34,7 @@ from petseg.components import tfds_reader
 
 _FILE_READERS = {'oxford_pets': oxford_pets_reader, 'folder': folder_reader}
 _READERS = {**_FILE_READERS, 'tfds': tfds_reader}
-_REJECTED, _CONVERTED = 'rejected', 'converted'
+_COUNT, _REJECTED, _CONVERTED = 'count', 'rejected', 'converted'
 
 
 def _read_candidates(pipeline: beam.Pipeline, data_dir: str,
@@ -72,7 +73,7 @@ class _DecodeFn(beam.DoFn):
 
 def _write_report(events: List[Any], path: str, config: config_lib.DatasetConfig,
                   data_dir: str, listed_skips: List[items.Skipped]) -> None:
-  counts = dict(e for kind, e in events if kind == 'count')
+  counts = dict(e for kind, e in events if kind == _COUNT)
   skipped = listed_skips + [e for kind, e in events if kind == _REJECTED]
   converted = [e for kind, e in events if kind == _CONVERTED]
   report = ingest_report.build(config.name, data_dir, counts, skipped, converted)
@@ -90,14 +91,18 @@ def dataset_config_of(exec_properties: Dict[str, Any]) -> config_lib.DatasetConf
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-  """Ingests a dataset into train/eval/test and writes the ingest report beside them."""
+  """Ingests a dataset into train/eval/test and writes the ingest report beside them.
+
+  Do() reads the dataset config and the report's path before the base class builds the
+  Beam pipeline, which calls GenerateExamplesByBeam() with exec properties alone.
+  """
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     raise NotImplementedError('all splits are read together in GenerateExamplesByBeam')
 
   def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
                              exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
-    config = dataset_config_of(exec_properties)
+    config = self._config
     data_dir = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     candidates, listed_skips = _read_candidates(pipeline, data_dir, config)
     decoded = candidates | 'Decode' >> beam.ParDo(_DecodeFn(config)).with_outputs(
@@ -106,7 +111,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         lambda kv, _: listing.SPLITS.index(kv[0]), len(listing.SPLITS))
     counts = (decoded.examples | 'Splits' >> beam.Keys()
               | 'CountPerSplit' >> beam.combiners.Count.PerElement()
-              | 'TagCounts' >> beam.Map(lambda c: ('count', c)))
+              | 'TagCounts' >> beam.Map(lambda c: (_COUNT, c)))
     _ = ((counts,
           decoded[_REJECTED] | 'TagRejected' >> beam.Map(lambda r: (_REJECTED, r)),
           decoded[_CONVERTED] | 'TagConverted' >> beam.Map(lambda c: (_CONVERTED, c)))
@@ -120,19 +125,19 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     examples = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EXAMPLES_KEY])
+    self._config = dataset_config_of(exec_properties)
     self._report_path = posixpath.join(examples.uri, ingest_report.FILE_NAME)
     super().Do(input_dict, output_dict, exec_properties)
     with fileio.open(self._report_path) as f:
       report = json.load(f)
     for line in ingest_report.summary_lines(report):
-      print(f'[ingest] {line}', flush=True)
+      logging.info('Ingested %s', line)
     for split, stats in report['splits'].items():
       examples.set_int_custom_property(f'{split}_examples', stats['ingested'])
       examples.set_int_custom_property(f'{split}_rejected', stats['rejected'])
     examples.set_string_custom_property('ingest_report', self._report_path)
-    config = dataset_config_of(exec_properties)
-    examples.set_string_custom_property('labels', json.dumps(config.labels.to_json()))
-    ingest_report.check(report, config.max_reject_fraction, self._report_path)
+    examples.set_string_custom_property('labels', json.dumps(self._config.labels.to_json()))
+    ingest_report.check(report, self._config.max_reject_fraction, self._report_path)
 
 
 def IngestExampleGen(data_dir: str, config: config_lib.DatasetConfig) -> FileBasedExampleGen:

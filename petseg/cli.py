@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from typing import List, Optional, Sequence
 
 import petseg  # pylint: disable=unused-import  (sets TF_USE_LEGACY_KERAS before TF loads)
@@ -106,6 +107,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     argv, beam_args = argv[:argv.index('--')], argv[argv.index('--') + 1:]
   args = _parser().parse_args(argv)
   logging.basicConfig(level=os.environ.get('PETSEG_LOG_LEVEL', 'WARNING'))
+  # TFX 1.16 requires Python 3.10, which Google's client libraries warn about at import,
+  # once per module; TensorFlow's C++ info lines say nothing a user can act on.
+  warnings.filterwarnings('ignore', message='You are using a non-supported Python version')
+  os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
   try:
     args.handler(args, beam_args)
   except errors.PetsegError as e:

@@ -93,19 +93,28 @@ def dataset_config(name: str, data_dir: str,
   if name not in PRESETS:
     raise errors.ConfigError(f'unknown dataset {name!r}; expected one of {sorted(PRESETS)}')
   overrides = dict(overrides or {})
-  labels = (_labels_from_overrides(overrides) or
-            _preset_labels(name, data_dir, bool(overrides.get('border_as_ignore'))))
   known = {f.name for f in dataclasses.fields(DatasetConfig)} - {'name', 'source', 'labels'}
   label_keys = {'palette', 'ignore_colours', 'class_names', 'ignore_values',
                 'border_as_ignore'}
   unknown = set(overrides) - known - label_keys
   if unknown:
     raise errors.ConfigError(f'unknown dataset settings {sorted(unknown)}; '
-                     f'expected some of {sorted(known | label_keys)}')
+                             f'expected some of {sorted(known | label_keys)}')
+  labels = (_labels_from_overrides(overrides) or
+            _preset_labels(name, data_dir, bool(overrides.get('border_as_ignore'))))
   return DatasetConfig(name=name, source=PRESETS[name], labels=labels,
                        **{k: v for k, v in overrides.items() if k in known})
 
 
 def load_overrides(path: str) -> dict:
-  with open(path) as f:
-    return json.load(f)
+  """Dataset settings from a JSON file (see README, "Running the pipeline")."""
+  try:
+    with open(path) as f:
+      overrides = json.load(f)
+  except OSError as e:
+    raise errors.ConfigError(f'{path}: cannot read the config file ({e.strerror})') from None
+  except json.JSONDecodeError as e:
+    raise errors.ConfigError(f'{path}: not valid JSON ({e})') from None
+  if not isinstance(overrides, dict):
+    raise errors.ConfigError(f'{path}: expected a JSON object of settings')
+  return overrides

@@ -80,3 +80,12 @@ def test_camvid_layout_implies_camvid_classes(tmp_path):
 def test_bad_settings_are_named(tmp_path, name, overrides, message):
   with pytest.raises(errors.ConfigError, match=message):
     config_lib.dataset_config(name, str(tmp_path), overrides)
+
+
+def test_config_file_errors_name_the_file(tmp_path):
+  broken = tmp_path / 'broken.json'
+  broken.write_text('{"class_names": [')
+  with pytest.raises(errors.ConfigError, match='broken.json: not valid JSON'):
+    config_lib.load_overrides(str(broken))
+  with pytest.raises(errors.ConfigError, match='absent.json: cannot read the config file'):
+    config_lib.load_overrides(str(tmp_path / 'absent.json'))
