@@ -1,6 +1,7 @@
 """petseg: a TFX pipeline from a folder of images and masks to a released segmentation model.
 
-The design card puts `pipeline/`, `components/` and `schemas/` at the top level; they are
+The design card puts `pipeline/`, `components/` and `schemas/` (and `models/`, as in TFX's
+templates) at the top level; they are
 installed as sub-packages of `petseg` so that `import petseg.pipeline` works the same in a
 checkout, a wheel and the Kubeflow container image.
 """
@@ -14,12 +15,14 @@ setuptools.setup(
     packages=[
         'petseg',
         'petseg.components',
+        'petseg.models',
         'petseg.pipeline',
         'petseg.schemas',
     ],
     package_dir={
         'petseg': 'petseg',
         'petseg.components': 'components',
+        'petseg.models': 'models',
         'petseg.pipeline': 'pipeline',
         'petseg.schemas': 'schemas',
     },

@@ -26,14 +26,28 @@ def _make_sample_data(args: argparse.Namespace) -> None:
         f'({sizes["trainval.txt"]} trainval, {sizes["test.txt"]} test)')
 
 
-def _dataset_overrides(args: argparse.Namespace) -> dict:
-  overrides = config_lib.load_overrides(args.config) if args.config else {}
+def _settings(args: argparse.Namespace):
+  """(dataset settings, training settings): the config file's, overridden by flags."""
+  settings = config_lib.load_overrides(args.config) if args.config else {}
+  training_settings = dict(settings.pop('training', {}))
   for flag in ('eval_fraction', 'test_fraction', 'max_reject_fraction'):
     if getattr(args, flag) is not None:
-      overrides[flag] = getattr(args, flag)
+      settings[flag] = getattr(args, flag)
   if args.border_as_ignore:
-    overrides['border_as_ignore'] = True
-  return overrides
+    settings['border_as_ignore'] = True
+  for flag in ('model', 'epochs', 'batch_size', 'learning_rate', 'image_size'):
+    if getattr(args, flag) is not None:
+      training_settings[flag] = getattr(args, flag)
+  return settings, training_settings
+
+
+def _training_config(settings: dict, dataset: config_lib.DatasetConfig):
+  from petseg.models import registry  # pylint: disable=g-import-not-at-top
+  from petseg.models import training  # pylint: disable=g-import-not-at-top
+  model = settings.get('model', training.TrainingConfig.model)
+  return training.TrainingConfig.from_json({
+      'image_size': registry.get(model).default_size, **settings,
+      'num_classes': dataset.labels.num_classes})
 
 
 def _print_run_summary(output_dir: str, pipeline_name: str) -> None:
@@ -58,8 +72,10 @@ def _print_run_summary(output_dir: str, pipeline_name: str) -> None:
 
 def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
-  dataset = config_lib.dataset_config(args.dataset, args.data_dir, _dataset_overrides(args))
-  local_runner.run(args.output_dir, args.data_dir, dataset, beam_args=beam_args,
+  dataset_settings, training_settings = _settings(args)
+  dataset = config_lib.dataset_config(args.dataset, args.data_dir, dataset_settings)
+  local_runner.run(args.output_dir, args.data_dir, dataset,
+                   _training_config(training_settings, dataset), beam_args=beam_args,
                    enable_cache=not args.no_cache, pipeline_name=args.pipeline_name)
   _print_run_summary(args.output_dir, args.pipeline_name)
 
@@ -85,7 +101,14 @@ def _parser() -> argparse.ArgumentParser:
                    help='the dataset folder (for tfds: the TFDS data directory)')
   run.add_argument('--output-dir', required=True,
                    help='artifacts, ML Metadata (metadata.sqlite) and reports go here')
-  run.add_argument('--config', help='JSON file with dataset settings (classes, palette, ...)')
+  run.add_argument('--config', help='JSON file with dataset settings (classes, palette, ...) '
+                   'and a "training" object for the rest of the training recipe')
+  run.add_argument('--model', help='unet_xception (default), fcn_vgg16, unet_mobilenetv2, '
+                   'sep_resnet_fcn, deeplabv3plus')
+  run.add_argument('--epochs', type=int)
+  run.add_argument('--batch-size', type=int)
+  run.add_argument('--learning-rate', type=float)
+  run.add_argument('--image-size', type=int, help='default: the model\'s own')
   run.add_argument('--eval-fraction', type=float,
                    help='share of the training list carved out as eval (default 0.2)')
   run.add_argument('--test-fraction', type=float,

@@ -7,6 +7,7 @@ from tfx import v1 as tfx
 
 from petseg import config as config_lib
 from petseg import errors
+from petseg.models import training
 from petseg.pipeline import pipeline as pipeline_lib
 
 # On 2 cores, in-memory beats multi-processing (measured: workers cost more than they win).
@@ -29,8 +30,8 @@ def _check_beam_args(beam_args: Sequence[str]) -> None:
 
 
 def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
-          beam_args: Sequence[str] = (), enable_cache: bool = True,
-          pipeline_name: str = PIPELINE_NAME) -> tfx.dsl.Pipeline:
+          training_config: training.TrainingConfig, beam_args: Sequence[str] = (),
+          enable_cache: bool = True, pipeline_name: str = PIPELINE_NAME) -> tfx.dsl.Pipeline:
   """The pipeline with ML Metadata and every artifact under `output_dir`."""
   # Later arguments win, so the user's override the defaults.
   beam_args = [*DEFAULT_BEAM_ARGS, *beam_args]
@@ -40,6 +41,7 @@ def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
       pipeline_root=os.path.join(output_dir, 'pipeline_root'),
       data_dir=os.path.abspath(data_dir) if '://' not in data_dir else data_dir,
       dataset=dataset,
+      training_config=training_config,
       metadata_connection_config=tfx.orchestration.metadata
       .sqlite_metadata_connection_config(metadata_path(output_dir)),
       beam_pipeline_args=beam_args,
@@ -47,9 +49,10 @@ def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
 
 
 def run(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
-        beam_args: Sequence[str] = (), enable_cache: bool = True,
-        pipeline_name: str = PIPELINE_NAME) -> None:
+        training_config: training.TrainingConfig, beam_args: Sequence[str] = (),
+        enable_cache: bool = True, pipeline_name: str = PIPELINE_NAME) -> None:
   """Runs the whole pipeline and waits for it."""
-  pipeline = build(output_dir, data_dir, dataset, beam_args, enable_cache, pipeline_name)
+  pipeline = build(output_dir, data_dir, dataset, training_config, beam_args, enable_cache,
+                   pipeline_name)
   os.makedirs(output_dir, exist_ok=True)
   tfx.orchestration.LocalDagRunner().run(pipeline)

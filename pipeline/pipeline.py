@@ -8,6 +8,10 @@ from petseg import config as config_lib
 from petseg import schemas
 from petseg.components import example_gen
 from petseg.components import validation_gate
+from petseg.models import training
+
+PREPROCESSING_FN = 'petseg.models.preprocessing.preprocessing_fn'
+RUN_FN = 'petseg.models.trainer.run_fn'
 
 
 def create_pipeline(
@@ -15,11 +19,12 @@ def create_pipeline(
     pipeline_root: str,
     data_dir: str,
     dataset: config_lib.DatasetConfig,
+    training_config: training.TrainingConfig,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
 ) -> tfx.dsl.Pipeline:
-  """Ingest -> statistics -> curated schema -> validation, failing on anomalies."""
+  """Ingest -> validate (failing on anomalies) -> transform -> train."""
   ingest = example_gen.IngestExampleGen(data_dir, dataset)
   statistics_gen = tfx.components.StatisticsGen(examples=ingest.outputs['examples'])
   schema_gen = tfx.components.ImportSchemaGen(schema_file=schemas.schema_path(dataset.source))
@@ -27,10 +32,33 @@ def create_pipeline(
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
   gate = validation_gate.ValidationGate(anomalies=example_validator.outputs['anomalies'])
 
+  # Code is referenced by import path, not module_file, so that nothing is packaged at
+  # compile time and the Kubeflow image runs the installed package.
+  transform = tfx.components.Transform(
+      examples=ingest.outputs['examples'],
+      schema=schema_gen.outputs['schema'],
+      preprocessing_fn=PREPROCESSING_FN,
+      custom_config={'image_size': training_config.image_size,
+                     'num_classes': dataset.labels.num_classes},
+      # Statistics come from the training split only; StatisticsGen already described
+      # the data, so Transform's own statistics would only cost time.
+      splits_config=tfx.proto.SplitsConfig(analyze=['train'],
+                                           transform=['train', 'eval', 'test']),
+      disable_statistics=True)
+  transform.add_upstream_node(gate)
+  trainer = tfx.components.Trainer(
+      run_fn=RUN_FN,
+      examples=transform.outputs['transformed_examples'],
+      transform_graph=transform.outputs['transform_graph'],
+      train_args=tfx.proto.TrainArgs(splits=['train']),
+      eval_args=tfx.proto.EvalArgs(splits=['eval']),
+      custom_config=training_config.to_json())
+
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
-      components=[ingest, statistics_gen, schema_gen, example_validator, gate],
+      components=[ingest, statistics_gen, schema_gen, example_validator, gate, transform,
+                  trainer],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(beam_pipeline_args),

@@ -1,0 +1,1 @@
+"""Segmentation models, the Transform preprocessing_fn and the Trainer's run_fn."""

@@ -1,0 +1,80 @@
+"""SavedModel export: the model with its Transform graph, served with no code of ours.
+
+Signatures:
+  serving_default     images: encoded JPEG/PNG bytes [B] -> class_ids [B, H, W] uint8 and
+                      probabilities [B, H, W, C] at each image's own size (a batch of
+                      different sizes is padded to the largest: class id 255, probability
+                      0 there), with height [B] and width [B]
+  serving_examples    serialized raw tf.Examples [B] -> class_ids [B, S, S] and
+                      probabilities [B, S, S, C] at the training size (for evaluation)
+  transform_features  serialized raw tf.Examples [B] -> the transformed mask as class ids
+                      [B, S, S] (evaluation's ground truth)
+"""
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+
+from petseg.labels import IGNORE_ID
+from petseg.models import features
+
+
+def _predict(model, image_size, transformed):
+  logits = model(features.parse_images(transformed[features.IMAGE], image_size))
+  probabilities = tf.nn.softmax(logits)
+  return {'class_ids': tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8),
+          'probabilities': probabilities}
+
+
+def _at_own_size(probabilities, heights, widths):
+  """Resizes each map back to its image's size, padding the batch to the largest."""
+  max_h, max_w = tf.reduce_max(heights), tf.reduce_max(widths)
+
+  def restore(args):
+    p, h, w = args
+    resized = tf.image.resize(p, tf.stack([h, w]), method='bilinear')
+    return tf.pad(resized, [[0, max_h - h], [0, max_w - w], [0, 0]])
+
+  restored = tf.map_fn(restore, (probabilities, heights, widths),
+                       fn_output_signature=tf.TensorSpec([None, None, None], tf.float32))
+  inside = ((tf.range(max_h)[tf.newaxis, :, tf.newaxis] < heights[:, tf.newaxis, tf.newaxis])
+            & (tf.range(max_w)[tf.newaxis, tf.newaxis, :] < widths[:, tf.newaxis, tf.newaxis]))
+  class_ids = tf.where(inside, tf.cast(tf.argmax(restored, axis=-1), tf.uint8),
+                       tf.constant(IGNORE_ID, tf.uint8))
+  return class_ids, restored
+
+
+def save(model: keras.Model, tf_transform_output: tft.TFTransformOutput, image_size: int,
+         export_dir: str) -> None:
+  # Tracked on the model, so that the Transform graph's resources are saved with it.
+  model.tft_layer = tf_transform_output.transform_features_layer()
+  image_spec = {'image': tf.io.FixedLenFeature([1], tf.string)}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='images')])
+  def serve_images(images):
+    shapes = tf.map_fn(
+        lambda e: tf.shape(tf.io.decode_image(e, channels=3, expand_animations=False))[:2],
+        images, fn_output_signature=tf.TensorSpec([2], tf.int32))
+    transformed = model.tft_layer({'image': tf.reshape(images, [-1, 1])})
+    predicted = _predict(model, image_size, transformed)
+    class_ids, probabilities = _at_own_size(predicted['probabilities'], shapes[:, 0],
+                                            shapes[:, 1])
+    return {'class_ids': class_ids, 'probabilities': probabilities,
+            'height': shapes[:, 0], 'width': shapes[:, 1]}
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  def serve_examples(examples):
+    # Only the image is parsed: the Transform layer drops outputs that need the mask.
+    return _predict(model, image_size, model.tft_layer(tf.io.parse_example(examples,
+                                                                           image_spec)))
+
+  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
+  def transform_features(examples):
+    raw = tf.io.parse_example(examples, tf_transform_output.raw_feature_spec())
+    masks = model.tft_layer(raw)[features.MASK]
+    parsed = tf.map_fn(lambda m: features.parse_mask(m, image_size), masks,
+                       fn_output_signature=tf.TensorSpec([image_size, image_size], tf.uint8))
+    return {features.MASK: tf.cast(parsed, tf.int64)}
+
+  model.save(export_dir, save_format='tf', signatures={
+      'serving_default': serve_images, 'serving_examples': serve_examples,
+      'transform_features': transform_features})

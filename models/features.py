@@ -1,0 +1,31 @@
+"""Names of the transformed features, and turning transformed records back into tensors.
+
+Transformed records stay compact: images and masks are serialized uint8 tensors at the
+training size. The statistics that TFT's analyzers compute over the training split ride
+along in every record (a few dozen numbers), where the Trainer reads them once.
+"""
+import tensorflow as tf
+
+IMAGE = 'image'  # serialized uint8 [S, S, 3]
+MASK = 'mask'  # serialized uint8 [S, S]: class ids, 255 ignored
+IMAGE_MEAN = 'image_mean'  # float [3]: per-channel mean over the training split
+IMAGE_STD = 'image_std'  # float [3]
+CLASS_PIXELS = 'class_pixels'  # int [C]: pixels of each class in the training split
+CLASS_IMAGE_PIXELS = 'class_image_pixels'  # int [C]: pixels of the images holding the class
+
+
+def parse_image(serialized: tf.Tensor, image_size: int) -> tf.Tensor:
+  image = tf.io.parse_tensor(serialized, tf.uint8)
+  return tf.ensure_shape(image, [image_size, image_size, 3])
+
+
+def parse_mask(serialized: tf.Tensor, image_size: int) -> tf.Tensor:
+  mask = tf.io.parse_tensor(serialized, tf.uint8)
+  return tf.ensure_shape(mask, [image_size, image_size])
+
+
+def parse_images(serialized: tf.Tensor, image_size: int) -> tf.Tensor:
+  """A batch of serialized images -> float32 [B, S, S, 3] in 0..255."""
+  images = tf.map_fn(lambda s: parse_image(s, image_size), serialized,
+                     fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.uint8))
+  return tf.cast(images, tf.float32)

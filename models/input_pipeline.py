@@ -1,0 +1,80 @@
+"""tf.data input from the transformed records: parse once, cache, augment in parallel.
+
+Augmentation is paired: one random draw decides the flip, zoom and crop of both the image
+and its mask (the mask with nearest neighbour); colour jitter touches the image only.
+Every random draw is stateless and seeded per element from one seed, so a run is
+reproducible however many threads the map uses.
+"""
+from typing import List, Tuple
+
+import tensorflow as tf
+
+from petseg.models import features
+from petseg.models import training
+
+AUTOTUNE = tf.data.AUTOTUNE
+_SPEC = {features.IMAGE: tf.io.FixedLenFeature([], tf.string),
+         features.MASK: tf.io.FixedLenFeature([], tf.string)}
+
+
+def _parse(record: tf.Tensor, image_size: int) -> Tuple[tf.Tensor, tf.Tensor]:
+  parsed = tf.io.parse_single_example(record, _SPEC)
+  return (features.parse_image(parsed[features.IMAGE], image_size),
+          features.parse_mask(parsed[features.MASK], image_size))
+
+
+def augment(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor,
+            config: training.TrainingConfig) -> Tuple[tf.Tensor, tf.Tensor]:
+  """uint8 image [S, S, 3] and mask [S, S] -> augmented float image and mask."""
+  size = config.image_size
+  seeds = tf.random.experimental.stateless_split(seed, 6)
+  image = tf.cast(image, tf.float32)
+  mask = mask[..., tf.newaxis]
+  if config.flip:
+    flip = tf.random.stateless_uniform([], seeds[0]) < 0.5
+    image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
+    mask = tf.cond(flip, lambda: tf.image.flip_left_right(mask), lambda: mask)
+  if config.max_scale > 1:
+    scale = tf.random.stateless_uniform([], seeds[1], 1.0, config.max_scale)
+    scaled = tf.cast(tf.round(scale * size), tf.int32)
+    image = tf.image.resize(image, [scaled, scaled], method='bilinear')
+    mask = tf.image.resize(mask, [scaled, scaled], method='nearest')
+    offset = tf.random.stateless_uniform([2], seeds[2], 0, scaled - size + 1, tf.int32)
+    image = tf.slice(image, [offset[0], offset[1], 0], [size, size, 3])
+    mask = tf.slice(mask, [offset[0], offset[1], 0], [size, size, 1])
+  if config.colour_jitter > 0:
+    jitter = config.colour_jitter
+    image = tf.image.stateless_random_brightness(image, 255 * jitter, seeds[3])
+    image = tf.image.stateless_random_contrast(image, 1 - jitter, 1 + jitter, seeds[4])
+    image = tf.image.stateless_random_saturation(image, 1 - jitter, 1 + jitter, seeds[5])
+    image = tf.clip_by_value(image, 0, 255)
+  return tf.ensure_shape(image, [size, size, 3]), tf.ensure_shape(mask[..., 0], [size, size])
+
+
+def records(file_patterns: List[str]) -> tf.data.Dataset:
+  files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
+  return tf.data.TFRecordDataset(files, compression_type='GZIP', num_parallel_reads=AUTOTUNE)
+
+
+def dataset(file_patterns: List[str], config: training.TrainingConfig, batch_size: int,
+            training_split: bool) -> tf.data.Dataset:
+  """(float32 image 0..255 [B, S, S, 3], uint8 mask [B, S, S]) batches.
+
+  The training split repeats forever, shuffled and augmented; others are one pass as is.
+  """
+  # Records are small uint8 tensors, so parsed examples are cached in memory.
+  ds = records(file_patterns).map(lambda r: _parse(r, config.image_size),
+                                  num_parallel_calls=AUTOTUNE).cache()
+  if training_split:
+    ds = ds.repeat().shuffle(1024, seed=config.seed)
+    # One seed pair per element, from a seeded stream: reproducible in any thread order.
+    seeds = tf.data.Dataset.random(seed=config.seed).batch(2)
+    ds = tf.data.Dataset.zip((ds, seeds)).map(
+        lambda example, seed: augment(*example, seed, config), num_parallel_calls=AUTOTUNE)
+  else:
+    ds = ds.map(lambda image, mask: (tf.cast(image, tf.float32), mask))
+  return ds.batch(batch_size, drop_remainder=training_split).prefetch(AUTOTUNE)
+
+
+def count(file_patterns: List[str]) -> int:
+  return int(records(file_patterns).reduce(0, lambda n, _: n + 1))

@@ -1,0 +1,120 @@
+"""The Trainer's run_fn: the training recipe, step by step.
+
+1. Read the configuration and seed everything.
+2. Read TFT's statistics (channel mean/std, class pixel counts) from the records.
+3. Build input pipelines: training repeats, shuffles and augments; eval is one clean pass.
+4. Build the model (normalisation + the chosen network) under a strategy that fits the
+   devices, with mixed precision on GPUs.
+5. Fit, with the encoder frozen first when asked; keep the weights with the best eval
+   mean IoU; stop early when it stalls; log to TensorBoard and a CSV of the curves.
+6. Export the SavedModel with the Transform graph embedded.
+"""
+import inspect
+import os
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+from tfx import v1 as tfx
+
+from petseg import errors
+from petseg.models import blocks
+from petseg.models import export
+from petseg.models import features
+from petseg.models import input_pipeline
+from petseg.models import registry
+from petseg.models import training
+
+_STATS = (features.IMAGE_MEAN, features.IMAGE_STD, features.CLASS_PIXELS,
+          features.CLASS_IMAGE_PIXELS)
+
+
+def read_statistics(file_patterns, tf_transform_output: tft.TFTransformOutput) -> dict:
+  """TFT's analyzer results, which every transformed record carries."""
+  spec = {k: v for k, v in tf_transform_output.transformed_feature_spec().items()
+          if k in _STATS}
+  record = next(iter(input_pipeline.records(file_patterns).take(1)))
+  return {k: v.numpy() for k, v in tf.io.parse_single_example(record, spec).items()}
+
+
+def distribution_strategy() -> tf.distribute.Strategy:
+  """Several GPUs: mirrored; any GPU: mixed precision; otherwise the default strategy."""
+  gpus = tf.config.list_logical_devices('GPU')
+  if gpus:
+    keras.mixed_precision.set_global_policy('mixed_float16')
+  if len(gpus) > 1:
+    return tf.distribute.MirroredStrategy()
+  return tf.distribute.get_strategy()
+
+
+def build_model(config: training.TrainingConfig, stats: dict) -> keras.Model:
+  """Normalisation by TFT's statistics, then the network; takes 0..255 float images."""
+  options = dict(config.model_options)
+  if config.encoder_weights:
+    if 'encoder_weights' not in inspect.signature(registry.get(config.model).build).parameters:
+      raise errors.ConfigError(f'{config.model} has no pretrained encoder to load weights into')
+    options['encoder_weights'] = config.encoder_weights
+  net = registry.build(config.model, config.image_size, config.num_classes, **options)
+  inputs = keras.Input((config.image_size, config.image_size, 3), name='image')
+  normalised = keras.layers.Normalization(
+      mean=stats[features.IMAGE_MEAN], variance=np.square(stats[features.IMAGE_STD]))(inputs)
+  return keras.Model(inputs, net(normalised), name=config.model)
+
+
+def _compile(model, config, stats, steps_per_epoch):
+  weights = (training.median_frequency_weights(stats[features.CLASS_PIXELS],
+                                               stats[features.CLASS_IMAGE_PIXELS])
+             if config.class_weights == 'median_frequency'
+             else np.ones(config.num_classes, np.float32))
+  model.compile(optimizer=training.optimizer(config, steps_per_epoch),
+                loss=training.SegmentationLoss(weights),
+                metrics=[training.mean_iou(config.num_classes)])
+
+
+def _encoder(model: keras.Model):
+  net = model.layers[-1]
+  return next((layer for layer in net.layers if layer.name == blocks.ENCODER), None)
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+  config = training.TrainingConfig.from_json(fn_args.custom_config)
+  keras.utils.set_random_seed(config.seed)
+  tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+  stats = read_statistics(fn_args.train_files, tf_transform_output)
+
+  strategy = distribution_strategy()
+  batch_size = config.batch_size * strategy.num_replicas_in_sync
+  steps_per_epoch = max(1, input_pipeline.count(fn_args.train_files) // batch_size)
+  train = input_pipeline.dataset(fn_args.train_files, config, batch_size, training_split=True)
+  evaluation = input_pipeline.dataset(fn_args.eval_files, config, batch_size,
+                                      training_split=False)
+  with strategy.scope():
+    model = build_model(config, stats)
+
+  best = os.path.join(fn_args.model_run_dir, 'best', 'weights')
+  callbacks = [
+      keras.callbacks.TensorBoard(fn_args.model_run_dir),
+      keras.callbacks.CSVLogger(os.path.join(fn_args.model_run_dir, 'history.csv'),
+                                append=True),
+      keras.callbacks.ModelCheckpoint(best, monitor='val_mean_iou', mode='max',
+                                      save_best_only=True, save_weights_only=True),
+      keras.callbacks.EarlyStopping(monitor='val_mean_iou', mode='max',
+                                    patience=config.early_stopping_patience),
+  ]
+  encoder = _encoder(model)
+  phases = [(0, config.epochs)]
+  if encoder is not None and 0 < config.freeze_encoder_epochs < config.epochs:
+    phases = [(0, config.freeze_encoder_epochs), (config.freeze_encoder_epochs, config.epochs)]
+  for number, (first_epoch, last_epoch) in enumerate(phases):
+    if encoder is not None:
+      # Trainability takes effect at compile time in Keras 2, hence one compile per phase.
+      encoder.trainable = number > 0 or len(phases) == 1
+    with strategy.scope():
+      _compile(model, config, stats, steps_per_epoch)
+    model.fit(train, steps_per_epoch=steps_per_epoch, validation_data=evaluation,
+              initial_epoch=first_epoch, epochs=last_epoch, callbacks=callbacks, verbose=2)
+  model.load_weights(best)
+  logging.info('Best eval mean IoU restored from %s', best)
+  export.save(model, tf_transform_output, config.image_size, fn_args.serving_model_dir)

@@ -1,0 +1,126 @@
+"""The training recipe's parts: configuration, loss, learning-rate schedule, optimizer,
+class weights. Each is small and tested on its own; trainer.run_fn puts them together.
+"""
+import dataclasses
+import math
+from typing import Any, Dict, Mapping, Optional
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from petseg import errors
+from petseg.labels import IGNORE_ID
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+  """What `petseg run` passes to the Trainer (custom_config); see README, "Training"."""
+  model: str = 'unet_xception'
+  image_size: int = 160
+  num_classes: int = 3
+  epochs: int = 20
+  batch_size: int = 16
+  learning_rate: float = 1e-3
+  optimizer: str = 'adam'  # adam | adamw | rmsprop
+  weight_decay: float = 1e-4  # adamw only
+  warmup_epochs: float = 1.0  # linear warm-up, then cosine decay to zero
+  class_weights: str = 'none'  # none | median_frequency
+  early_stopping_patience: int = 10  # epochs without a better eval mean IoU
+  seed: int = 42
+  # Augmentation, applied identically to image and mask (colour to the image only).
+  flip: bool = True
+  max_scale: float = 1.5  # random zoom in [1, max_scale], then a random crop
+  colour_jitter: float = 0.1  # brightness/contrast/saturation amplitude; 0 turns it off
+  # Encoder weights from a local file (nothing is downloaded), frozen for some epochs.
+  encoder_weights: Optional[str] = None
+  freeze_encoder_epochs: int = 0
+  model_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+  def __post_init__(self):
+    if self.optimizer not in ('adam', 'adamw', 'rmsprop'):
+      raise errors.ConfigError(f'optimizer must be adam, adamw or rmsprop, not {self.optimizer!r}')
+    if self.class_weights not in ('none', 'median_frequency'):
+      raise errors.ConfigError('class_weights must be none or median_frequency')
+    if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
+      raise errors.ConfigError('epochs, batch_size and learning_rate must be positive')
+
+  def to_json(self) -> Dict[str, Any]:
+    return {**dataclasses.asdict(self), 'model_options': dict(self.model_options)}
+
+  @classmethod
+  def from_json(cls, data: Mapping[str, Any]) -> 'TrainingConfig':
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(data) - known
+    if unknown:
+      raise errors.ConfigError(f'unknown training settings {sorted(unknown)}; '
+                               f'expected some of {sorted(known)}')
+    return cls(**data)
+
+
+class SegmentationLoss(keras.losses.Loss):
+  """Pixel-wise softmax cross-entropy on logits, weighted per class, skipping IGNORE_ID.
+
+  The mean is taken over the weights of the labelled pixels, so an image's ignored pixels
+  neither add to the loss nor dilute it.
+  """
+
+  def __init__(self, class_weights, name='segmentation_loss'):
+    super().__init__(name=name, reduction=keras.losses.Reduction.NONE)
+    self._class_weights = tf.constant(class_weights, tf.float32)
+
+  def call(self, y_true, y_pred):
+    labels = tf.cast(y_true, tf.int32)
+    labelled = labels != IGNORE_ID
+    labels = tf.where(labelled, labels, 0)
+    ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, tf.cast(y_pred, tf.float32))
+    weights = tf.gather(self._class_weights, labels) * tf.cast(labelled, tf.float32)
+    return tf.math.divide_no_nan(tf.reduce_sum(ce * weights), tf.reduce_sum(weights))
+
+  def get_config(self):
+    return {'class_weights': self._class_weights.numpy().tolist(), 'name': self.name}
+
+
+def mean_iou(num_classes: int) -> keras.metrics.Metric:
+  """Mean IoU of the argmax map over the classes present in label or prediction."""
+  return keras.metrics.MeanIoU(num_classes, name='mean_iou', ignore_class=IGNORE_ID,
+                               sparse_y_true=True, sparse_y_pred=False)
+
+
+class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
+  """Linear warm-up from 0 to `peak` over `warmup_steps`, then cosine decay to 0."""
+
+  def __init__(self, peak: float, warmup_steps: int, total_steps: int):
+    self.peak, self.warmup_steps, self.total_steps = peak, warmup_steps, max(total_steps, 1)
+
+  def __call__(self, step):
+    step = tf.cast(step, tf.float32)
+    warmup = self.peak * step / max(self.warmup_steps, 1)
+    progress = (step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1)
+    cosine = 0.5 * self.peak * (1 + tf.cos(math.pi * tf.clip_by_value(progress, 0.0, 1.0)))
+    return tf.where(step < self.warmup_steps, warmup, cosine)
+
+  def get_config(self):
+    return {'peak': self.peak, 'warmup_steps': self.warmup_steps,
+            'total_steps': self.total_steps}
+
+
+def optimizer(config: TrainingConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+  schedule = WarmupCosine(config.learning_rate, round(config.warmup_epochs * steps_per_epoch),
+                          config.epochs * steps_per_epoch)
+  if config.optimizer == 'adamw':
+    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+  if config.optimizer == 'rmsprop':
+    return keras.optimizers.RMSprop(schedule)
+  return keras.optimizers.Adam(schedule)
+
+
+def median_frequency_weights(class_pixels, class_image_pixels) -> np.ndarray:
+  """Eigen & Fergus: freq(c) = pixels of c / pixels of the images holding c;
+  weight(c) = median(freq) / freq(c). Classes never seen get weight 1."""
+  class_pixels = np.asarray(class_pixels, np.float64)
+  seen = class_pixels > 0
+  freq = np.where(seen, class_pixels / np.maximum(class_image_pixels, 1), 0.0)
+  weights = np.ones_like(freq)
+  weights[seen] = np.median(freq[seen]) / freq[seen]
+  return weights.astype(np.float32)
