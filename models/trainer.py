@@ -57,10 +57,21 @@ def build_model(config: training.TrainingConfig, stats: dict) -> keras.Model:
       raise errors.ConfigError(f'{config.model} has no pretrained encoder to load weights into')
     options['encoder_weights'] = config.encoder_weights
   net = registry.build(config.model, config.image_size, config.num_classes, **options)
+  for layer in _all_layers(net):
+    if isinstance(layer, keras.layers.BatchNormalization):
+      layer.momentum = config.batchnorm_momentum
   inputs = keras.Input((config.image_size, config.image_size, 3), name='image')
   normalised = keras.layers.Normalization(
       mean=stats[features.IMAGE_MEAN], variance=np.square(stats[features.IMAGE_STD]))(inputs)
   return keras.Model(inputs, net(normalised), name=config.model)
+
+
+def _all_layers(model: keras.Model):
+  """Every layer, nested models' included (encoders are nested models)."""
+  for layer in model.layers:
+    yield layer
+    if isinstance(layer, keras.Model):
+      yield from _all_layers(layer)
 
 
 def _compile(model, config, stats, steps_per_epoch):

@@ -7,13 +7,17 @@ import pytest
 from petseg import cli
 from petseg import config as config_lib
 from petseg.components import validation_gate
+from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
 from tests.test_example_gen import count_records
 
 pytestmark = pytest.mark.slow
 NODES = ['ExampleGen', 'ImportSchemaGen', 'StatisticsGen', 'ExampleValidator',
-         'ValidationGate']
+         'ValidationGate', 'Transform', 'Trainer']
+# Training is tested in test_training_e2e; here one short epoch keeps the run quick.
+QUICK = ['--epochs', '1', '--image-size', '32', '--batch-size', '4']
+QUICK_TRAINING = training.TrainingConfig(epochs=1, image_size=32, batch_size=4)
 COMPLETE = metadata_store_pb2.Execution.COMPLETE
 CACHED = metadata_store_pb2.Execution.CACHED
 
@@ -34,7 +38,7 @@ def _examples(output_dir):
 def test_pipeline_ingests_validates_and_caches(tmp_path, sample_dir, capsys):
   out = tmp_path / 'out'
   assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(sample_dir),
-                   '--output-dir', str(out)]) == 0
+                   '--output-dir', str(out), *QUICK]) == 0
   assert _states(out) == {node: COMPLETE for node in NODES}
   examples = _examples(out)
   counts = {split: count_records(examples.uri, split) for split in ('train', 'eval', 'test')}
@@ -46,7 +50,7 @@ def test_pipeline_ingests_validates_and_caches(tmp_path, sample_dir, capsys):
 
   # Unchanged inputs and configuration: every component is served from the cache.
   assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(sample_dir),
-                   '--output-dir', str(out)]) == 0
+                   '--output-dir', str(out), *QUICK]) == 0
   assert _states(out) == {node: CACHED for node in NODES}
   assert _examples(out).id == examples.id
 
@@ -62,10 +66,11 @@ def test_schema_anomalies_fail_the_run(tmp_path, sample_dir):
     path.write_text(path.read_text().replace('Abyssinian_1 ', 'Unicorn_1 '))
   config = config_lib.dataset_config('oxford_pets', str(data))
   with pytest.raises(validation_gate.DataValidationError, match="feature 'breed'"):
-    local_runner.run(str(tmp_path / 'out'), str(data), config)
+    local_runner.run(str(tmp_path / 'out'), str(data), config, QUICK_TRAINING)
   states = _states(tmp_path / 'out')
   assert states['ExampleValidator'] == COMPLETE
   assert states['ValidationGate'] == metadata_store_pb2.Execution.FAILED
+  assert 'Transform' not in states  # nothing downstream of the gate ran
 
 
 def test_cli_reports_rejects_and_exits_non_zero(tmp_path, sample_dir, capsys):
@@ -74,7 +79,8 @@ def test_cli_reports_rejects_and_exits_non_zero(tmp_path, sample_dir, capsys):
   for path in list((data / 'images').glob('*.jpg'))[:6]:
     path.write_bytes(b'not a jpeg')
   code = cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(data),
-                   '--output-dir', str(tmp_path / 'out'), '--max-reject-fraction', '0.1'])
+                   '--output-dir', str(tmp_path / 'out'), '--max-reject-fraction', '0.1',
+                   *QUICK])
   assert code == 1
   error = capsys.readouterr().err
   assert error.startswith('petseg: error: split ')
@@ -84,7 +90,7 @@ def test_cli_reports_rejects_and_exits_non_zero(tmp_path, sample_dir, capsys):
 
 def test_beam_arguments_reach_the_pipeline(tmp_path, sample_dir):
   config = config_lib.dataset_config('oxford_pets', str(sample_dir))
-  pipeline = local_runner.build(str(tmp_path), str(sample_dir), config,
+  pipeline = local_runner.build(str(tmp_path), str(sample_dir), config, QUICK_TRAINING,
                                 ['--direct_num_workers=2'])
   assert pipeline.beam_pipeline_args[-1] == '--direct_num_workers=2'
   assert '--direct_running_mode=in_memory' in pipeline.beam_pipeline_args

@@ -1,0 +1,84 @@
+"""Every model builds at its default and another size, and one training step changes it."""
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from petseg import errors
+from petseg.models import blocks
+from petseg.models import registry
+from petseg.models import trainer
+from petseg.models import training
+
+STATS = {'image_mean': np.array([120., 110., 100.], np.float32),
+         'image_std': np.array([50., 50., 50.], np.float32)}
+
+
+@pytest.mark.parametrize('name', sorted(registry.MODELS))
+def test_builds_at_default_size(name):
+  model_def = registry.MODELS[name]
+  size = model_def.default_size
+  model = registry.build(name, size, 5)
+  assert model.output_shape == (None, size, size, 5)
+
+
+@pytest.mark.parametrize('name', sorted(registry.MODELS))
+def test_trains_a_step_at_another_size(name):
+  model_def = registry.MODELS[name]
+  size = model_def.stride * 3 if name != 'unet_mobilenetv2' else model_def.stride * 2
+  assert size != model_def.default_size
+  config = training.TrainingConfig(model=name, image_size=size, num_classes=3, epochs=1)
+  model = trainer.build_model(config, STATS)
+  # Eagerly: one step needs the gradients, not the minute of graph tracing.
+  model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                loss=training.SegmentationLoss(np.ones(3, np.float32)), run_eagerly=True)
+  rng = np.random.default_rng(0)
+  images = rng.uniform(0, 255, (2, size, size, 3)).astype(np.float32)
+  masks = rng.integers(0, 3, (2, size, size)).astype(np.uint8)
+  before = [w.copy() for w in model.get_weights()]
+  loss = model.train_on_batch(images, masks)
+  assert np.isfinite(loss)
+  assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+  assert model(images).shape == (2, size, size, 3)
+
+
+def test_unet_xception_matches_the_keras_io_example():
+  assert registry.build('unet_xception', 160, 3).count_params() == 2_058_979
+
+
+def test_deeplab_takes_an_xception_backbone():
+  model = registry.build('deeplabv3plus', 96, 4, backbone='xception')
+  assert model.output_shape == (None, 96, 96, 4)
+  assert model.get_layer(blocks.ENCODER).get_layer('block13_sepconv2_bn')
+
+
+def test_sep_resnet_fcn_head_width_is_a_parameter():
+  narrow = registry.build('sep_resnet_fcn', 64, 3, head_width=64)
+  wide = registry.build('sep_resnet_fcn', 64, 3, head_width=256)
+  assert narrow.count_params() < wide.count_params()
+
+
+def test_sizes_the_strides_do_not_divide_are_refused():
+  with pytest.raises(errors.ConfigError, match='divisible by 32'):
+    registry.build('fcn_vgg16', 100, 3)
+  with pytest.raises(errors.ConfigError, match='unknown model'):
+    registry.get('segformer')
+
+
+def test_encoder_weights_load_from_a_local_file(tmp_path):
+  """Pretrained weights come from a file (nothing can be downloaded); here, our own."""
+  source = keras.applications.MobileNetV2(input_shape=(64, 64, 3), include_top=False,
+                                          weights=None)
+  path = str(tmp_path / 'mobilenet_v2.h5')
+  source.save_weights(path)
+  config = training.TrainingConfig(model='unet_mobilenetv2', image_size=64, num_classes=3,
+                                   encoder_weights=path)
+  model = trainer.build_model(config, STATS)
+  encoder = model.layers[-1].get_layer(blocks.ENCODER)
+  first_conv = source.get_layer('Conv1').get_weights()[0]
+  np.testing.assert_array_equal(encoder.get_layer('Conv1').get_weights()[0], first_conv)
+
+
+def test_encoder_weights_need_an_encoder():
+  config = training.TrainingConfig(model='unet_xception', image_size=64, encoder_weights='x.h5')
+  with pytest.raises(errors.ConfigError, match='no pretrained encoder'):
+    trainer.build_model(config, STATS)

@@ -1,0 +1,219 @@
+"""The training recipe's parts: loss, schedule, class weights, augmentation, input, TFT."""
+import os
+import tempfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import dataset_metadata
+from tensorflow_transform.tf_metadata import schema_utils
+
+from petseg import errors
+from petseg.labels import IGNORE_ID
+from petseg.models import features
+from petseg.models import input_pipeline
+from petseg.models import preprocessing
+from petseg.models import training
+from tests.test_decoding import _encode
+
+# Loss.
+
+def _logits(seed=0, shape=(2, 4, 4, 3)):
+  return tf.constant(np.random.default_rng(seed).normal(size=shape), tf.float32)
+
+
+def test_loss_ignores_the_ignore_id():
+  labels = np.random.default_rng(1).integers(0, 3, (2, 4, 4)).astype(np.uint8)
+  labels[:, :2] = IGNORE_ID
+  loss = training.SegmentationLoss(np.ones(3, np.float32))
+  logits = _logits()
+  changed = logits.numpy()
+  changed[:, :2] = 100 * np.random.default_rng(2).normal(size=changed[:, :2].shape)
+  assert float(loss(labels, logits)) == pytest.approx(float(loss(labels, changed)))
+  # And it equals the plain mean cross-entropy over the labelled pixels.
+  labelled = labels != IGNORE_ID
+  expected = tf.nn.sparse_softmax_cross_entropy_with_logits(
+      labels[labelled].astype(np.int32), logits.numpy()[labelled])
+  assert float(loss(labels, logits)) == pytest.approx(float(tf.reduce_mean(expected)), 1e-5)
+
+
+def test_class_weights_weigh_the_mean():
+  labels = np.zeros((1, 2, 2), np.uint8)
+  labels[0, 0, 0] = 1
+  logits = _logits(shape=(1, 2, 2, 2))
+  ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels.astype(np.int32), logits).numpy()
+  weighted = training.SegmentationLoss(np.array([1.0, 3.0], np.float32))(labels, logits)
+  expected = (ce[0, 0, 0] * 3 + ce[0, 0, 1] + ce[0, 1, 0] + ce[0, 1, 1]) / 6
+  assert float(weighted) == pytest.approx(float(expected), 1e-5)
+
+
+def test_an_all_ignored_batch_has_zero_loss():
+  labels = np.full((1, 2, 2), IGNORE_ID, np.uint8)
+  assert float(training.SegmentationLoss(np.ones(3, np.float32))(labels, _logits(
+      shape=(1, 2, 2, 3)))) == 0.0
+
+
+def test_mean_iou_skips_the_ignore_id_and_absent_classes():
+  metric = training.mean_iou(3)
+  labels = np.array([[[0, 0, 1, IGNORE_ID]]], np.uint8)
+  logits = np.zeros((1, 1, 4, 3), np.float32)
+  logits[0, 0, [0, 1, 2, 3], [0, 1, 1, 2]] = 5  # predictions 0, 1, 1, 2
+  metric.update_state(labels, logits)
+  # class 0: 1/2, class 1: 1/2, class 2: absent from labels and (unignored) predictions.
+  assert float(metric.result()) == pytest.approx(0.5)
+
+
+# Schedule, optimizer, class weights, configuration.
+
+def test_warmup_then_cosine():
+  schedule = training.WarmupCosine(1e-3, warmup_steps=10, total_steps=110)
+  assert float(schedule(0)) == 0.0
+  assert float(schedule(5)) == pytest.approx(5e-4)
+  assert float(schedule(10)) == pytest.approx(1e-3)
+  assert float(schedule(60)) == pytest.approx(5e-4)
+  assert float(schedule(110)) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize('name, cls', [('adam', 'Adam'), ('adamw', 'AdamW'),
+                                       ('rmsprop', 'RMSprop')])
+def test_optimizers(name, cls):
+  config = training.TrainingConfig(optimizer=name, epochs=4)
+  optimizer = training.optimizer(config, steps_per_epoch=10)
+  assert type(optimizer).__name__ == cls
+  schedule = optimizer._learning_rate  # pylint: disable=protected-access
+  assert isinstance(schedule, training.WarmupCosine) and schedule.total_steps == 40
+
+
+def test_median_frequency_weights():
+  # class 0: freq 500/1000 = 0.5; class 1: 125/500 = 0.25; median 0.375; class 2 unseen.
+  weights = training.median_frequency_weights([500, 125, 0], [1000, 500, 0])
+  np.testing.assert_allclose(weights, [0.375 / 0.5, 0.375 / 0.25, 1.0])
+
+
+def test_config_refuses_unknown_settings():
+  with pytest.raises(errors.ConfigError, match=r"unknown training settings \['epoch'\]"):
+    training.TrainingConfig.from_json({'epoch': 3})
+  with pytest.raises(errors.ConfigError, match='optimizer must be'):
+    training.TrainingConfig(optimizer='sgd')
+
+
+# Augmentation and input.
+
+def _pattern(size=32):
+  """A mask of blocks, and an image whose red channel spells the mask out."""
+  mask = np.zeros((size, size), np.uint8)
+  mask[4:20, 6:14] = 1
+  mask[22:30, 2:30] = 2
+  mask[0:3, 20:32] = IGNORE_ID
+  image = np.zeros((size, size, 3), np.uint8)
+  image[..., 0] = np.where(mask == IGNORE_ID, 250, mask * 80)
+  image[..., 1] = np.arange(size)[None, :] * 7  # a gradient, so a flip is visible
+  return image, mask
+
+
+def _mask_from_red(image):
+  red = np.asarray(image)[..., 0]
+  return np.where(red > 200, IGNORE_ID, np.round(red / 80)).astype(np.uint8)
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_flip_keeps_image_and_mask_aligned_exactly(seed):
+  image, mask = _pattern()
+  config = training.TrainingConfig(image_size=32, max_scale=1.0, colour_jitter=0.0)
+  out_image, out_mask = input_pipeline.augment(image, mask, tf.constant([seed, 1]), config)
+  np.testing.assert_array_equal(_mask_from_red(out_image), out_mask.numpy())
+
+
+def test_flip_happens_for_some_seeds():
+  image, mask = _pattern()
+  config = training.TrainingConfig(image_size=32, max_scale=1.0, colour_jitter=0.0)
+  flipped = [not np.array_equal(input_pipeline.augment(image, mask, tf.constant([s, 1]),
+                                                       config)[1].numpy(), mask)
+             for s in range(8)]
+  assert any(flipped) and not all(flipped)
+
+
+@pytest.mark.parametrize('seed', range(6))
+def test_zoom_and_crop_keep_image_and_mask_aligned(seed):
+  image, mask = _pattern()
+  config = training.TrainingConfig(image_size=32, max_scale=1.8, colour_jitter=0.0)
+  out_image, out_mask = input_pipeline.augment(image, mask, tf.constant([seed, 7]), config)
+  derived = _mask_from_red(tf.cast(tf.round(out_image), tf.uint8))
+  # Bilinear interpolation blurs the image at block edges; everywhere else they agree.
+  assert np.mean(derived == out_mask.numpy()) > 0.9
+  assert set(np.unique(out_mask)) <= {0, 1, 2, IGNORE_ID}
+
+
+def test_colour_jitter_leaves_the_mask_alone():
+  image, mask = _pattern()
+  config = training.TrainingConfig(image_size=32, flip=False, max_scale=1.0,
+                                   colour_jitter=0.3)
+  out_image, out_mask = input_pipeline.augment(image, mask, tf.constant([3, 3]), config)
+  np.testing.assert_array_equal(out_mask.numpy(), mask)
+  assert not np.allclose(out_image.numpy(), image)
+
+
+def _write_transformed(path, n, size=16):
+  rng = np.random.default_rng(0)
+  with tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type='GZIP')) as writer:
+    for _ in range(n):
+      image = rng.integers(0, 256, (size, size, 3)).astype(np.uint8)
+      mask = rng.integers(0, 3, (size, size)).astype(np.uint8)
+      example = tf.train.Example(features=tf.train.Features(feature={
+          key: tf.train.Feature(bytes_list=tf.train.BytesList(
+              value=[tf.io.serialize_tensor(value).numpy()]))
+          for key, value in ((features.IMAGE, image), (features.MASK, mask))}))
+      writer.write(example.SerializeToString())
+
+
+def test_input_pipeline_is_reproducible(tmp_path):
+  path = str(tmp_path / 'part.gz')
+  _write_transformed(path, 10)
+  config = training.TrainingConfig(image_size=16, seed=5)
+  take = lambda: [(i.numpy(), m.numpy()) for i, m in  # noqa: E731
+                  input_pipeline.dataset([path], config, 4, training_split=True).take(3)]
+  first, second = take(), take()
+  assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+             for a, b in zip(first, second))
+  images, masks = first[0]
+  assert images.shape == (4, 16, 16, 3) and images.dtype == np.float32
+  assert masks.shape == (4, 16, 16) and masks.dtype == np.uint8
+  evaluation = list(input_pipeline.dataset([path], config, 4, training_split=False))
+  assert [len(m) for _, m in evaluation] == [4, 4, 2]
+  assert input_pipeline.count([path]) == 10
+
+
+# Transform's preprocessing_fn, through TFT on Beam.
+
+def test_preprocessing_fn_resizes_and_analyzes():
+  rng = np.random.default_rng(3)
+  images = [rng.integers(0, 256, (h, w, 3)).astype(np.uint8) for h, w in ((20, 30), (40, 10))]
+  masks = [np.zeros((20, 30), np.uint8), np.full((40, 10), 2, np.uint8)]
+  masks[0][:, :15] = 1
+  masks[1][:4] = IGNORE_ID
+  raw = [{'image': [_encode(i, 'PNG')], 'mask': [_encode(m, 'PNG')]}
+         for i, m in zip(images, masks)]
+  metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
+      'image': tf.io.FixedLenFeature([1], tf.string),
+      'mask': tf.io.FixedLenFeature([1], tf.string)}))
+  config = {'image_size': 8, 'num_classes': 3}
+  with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp):
+    (transformed, _), _ = ((raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
+        lambda inputs: preprocessing.preprocessing_fn(inputs, config)))
+  first = transformed[0]
+  image = tf.io.parse_tensor(first[features.IMAGE], tf.uint8).numpy()
+  mask = tf.io.parse_tensor(first[features.MASK], tf.uint8).numpy()
+  assert image.shape == (8, 8, 3) and mask.shape == (8, 8)
+  assert set(np.unique(mask)) == {0, 1}  # nearest neighbour: no invented class ids
+  resized = [tf.image.resize(i, [8, 8], antialias=True).numpy() for i in images]
+  np.testing.assert_allclose(first[features.IMAGE_MEAN],
+                             np.mean([r.mean(axis=(0, 1)) for r in resized], axis=0), atol=0.5)
+  # Class pixels at 8x8: image 1 has 32 of class 0 and 32 of class 1; image 2 has class 2
+  # except the ignored top rows, which are not counted.
+  second_mask = tf.io.parse_tensor(transformed[1][features.MASK], tf.uint8).numpy()
+  ignored = int(np.sum(second_mask == IGNORE_ID))
+  assert ignored > 0
+  np.testing.assert_array_equal(first[features.CLASS_PIXELS], [32, 32, 64 - ignored])
+  np.testing.assert_array_equal(first[features.CLASS_IMAGE_PIXELS], [64, 64, 64 - ignored])
