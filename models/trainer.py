@@ -85,8 +85,16 @@ def _compile(model, config, stats, steps_per_epoch):
 
 
 def _encoder(model: keras.Model):
-  net = model.layers[-1]
-  return next((layer for layer in net.layers if layer.name == blocks.ENCODER), None)
+  """The pretrainable encoder (a nested model), or None for models without one."""
+  return next((layer for layer in _all_layers(model) if layer.name == blocks.ENCODER), None)
+
+
+def training_phases(config: training.TrainingConfig, has_encoder: bool):
+  """(first epoch, end epoch, encoder trainable) for each fit: frozen first, when asked."""
+  if has_encoder and 0 < config.freeze_encoder_epochs < config.epochs:
+    return [(0, config.freeze_encoder_epochs, False),
+            (config.freeze_encoder_epochs, config.epochs, True)]
+  return [(0, config.epochs, True)]
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
@@ -115,13 +123,10 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                     patience=config.early_stopping_patience),
   ]
   encoder = _encoder(model)
-  phases = [(0, config.epochs)]
-  if encoder is not None and 0 < config.freeze_encoder_epochs < config.epochs:
-    phases = [(0, config.freeze_encoder_epochs), (config.freeze_encoder_epochs, config.epochs)]
-  for number, (first_epoch, last_epoch) in enumerate(phases):
+  for first_epoch, last_epoch, encoder_trainable in training_phases(config, encoder is not None):
     if encoder is not None:
       # Trainability takes effect at compile time in Keras 2, hence one compile per phase.
-      encoder.trainable = number > 0 or len(phases) == 1
+      encoder.trainable = encoder_trainable
     with strategy.scope():
       _compile(model, config, stats, steps_per_epoch)
     model.fit(train, steps_per_epoch=steps_per_epoch, validation_data=evaluation,

@@ -7,6 +7,7 @@ TFX and TensorFlow are imported only by the commands that need them, so that `--
 and argument errors answer at once.
 """
 import argparse
+import csv
 import json
 import logging
 import os
@@ -68,6 +69,13 @@ def _print_run_summary(output_dir: str, pipeline_name: str) -> None:
   for line in ingest_report.summary_lines(report):
     print(f'  {line}')
   print(f'Ingest report: {report_path}')
+  trainer = metadata.latest_executions(store, pipeline_name).get('Trainer')
+  if trainer is not None:
+    model, = metadata.output_artifacts(store, trainer.id, 'model')
+    run, = metadata.output_artifacts(store, trainer.id, 'model_run')
+    with open(os.path.join(run.uri, 'history.csv')) as f:
+      best = max(float(row['val_mean_iou']) for row in csv.DictReader(f))
+    print(f'Model: {os.path.join(model.uri, "Format-Serving")} (best eval mean IoU {best:.3f})')
 
 
 def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:

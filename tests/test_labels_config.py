@@ -89,3 +89,20 @@ def test_config_file_errors_name_the_file(tmp_path):
     config_lib.load_overrides(str(broken))
   with pytest.raises(errors.ConfigError, match='absent.json: cannot read the config file'):
     config_lib.load_overrides(str(tmp_path / 'absent.json'))
+
+
+def test_training_flags_override_the_config_file(tmp_path):
+  from petseg import cli  # pylint: disable=g-import-not-at-top
+  settings_file = tmp_path / 'settings.json'
+  settings_file.write_text(json.dumps({'eval_fraction': 0.25, 'training': {
+      'model': 'fcn_vgg16', 'epochs': 7, 'optimizer': 'adamw'}}))
+  args = cli._parser().parse_args(['run', '--dataset', 'oxford_pets', '--data-dir', 'd',
+                                   '--output-dir', 'o', '--config', str(settings_file),
+                                   '--epochs', '3'])
+  dataset_settings, training_settings = cli._settings(args)
+  assert dataset_settings == {'eval_fraction': 0.25}
+  dataset = config_lib.dataset_config('oxford_pets', 'd', dataset_settings)
+  config = cli._training_config(training_settings, dataset)
+  assert (config.model, config.epochs, config.optimizer) == ('fcn_vgg16', 3, 'adamw')
+  assert config.image_size == 224  # the model's own default
+  assert config.num_classes == 3  # from the dataset's labels

@@ -82,3 +82,28 @@ def test_encoder_weights_need_an_encoder():
   config = training.TrainingConfig(model='unet_xception', image_size=64, encoder_weights='x.h5')
   with pytest.raises(errors.ConfigError, match='no pretrained encoder'):
     trainer.build_model(config, STATS)
+
+
+def test_training_phases_freeze_the_encoder_first():
+  config = training.TrainingConfig(epochs=10, freeze_encoder_epochs=3)
+  assert trainer.training_phases(config, has_encoder=True) == [(0, 3, False), (3, 10, True)]
+  assert trainer.training_phases(config, has_encoder=False) == [(0, 10, True)]
+  unfrozen = training.TrainingConfig(epochs=10)
+  assert trainer.training_phases(unfrozen, has_encoder=True) == [(0, 10, True)]
+
+
+def test_a_frozen_encoder_does_not_learn():
+  config = training.TrainingConfig(model='unet_mobilenetv2', image_size=64, num_classes=3)
+  model = trainer.build_model(config, STATS)
+  encoder = model.get_layer('unet_mobilenetv2').get_layer(blocks.ENCODER)
+  encoder.trainable = False
+  model.compile(optimizer=keras.optimizers.Adam(1e-2),
+                loss=training.SegmentationLoss(np.ones(3, np.float32)), run_eagerly=True)
+  encoder_before = [w.copy() for w in encoder.get_weights()]
+  head = model.get_layer('unet_mobilenetv2').layers[-1]
+  head_before = [w.copy() for w in head.get_weights()]
+  rng = np.random.default_rng(0)
+  model.train_on_batch(rng.uniform(0, 255, (2, 64, 64, 3)).astype(np.float32),
+                       rng.integers(0, 3, (2, 64, 64)).astype(np.uint8))
+  assert all(np.array_equal(a, b) for a, b in zip(encoder_before, encoder.get_weights()))
+  assert any(not np.array_equal(a, b) for a, b in zip(head_before, head.get_weights()))

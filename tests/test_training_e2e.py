@@ -7,15 +7,14 @@ import subprocess
 import sys
 
 from ml_metadata.proto import metadata_store_pb2
-import numpy as np
 from PIL import Image
 import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
 from petseg import cli
+from petseg import evaluation
 from petseg import sample_data
-from petseg.labels import IGNORE_ID
 from petseg.models import trainer
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
@@ -54,18 +53,13 @@ def test_transform_and_trainer_ran(trained):
 def test_model_learns_the_sample_well_above_chance(trained):
   """Mean IoU on the test split, from the exported model's own evaluation signatures."""
   _, store = trained
-  model = tf.saved_model.load(_serving_dir(store))
-  files = glob.glob(os.path.join(_output(store, 'ExampleGen', 'examples'), 'Split-test', '*'))
-  confusion = np.zeros((3, 3), np.int64)
-  for batch in tf.data.TFRecordDataset(files, compression_type='GZIP').batch(8):
-    predicted = model.signatures['serving_examples'](examples=batch)['class_ids'].numpy()
-    truth = model.signatures['transform_features'](examples=batch)['mask'].numpy()
-    labelled = truth != IGNORE_ID
-    np.add.at(confusion, (truth[labelled], predicted[labelled]), 1)
-  iou = np.diag(confusion) / (confusion.sum(0) + confusion.sum(1) - np.diag(confusion))
+  test_files = [os.path.join(_output(store, 'ExampleGen', 'examples'), 'Split-test', '*')]
+  confusion = evaluation.confusion_matrix(_serving_dir(store), test_files, 3)
+  result = evaluation.scores(confusion, ['pet', 'background', 'border'])
   # Chance: predicting background everywhere scores about 0.26 here.
-  assert iou.mean() > 0.55, iou
-  assert iou[0] > 0.6 and iou[1] > 0.8, iou  # pet, background
+  assert result['mean_iou'] > 0.55, result
+  assert result['per_class_iou']['pet'] > 0.6, result
+  assert result['per_class_iou']['background'] > 0.8, result
 
 
 def test_training_curves_and_tensorboard_logs(trained):
