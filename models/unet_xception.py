@@ -10,6 +10,14 @@ DEFAULT_SIZE = 160
 STRIDE = 16
 
 
+def _twice_relu_conv_bn(x, conv, filters: int):
+  for _ in range(2):
+    x = layers.Activation('relu')(x)
+    x = conv(filters, 3, padding='same')(x)
+    x = layers.BatchNormalization()(x)
+  return x
+
+
 def build(image_size: int, num_classes: int) -> keras.Model:
   inputs = keras.Input((image_size, image_size, 3))
   x = layers.Conv2D(32, 3, strides=2, padding='same')(inputs)
@@ -18,23 +26,13 @@ def build(image_size: int, num_classes: int) -> keras.Model:
   previous = x
 
   for filters in (64, 128, 256):  # Downsampling: separable convs, residual 1x1 shortcut.
-    x = layers.Activation('relu')(x)
-    x = layers.SeparableConv2D(filters, 3, padding='same')(x)
-    x = layers.BatchNormalization()(x)
-    x = layers.Activation('relu')(x)
-    x = layers.SeparableConv2D(filters, 3, padding='same')(x)
-    x = layers.BatchNormalization()(x)
+    x = _twice_relu_conv_bn(x, layers.SeparableConv2D, filters)
     x = layers.MaxPooling2D(3, strides=2, padding='same')(x)
     residual = layers.Conv2D(filters, 1, strides=2, padding='same')(previous)
     x = previous = layers.add([x, residual])
 
   for filters in (256, 128, 64, 32):  # Upsampling: transposed convs, upsampled shortcut.
-    x = layers.Activation('relu')(x)
-    x = layers.Conv2DTranspose(filters, 3, padding='same')(x)
-    x = layers.BatchNormalization()(x)
-    x = layers.Activation('relu')(x)
-    x = layers.Conv2DTranspose(filters, 3, padding='same')(x)
-    x = layers.BatchNormalization()(x)
+    x = _twice_relu_conv_bn(x, layers.Conv2DTranspose, filters)
     x = layers.UpSampling2D(2)(x)
     residual = layers.Conv2D(filters, 1, padding='same')(layers.UpSampling2D(2)(previous))
     x = previous = layers.add([x, residual])
