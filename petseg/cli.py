@@ -57,11 +57,11 @@ def _print_run_summary(output_dir: str, pipeline_name: str) -> None:
   from petseg.pipeline import metadata  # pylint: disable=g-import-not-at-top
   store = metadata.connect(local_runner.metadata_path(output_dir))
   print(f'\nRun finished; ML Metadata: {local_runner.metadata_path(output_dir)}')
-  for node_id, execution in metadata.latest_executions(store, pipeline_name).items():
+  latest = metadata.latest_executions(store, pipeline_name)
+  for node_id, execution in latest.items():
     state = execution.State.Name(execution.last_known_state).lower()
     print(f'  {node_id:<18} {state}')
-  example_gen = metadata.latest_executions(store, pipeline_name)['ExampleGen']
-  examples, = metadata.output_artifacts(store, example_gen.id, 'examples')
+  examples, = metadata.output_artifacts(store, latest['ExampleGen'].id, 'examples')
   report_path = examples.custom_properties['ingest_report'].string_value
   with open(report_path) as f:
     report = json.load(f)
@@ -69,7 +69,7 @@ def _print_run_summary(output_dir: str, pipeline_name: str) -> None:
   for line in ingest_report.summary_lines(report):
     print(f'  {line}')
   print(f'Ingest report: {report_path}')
-  trainer = metadata.latest_executions(store, pipeline_name).get('Trainer')
+  trainer = latest.get('Trainer')
   if trainer is not None:
     model, = metadata.output_artifacts(store, trainer.id, 'model')
     run, = metadata.output_artifacts(store, trainer.id, 'model_run')

@@ -4,22 +4,21 @@ Uses only the SavedModel's own signatures: `serving_examples` for the predicted 
 and `transform_features` for the ground truth at the same size, so no project code is
 needed to score a model.
 """
-import glob
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import tensorflow as tf
 
 from petseg.labels import IGNORE_ID
+from petseg.models import input_pipeline
 
 
 def confusion_matrix(model_dir: str, file_patterns: Sequence[str], num_classes: int,
                      batch_size: int = 16) -> np.ndarray:
   """[true class, predicted class] pixel counts over the records; ignored pixels skipped."""
   model = tf.saved_model.load(model_dir)
-  files = sorted(f for pattern in file_patterns for f in glob.glob(pattern))
   confusion = np.zeros((num_classes, num_classes), np.int64)
-  for batch in tf.data.TFRecordDataset(files, compression_type='GZIP').batch(batch_size):
+  for batch in input_pipeline.records(file_patterns).batch(batch_size):
     predicted = model.signatures['serving_examples'](examples=batch)['class_ids'].numpy()
     truth = model.signatures['transform_features'](examples=batch)['mask'].numpy()
     add(confusion, truth, predicted)
