@@ -6,24 +6,21 @@ so the ratio is what Beam's machinery costs or wins. The last line is one JSON o
   python bench/ingest.py [--data-dir ../shared/data/oxford-pets-sample] [-- BEAM_ARGS...]
 """
 import argparse
-import json
 import os
 import sys
 import tempfile
 import time
 
-import petseg  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import common
 from petseg import config as config_lib
 from petseg.components import decoding
 from petseg.components import example_gen
 from petseg.components import items
 from petseg.components import listing
 from petseg.components import oxford_pets_reader
+from petseg.models import input_pipeline
 from petseg.pipeline import local_runner
 import tensorflow as tf
-
-DEFAULT_DATA = os.path.join(os.path.dirname(__file__), '..', '..', 'shared', 'data',
-                            'oxford-pets-sample')
 
 
 def plain_loop(data_dir, config, out_dir):
@@ -44,16 +41,15 @@ def plain_loop(data_dir, config, out_dir):
 
 def records(pattern):
   """The records as canonical bytes: proto maps serialize in no fixed order otherwise."""
-  files = tf.io.gfile.glob(pattern)
   return sorted(tf.train.Example.FromString(r.numpy()).SerializeToString(deterministic=True)
-                for r in tf.data.TFRecordDataset(files, compression_type='GZIP'))
+                for r in input_pipeline.records([pattern]))
 
 
 def main():
   argv = sys.argv[1:]
   beam_args = argv[argv.index('--') + 1:] if '--' in argv else []
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-  parser.add_argument('--data-dir', default=DEFAULT_DATA)
+  parser.add_argument('--data-dir', default=common.OXFORD_SAMPLE)
   args = parser.parse_args(argv[:argv.index('--')] if '--' in argv else argv)
   data_dir = os.path.abspath(args.data_dir)
   config = config_lib.dataset_config('oxford_pets', data_dir)
@@ -76,14 +72,14 @@ def main():
 
   print(f'{images} images: ExampleGen {ours_s:.1f} s, plain loop {baseline_s:.1f} s',
         file=sys.stderr)
-  print(json.dumps({
+  common.report({
       'bench': 'ingest',
       'images': images,
       'ours_img_s': round(images / ours_s, 1),
       'baseline_img_s': round(images / baseline_s, 1),
       'ratio': round(baseline_s / ours_s, 3),
       'beam_args': beam_args,
-  }))
+  })
 
 
 if __name__ == '__main__':

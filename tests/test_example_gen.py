@@ -14,18 +14,21 @@ from petseg import config as config_lib
 from petseg.components import example_gen
 from petseg.components import ingest_report
 from petseg.components import items
+from petseg.models import input_pipeline
 from tests.conftest import rgb, trimap, write_image
 
 
+def _split_files(examples_uri: str, split: str):
+  return [os.path.join(examples_uri, f'Split-{split}', '*')]
+
+
 def count_records(examples_uri: str, split: str) -> int:
-  files = tf.io.gfile.glob(os.path.join(examples_uri, f'Split-{split}', '*'))
-  return sum(1 for _ in tf.data.TFRecordDataset(files, compression_type='GZIP'))
+  return input_pipeline.count(_split_files(examples_uri, split))
 
 
 def read_records(examples_uri: str, split: str):
-  files = tf.io.gfile.glob(os.path.join(examples_uri, f'Split-{split}', '*'))
   return [tf.train.Example.FromString(r.numpy())
-          for r in tf.data.TFRecordDataset(files, compression_type='GZIP')]
+          for r in input_pipeline.records(_split_files(examples_uri, split))]
 
 
 @pytest.fixture
