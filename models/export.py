@@ -7,21 +7,30 @@ Signatures:
                       0 there), with height [B] and width [B]
   serving_examples    serialized raw tf.Examples [B] -> class_ids [B, S, S] and
                       probabilities [B, S, S, C] at the training size (for evaluation)
-  transform_features  serialized raw tf.Examples [B] -> the transformed mask as class ids
-                      [B, S, S] (evaluation's ground truth)
+  transform_features  serialized raw tf.Examples [B] -> true_class_ids [B, S, S]: the
+                      transformed mask (evaluation's ground truth)
+
+assets.extra/labels.json holds the classes (names, mask encoding), which tools that show
+predictions read; TensorFlow Serving ignores the folder's other files.
 """
+import json
+import os
+
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
+from petseg import labels as labels_lib
 from petseg.labels import IGNORE_ID
 from petseg.models import features
+
+LABELS_FILE = os.path.join('assets.extra', 'labels.json')
 
 
 def _predict(model, image_size, transformed):
   logits = model(features.parse_images(transformed[features.IMAGE], image_size))
   probabilities = tf.nn.softmax(logits)
-  return {'class_ids': tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8),
+  return {features.CLASS_IDS: tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8),
           'probabilities': probabilities}
 
 
@@ -44,7 +53,7 @@ def _at_own_size(probabilities, heights, widths):
 
 
 def save(model: keras.Model, tf_transform_output: tft.TFTransformOutput, image_size: int,
-         export_dir: str) -> None:
+         labels: labels_lib.LabelSpec, export_dir: str) -> None:
   # Tracked on the model, so that the Transform graph's resources are saved with it.
   model.tft_layer = tf_transform_output.transform_features_layer()
   image_spec = {'image': tf.io.FixedLenFeature([1], tf.string)}
@@ -58,7 +67,7 @@ def save(model: keras.Model, tf_transform_output: tft.TFTransformOutput, image_s
     predicted = _predict(model, image_size, transformed)
     class_ids, probabilities = _at_own_size(predicted['probabilities'], shapes[:, 0],
                                             shapes[:, 1])
-    return {'class_ids': class_ids, 'probabilities': probabilities,
+    return {features.CLASS_IDS: class_ids, 'probabilities': probabilities,
             'height': shapes[:, 0], 'width': shapes[:, 1]}
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
@@ -73,8 +82,16 @@ def save(model: keras.Model, tf_transform_output: tft.TFTransformOutput, image_s
     masks = model.tft_layer(raw)[features.MASK]
     parsed = tf.map_fn(lambda m: features.parse_mask(m, image_size), masks,
                        fn_output_signature=tf.TensorSpec([image_size, image_size], tf.uint8))
-    return {features.MASK: tf.cast(parsed, tf.int64)}
+    return {features.TRUE_CLASS_IDS: tf.cast(parsed, tf.int64)}
 
   model.save(export_dir, save_format='tf', signatures={
       'serving_default': serve_images, 'serving_examples': serve_examples,
       'transform_features': transform_features})
+  tf.io.gfile.makedirs(os.path.dirname(os.path.join(export_dir, LABELS_FILE)))
+  with tf.io.gfile.GFile(os.path.join(export_dir, LABELS_FILE), 'w') as f:
+    json.dump(labels.to_json(), f)
+
+
+def load_labels(model_dir: str) -> labels_lib.LabelSpec:
+  with tf.io.gfile.GFile(os.path.join(model_dir, LABELS_FILE)) as f:
+    return labels_lib.LabelSpec.from_json(json.load(f))

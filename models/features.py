@@ -12,6 +12,10 @@ IMAGE_MEAN = 'image_mean'  # float [3]: per-channel mean over the training split
 IMAGE_STD = 'image_std'  # float [3]
 CLASS_PIXELS = 'class_pixels'  # int [C]: pixels of each class in the training split
 CLASS_IMAGE_PIXELS = 'class_image_pixels'  # int [C]: pixels of the images holding the class
+# The exported model's outputs. The ground truth has a name of its own because evaluation
+# looks keys up among the raw features too, where `mask` is the encoded PNG.
+CLASS_IDS = 'class_ids'  # predicted class ids [B, H, W]
+TRUE_CLASS_IDS = 'true_class_ids'  # the transformed mask's class ids [B, S, S]
 
 
 def parse_image(serialized: tf.Tensor, image_size: int) -> tf.Tensor:

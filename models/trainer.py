@@ -7,7 +7,7 @@
    devices, with mixed precision on GPUs.
 5. Fit, with the encoder frozen first when asked; keep the weights with the best eval
    mean IoU; stop early when it stalls; log to TensorBoard and a CSV of the curves.
-6. Export the SavedModel with the Transform graph embedded.
+6. Export the SavedModel with the Transform graph embedded and the class names beside it.
 """
 import inspect
 import os
@@ -20,6 +20,7 @@ import tf_keras as keras
 from tfx import v1 as tfx
 
 from petseg import errors
+from petseg import labels as labels_lib
 from petseg.models import blocks
 from petseg.models import export
 from petseg.models import features
@@ -98,7 +99,9 @@ def training_phases(config: training.TrainingConfig, has_encoder: bool):
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-  config = training.TrainingConfig.from_json(fn_args.custom_config)
+  custom_config = dict(fn_args.custom_config)
+  labels = labels_lib.LabelSpec.from_json(custom_config.pop('labels'))
+  config = training.TrainingConfig.from_json(custom_config)
   keras.utils.set_random_seed(config.seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   stats = read_statistics(fn_args.train_files, tf_transform_output)
@@ -133,4 +136,5 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
               initial_epoch=first_epoch, epochs=last_epoch, callbacks=callbacks, verbose=2)
   model.load_weights(best)
   logging.info('Best eval mean IoU restored from %s', best)
-  export.save(model, tf_transform_output, config.image_size, fn_args.serving_model_dir)
+  export.save(model, tf_transform_output, config.image_size, labels,
+              fn_args.serving_model_dir)

@@ -7,7 +7,6 @@ TFX and TensorFlow are imported only by the commands that need them, so that `--
 and argument errors answer at once.
 """
 import argparse
-import csv
 import json
 import logging
 import os
@@ -28,9 +27,10 @@ def _make_sample_data(args: argparse.Namespace) -> None:
 
 
 def _settings(args: argparse.Namespace):
-  """(dataset settings, training settings): the config file's, overridden by flags."""
+  """(dataset, training, release settings): the config file's, overridden by flags."""
   settings = config_lib.load_overrides(args.config) if args.config else {}
   training_settings = dict(settings.pop('training', {}))
+  release_settings = dict(settings.pop('release', {}))
   for flag in ('eval_fraction', 'test_fraction', 'max_reject_fraction'):
     if getattr(args, flag) is not None:
       settings[flag] = getattr(args, flag)
@@ -39,7 +39,24 @@ def _settings(args: argparse.Namespace):
   for flag in ('model', 'epochs', 'batch_size', 'learning_rate', 'image_size'):
     if getattr(args, flag) is not None:
       training_settings[flag] = getattr(args, flag)
-  return settings, training_settings
+  for flag in ('min_mean_iou', 'max_mean_iou_drop'):
+    if getattr(args, flag) is not None:
+      release_settings[flag] = getattr(args, flag)
+  if args.min_class_iou:
+    release_settings['min_class_iou'] = {**release_settings.get('min_class_iou', {}),
+                                         **dict(args.min_class_iou)}
+  return settings, training_settings, release_settings
+
+
+def _class_bound(text: str):
+  """NAME=X for --min-class-iou."""
+  name, _, value = text.rpartition('=')
+  try:
+    if not name:
+      raise ValueError
+    return name, float(value)
+  except ValueError:
+    raise argparse.ArgumentTypeError(f'expected CLASS=BOUND, e.g. pet=0.6, got {text!r}') from None
 
 
 def _training_config(settings: dict, dataset: config_lib.DatasetConfig):
@@ -51,41 +68,41 @@ def _training_config(settings: dict, dataset: config_lib.DatasetConfig):
       'num_classes': dataset.labels.num_classes})
 
 
-def _print_run_summary(output_dir: str, pipeline_name: str) -> None:
+def _summarise_run(output_dir: str, pipeline_name: str) -> None:
+  """Prints the run's node states and summary; writes run_summary.json."""
+  from petseg import run_summary  # pylint: disable=g-import-not-at-top
   from petseg.components import ingest_report  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import metadata  # pylint: disable=g-import-not-at-top
-  store = metadata.connect(local_runner.metadata_path(output_dir))
-  print(f'\nRun finished; ML Metadata: {local_runner.metadata_path(output_dir)}')
-  latest = metadata.latest_executions(store, pipeline_name)
-  for node_id, execution in latest.items():
+  metadata_path = local_runner.metadata_path(output_dir)
+  print(f'\nRun finished; ML Metadata: {metadata_path}')
+  store = metadata.connect(metadata_path)
+  for node_id, execution in metadata.run_executions(store, pipeline_name).items():
     state = execution.State.Name(execution.last_known_state).lower()
-    print(f'  {node_id:<18} {state}')
-  examples, = metadata.output_artifacts(store, latest['ExampleGen'].id, 'examples')
-  report_path = examples.custom_properties['ingest_report'].string_value
-  with open(report_path) as f:
-    report = json.load(f)
-  print(f'Examples: {examples.uri}')
-  for line in ingest_report.summary_lines(report):
-    print(f'  {line}')
-  print(f'Ingest report: {report_path}')
-  trainer = latest.get('Trainer')
-  if trainer is not None:
-    model, = metadata.output_artifacts(store, trainer.id, 'model')
-    run, = metadata.output_artifacts(store, trainer.id, 'model_run')
-    with open(os.path.join(run.uri, 'history.csv')) as f:
-      best = max(float(row['val_mean_iou']) for row in csv.DictReader(f))
-    print(f'Model: {os.path.join(model.uri, "Format-Serving")} (best eval mean IoU {best:.3f})')
+    print(f'  {node_id:<30} {state}')
+  summary = run_summary.collect(output_dir, metadata_path, pipeline_name)
+  with open(summary['ingest_report']) as f:
+    for line in ingest_report.summary_lines(json.load(f)):
+      print(f'  {line}')
+  print(f'Ingest report: {summary["ingest_report"]}')
+  summary_path = os.path.join(output_dir, run_summary.FILE_NAME)
+  run_summary.write(summary, summary_path)
+  print('\n'.join(run_summary.table(summary)))
+  print(f'Summary    {summary_path}')
 
 
 def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
-  dataset_settings, training_settings = _settings(args)
+  from petseg.pipeline import release  # pylint: disable=g-import-not-at-top
+  dataset_settings, training_settings, release_settings = _settings(args)
   dataset = config_lib.dataset_config(args.dataset, args.data_dir, dataset_settings)
+  release_config = release.ReleaseConfig.from_json(release_settings)
+  release_config.check_classes(dataset.labels)
   local_runner.run(args.output_dir, args.data_dir, dataset,
-                   _training_config(training_settings, dataset), beam_args=beam_args,
+                   _training_config(training_settings, dataset), release_config,
+                   serving_dir=args.serving_dir, beam_args=beam_args,
                    enable_cache=not args.no_cache, pipeline_name=args.pipeline_name)
-  _print_run_summary(args.output_dir, args.pipeline_name)
+  _summarise_run(args.output_dir, args.pipeline_name)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -125,6 +142,15 @@ def _parser() -> argparse.ArgumentParser:
                    help='fail when a split rejects more than this share of its items (0.05)')
   run.add_argument('--border-as-ignore', action='store_true',
                    help='Oxford trimaps: ignore the border band instead of learning it')
+  run.add_argument('--min-mean-iou', type=float,
+                   help='bless a model only if its test mean IoU reaches this (default 0.4)')
+  run.add_argument('--min-class-iou', type=_class_bound, action='append', metavar='CLASS=X',
+                   help='and only if this class\'s IoU reaches X (repeatable)')
+  run.add_argument('--max-mean-iou-drop', type=float,
+                   help='and only if its mean IoU is at most this much below the last '
+                   'blessed model\'s (default 0.01)')
+  run.add_argument('--serving-dir', help='blessed models are pushed here as numbered '
+                   'versions, TensorFlow Serving\'s layout (default OUTPUT_DIR/serving)')
   run.add_argument('--pipeline-name', default='petseg')
   run.add_argument('--no-cache', action='store_true', help='re-run every component')
   run.set_defaults(handler=_run)

@@ -10,6 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from petseg.labels import IGNORE_ID
+from petseg.models import features
 from petseg.models import input_pipeline
 
 
@@ -19,8 +20,8 @@ def confusion_matrix(model_dir: str, file_patterns: Sequence[str], num_classes: 
   model = tf.saved_model.load(model_dir)
   confusion = np.zeros((num_classes, num_classes), np.int64)
   for batch in input_pipeline.records(file_patterns).batch(batch_size):
-    predicted = model.signatures['serving_examples'](examples=batch)['class_ids'].numpy()
-    truth = model.signatures['transform_features'](examples=batch)['mask'].numpy()
+    predicted = model.signatures['serving_examples'](examples=batch)[features.CLASS_IDS].numpy()
+    truth = model.signatures['transform_features'](examples=batch)[features.TRUE_CLASS_IDS].numpy()
     add(confusion, truth, predicted)
   return confusion
 

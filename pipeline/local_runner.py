@@ -1,6 +1,6 @@
 """Runs the pipeline on this machine: LocalDagRunner, Beam DirectRunner, SQLite ML Metadata."""
 import os
-from typing import Sequence
+from typing import Optional, Sequence
 
 from apache_beam.options import pipeline_options
 from tfx import v1 as tfx
@@ -9,6 +9,7 @@ from petseg import config as config_lib
 from petseg import errors
 from petseg.models import training
 from petseg.pipeline import pipeline as pipeline_lib
+from petseg.pipeline import release
 
 # On 2 cores, in-memory beats multi-processing (measured: workers cost more than they win).
 DEFAULT_BEAM_ARGS = ('--runner=DirectRunner', '--direct_running_mode=in_memory',
@@ -18,6 +19,10 @@ PIPELINE_NAME = 'petseg'
 
 def metadata_path(output_dir: str) -> str:
   return os.path.join(output_dir, 'metadata.sqlite')
+
+
+def default_serving_dir(output_dir: str) -> str:
+  return os.path.join(output_dir, 'serving')
 
 
 def _check_beam_args(beam_args: Sequence[str]) -> None:
@@ -30,9 +35,12 @@ def _check_beam_args(beam_args: Sequence[str]) -> None:
 
 
 def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
-          training_config: training.TrainingConfig, beam_args: Sequence[str] = (),
+          training_config: training.TrainingConfig,
+          release_config: release.ReleaseConfig = release.ReleaseConfig(),
+          serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
           enable_cache: bool = True, pipeline_name: str = PIPELINE_NAME) -> tfx.dsl.Pipeline:
-  """The pipeline with ML Metadata and every artifact under `output_dir`."""
+  """The pipeline with ML Metadata and every artifact under `output_dir`; released models
+  go to `serving_dir` (default OUTPUT_DIR/serving)."""
   # Later arguments win, so the user's override the defaults.
   beam_args = [*DEFAULT_BEAM_ARGS, *beam_args]
   _check_beam_args(beam_args)
@@ -42,6 +50,8 @@ def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
       data_dir=os.path.abspath(data_dir) if '://' not in data_dir else data_dir,
       dataset=dataset,
       training_config=training_config,
+      release_config=release_config,
+      serving_dir=os.path.abspath(serving_dir or default_serving_dir(output_dir)),
       metadata_connection_config=tfx.orchestration.metadata
       .sqlite_metadata_connection_config(metadata_path(output_dir)),
       beam_pipeline_args=beam_args,
@@ -49,10 +59,12 @@ def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
 
 
 def run(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
-        training_config: training.TrainingConfig, beam_args: Sequence[str] = (),
+        training_config: training.TrainingConfig,
+        release_config: release.ReleaseConfig = release.ReleaseConfig(),
+        serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
         enable_cache: bool = True, pipeline_name: str = PIPELINE_NAME) -> None:
   """Runs the whole pipeline and waits for it."""
-  pipeline = build(output_dir, data_dir, dataset, training_config, beam_args, enable_cache,
-                   pipeline_name)
+  pipeline = build(output_dir, data_dir, dataset, training_config, release_config,
+                   serving_dir, beam_args, enable_cache, pipeline_name)
   os.makedirs(output_dir, exist_ok=True)
   tfx.orchestration.LocalDagRunner().run(pipeline)

@@ -21,13 +21,22 @@ def executions(store: mlmd.MetadataStore, pipeline_name: str,
   return sorted(store.get_executions_by_context(context.id), key=lambda e: e.id)
 
 
+def _artifacts(store, execution_id, key, event_types):
+  ids = [e.artifact_id for e in store.get_events_by_execution_ids([execution_id])
+         if e.type in event_types and any(step.key == key for step in e.path.steps)]
+  return store.get_artifacts_by_id(ids)
+
+
 def output_artifacts(store: mlmd.MetadataStore, execution_id: int,
                      key: str) -> List[metadata_store_pb2.Artifact]:
   """The artifacts an execution output under `key` (a cached one points at the reused ones)."""
-  ids = [e.artifact_id for e in store.get_events_by_execution_ids([execution_id])
-         if e.type == metadata_store_pb2.Event.OUTPUT
-         and any(step.key == key for step in e.path.steps)]
-  return store.get_artifacts_by_id(ids)
+  return _artifacts(store, execution_id, key, (metadata_store_pb2.Event.OUTPUT,))
+
+
+def input_artifacts(store: mlmd.MetadataStore, execution_id: int,
+                    key: str) -> List[metadata_store_pb2.Artifact]:
+  """The artifacts an execution read under `key`."""
+  return _artifacts(store, execution_id, key, (metadata_store_pb2.Event.INPUT,))
 
 
 def latest_executions(store: mlmd.MetadataStore,
@@ -41,3 +50,17 @@ def latest_executions(store: mlmd.MetadataStore,
       if runs:
         latest[context.name[len(prefix):]] = (runs[0].id, runs[-1])
   return {node: run for node, (_, run) in sorted(latest.items(), key=lambda kv: kv[1][0])}
+
+
+def run_executions(store: mlmd.MetadataStore,
+                   pipeline_name: str) -> Dict[str, metadata_store_pb2.Execution]:
+  """Node id -> its execution in the latest run (a node skipped by a condition is absent)."""
+  first_node = executions(store, pipeline_name, 'ExampleGen')
+  if not first_node:
+    return {}
+  run_type = store.get_context_type('pipeline_run')
+  run, = [c for c in store.get_contexts_by_execution(first_node[-1].id)
+          if c.type_id == run_type.id]
+  in_run = {e.id for e in store.get_executions_by_context(run.id)}
+  return {node: execution for node, execution in latest_executions(store, pipeline_name).items()
+          if execution.id in in_run}

@@ -91,7 +91,7 @@ def test_cli_reports_rejects_and_exits_non_zero(tmp_path, sample_dir, capsys):
 def test_beam_arguments_reach_the_pipeline(tmp_path, sample_dir):
   config = config_lib.dataset_config('oxford_pets', str(sample_dir))
   pipeline = local_runner.build(str(tmp_path), str(sample_dir), config, QUICK_TRAINING,
-                                ['--direct_num_workers=2'])
+                                beam_args=['--direct_num_workers=2'])
   assert pipeline.beam_pipeline_args[-1] == '--direct_num_workers=2'
   assert '--direct_running_mode=in_memory' in pipeline.beam_pipeline_args
 

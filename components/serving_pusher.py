@@ -1,0 +1,91 @@
+"""Pusher that releases a blessed model as the next numbered version of a TensorFlow Serving
+model directory, never showing a half-written version.
+
+TFX's Pusher names versions by the Unix time and copies straight into the final directory,
+so a server polling the directory can load a version whose files are still arriving. Here
+the copy goes to a hidden staging directory (TensorFlow Serving skips names that are not
+numbers) and is renamed into place, which is atomic on a local or POSIX file system. On
+object stores, which have no directory rename, the copy writes saved_model.pb last, the
+file servers treat as the sign that a version is complete.
+"""
+import os
+import uuid
+from typing import Any, Dict, List
+
+from absl import logging
+from tfx import types
+from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs
+from tfx.utils import io_utils
+from tfx.utils import proto_utils
+from tfx import v1 as tfx
+
+SAVED_MODEL = 'saved_model.pb'
+
+
+def next_version(base_directory: str) -> int:
+  """One more than the highest numbered version present (1 for a new directory)."""
+  if not fileio.exists(base_directory):
+    return 1
+  versions = [int(name.rstrip('/')) for name in fileio.listdir(base_directory)
+              if name.rstrip('/').isdigit()]
+  return max(versions, default=0) + 1
+
+
+def _copy_saved_model(source: str, destination: str) -> None:
+  io_utils.copy_dir(source, destination, deny_regex_patterns=[r'saved_model\.pb'])
+  io_utils.copy_file(os.path.join(source, SAVED_MODEL), os.path.join(destination, SAVED_MODEL))
+
+
+def publish(model_path: str, base_directory: str) -> str:
+  """Copies the SavedModel at `model_path` to the next version; returns the version."""
+  fileio.makedirs(base_directory)
+  version = str(next_version(base_directory))
+  final = os.path.join(base_directory, version)
+  if '://' in base_directory:
+    _copy_saved_model(model_path, final)
+    return version
+  staging = os.path.join(base_directory, f'.staging-{uuid.uuid4().hex}')
+  try:
+    _copy_saved_model(model_path, staging)
+    # Fails rather than merging if another push took this version meanwhile.
+    os.rename(staging, final)
+  finally:
+    if fileio.exists(staging):
+      fileio.rmtree(staging)
+  return version
+
+
+class Executor(pusher_executor.Executor):
+
+  def Do(self, input_dict: Dict[str, List[types.Artifact]],
+         output_dict: Dict[str, List[types.Artifact]],
+         exec_properties: Dict[str, Any]) -> None:
+    self._log_startup(input_dict, output_dict, exec_properties)
+    pushed_model = artifact_utils.get_single_instance(
+        output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+    # The pipeline runs this component only for a blessed model; checked again here so
+    # that no other wiring can release an unblessed one.
+    if not self.CheckBlessing(input_dict):
+      self._MarkNotPushed(pushed_model)
+      return
+    destination = pusher_pb2.PushDestination()
+    proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY],
+                              destination)
+    base_directory = destination.filesystem.base_directory
+    model_path = self.GetModelPath(input_dict)
+    version = publish(model_path, base_directory)
+    # The pushed artifact keeps its own copy, as TFX's Pusher does, for lineage.
+    io_utils.copy_dir(model_path, pushed_model.uri)
+    self._MarkPushed(pushed_model, pushed_destination=os.path.join(base_directory, version),
+                     pushed_version=version)
+    logging.info('Model released as version %s in %s', version, base_directory)
+
+
+class ServingPusher(tfx.components.Pusher):
+  """tfx.components.Pusher with atomic, sequentially numbered versions."""
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)

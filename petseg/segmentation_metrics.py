@@ -1,0 +1,174 @@
+"""TFMA metrics for semantic segmentation: IoU per class, mean IoU, pixel accuracy, and the
+full confusion matrix.
+
+TFMA 0.47 counts per-class true/false positives and negatives
+(`SemanticSegmentationConfusionMatrix`, skipping an ignored ground-truth id) but derives no
+IoU from them. The metrics here are derived computations on top of those counts; every
+metric built with the same classes and keys shares one pass over the pixels. Each metric
+has a key without sub-key, so that TFMA thresholds can gate it (a per-class gate is one
+`ClassIoU` metric per class).
+
+A class absent from both ground truth and prediction has no IoU (NaN); the mean leaves it
+out, as the literature does. Referenced from an EvalConfig as
+MetricConfig(module='petseg.segmentation_metrics', class_name=..., config=json).
+"""
+from typing import Dict, List, Optional
+
+import apache_beam as beam
+import numpy as np
+from tensorflow_model_analysis.metrics import metric_types
+from tensorflow_model_analysis.metrics import metric_util
+from tensorflow_model_analysis.metrics import preprocessors
+from tensorflow_model_analysis.metrics import semantic_segmentation_confusion_matrix_metrics as tfma_seg
+
+from petseg import evaluation
+from petseg.labels import IGNORE_ID
+from petseg.models import features
+
+Matrix = tfma_seg.Matrix
+GROUND_TRUTH_KEY = features.TRUE_CLASS_IDS  # the `transform_features` signature's output
+PREDICTION_KEY = features.CLASS_IDS  # the `serving_examples` signature's output
+MEAN_IOU = 'mean_iou'
+PIXEL_ACCURACY = 'pixel_accuracy'
+CONFUSION_MATRIX = 'confusion_matrix'
+
+
+def class_iou_name(class_name: str) -> str:
+  return f'iou/{class_name}'
+
+
+def iou(matrix: Matrix) -> float:
+  union = matrix.tp + matrix.fp + matrix.fn
+  return float(matrix.tp / union) if union else float('nan')
+
+
+def mean_iou(matrices: Dict[int, Matrix]) -> float:
+  values = [iou(m) for m in matrices.values()]
+  present = [v for v in values if not np.isnan(v)]
+  return float(np.mean(present)) if present else float('nan')
+
+
+def pixel_accuracy(matrices: Dict[int, Matrix]) -> float:
+  # Every labelled pixel is a tp or an fn of its own class.
+  labelled = sum(m.tp + m.fn for m in matrices.values())
+  return float(sum(m.tp for m in matrices.values()) / labelled) if labelled else float('nan')
+
+
+class _FromClassMatrices(metric_types.Metric):
+  """A value derived from TFMA's per-class matrices; subclasses say which."""
+
+  def __init__(self, class_ids: List[int], name: str,
+               ground_truth_key: str = GROUND_TRUTH_KEY,
+               prediction_key: str = PREDICTION_KEY,
+               ignore_ground_truth_id: int = IGNORE_ID, **kwargs):
+    super().__init__(metric_util.merge_per_key_computations(self._computations),
+                     class_ids=class_ids, name=name, ground_truth_key=ground_truth_key,
+                     prediction_key=prediction_key,
+                     ignore_ground_truth_id=ignore_ground_truth_id, **kwargs)
+
+  def _value(self, matrices: Dict[int, Matrix]) -> float:
+    raise NotImplementedError
+
+  def _computations(self, class_ids, name, ground_truth_key, prediction_key,
+                    ignore_ground_truth_id, model_name='', output_name='',
+                    example_weighted=False, **kwargs):
+    del kwargs  # the subclass's own settings, read by _value
+    # One name per (classes, keys), not per metric, so that all metrics share one count.
+    matrix_name = metric_util.generate_private_name_from_arguments(
+        'petseg_segmentation_matrix', class_ids=class_ids, ground_truth_key=ground_truth_key,
+        prediction_key=prediction_key, ignore_ground_truth_id=ignore_ground_truth_id)
+    computations = tfma_seg.SemanticSegmentationConfusionMatrix(
+        class_ids=class_ids, ground_truth_key=ground_truth_key,
+        prediction_key=prediction_key, decode_ground_truth=False, decode_prediction=False,
+        ignore_ground_truth_id=ignore_ground_truth_id, name=matrix_name,
+    ).computations(model_names=[model_name], output_names=[output_name],
+                   example_weighted=example_weighted)
+    matrix_key = computations[-1].keys[-1]
+    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                                 example_weighted=example_weighted)
+
+    def result(metrics):
+      matrices = {c: metrics[matrix_key._replace(sub_key=metric_types.SubKey(class_id=c))]
+                  for c in class_ids}
+      return {key: self._value(matrices)}
+
+    computations.append(metric_types.DerivedMetricComputation(keys=[key], result=result))
+    return computations
+
+
+class MeanIoU(_FromClassMatrices):
+
+  def __init__(self, class_ids: List[int], name: str = MEAN_IOU, **kwargs):
+    super().__init__(class_ids, name, **kwargs)
+
+  def _value(self, matrices):
+    return mean_iou(matrices)
+
+
+class PixelAccuracy(_FromClassMatrices):
+
+  def __init__(self, class_ids: List[int], name: str = PIXEL_ACCURACY, **kwargs):
+    super().__init__(class_ids, name, **kwargs)
+
+  def _value(self, matrices):
+    return pixel_accuracy(matrices)
+
+
+class ClassIoU(_FromClassMatrices):
+  """The IoU of one class (`class_id`), under its own name so that it can be gated."""
+
+  def __init__(self, class_ids: List[int], class_id: int, name: Optional[str] = None,
+               **kwargs):
+    super().__init__(class_ids, name or f'iou/{class_id}', class_id=class_id, **kwargs)
+
+  def _value(self, matrices):
+    return iou(matrices[self.kwargs['class_id']])
+
+
+class ConfusionMatrix(metric_types.Metric):
+  """The [true class, predicted class] pixel counts, for reports: TFMA's per-class
+  matrices cannot say which class a pixel was mistaken for."""
+
+  def __init__(self, num_classes: int, name: str = CONFUSION_MATRIX,
+               ground_truth_key: str = GROUND_TRUTH_KEY,
+               prediction_key: str = PREDICTION_KEY):
+    super().__init__(metric_util.merge_per_key_computations(self._computations),
+                     num_classes=num_classes, name=name,
+                     ground_truth_key=ground_truth_key, prediction_key=prediction_key)
+
+  def _computations(self, num_classes, name, ground_truth_key, prediction_key,
+                    model_name='', output_name='', example_weighted=False, **kwargs):
+    del kwargs  # unused
+    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                                 example_weighted=example_weighted)
+    return [metric_types.MetricComputation(
+        keys=[key],
+        preprocessors=[preprocessors.DecodeImagePreprocessor(
+            ground_truth_key=ground_truth_key, prediction_key=prediction_key,
+            decode_ground_truth=False, decode_prediction=False, model_name=model_name)],
+        combiner=_ConfusionMatrixCombiner(key, num_classes))]
+
+
+class _ConfusionMatrixCombiner(beam.CombineFn):
+
+  def __init__(self, key: metric_types.MetricKey, num_classes: int):
+    self._key = key
+    self._num_classes = num_classes
+
+  def create_accumulator(self) -> np.ndarray:
+    return np.zeros((self._num_classes, self._num_classes), np.int64)
+
+  def add_input(self, accumulator, element):
+    evaluation.add(accumulator, np.asarray(element.get_labels()),
+                   np.asarray(element.get_predictions()))
+    return accumulator
+
+  def merge_accumulators(self, accumulators):
+    return sum(accumulators)
+
+  def extract_output(self, accumulator):
+    return {self._key: accumulator}
+
+
+for _metric in (MeanIoU, PixelAccuracy, ClassIoU, ConfusionMatrix):
+  metric_types.register_metric(_metric)

@@ -1,0 +1,128 @@
+"""The TFMA metrics, run by TFMA's own Beam evaluation, agree with the NumPy reference."""
+import json
+import math
+
+import apache_beam as beam
+from apache_beam.testing import util as beam_util
+import numpy as np
+import pytest
+import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.metrics import metric_types
+
+from petseg import evaluation
+from petseg import errors
+from petseg import labels as labels_lib
+from petseg import segmentation_metrics as sm
+from petseg.labels import IGNORE_ID
+from petseg.pipeline import release
+
+LABELS = labels_lib.class_id_labels(['pet', 'background', 'border', 'absent'])
+# Two hand-made 3x4 examples. Class 3 ("absent") is in neither truth nor prediction;
+# IGNORE_ID pixels count for nothing, whatever was predicted there.
+TRUTHS = [np.array([[0, 0, 1, 1], [0, 2, 1, 1], [IGNORE_ID, 2, 1, 1]]),
+          np.array([[1, 1, 1, 1], [0, 0, 2, IGNORE_ID], [0, 0, 2, IGNORE_ID]])]
+PREDICTIONS = [np.array([[0, 1, 1, 1], [0, 2, 2, 1], [2, 2, 1, 0]]),
+               np.array([[1, 1, 0, 1], [0, 0, 2, 2], [0, 1, 1, 0]])]
+
+
+def _check_tfma_metrics(config, extracts, check):
+  """Runs TFMA's evaluation in Beam; `check` gets {metric name: value} of the whole split
+  (inside the pipeline, as Beam's assert_that requires)."""
+
+  def check_overall(results):
+    (slice_key, metrics), = results
+    assert slice_key == ()
+    check({key.name: value for key, value in metrics.items()})
+
+  with beam.Pipeline() as p:
+    result = (p | beam.Create(extracts)
+              | tfma.ExtractAndEvaluate(
+                  extractors=tfma.default_extractors(eval_config=config),
+                  evaluators=tfma.default_evaluators(eval_config=config)))
+    beam_util.assert_that(result['metrics'], check_overall)
+
+
+def test_metrics_match_the_numpy_reference_including_an_absent_class():
+  config = release.eval_config(release.ReleaseConfig(), LABELS)
+  # There is no baseline model here, and TFMA refuses a change threshold without one.
+  config.metrics_specs[0].metrics[0].per_slice_thresholds[0].threshold.ClearField(
+      'change_threshold')
+  # Extracts come in batches (here of one), as TFMA's predict step makes them.
+  extracts = [{'features': {sm.GROUND_TRUTH_KEY: t[np.newaxis]},
+               'predictions': {sm.PREDICTION_KEY: p[np.newaxis]}}
+              for t, p in zip(TRUTHS, PREDICTIONS)]
+  confusion = np.zeros((4, 4), np.int64)
+  for t, p in zip(TRUTHS, PREDICTIONS):
+    evaluation.add(confusion, t, p)
+  expected = evaluation.scores(confusion, list(LABELS.class_names))
+  # By hand: pet 5/9, background 7/13, border 3/5; the absent class is left out.
+  assert expected['mean_iou'] == pytest.approx((5 / 9 + 7 / 13 + 3 / 5) / 3)
+  assert expected['per_class_iou']['absent'] is None
+
+  def check(got):
+    assert got['mean_iou'] == pytest.approx(expected['mean_iou'])
+    assert got['pixel_accuracy'] == pytest.approx(expected['pixel_accuracy'])
+    for name, value in expected['per_class_iou'].items():
+      if value is None:
+        assert math.isnan(got[sm.class_iou_name(name)]), name
+      else:
+        assert got[sm.class_iou_name(name)] == pytest.approx(value), name
+    np.testing.assert_array_equal(got['confusion_matrix'], confusion)
+
+  _check_tfma_metrics(config, extracts, check)
+
+
+def test_pure_derivations_on_class_matrices():
+  matrices = {0: sm.Matrix(tp=2, tn=0, fp=1, fn=1), 1: sm.Matrix(tp=0, tn=4, fp=0, fn=0)}
+  assert sm.iou(matrices[0]) == 0.5
+  assert math.isnan(sm.iou(matrices[1]))
+  assert sm.mean_iou(matrices) == 0.5
+  assert sm.pixel_accuracy(matrices) == pytest.approx(2 / 3)
+
+
+def _thresholds(config):
+  """metric name -> (lower bound, change threshold or None) on the overall slice."""
+  out = {}
+  for metric in config.metrics_specs[0].metrics:
+    for per_slice in metric.per_slice_thresholds:
+      assert list(per_slice.slicing_specs) == [tfma.SlicingSpec()]
+      threshold = per_slice.threshold
+      name = json.loads(metric.config).get('name', metric.class_name)
+      out[name] = (threshold.value_threshold.lower_bound.value,
+                   threshold.change_threshold.absolute.value
+                   if threshold.HasField('change_threshold') else None)
+  return out
+
+
+def test_eval_config_gates_mean_iou_change_and_named_classes_on_the_whole_split():
+  config = release.eval_config(
+      release.ReleaseConfig(min_mean_iou=0.5, min_class_iou={'pet': 0.6},
+                            max_mean_iou_drop=0.02), LABELS, slice_features=['species'])
+  assert _thresholds(config) == {'MeanIoU': (0.5, -0.02), 'iou/pet': (0.6, None)}
+  assert [list(s.feature_keys) for s in config.slicing_specs] == [[], ['species']]
+  spec, = config.model_specs
+  assert spec.signature_name == 'serving_examples'
+  assert list(spec.preprocessing_function_names) == ['transform_features']
+  assert not spec.label_key
+
+
+@pytest.mark.parametrize('settings, message', [
+    ({'min_mean_iou': 1.5}, 'min_mean_iou must lie in'),
+    ({'min_class_iou': {'pet': -0.1}}, r'min_class_iou\[pet\]'),
+    ({'max_mean_iou_drop': -1}, 'max_mean_iou_drop'),
+    ({'min_iou': 0.3}, 'unknown release settings'),
+])
+def test_release_settings_are_checked(settings, message):
+  with pytest.raises(errors.ConfigError, match=message):
+    release.ReleaseConfig.from_json(settings)
+
+
+def test_a_gate_on_an_unknown_class_names_the_classes():
+  with pytest.raises(errors.ConfigError, match="unknown classes.*'cat'.*pet"):
+    release.eval_config(release.ReleaseConfig(min_class_iou={'cat': 0.5}), LABELS)
+
+
+def test_metric_keys_have_no_sub_key_so_they_can_be_gated():
+  metric = sm.ClassIoU(class_ids=[0, 1], class_id=1, name='iou/background')
+  keys = [k for c in metric.computations() for k in c.keys]
+  assert metric_types.MetricKey(name='iou/background') in keys
