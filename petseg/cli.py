@@ -2,6 +2,8 @@
 
   petseg make-sample-data DIR            a synthetic dataset in the Oxford-IIIT Pet layout
   petseg run --dataset NAME --data-dir DIR --output-dir DIR [-- BEAM_ARGS...]
+  petseg predict --model-dir DIR IMAGE... --output-dir DIR
+  petseg evaluate --model-dir DIR --dataset NAME --data-dir DIR [--split test]
 
 TFX and TensorFlow are imported only by the commands that need them, so that `--help`
 and argument errors answer at once.
@@ -70,6 +72,7 @@ def _training_config(settings: dict, dataset: config_lib.DatasetConfig):
 
 def _summarise_run(output_dir: str, pipeline_name: str) -> None:
   """Prints the run's node states and summary; writes run_summary.json."""
+  from petseg import report  # pylint: disable=g-import-not-at-top
   from petseg import run_summary  # pylint: disable=g-import-not-at-top
   from petseg.components import ingest_report  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
@@ -85,9 +88,11 @@ def _summarise_run(output_dir: str, pipeline_name: str) -> None:
     for line in ingest_report.summary_lines(json.load(f)):
       print(f'  {line}')
   print(f'Ingest report: {summary["ingest_report"]}')
+  summary['report'] = report.write(summary, output_dir)
   summary_path = os.path.join(output_dir, run_summary.FILE_NAME)
   run_summary.write(summary, summary_path)
   print('\n'.join(run_summary.table(summary)))
+  print(f'Report     {summary["report"]}')
   print(f'Summary    {summary_path}')
 
 
@@ -103,6 +108,29 @@ def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
                    serving_dir=args.serving_dir, beam_args=beam_args,
                    enable_cache=not args.no_cache, pipeline_name=args.pipeline_name)
   _summarise_run(args.output_dir, args.pipeline_name)
+
+
+def _predict(args: argparse.Namespace) -> None:
+  from petseg import released_model  # pylint: disable=g-import-not-at-top
+  result = released_model.predict(args.model_dir, args.images, args.output_dir)
+  print(f'Model: {result["model"]}')
+  for path, reason in result['skipped']:
+    print(f'skipped {reason}', file=sys.stderr)
+  print(f'{len(result["written"])} masks and overlays written to {args.output_dir}, '
+        f'{len(result["skipped"])} images skipped')
+  if result['skipped']:
+    raise errors.DataError(f'{len(result["skipped"])} of {len(args.images)} images could not '
+                           'be read (listed above)')
+
+
+def _evaluate(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
+  from petseg import released_model  # pylint: disable=g-import-not-at-top
+  settings = config_lib.load_overrides(args.config) if args.config else {}
+  settings.pop('training', None)
+  settings.pop('release', None)
+  dataset = config_lib.dataset_config(args.dataset, args.data_dir, settings)
+  print(json.dumps(released_model.evaluate(args.model_dir, dataset, args.data_dir, args.split,
+                                           beam_args), indent=2))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,6 +182,25 @@ def _parser() -> argparse.ArgumentParser:
   run.add_argument('--pipeline-name', default='petseg')
   run.add_argument('--no-cache', action='store_true', help='re-run every component')
   run.set_defaults(handler=_run)
+
+  predict = commands.add_parser(
+      'predict', help='class-id masks and colour overlays for images, from a released model')
+  predict.add_argument('--model-dir', required=True, help='a SavedModel, or a serving '
+                       'directory of numbered versions (the highest is used)')
+  predict.add_argument('images', nargs='+', metavar='IMAGE')
+  predict.add_argument('--output-dir', required=True,
+                       help='NAME_mask.png (class ids) and NAME_overlay.png go here')
+  predict.set_defaults(handler=lambda args, _: _predict(args))
+
+  evaluate = commands.add_parser(
+      'evaluate', help='score a released model on a dataset of the same classes (JSON)',
+      epilog='Arguments after "--" go to Beam, which ingests the data.')
+  evaluate.add_argument('--model-dir', required=True, help='as for predict')
+  evaluate.add_argument('--dataset', required=True, choices=sorted(config_lib.PRESETS))
+  evaluate.add_argument('--data-dir', required=True)
+  evaluate.add_argument('--config', help='dataset settings, as for run')
+  evaluate.add_argument('--split', default='test', choices=('train', 'eval', 'test'))
+  evaluate.set_defaults(handler=_evaluate)
   return parser
 
 

@@ -89,7 +89,8 @@ def _ingest(store, executions) -> Dict[str, Any]:
     report = json.load(f)
   return {'data': {split: {'ingested': s['ingested'], 'rejected': s['rejected']}
                    for split, s in report['splits'].items()},
-          'ingest_report': report_path, 'ingest': report}
+          'ingest_report': report_path,
+          'test_examples': os.path.join(examples.uri, 'Split-test', '*')}
 
 
 def _serving_path(model_uri: str) -> str:
@@ -102,8 +103,10 @@ def collect(output_dir: str, metadata_path: str, pipeline_name: str) -> Dict[str
   ingest = _ingest(store, executions)
   trainer = executions['Trainer']
   model, = metadata.output_artifacts(store, trainer.id, 'model')
+  model_run, = metadata.output_artifacts(store, trainer.id, 'model_run')
   config = json.loads(trainer.custom_properties['custom_config'].string_value)
-  class_names = config['labels']['class_names']
+  labels = config.pop('labels')
+  class_names = labels['class_names']
   evaluator = executions['Evaluator']
   evaluation, = metadata.output_artifacts(store, evaluator.id, 'evaluation')
   blessing, = metadata.output_artifacts(store, evaluator.id, 'blessing')
@@ -122,10 +125,11 @@ def collect(output_dir: str, metadata_path: str, pipeline_name: str) -> Dict[str
       'output_dir': output_dir,
       'model': config['model'],
       'model_path': _serving_path(model.uri),
-      'training': {k: v for k, v in config.items() if k != 'labels'},
+      'training': config,
+      'training_history': os.path.join(model_run.uri, 'history.csv'),
       'class_names': class_names,
-      'data': ingest['data'],
-      'ingest_report': ingest['ingest_report'],
+      'labels': labels,
+      **ingest,
       'test': scores(candidate[OVERALL], class_names),
       'slices': {name: scores(m, class_names) for name, m in candidate.items()
                  if name != OVERALL},

@@ -1,0 +1,174 @@
+"""The run's visual report: OUTPUT_DIR/report/index.html with PNGs beside it, viewable offline.
+
+It shows the blessing decision, per-class IoU bars, the confusion matrix, the training
+curves, a grid of image / true mask / predicted mask for a fixed sample of the test split
+(the first images by file name), and the files ingestion skipped.
+"""
+import csv
+import html
+import io
+import json
+import os
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
+from PIL import Image
+import tensorflow as tf
+
+from petseg import labels as labels_lib
+from petseg import overlay
+from petseg.models import features
+from petseg.models import input_pipeline
+
+DIR_NAME = 'report'
+SAMPLE_SIZE = 8
+_THUMBNAIL = 192
+_RAW_SPEC = {'file_name': tf.io.FixedLenFeature([], tf.string),
+             'image': tf.io.FixedLenFeature([], tf.string),
+             'mask': tf.io.FixedLenFeature([], tf.string)}
+_CSS = '''body{font-family:sans-serif;margin:2em;max-width:70em}
+table{border-collapse:collapse}td,th{padding:.2em .5em;text-align:right}
+.bar{background:#4a7ebb;height:1em}.grid img{width:%dpx;margin:2px}
+.no{color:#b00}.yes{color:#070}''' % _THUMBNAIL
+
+
+def test_sample(file_patterns: Sequence[str], n: int = SAMPLE_SIZE) -> List[Dict[str, Any]]:
+  """The first `n` test records by file name: the same pictures every run."""
+  parsed = [tf.io.parse_single_example(r, _RAW_SPEC)
+            for r in input_pipeline.records(file_patterns)]
+  parsed.sort(key=lambda p: p['file_name'].numpy())
+  return [{k: v.numpy() for k, v in p.items()} for p in parsed[:n]]
+
+
+def _thumbnail(picture: Image.Image) -> Image.Image:
+  picture = picture.copy()
+  picture.thumbnail((_THUMBNAIL, _THUMBNAIL), Image.NEAREST)
+  return picture
+
+
+def _sample_grid(model_dir: str, file_patterns: Sequence[str],
+                 labels: labels_lib.LabelSpec, out_dir: str) -> str:
+  colours = overlay.class_colours(labels)
+  serve = tf.saved_model.load(model_dir).signatures['serving_default']
+  rows = []
+  for i, record in enumerate(test_sample(file_patterns)):
+    predicted = serve(images=tf.constant([record['image']]))[features.CLASS_IDS][0].numpy()
+    truth = np.asarray(Image.open(io.BytesIO(record['mask'])))
+    pictures = {'image': Image.open(io.BytesIO(record['image'])).convert('RGB'),
+                'truth': overlay.colour_mask(truth, colours),
+                'predicted': overlay.colour_mask(predicted, colours)}
+    cells = []
+    for kind, picture in pictures.items():
+      name = f'sample{i}_{kind}.png'
+      _thumbnail(picture).save(os.path.join(out_dir, name))
+      cells.append(f'<img src="{name}" alt="{kind}">')
+    rows.append(f'<div>{"".join(cells)} {html.escape(record["file_name"].decode())}</div>')
+  legend = ' '.join(
+      f'<span style="background:rgb{tuple(c)};padding:0 .6em">&nbsp;</span> {html.escape(n)}'
+      for n, c in zip(labels.class_names, colours))
+  return (f'<p>image, true mask, predicted mask. {legend}; black: ignored</p>'
+          f'<div class="grid">{"".join(rows)}</div>')
+
+
+def _iou_bars(test: Dict[str, Any]) -> str:
+  rows = []
+  for name, value in test['per_class_iou'].items():
+    shown = 'absent' if value is None else f'{value:.3f}'
+    width = 0 if value is None else round(300 * value)
+    rows.append(f'<tr><th>{html.escape(name)}</th><td>{shown}</td>'
+                f'<td style="text-align:left"><div class="bar" style="width:{width}px"></div>'
+                '</td></tr>')
+  return f'<table>{"".join(rows)}</table>'
+
+
+def _confusion_table(matrix: List[List[int]], class_names: Sequence[str]) -> str:
+  """Rows: true class; columns: predicted; shaded by the share of the row."""
+  head = ''.join(f'<th>{html.escape(n)}</th>' for n in class_names)
+  rows = []
+  for name, row in zip(class_names, matrix):
+    total = max(sum(row), 1)
+    cells = ''.join(
+        f'<td style="background:rgba(74,126,187,{v / total:.2f})">{v}</td>' for v in row)
+    rows.append(f'<tr><th>{html.escape(name)}</th>{cells}</tr>')
+  return f'<table><tr><th>true \\ predicted</th>{head}</tr>{"".join(rows)}</table>'
+
+
+def _curves_svg(history_csv: str) -> str:
+  """Loss and mean IoU per epoch (train and eval) as an inline SVG."""
+  with open(history_csv) as f:
+    history = list(csv.DictReader(f))
+  width, height, pad = 600, 220, 30
+  charts = []
+  for title, keys in (('loss', ('loss', 'val_loss')),
+                      ('mean IoU', ('mean_iou', 'val_mean_iou'))):
+    series = {k: [float(r[k]) for r in history] for k in keys if history and k in history[0]}
+    top = max((max(v) for v in series.values()), default=1.0) or 1.0
+    lines = []
+    for key, colour in zip(series, ('#4a7ebb', '#d9822b')):
+      values = series[key]
+      step = (width - 2 * pad) / max(len(values) - 1, 1)
+      points = ' '.join(f'{pad + i * step:.1f},{height - pad - v / top * (height - 2 * pad):.1f}'
+                        for i, v in enumerate(values))
+      lines.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
+                   f'points="{points}"/><text x="{width - 130}" y="{20 + 15 * len(lines)}" '
+                   f'fill="{colour}">{key}</text>')
+    charts.append(
+        f'<svg width="{width}" height="{height}" role="img"><title>{title}</title>'
+        f'<rect width="{width}" height="{height}" fill="none" stroke="#ccc"/>'
+        f'<text x="{pad}" y="18">{title} (max {top:.3f}) over {len(history)} epochs</text>'
+        f'{"".join(lines)}</svg>')
+  return ''.join(charts)
+
+
+def _decision(summary: Dict[str, Any]) -> str:
+  gate = summary['gate']
+  said = (f'<p class="yes">Blessed.</p>' if summary['blessed'] else
+          '<p class="no">Not blessed: ' + html.escape('; '.join(summary['reasons'])) + '</p>')
+  baseline = summary['baseline']
+  return (said + f'<p>Gate: mean IoU &ge; {gate["min_mean_iou"]}, at most '
+          f'{gate["max_mean_iou_drop"]} below the last blessed model'
+          + ''.join(f', {html.escape(k)} IoU &ge; {v}' for k, v in gate['min_class_iou'].items())
+          + '.</p><p>Baseline: ' + (f'mean IoU {baseline["mean_iou"]:.3f} '
+                                     f'({html.escape(baseline["model_path"])})' if baseline
+                                     else 'none') + '</p><p>Pushed: '
+          + html.escape(summary['pushed'] or 'no') + '</p>')
+
+
+def _skipped(ingest: Dict[str, Any]) -> str:
+  rows = [f'<tr><td>{html.escape(s["split"] or "")}</td><td>{html.escape(s["reason"])}</td>'
+          f'<td style="text-align:left">{html.escape(s["file"])}</td>'
+          f'<td style="text-align:left">{html.escape(s["detail"])}</td></tr>'
+          for s in ingest['rejected'] + ingest['ignored_files']]
+  if not rows:
+    return '<p>None: every listed item was ingested.</p>'
+  return ('<table><tr><th>split</th><th>reason</th><th>file</th><th>detail</th></tr>'
+          + ''.join(rows) + '</table>')
+
+
+def write(summary: Dict[str, Any], output_dir: str) -> str:
+  """Writes the report of a run (its run_summary); returns the path of index.html."""
+  out_dir = os.path.join(output_dir, DIR_NAME)
+  os.makedirs(out_dir, exist_ok=True)
+  with open(summary['ingest_report']) as f:
+    ingest = json.load(f)
+  labels = labels_lib.LabelSpec.from_json(summary['labels'])
+  test = summary['test']
+  body = [
+      f'<h1>petseg run: {html.escape(summary["model"])}</h1>',
+      f'<p>Model: {html.escape(summary["model_path"])}</p>',
+      '<h2>Release decision</h2>', _decision(summary),
+      f'<h2>Test split</h2><p>mean IoU {test["mean_iou"]:.3f}, pixel accuracy '
+      f'{test["pixel_accuracy"]:.3f}, on {summary["data"]["test"]["ingested"]} images</p>',
+      _iou_bars(test),
+      '<h2>Confusion matrix (pixels)</h2>',
+      _confusion_table(test['confusion_matrix'], summary['class_names']),
+      '<h2>Training curves</h2>', _curves_svg(summary['training_history']),
+      '<h2>Sample of the test split</h2>',
+      _sample_grid(summary['model_path'], [summary['test_examples']], labels, out_dir),
+      '<h2>Skipped at ingestion</h2>', _skipped(ingest),
+  ]
+  path = os.path.join(out_dir, 'index.html')
+  with open(path, 'w') as f:
+    f.write('<!doctype html><html><head><meta charset="utf-8"><title>petseg run</title>'
+            f'<style>{_CSS}</style></head><body>{"".join(body)}</body></html>')
+  return path
