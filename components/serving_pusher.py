@@ -7,10 +7,15 @@ the copy goes to a hidden staging directory (TensorFlow Serving skips names that
 numbers) and is renamed into place, which is atomic on a local or POSIX file system. On
 object stores, which have no directory rename, the copy writes saved_model.pb last, the
 file servers treat as the sign that a version is complete.
+
+A model identical to the newest version (the same files) is not released again: re-running
+a pipeline re-evaluates the model against itself as the new baseline, blesses it again,
+and would otherwise fill the directory with copies.
 """
+import hashlib
 import os
 import uuid
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from absl import logging
 from tfx import types
@@ -27,13 +32,24 @@ from tfx import v1 as tfx
 SAVED_MODEL = 'saved_model.pb'
 
 
-def next_version(base_directory: str) -> int:
-  """One more than the highest numbered version present (1 for a new directory)."""
+def newest_version(base_directory: str) -> Optional[int]:
+  """The highest numbered version present, or None."""
   if not fileio.exists(base_directory):
-    return 1
+    return None
   versions = [int(name.rstrip('/')) for name in fileio.listdir(base_directory)
               if name.rstrip('/').isdigit()]
-  return max(versions, default=0) + 1
+  return max(versions, default=None)
+
+
+def _digests(directory: str) -> Dict[str, str]:
+  """Relative path -> sha256 of every file under `directory`."""
+  digests = {}
+  for root, _, files in fileio.walk(directory):
+    for name in files:
+      path = os.path.join(root, name)
+      with fileio.open(path, 'rb') as f:
+        digests[os.path.relpath(path, directory)] = hashlib.sha256(f.read()).hexdigest()
+  return digests
 
 
 def _copy_saved_model(source: str, destination: str) -> None:
@@ -42,9 +58,15 @@ def _copy_saved_model(source: str, destination: str) -> None:
 
 
 def publish(model_path: str, base_directory: str) -> str:
-  """Copies the SavedModel at `model_path` to the next version; returns the version."""
+  """Copies the SavedModel at `model_path` to the next version, unless the newest version
+  already holds it; returns the version that serves it."""
   fileio.makedirs(base_directory)
-  version = str(next_version(base_directory))
+  newest = newest_version(base_directory)
+  if newest is not None and _digests(model_path) == _digests(
+      os.path.join(base_directory, str(newest))):
+    logging.info('%s is already released as version %d', model_path, newest)
+    return str(newest)
+  version = str((newest or 0) + 1)
   final = os.path.join(base_directory, version)
   if '://' in base_directory:
     _copy_saved_model(model_path, final)

@@ -91,18 +91,40 @@ def test_config_file_errors_name_the_file(tmp_path):
     config_lib.load_overrides(str(tmp_path / 'absent.json'))
 
 
-def test_training_flags_override_the_config_file(tmp_path):
+def test_training_and_release_flags_override_the_config_file(tmp_path):
   from petseg import cli  # pylint: disable=g-import-not-at-top
   settings_file = tmp_path / 'settings.json'
-  settings_file.write_text(json.dumps({'eval_fraction': 0.25, 'training': {
-      'model': 'fcn_vgg16', 'epochs': 7, 'optimizer': 'adamw'}}))
+  settings_file.write_text(json.dumps({
+      'eval_fraction': 0.25,
+      'training': {'model': 'fcn_vgg16', 'epochs': 7, 'optimizer': 'adamw'},
+      'release': {'min_mean_iou': 0.5, 'min_class_iou': {'pet': 0.4, 'border': 0.1}}}))
   args = cli._parser().parse_args(['run', '--dataset', 'oxford_pets', '--data-dir', 'd',
                                    '--output-dir', 'o', '--config', str(settings_file),
-                                   '--epochs', '3'])
-  dataset_settings, training_settings = cli._settings(args)
+                                   '--epochs', '3', '--min-class-iou', 'pet=0.6',
+                                   '--max-mean-iou-drop', '0.05'])
+  dataset_settings, training_settings, release_settings = cli._settings(args)
+  assert release_settings == {'min_mean_iou': 0.5, 'max_mean_iou_drop': 0.05,
+                              'min_class_iou': {'pet': 0.6, 'border': 0.1}}
   assert dataset_settings == {'eval_fraction': 0.25}
   dataset = config_lib.dataset_config('oxford_pets', 'd', dataset_settings)
   config = cli._training_config(training_settings, dataset)
   assert (config.model, config.epochs, config.optimizer) == ('fcn_vgg16', 3, 'adamw')
   assert config.image_size == 224  # the model's own default
   assert config.num_classes == 3  # from the dataset's labels
+
+
+@pytest.mark.parametrize('text', ['pet', '=0.5', 'pet=high'])
+def test_class_bounds_must_read_class_equals_number(text, capsys):
+  from petseg import cli  # pylint: disable=g-import-not-at-top
+  with pytest.raises(SystemExit):
+    cli._parser().parse_args(['run', '--dataset', 'oxford_pets', '--data-dir', 'd',
+                              '--output-dir', 'o', '--min-class-iou', text])
+  assert 'expected CLASS=BOUND, e.g. pet=0.6' in capsys.readouterr().err
+
+
+def test_a_gate_on_a_class_the_dataset_lacks_fails_before_the_run(tmp_path, capsys):
+  from petseg import cli  # pylint: disable=g-import-not-at-top
+  assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(tmp_path),
+                   '--output-dir', str(tmp_path / 'out'), '--min-class-iou', 'cat=0.5']) == 1
+  assert "unknown classes ['cat']" in capsys.readouterr().err
+  assert not (tmp_path / 'out').exists()

@@ -1,0 +1,165 @@
+"""The release gate end to end: blessing, the conditional push, the baseline, the cache,
+and using the released model (predict, evaluate), on the shared trained run."""
+import json
+import os
+import re
+
+from ml_metadata.proto import metadata_store_pb2
+import numpy as np
+from PIL import Image
+import pytest
+
+from petseg import cli
+from petseg.pipeline import local_runner
+from petseg.pipeline import metadata
+from tests.conftest import TRAINING_FLAGS
+
+pytestmark = pytest.mark.slow
+CACHED = metadata_store_pb2.Execution.CACHED
+COMPLETE = metadata_store_pb2.Execution.COMPLETE
+
+
+def _summary(out):
+  with open(out / 'run_summary.json') as f:
+    return json.load(f)
+
+
+def _versions(serving):
+  return sorted(os.listdir(serving))
+
+
+def _run(root, *flags):
+  """Runs the pipeline again in the trained run's output directory."""
+  args = ['run', '--dataset', 'oxford_pets', '--data-dir', str(root / 'data'),
+          '--output-dir', str(root / 'out'), *TRAINING_FLAGS, *flags]
+  assert cli.main(args) == 0  # blessed or not, a run that worked exits 0
+  store = metadata.connect(local_runner.metadata_path(str(root / 'out')))
+  return _summary(root / 'out'), metadata.run_executions(store, 'petseg')
+
+
+@pytest.fixture(scope='module')
+def runs(trained):
+  """The first run, then: unchanged twice; weaker (2 epochs); an unreachable threshold."""
+  root, _ = trained
+  serving = root / 'out' / 'serving'
+  first = _summary(root / 'out'), _versions(serving)
+  rerun = (*_run(root), _versions(serving))
+  cached = (*_run(root), _versions(serving))
+  weaker = (*_run(root, '--epochs', '2', '--min-mean-iou', '0'), _versions(serving))
+  unreachable = (*_run(root, '--min-mean-iou', '0.99'), _versions(serving))
+  return {'root': root, 'first': first, 'rerun': rerun, 'cached': cached, 'weaker': weaker,
+          'unreachable': unreachable}
+
+
+def test_first_run_is_blessed_and_pushed_as_version_1(runs):
+  summary, versions = runs['first']
+  assert summary['blessed'] and summary['reasons'] == []
+  assert summary['baseline'] is None
+  assert summary['test']['mean_iou'] > summary['gate']['min_mean_iou'] == 0.4
+  assert versions == ['1']  # no staging directory is left behind
+  assert summary['pushed'] == str(runs['root'] / 'out' / 'serving' / '1')
+  assert os.path.isfile(os.path.join(summary['pushed'], 'saved_model.pb'))
+  assert set(summary['test']['per_class_iou']) == {'pet', 'background', 'border'}
+  assert set(summary['slices']) == {'species=cat', 'species=dog'}
+  assert summary['data']['test'] == {'ingested': 16, 'rejected': 0}
+
+
+def test_first_rerun_evaluates_against_the_model_itself_and_does_not_copy_it_again(runs):
+  """The first run had no baseline; now the resolver finds the model itself, so only the
+  Evaluator and the Pusher have new inputs."""
+  summary, executions, versions = runs['rerun']
+  ran = {n for n, e in executions.items() if e.last_known_state == COMPLETE}
+  assert ran == {'latest_blessed_model_resolver', 'Evaluator', 'Pusher'}
+  assert summary['blessed']
+  assert summary['baseline']['model_path'] == runs['first'][0]['model_path']
+  assert summary['baseline']['mean_iou'] == pytest.approx(summary['test']['mean_iou'])
+  assert summary['pushed'] == runs['first'][0]['pushed'] and versions == ['1']
+
+
+def test_unchanged_rerun_is_served_from_the_cache_and_pushes_nothing(runs):
+  summary, executions, versions = runs['cached']
+  components = {n: e for n, e in executions.items() if n != 'latest_blessed_model_resolver'}
+  assert {n: e.last_known_state for n, e in components.items()} == {n: CACHED
+                                                                    for n in components}
+  assert 'Pusher' in components and versions == ['1']
+  assert summary['test']['mean_iou'] == runs['first'][0]['test']['mean_iou']
+
+
+def test_weaker_model_is_not_pushed_and_says_why(runs):
+  summary, executions, versions = runs['weaker']
+  assert executions['Trainer'].last_known_state == COMPLETE  # a new model was trained
+  assert 'Pusher' not in executions  # the condition skipped it
+  assert versions == ['1']
+  assert not summary['blessed'] and summary['pushed'] is None
+  baseline = summary['baseline']
+  assert baseline['mean_iou'] == pytest.approx(runs['first'][0]['test']['mean_iou'])
+  assert summary['test']['mean_iou'] < baseline['mean_iou'] - 0.01
+  reason, = summary['reasons']
+  said = re.fullmatch(r"mean_iou is (\S+) below the last blessed model's, more than the "
+                      r"allowed drop of 0\.010", reason)
+  assert said, reason
+  drop = baseline['mean_iou'] - summary['test']['mean_iou']
+  assert float(said.group(1)) == pytest.approx(drop, abs=1e-3)
+
+
+def test_unreachable_threshold_leaves_the_serving_directory_unchanged(runs):
+  summary, executions, versions = runs['unreachable']
+  assert executions['Trainer'].last_known_state == CACHED  # only the gate changed
+  assert executions['Evaluator'].last_known_state == COMPLETE
+  assert versions == ['1'] and summary['pushed'] is None
+  assert summary['reasons'] == [
+      f'mean_iou {summary["test"]["mean_iou"]:.3f} is below the lower bound 0.990 by '
+      f'{0.99 - summary["test"]["mean_iou"]:.3f}']
+
+
+def test_report_is_written_with_the_run(runs):
+  summary, _, _ = runs['unreachable']
+  report_dir = os.path.dirname(summary['report'])
+  with open(summary['report']) as f:
+    page = f.read()
+  assert 'Not blessed: mean_iou' in page and 'Confusion matrix' in page
+  assert '<svg' in page and 'val_mean_iou' in page
+  for i in range(8):
+    for kind in ('image', 'truth', 'predicted'):
+      assert f'sample{i}_{kind}.png' in page
+      assert os.path.isfile(os.path.join(report_dir, f'sample{i}_{kind}.png'))
+
+
+def test_predict_writes_masks_at_each_images_own_size(runs, tmp_path, capsys):
+  root = runs['root']
+  images = sorted((root / 'data' / 'images').glob('*.jpg'))[:3]
+  assert cli.main(['predict', '--model-dir', str(root / 'out' / 'serving'),
+                   *map(str, images), '--output-dir', str(tmp_path)]) == 0
+  assert 'serving/1' in capsys.readouterr().out
+  for image in images:
+    mask = np.asarray(Image.open(tmp_path / f'{image.stem}_mask.png'))
+    assert mask.shape == Image.open(image).size[::-1]
+    assert set(np.unique(mask)) <= {0, 1, 2}
+    overlay = Image.open(tmp_path / f'{image.stem}_overlay.png')
+    assert overlay.width >= mask.shape[1] and overlay.height > mask.shape[0]  # + legend
+
+
+def test_predict_reports_unreadable_images_and_exits_non_zero(runs, tmp_path, capsys):
+  root = runs['root']
+  broken = tmp_path / 'broken.jpg'
+  broken.write_bytes(b'not an image')
+  good = sorted((root / 'data' / 'images').glob('*.jpg'))[0]
+  assert cli.main(['predict', '--model-dir', str(root / 'out' / 'serving'), str(good),
+                   str(broken), '--output-dir', str(tmp_path / 'out')]) == 1
+  captured = capsys.readouterr()
+  assert f'{broken}: cannot be read as an image' in captured.err
+  assert '1 masks and overlays written' in captured.out
+  assert (tmp_path / 'out' / f'{good.stem}_mask.png').is_file()
+
+
+def test_evaluate_scores_the_pushed_model_as_the_pipeline_did(runs, capsys):
+  root = runs['root']
+  capsys.readouterr()
+  assert cli.main(['evaluate', '--model-dir', str(root / 'out' / 'serving'), '--dataset',
+                   'oxford_pets', '--data-dir', str(root / 'data')]) == 0
+  printed = json.loads(capsys.readouterr().out)
+  first = runs['first'][0]['test']
+  assert printed['examples'] == 16 and printed['rejected'] == []
+  assert printed['mean_iou'] == pytest.approx(first['mean_iou'])
+  assert printed['per_class_iou'] == pytest.approx(first['per_class_iou'])
+  assert printed['confusion_matrix'] == first['confusion_matrix']

@@ -1,0 +1,49 @@
+"""Finding a released model, and drawing its predictions."""
+import numpy as np
+from PIL import Image
+import pytest
+
+from petseg import errors
+from petseg import labels as labels_lib
+from petseg import overlay
+from petseg import released_model
+from petseg.labels import IGNORE_ID
+
+
+def test_a_serving_directory_resolves_to_its_highest_version(tmp_path):
+  for version in ('2', '10', '.staging-x'):
+    (tmp_path / version).mkdir()
+    (tmp_path / version / 'saved_model.pb').write_bytes(b'')
+  assert released_model.resolve(str(tmp_path)) == str(tmp_path / '10')
+  assert released_model.resolve(str(tmp_path / '2')) == str(tmp_path / '2')
+
+
+def test_a_directory_without_a_model_is_a_clear_error(tmp_path):
+  with pytest.raises(errors.ConfigError, match='neither a SavedModel'):
+    released_model.resolve(str(tmp_path))
+  with pytest.raises(errors.ConfigError, match='no such model directory'):
+    released_model.resolve(str(tmp_path / 'absent'))
+
+
+def test_images_with_the_same_name_are_refused_before_anything_is_written(tmp_path):
+  with pytest.raises(errors.ConfigError, match='same name.*a/x.jpg.*b/x.png'):
+    released_model.predict(str(tmp_path), ['a/x.jpg', 'b/x.png'], str(tmp_path / 'out'))
+  assert not (tmp_path / 'out').exists()
+
+
+def test_colours_come_from_a_colour_coded_dataset_or_a_palette():
+  assert overlay.class_colours(labels_lib.voc_labels())[:2] == [(0, 0, 0), (128, 0, 0)]
+  colours = overlay.class_colours(labels_lib.oxford_trimap_labels())
+  assert len(set(colours)) == 3 and (0, 0, 0) not in colours
+
+
+def test_overlay_tints_classes_and_leaves_ignored_pixels_alone():
+  image = Image.new('RGB', (3, 1), (100, 100, 100))
+  class_ids = np.array([[0, 1, IGNORE_ID]], np.uint8)
+  tinted = np.asarray(overlay.overlay(image, class_ids, [(200, 0, 0), (0, 200, 0)]))
+  assert tinted[0, 0].tolist() == [150, 50, 50]
+  assert tinted[0, 1].tolist() == [50, 150, 50]
+  assert tinted[0, 2].tolist() == [100, 100, 100]
+  with_legend = overlay.with_legend(Image.fromarray(tinted), ['pet', 'background'],
+                                    [(200, 0, 0), (0, 200, 0)])
+  assert with_legend.height > 1 and with_legend.getpixel((0, 0)) == (150, 50, 50)

@@ -1,0 +1,82 @@
+"""Releasing into a TensorFlow Serving directory: numbered versions, never half-written."""
+import os
+
+import pytest
+from tfx.proto import pusher_pb2
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+from petseg.components import serving_pusher
+
+
+def _saved_model(path):
+  """A directory laid out like a SavedModel (the pusher copies files, it does not load)."""
+  os.makedirs(path / 'variables')
+  (path / 'saved_model.pb').write_bytes(b'graph')
+  (path / 'variables' / 'variables.index').write_bytes(b'index')
+  return str(path)
+
+
+def test_versions_count_up_from_one_and_ignore_other_names(tmp_path):
+  serving = tmp_path / 'serving'
+  assert serving_pusher.newest_version(str(serving)) is None
+  model = _saved_model(tmp_path / 'model')
+  assert serving_pusher.publish(model, str(serving)) == '1'
+  (serving / 'notes').mkdir()
+  (serving / '7').mkdir()
+  assert serving_pusher.publish(model, str(serving)) == '8'
+  assert serving_pusher.newest_version(str(serving)) == 8
+  assert sorted(os.listdir(serving)) == ['1', '7', '8', 'notes']  # nothing staged is left
+  assert (serving / '8' / 'saved_model.pb').read_bytes() == b'graph'
+  assert (serving / '8' / 'variables' / 'variables.index').read_bytes() == b'index'
+
+
+def test_the_model_already_served_as_the_newest_version_is_not_copied_again(tmp_path):
+  serving = tmp_path / 'serving'
+  model = _saved_model(tmp_path / 'model')
+  assert serving_pusher.publish(model, str(serving)) == '1'
+  assert serving_pusher.publish(model, str(serving)) == '1'
+  (tmp_path / 'model' / 'variables' / 'variables.index').write_bytes(b'retrained')
+  assert serving_pusher.publish(model, str(serving)) == '2'
+  assert sorted(os.listdir(serving)) == ['1', '2']
+
+
+def test_a_failed_copy_leaves_no_version_and_no_staging(tmp_path):
+  serving = tmp_path / 'serving'
+  model = tmp_path / 'model'
+  model.mkdir()  # no saved_model.pb: the copy fails part-way
+  with pytest.raises(Exception):
+    serving_pusher.publish(str(model), str(serving))
+  assert os.listdir(serving) == []
+
+
+def _push(tmp_path, blessed):
+  model = standard_artifacts.Model()
+  model.uri = str(tmp_path / 'model')
+  _saved_model(tmp_path / 'model' / 'Format-Serving')
+  blessing = standard_artifacts.ModelBlessing()
+  blessing.set_int_custom_property('blessed', int(blessed))
+  pushed = standard_artifacts.PushedModel()
+  pushed.uri = str(tmp_path / 'pushed')
+  destination = pusher_pb2.PushDestination(
+      filesystem=pusher_pb2.PushDestination.Filesystem(
+          base_directory=str(tmp_path / 'serving')))
+  serving_pusher.Executor().Do(
+      {'model': [model], 'model_blessing': [blessing]}, {'pushed_model': [pushed]},
+      {'push_destination': proto_utils.proto_to_json(destination)})
+  return pushed
+
+
+def test_executor_pushes_a_blessed_model_and_records_where(tmp_path):
+  pushed = _push(tmp_path, blessed=True)
+  assert pushed.get_int_custom_property('pushed') == 1
+  assert pushed.get_string_custom_property('pushed_destination') == str(
+      tmp_path / 'serving' / '1')
+  assert pushed.get_string_custom_property('pushed_version') == '1'
+  assert (tmp_path / 'serving' / '1' / 'saved_model.pb').is_file()
+
+
+def test_executor_refuses_an_unblessed_model(tmp_path):
+  pushed = _push(tmp_path, blessed=False)
+  assert pushed.get_int_custom_property('pushed') == 0
+  assert not (tmp_path / 'serving').exists()
