@@ -1,7 +1,7 @@
 """petseg: a TFX pipeline from a folder of images and masks to a released segmentation model.
 
-The design card puts `pipeline/`, `components/` and `schemas/` (and `models/`, as in TFX's
-templates) at the top level; they are
+The design card puts `pipeline/`, `components/`, `schemas/` and `kubeflow/` (and `models/`,
+as in TFX's templates) at the top level; they are
 installed as sub-packages of `petseg` so that `import petseg.pipeline` works the same in a
 checkout, a wheel and the Kubeflow container image.
 """
@@ -15,6 +15,7 @@ setuptools.setup(
     packages=[
         'petseg',
         'petseg.components',
+        'petseg.kubeflow',
         'petseg.models',
         'petseg.pipeline',
         'petseg.schemas',
@@ -22,6 +23,7 @@ setuptools.setup(
     package_dir={
         'petseg': 'petseg',
         'petseg.components': 'components',
+        'petseg.kubeflow': 'kubeflow',
         'petseg.models': 'models',
         'petseg.pipeline': 'pipeline',
         'petseg.schemas': 'schemas',

@@ -8,6 +8,7 @@ import petseg  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from petseg import config as config_lib
 from petseg.models import training
 from petseg.pipeline import local_runner
+from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import metadata
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -24,7 +25,7 @@ def transformed_oxford(image_size: int):
   local_runner.run(out, data_dir, dataset, training.TrainingConfig(
       image_size=image_size, epochs=1, num_classes=dataset.labels.num_classes))
   store = metadata.connect(local_runner.metadata_path(out))
-  executions = metadata.latest_executions(store, local_runner.PIPELINE_NAME)
+  executions = metadata.latest_executions(store, pipeline_lib.PIPELINE_NAME)
   examples, = metadata.output_artifacts(store, executions['Transform'].id,
                                         'transformed_examples')
   graph, = metadata.output_artifacts(store, executions['Transform'].id, 'transform_graph')

@@ -1,16 +1,19 @@
 """The Trainer's run_fn: the training recipe, step by step.
 
-1. Read the configuration and seed everything.
+1. Read the configuration, pick a strategy that fits the hardware, seed everything.
 2. Read TFT's statistics (channel mean/std, class pixel counts) from the records.
 3. Build input pipelines: training repeats, shuffles and augments; eval is one clean pass.
-4. Build the model (normalisation + the chosen network) under a strategy that fits the
-   devices, with mixed precision on GPUs.
+4. Build the model (normalisation + the chosen network) under that strategy, with mixed
+   precision on GPUs; the batch size is per replica, so the global batch grows with them.
 5. Fit, with the encoder frozen first when asked; keep the weights with the best eval
    mean IoU; stop early when it stalls; log to TensorBoard and a CSV of the curves.
 6. Export the SavedModel with the Transform graph embedded and the class names beside it.
 """
 import inspect
+import json
 import os
+import shutil
+import tempfile
 
 from absl import logging
 import numpy as np
@@ -41,13 +44,40 @@ def read_statistics(file_patterns, tf_transform_output: tft.TFTransformOutput) -
 
 
 def distribution_strategy() -> tf.distribute.Strategy:
-  """Several GPUs: mirrored; any GPU: mixed precision; otherwise the default strategy."""
+  """Several workers (a TF_CONFIG cluster): multi-worker mirrored; several GPUs:
+  mirrored; any GPU: mixed precision; otherwise the default strategy.
+
+  Must run before any other TensorFlow op: collective ops are set up at start-up.
+  """
+  cluster = json.loads(os.environ.get('TF_CONFIG', '{}')).get('cluster', {})
+  if sum(len(tasks) for role, tasks in cluster.items() if role in ('chief', 'worker')) > 1:
+    strategy = tf.distribute.MultiWorkerMirroredStrategy()
+  else:
+    strategy = None
   gpus = tf.config.list_logical_devices('GPU')
   if gpus:
     keras.mixed_precision.set_global_policy('mixed_float16')
-  if len(gpus) > 1:
-    return tf.distribute.MirroredStrategy()
-  return tf.distribute.get_strategy()
+  if strategy is None:
+    strategy = (tf.distribute.MirroredStrategy() if len(gpus) > 1
+                else tf.distribute.get_strategy())
+  return strategy
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+  """Whether this process writes the run's outputs (the others write to scratch)."""
+  resolver = getattr(strategy, 'cluster_resolver', None)
+  if resolver is None or not resolver.task_type:
+    return True
+  has_chief = 'chief' in resolver.cluster_spec().as_dict()
+  return (resolver.task_type == 'chief' or
+          (not has_chief and resolver.task_type == 'worker' and resolver.task_id == 0))
+
+
+def _shard_by_example(ds: tf.data.Dataset) -> tf.data.Dataset:
+  """Workers split the examples, not the files: a split may be a single file."""
+  options = tf.data.Options()
+  options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+  return ds.with_options(options)
 
 
 def build_model(config: training.TrainingConfig, stats: dict) -> keras.Model:
@@ -99,6 +129,7 @@ def training_phases(config: training.TrainingConfig, has_encoder: bool):
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
+  strategy = distribution_strategy()
   custom_config = dict(fn_args.custom_config)
   labels = labels_lib.LabelSpec.from_json(custom_config.pop('labels'))
   config = training.TrainingConfig.from_json(custom_config)
@@ -106,22 +137,29 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
   stats = read_statistics(fn_args.train_files, tf_transform_output)
 
-  strategy = distribution_strategy()
   batch_size = config.batch_size * strategy.num_replicas_in_sync
+  logging.info('%d replicas in sync, global batch %d', strategy.num_replicas_in_sync,
+               batch_size)
   steps_per_epoch = max(1, input_pipeline.count(fn_args.train_files) // batch_size)
-  train = input_pipeline.dataset(fn_args.train_files, config, batch_size, training_split=True)
-  evaluation = input_pipeline.dataset(fn_args.eval_files, config, batch_size,
-                                      training_split=False)
+  train = _shard_by_example(input_pipeline.dataset(fn_args.train_files, config, batch_size,
+                                                   training_split=True))
+  evaluation = _shard_by_example(input_pipeline.dataset(fn_args.eval_files, config,
+                                                        batch_size, training_split=False))
   with strategy.scope():
     model = build_model(config, stats)
 
-  best = os.path.join(fn_args.model_run_dir, 'best', 'weights')
+  # Every worker saves (saving is a collective step); only the chief into the run's dirs.
+  if is_chief(strategy):
+    run_dir, serving_dir = fn_args.model_run_dir, fn_args.serving_model_dir
+  else:
+    scratch = tempfile.mkdtemp(prefix='petseg-worker-')
+    run_dir, serving_dir = os.path.join(scratch, 'run'), os.path.join(scratch, 'serving')
+  tf.io.gfile.makedirs(run_dir)
+  keep_best = training.KeepBest('val_mean_iou')
   callbacks = [
-      keras.callbacks.TensorBoard(fn_args.model_run_dir),
-      keras.callbacks.CSVLogger(os.path.join(fn_args.model_run_dir, 'history.csv'),
-                                append=True),
-      keras.callbacks.ModelCheckpoint(best, monitor='val_mean_iou', mode='max',
-                                      save_best_only=True, save_weights_only=True),
+      keep_best,
+      keras.callbacks.TensorBoard(run_dir),
+      keras.callbacks.CSVLogger(os.path.join(run_dir, 'history.csv'), append=True),
       keras.callbacks.EarlyStopping(monitor='val_mean_iou', mode='max',
                                     patience=config.early_stopping_patience),
   ]
@@ -134,7 +172,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       _compile(model, config, stats, steps_per_epoch)
     model.fit(train, steps_per_epoch=steps_per_epoch, validation_data=evaluation,
               initial_epoch=first_epoch, epochs=last_epoch, callbacks=callbacks, verbose=2)
-  model.load_weights(best)
-  logging.info('Best eval mean IoU restored from %s', best)
-  export.save(model, tf_transform_output, config.image_size, labels,
-              fn_args.serving_model_dir)
+  keep_best.restore()
+  logging.info('Weights of the best eval mean IoU (%.4f) restored', keep_best.best)
+  export.save(model, tf_transform_output, config.image_size, labels, serving_dir)
+  if serving_dir != fn_args.serving_model_dir:
+    shutil.rmtree(os.path.dirname(serving_dir))  # a worker's scratch copy

@@ -128,3 +128,24 @@ def median_frequency_weights(class_pixels, class_image_pixels) -> np.ndarray:
   weights = np.ones_like(freq)
   weights[seen] = np.median(freq[seen]) / freq[seen]
   return weights.astype(np.float32)
+
+
+class KeepBest(keras.callbacks.Callback):
+  """Remembers the weights of the epoch with the highest `monitor`, across several fits;
+  `restore()` puts them back. In memory, so that every worker of a multi-worker run holds
+  them (a checkpoint file is written by the chief only)."""
+
+  def __init__(self, monitor: str):
+    super().__init__()
+    self.monitor = monitor
+    self.best = -math.inf
+    self.best_weights = None
+
+  def on_epoch_end(self, epoch, logs=None):
+    value = (logs or {}).get(self.monitor)
+    if value is not None and value > self.best:
+      self.best, self.best_weights = value, self.model.get_weights()
+
+  def restore(self) -> None:
+    if self.best_weights is not None:
+      self.model.set_weights(self.best_weights)

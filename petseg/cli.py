@@ -2,6 +2,8 @@
 
   petseg make-sample-data DIR            a synthetic dataset in the Oxford-IIIT Pet layout
   petseg run --dataset NAME --data-dir DIR --output-dir DIR [-- BEAM_ARGS...]
+  petseg compile --engine kubeflow --output pipeline.json --image IMAGE --pipeline-root ROOT
+      --dataset NAME --data-dir DIR [-- BEAM_ARGS...]
   petseg predict --model-dir DIR IMAGE... --output-dir DIR
   petseg evaluate --model-dir DIR --dataset NAME --data-dir DIR [--split test]
 
@@ -96,18 +98,36 @@ def _summarise_run(output_dir: str, pipeline_name: str) -> None:
   print(f'Summary    {summary_path}')
 
 
-def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
-  from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
+def _configs(args: argparse.Namespace):
+  """(dataset, training, release) configurations from the flags and config file."""
   from petseg.pipeline import release  # pylint: disable=g-import-not-at-top
   dataset_settings, training_settings, release_settings = _settings(args)
   dataset = config_lib.dataset_config(args.dataset, args.data_dir, dataset_settings)
   release_config = release.ReleaseConfig.from_json(release_settings)
   release_config.check_classes(dataset.labels)
-  local_runner.run(args.output_dir, args.data_dir, dataset,
-                   _training_config(training_settings, dataset), release_config,
+  return dataset, _training_config(training_settings, dataset), release_config
+
+
+def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
+  from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  dataset, training_config, release_config = _configs(args)
+  local_runner.run(args.output_dir, args.data_dir, dataset, training_config, release_config,
                    serving_dir=args.serving_dir, beam_args=beam_args,
                    enable_cache=not args.no_cache, pipeline_name=args.pipeline_name)
   _summarise_run(args.output_dir, args.pipeline_name)
+
+
+def _compile(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
+  from petseg.kubeflow import runner  # pylint: disable=g-import-not-at-top
+  dataset, training_config, release_config = _configs(args)
+  path = runner.compile_pipeline(
+      args.output, args.image, args.pipeline_root, args.data_dir, dataset, training_config,
+      release_config, serving_dir=args.serving_dir, beam_args=beam_args,
+      enable_cache=not args.no_cache, pipeline_name=args.pipeline_name)
+  print(f'Wrote {path}: pipeline {args.pipeline_name!r} for image {args.image}; runtime '
+        'parameters: ' + ', '.join(f'{p.name}={p.default}' for p in
+                                   runner.runtime_parameters(training_config,
+                                                             release_config).values()))
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -133,6 +153,43 @@ def _evaluate(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
                                            beam_args), indent=2))
 
 
+def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
+  """The dataset, training and release flags that `run` and `compile` share."""
+  parser.add_argument('--dataset', required=True, choices=sorted(config_lib.PRESETS),
+                      help='oxford_pets (official layout), tfds (oxford_iiit_pet), folder '
+                      '(images/ + masks/, or CamVid\'s layout), camvid, voc (colour masks)')
+  parser.add_argument('--data-dir', required=True,
+                      help='the dataset folder (for tfds: the TFDS data directory)')
+  parser.add_argument('--config', help='JSON file with dataset settings (classes, palette, '
+                      '...), a "training" object for the rest of the training recipe and a '
+                      '"release" object for the release gate')
+  parser.add_argument('--model', help='unet_xception (default), fcn_vgg16, unet_mobilenetv2, '
+                      'sep_resnet_fcn, deeplabv3plus')
+  parser.add_argument('--epochs', type=int)
+  parser.add_argument('--batch-size', type=int)
+  parser.add_argument('--learning-rate', type=float)
+  parser.add_argument('--image-size', type=int, help='default: the model\'s own')
+  parser.add_argument('--eval-fraction', type=float,
+                      help='share of the training list carved out as eval (default 0.2)')
+  parser.add_argument('--test-fraction', type=float,
+                      help='share carved out as test where the data has no test split (0.1)')
+  parser.add_argument('--max-reject-fraction', type=float,
+                      help='fail when a split rejects more than this share of its items '
+                      '(0.05)')
+  parser.add_argument('--border-as-ignore', action='store_true',
+                      help='Oxford trimaps: ignore the border band instead of learning it')
+  parser.add_argument('--min-mean-iou', type=float,
+                      help='bless a model only if its test mean IoU reaches this (0.4)')
+  parser.add_argument('--min-class-iou', type=_class_bound, action='append',
+                      metavar='CLASS=X',
+                      help='and only if this class\'s IoU reaches X (repeatable)')
+  parser.add_argument('--max-mean-iou-drop', type=float,
+                      help='and only if its mean IoU is at most this much below the last '
+                      'blessed model\'s (default 0.01)')
+  parser.add_argument('--pipeline-name', default='petseg')
+  parser.add_argument('--no-cache', action='store_true', help='re-run every component')
+
+
 def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog='petseg', description=__doc__.split('\n\n')[0])
   commands = parser.add_subparsers(dest='command', required=True)
@@ -147,41 +204,28 @@ def _parser() -> argparse.ArgumentParser:
   run = commands.add_parser(
       'run', help='run the pipeline locally (LocalDagRunner, Beam DirectRunner)',
       epilog='Arguments after "--" go to Beam, e.g. -- --direct_num_workers=2.')
-  run.add_argument('--dataset', required=True, choices=sorted(config_lib.PRESETS),
-                   help='oxford_pets (official layout), tfds (oxford_iiit_pet), folder '
-                   '(images/ + masks/, or CamVid\'s layout), camvid, voc (colour masks)')
-  run.add_argument('--data-dir', required=True,
-                   help='the dataset folder (for tfds: the TFDS data directory)')
+  _add_pipeline_flags(run)
   run.add_argument('--output-dir', required=True,
                    help='artifacts, ML Metadata (metadata.sqlite) and reports go here')
-  run.add_argument('--config', help='JSON file with dataset settings (classes, palette, ...) '
-                   'and a "training" object for the rest of the training recipe')
-  run.add_argument('--model', help='unet_xception (default), fcn_vgg16, unet_mobilenetv2, '
-                   'sep_resnet_fcn, deeplabv3plus')
-  run.add_argument('--epochs', type=int)
-  run.add_argument('--batch-size', type=int)
-  run.add_argument('--learning-rate', type=float)
-  run.add_argument('--image-size', type=int, help='default: the model\'s own')
-  run.add_argument('--eval-fraction', type=float,
-                   help='share of the training list carved out as eval (default 0.2)')
-  run.add_argument('--test-fraction', type=float,
-                   help='share carved out as test where the data has no test split (0.1)')
-  run.add_argument('--max-reject-fraction', type=float,
-                   help='fail when a split rejects more than this share of its items (0.05)')
-  run.add_argument('--border-as-ignore', action='store_true',
-                   help='Oxford trimaps: ignore the border band instead of learning it')
-  run.add_argument('--min-mean-iou', type=float,
-                   help='bless a model only if its test mean IoU reaches this (default 0.4)')
-  run.add_argument('--min-class-iou', type=_class_bound, action='append', metavar='CLASS=X',
-                   help='and only if this class\'s IoU reaches X (repeatable)')
-  run.add_argument('--max-mean-iou-drop', type=float,
-                   help='and only if its mean IoU is at most this much below the last '
-                   'blessed model\'s (default 0.01)')
   run.add_argument('--serving-dir', help='blessed models are pushed here as numbered '
                    'versions, TensorFlow Serving\'s layout (default OUTPUT_DIR/serving)')
-  run.add_argument('--pipeline-name', default='petseg')
-  run.add_argument('--no-cache', action='store_true', help='re-run every component')
   run.set_defaults(handler=_run)
+
+  compile_ = commands.add_parser(
+      'compile', help='compile the pipeline for Kubeflow Pipelines v2 / Vertex AI Pipelines',
+      epilog='Arguments after "--" go to Beam in every step, e.g. -- --runner=DataflowRunner '
+      '--project=P --region=R --temp_location=gs://B/tmp. See kubeflow/README.md.')
+  compile_.add_argument('--engine', required=True, choices=['kubeflow'])
+  _add_pipeline_flags(compile_)
+  compile_.add_argument('--output', required=True,
+                        help='the spec: .json (a PipelineJob) or .yaml (a PipelineSpec)')
+  compile_.add_argument('--image', required=True,
+                        help='the container image built from kubeflow/Dockerfile')
+  compile_.add_argument('--pipeline-root', required=True,
+                        help='where the cluster writes artifacts, e.g. gs://bucket/petseg')
+  compile_.add_argument('--serving-dir', help='blessed models are pushed here '
+                        '(default PIPELINE_ROOT/serving)')
+  compile_.set_defaults(handler=_compile)
 
   predict = commands.add_parser(
       'predict', help='class-id masks and colour overlays for images, from a released model')

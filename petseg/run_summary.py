@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 
 from petseg import segmentation_metrics as sm
+from petseg.components import tunable
 from petseg.pipeline import metadata
 
 FILE_NAME = 'run_summary.json'
@@ -104,7 +105,7 @@ def collect(output_dir: str, metadata_path: str, pipeline_name: str) -> Dict[str
   trainer = executions['Trainer']
   model, = metadata.output_artifacts(store, trainer.id, 'model')
   model_run, = metadata.output_artifacts(store, trainer.id, 'model_run')
-  config = json.loads(trainer.custom_properties['custom_config'].string_value)
+  config = tunable.training_config_of(trainer)
   labels = config.pop('labels')
   class_names = labels['class_names']
   evaluator = executions['Evaluator']
@@ -119,7 +120,6 @@ def collect(output_dir: str, metadata_path: str, pipeline_name: str) -> Dict[str
     pushed_model, = metadata.output_artifacts(store, executions['Pusher'].id, 'pushed_model')
     if pushed_model.custom_properties['pushed'].int_value == 1:
       pushed = pushed_model.custom_properties['pushed_destination'].string_value
-  eval_config = json.loads(evaluator.custom_properties['eval_config'].string_value)
   return {
       'pipeline': pipeline_name,
       'output_dir': output_dir,
@@ -138,26 +138,26 @@ def collect(output_dir: str, metadata_path: str, pipeline_name: str) -> Dict[str
                    if baseline else None),
       'blessed': blessed,
       'reasons': [] if blessed else blessing_reasons(evaluation.uri),
-      'gate': _gate(eval_config),
+      'gate': _gate(evaluator),
       'pushed': pushed,
       'evaluation': evaluation.uri,
   }
 
 
-def _gate(eval_config: Dict[str, Any]) -> Dict[str, Any]:
-  """The thresholds the Evaluator applied, from its recorded EvalConfig."""
-  gate: Dict[str, Any] = {'min_mean_iou': None, 'max_mean_iou_drop': None,
-                          'min_class_iou': {}}
+def _gate(evaluator) -> Dict[str, Any]:
+  """The thresholds an Evaluator execution applied, from its recorded properties."""
+  eval_config = json.loads(evaluator.custom_properties['eval_config'].string_value)
+  gate: Dict[str, Any] = {'min_mean_iou': tunable.min_mean_iou_of(evaluator),
+                          'max_mean_iou_drop': None, 'min_class_iou': {}}
   for metric in eval_config['metrics_specs'][0]['metrics']:
     for per_slice in metric.get('per_slice_thresholds', []):
       threshold = per_slice['threshold']
       name = json.loads(metric['config']).get('name', sm.MEAN_IOU)
-      bound = threshold['value_threshold']['lower_bound']
       if name == sm.MEAN_IOU:
-        gate['min_mean_iou'] = bound
         gate['max_mean_iou_drop'] = -threshold['change_threshold']['absolute']
       else:
-        gate['min_class_iou'][name[len(sm.class_iou_name('')):]] = bound
+        prefix = len(sm.class_iou_name(''))
+        gate['min_class_iou'][name[prefix:]] = threshold['value_threshold']['lower_bound']
   return gate
 
 

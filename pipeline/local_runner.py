@@ -1,6 +1,6 @@
 """Runs the pipeline on this machine: LocalDagRunner, Beam DirectRunner, SQLite ML Metadata."""
 import os
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from apache_beam.options import pipeline_options
 from tfx import v1 as tfx
@@ -14,7 +14,6 @@ from petseg.pipeline import release
 # On 2 cores, in-memory beats multi-processing (measured: workers cost more than they win).
 DEFAULT_BEAM_ARGS = ('--runner=DirectRunner', '--direct_running_mode=in_memory',
                      '--direct_num_workers=1')
-PIPELINE_NAME = 'petseg'
 
 
 def metadata_path(output_dir: str) -> str:
@@ -25,25 +24,26 @@ def default_serving_dir(output_dir: str) -> str:
   return os.path.join(output_dir, 'serving')
 
 
-def _check_beam_args(beam_args: Sequence[str]) -> None:
-  """Beam rejects a bad option by exiting from inside a component; check it up front."""
+def checked_beam_args(user_args: Sequence[str]) -> List[str]:
+  """The defaults, overridden by the user's (later arguments win), checked up front: Beam
+  rejects a bad option by exiting from inside a component."""
+  args = [*DEFAULT_BEAM_ARGS, *user_args]
   try:
-    pipeline_options.PipelineOptions(list(beam_args)).get_all_options()
+    pipeline_options.PipelineOptions(args).get_all_options()
   except SystemExit:
     raise errors.ConfigError(
-        f'Beam rejected the arguments {" ".join(beam_args)} (its message is above)') from None
+        f'Beam rejected the arguments {" ".join(user_args)} (its message is above)') from None
+  return args
 
 
 def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
           training_config: training.TrainingConfig,
           release_config: release.ReleaseConfig = release.ReleaseConfig(),
           serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
-          enable_cache: bool = True, pipeline_name: str = PIPELINE_NAME) -> tfx.dsl.Pipeline:
+          enable_cache: bool = True,
+          pipeline_name: str = pipeline_lib.PIPELINE_NAME) -> tfx.dsl.Pipeline:
   """The pipeline with ML Metadata and every artifact under `output_dir`; released models
   go to `serving_dir` (default OUTPUT_DIR/serving)."""
-  # Later arguments win, so the user's override the defaults.
-  beam_args = [*DEFAULT_BEAM_ARGS, *beam_args]
-  _check_beam_args(beam_args)
   return pipeline_lib.create_pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=os.path.join(output_dir, 'pipeline_root'),
@@ -54,7 +54,7 @@ def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
       serving_dir=os.path.abspath(serving_dir or default_serving_dir(output_dir)),
       metadata_connection_config=tfx.orchestration.metadata
       .sqlite_metadata_connection_config(metadata_path(output_dir)),
-      beam_pipeline_args=beam_args,
+      beam_pipeline_args=checked_beam_args(beam_args),
       enable_cache=enable_cache)
 
 
@@ -62,7 +62,7 @@ def run(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
         training_config: training.TrainingConfig,
         release_config: release.ReleaseConfig = release.ReleaseConfig(),
         serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
-        enable_cache: bool = True, pipeline_name: str = PIPELINE_NAME) -> None:
+        enable_cache: bool = True, pipeline_name: str = pipeline_lib.PIPELINE_NAME) -> None:
   """Runs the whole pipeline and waits for it."""
   pipeline = build(output_dir, data_dir, dataset, training_config, release_config,
                    serving_dir, beam_args, enable_cache, pipeline_name)

@@ -1,21 +1,25 @@
 """The one definition of the petseg pipeline; every runner builds it with create_pipeline()."""
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from petseg import config as config_lib
-from petseg import schemas
+from petseg.components import curated_schema
 from petseg.components import example_gen
 from petseg.components import serving_pusher
+from petseg.components import tunable
 from petseg.components import validation_gate
 from petseg.models import training
 from petseg.pipeline import release
 
+PIPELINE_NAME = 'petseg'
 PREPROCESSING_FN = 'petseg.models.preprocessing.preprocessing_fn'
 RUN_FN = 'petseg.models.trainer.run_fn'
 # Features of the raw examples that evaluation reports slices of, per source.
 SLICE_FEATURES = {'oxford_pets': ('species',), 'tfds': ('species',)}
+# Settings that can be runtime parameters (Kubeflow); locally they take the configs' values.
+TUNABLE = ('model_name', 'epochs', 'learning_rate', 'min_mean_iou')
 
 
 def create_pipeline(
@@ -29,12 +33,20 @@ def create_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
+    runtime_parameters: Optional[Mapping[str, tfx.dsl.experimental.RuntimeParameter]] = None,
 ) -> tfx.dsl.Pipeline:
   """Ingest -> validate (failing on anomalies) -> transform -> train -> evaluate against
-  the release gate and the last blessed model -> push, only when blessed."""
+  the release gate and the last blessed model -> push, only when blessed.
+
+  `runtime_parameters` replaces some of TUNABLE by parameters set when a run is submitted.
+  """
+  tuned = {'model_name': training_config.model, 'epochs': training_config.epochs,
+           'learning_rate': training_config.learning_rate,
+           'min_mean_iou': release_config.min_mean_iou, **(runtime_parameters or {})}
   ingest = example_gen.IngestExampleGen(data_dir, dataset)
   statistics_gen = tfx.components.StatisticsGen(examples=ingest.outputs['examples'])
-  schema_gen = tfx.components.ImportSchemaGen(schema_file=schemas.schema_path(dataset.source))
+  schema_gen = curated_schema.CuratedSchema(
+      source=dataset.source, sha256=curated_schema.digest(dataset.source))
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
   gate = validation_gate.ValidationGate(anomalies=example_validator.outputs['anomalies'])
@@ -53,13 +65,16 @@ def create_pipeline(
                                            transform=['train', 'eval', 'test']),
       disable_statistics=True)
   transform.add_upstream_node(gate)
-  trainer = tfx.components.Trainer(
+  trainer = tunable.Trainer(
       run_fn=RUN_FN,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
       train_args=tfx.proto.TrainArgs(splits=['train']),
       eval_args=tfx.proto.EvalArgs(splits=['eval']),
-      custom_config={**training_config.to_json(), 'labels': dataset.labels.to_json()})
+      custom_config={**{k: v for k, v in training_config.to_json().items()
+                        if k not in tunable.TRAINING_PARAMETERS.values()},
+                     'labels': dataset.labels.to_json()},
+      **{name: tuned[name] for name in tunable.TRAINING_PARAMETERS})
 
   # The baseline: the latest model that was blessed (none on a first run, when the change
   # threshold is skipped).
@@ -70,13 +85,14 @@ def create_pipeline(
   ).with_id('latest_blessed_model_resolver')
   # Raw test examples: the model's own signatures transform them, so evaluation sees
   # exactly what serving will.
-  evaluator = tfx.components.Evaluator(
+  evaluator = tunable.Evaluator(
       examples=ingest.outputs['examples'],
       model=trainer.outputs['model'],
       baseline_model=baseline.outputs['model'],
       example_splits=['test'],
       eval_config=release.eval_config(release_config, dataset.labels,
-                                      slice_features=SLICE_FEATURES.get(dataset.source, ())))
+                                      slice_features=SLICE_FEATURES.get(dataset.source, ())),
+      min_mean_iou=tuned['min_mean_iou'])
   with tfx.dsl.Cond(evaluator.outputs['blessing'].future()[0].custom_property('blessed') == 1):
     pusher = serving_pusher.ServingPusher(
         model=trainer.outputs['model'],

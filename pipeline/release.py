@@ -61,6 +61,13 @@ def _metric(class_name: str, threshold=None, **config) -> tfma.MetricConfig:
   return metric
 
 
+def set_min_mean_iou(config: tfma.EvalConfig, bound: float) -> None:
+  """Changes the mean-IoU lower bound of an EvalConfig made by eval_config()."""
+  gate, = [metric.per_slice_thresholds[0].threshold
+           for metric in config.metrics_specs[0].metrics if metric.class_name == 'MeanIoU']
+  gate.value_threshold.lower_bound.value = bound
+
+
 def _lower_bound(value: float) -> tfma.MetricThreshold:
   return tfma.MetricThreshold(
       value_threshold=tfma.GenericValueThreshold(lower_bound={'value': value}))
@@ -72,7 +79,7 @@ def eval_config(release: ReleaseConfig, labels: labels_lib.LabelSpec,
   the model's size and `serving_examples` the predicted class map."""
   release.check_classes(labels)
   class_ids = list(range(labels.num_classes))
-  mean_iou_gate = _lower_bound(release.min_mean_iou)
+  mean_iou_gate = _lower_bound(release.min_mean_iou)  # see set_min_mean_iou
   mean_iou_gate.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
       direction=tfma.MetricDirection.HIGHER_IS_BETTER,
       absolute={'value': -release.max_mean_iou_drop}))

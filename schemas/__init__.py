@@ -1,4 +1,4 @@
-"""Curated TFDV schemas, one per dataset kind, imported by ImportSchemaGen."""
+"""Curated TFDV schemas, one per dataset kind, published by components.curated_schema."""
 import os
 
 _SCHEMA_OF_SOURCE = {'oxford_pets': 'oxford_pets.pbtxt', 'tfds': 'oxford_pets.pbtxt',

@@ -13,6 +13,7 @@ import tensorflow as tf
 from tfx import v1 as tfx
 
 from petseg import evaluation
+from petseg.components import tunable
 from petseg.models import trainer
 from petseg.pipeline import metadata
 
@@ -91,8 +92,7 @@ def test_run_fn_is_reproducible(trained, tmp_path):
   """Two seeded trainings on the same transformed data give the same curves."""
   _, store = trained
   examples = _output(store, 'Transform', 'transformed_examples')
-  config = json.loads(metadata.executions(store, 'petseg', 'Trainer')[0]
-                      .custom_properties['custom_config'].string_value)
+  config = tunable.training_config_of(metadata.executions(store, 'petseg', 'Trainer')[0])
   histories = []
   for attempt in ('a', 'b'):
     trainer.run_fn(tfx.components.FnArgs(

@@ -9,6 +9,7 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
+import tf_keras as keras
 
 from petseg import errors
 from petseg.labels import IGNORE_ID
@@ -217,3 +218,15 @@ def test_preprocessing_fn_resizes_and_analyzes():
   assert ignored > 0
   np.testing.assert_array_equal(first[features.CLASS_PIXELS], [32, 32, 64 - ignored])
   np.testing.assert_array_equal(first[features.CLASS_IMAGE_PIXELS], [64, 64, 64 - ignored])
+
+
+def test_keep_best_restores_the_best_epoch_across_fits():
+  model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+  keep = training.KeepBest('val_mean_iou')
+  keep.set_model(model)
+  for epoch, (score, weight) in enumerate([(0.2, 1.0), (0.5, 2.0), (0.4, 3.0)]):
+    model.layers[0].kernel.assign([[weight]])
+    keep.on_epoch_end(epoch, {'val_mean_iou': score})
+  keep.on_epoch_end(3, {})  # an epoch without the metric changes nothing
+  keep.restore()
+  assert model.layers[0].kernel.numpy().tolist() == [[2.0]] and keep.best == 0.5

@@ -1,0 +1,36 @@
+"""Publishes the curated schema that ships with the installed petseg as a Schema artifact.
+
+TFX's ImportSchemaGen takes a file path fixed where the pipeline is built, which on
+Kubeflow is another machine than the one that runs the step. This component finds the
+schema in the package where it runs, and checks that it is the schema the pipeline was
+built with: an image holding a different petseg fails here, not later in training.
+"""
+import hashlib
+import os
+
+from tfx import v1 as tfx
+from tfx.dsl.io import fileio
+
+from petseg import errors
+from petseg import schemas
+
+SCHEMA_FILE = 'schema.pbtxt'  # the name SchemaGen and ImportSchemaGen write
+
+
+def digest(source: str) -> str:
+  with open(schemas.schema_path(source), 'rb') as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+@tfx.dsl.components.component
+def CuratedSchema(source: tfx.dsl.components.Parameter[str],
+                  sha256: tfx.dsl.components.Parameter[str],
+                  schema: tfx.dsl.components.OutputArtifact[
+                      tfx.types.standard_artifacts.Schema]) -> None:
+  """Copies schemas/<source>'s schema into `schema`, if its digest is `sha256`."""
+  path = schemas.schema_path(source)
+  if digest(source) != sha256:
+    raise errors.ConfigError(
+        f'{path}: the installed schema is not the one the pipeline was built with (sha256 '
+        f'{sha256}); rebuild the image from the checkout that compiled the pipeline')
+  fileio.copy(path, os.path.join(schema.uri, SCHEMA_FILE))
