@@ -19,6 +19,7 @@ from petseg import evaluation
 from petseg.models import registry
 from petseg.models import training
 from petseg.pipeline import local_runner
+from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import metadata
 
 DATASETS = {'oxford': ('oxford_pets', common.OXFORD_SAMPLE),
@@ -46,7 +47,7 @@ def run(dataset_key, model, epochs):
   local_runner.run(out, data_dir, dataset, config)
   run_seconds = time.perf_counter() - start
   store = metadata.connect(local_runner.metadata_path(out))
-  executions = metadata.latest_executions(store, local_runner.PIPELINE_NAME)
+  executions = metadata.latest_executions(store, pipeline_lib.PIPELINE_NAME)
   trainer = executions['Trainer']
   model_dir, = metadata.output_artifacts(store, trainer.id, 'model')
   examples, = metadata.output_artifacts(store, executions['ExampleGen'].id, 'examples')

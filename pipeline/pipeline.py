@@ -5,6 +5,7 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from petseg import config as config_lib
+from petseg import errors
 from petseg.components import curated_schema
 from petseg.components import example_gen
 from petseg.components import serving_pusher
@@ -40,6 +41,10 @@ def create_pipeline(
 
   `runtime_parameters` replaces some of TUNABLE by parameters set when a run is submitted.
   """
+  unknown = set(runtime_parameters or {}) - set(TUNABLE)
+  if unknown:
+    raise errors.ConfigError(f'{sorted(unknown)} cannot be runtime parameters; '
+                             f'these can: {list(TUNABLE)}')
   tuned = {'model_name': training_config.model, 'epochs': training_config.epochs,
            'learning_rate': training_config.learning_rate,
            'min_mean_iou': release_config.min_mean_iou, **(runtime_parameters or {})}
