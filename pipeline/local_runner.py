@@ -44,6 +44,8 @@ def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
           pipeline_name: str = pipeline_lib.PIPELINE_NAME) -> tfx.dsl.Pipeline:
   """The pipeline with ML Metadata and every artifact under `output_dir`; released models
   go to `serving_dir` (default OUTPUT_DIR/serving)."""
+  # Before anything is created: the metadata connection config makes OUTPUT_DIR.
+  beam_args = checked_beam_args(beam_args)
   return pipeline_lib.create_pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=os.path.join(output_dir, 'pipeline_root'),
@@ -54,7 +56,7 @@ def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
       serving_dir=os.path.abspath(serving_dir or default_serving_dir(output_dir)),
       metadata_connection_config=tfx.orchestration.metadata
       .sqlite_metadata_connection_config(metadata_path(output_dir)),
-      beam_pipeline_args=checked_beam_args(beam_args),
+      beam_pipeline_args=beam_args,
       enable_cache=enable_cache)
 
 
