@@ -9,6 +9,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
+from petseg import config as config_lib
 from petseg import errors
 from petseg.labels import IGNORE_ID
 
@@ -54,12 +55,7 @@ class TrainingConfig:
 
   @classmethod
   def from_json(cls, data: Mapping[str, Any]) -> 'TrainingConfig':
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - known
-    if unknown:
-      raise errors.ConfigError(f'unknown training settings {sorted(unknown)}; '
-                               f'expected some of {sorted(known)}')
-    return cls(**data)
+    return config_lib.dataclass_from_json(cls, data, 'training')
 
 
 class SegmentationLoss(keras.losses.Loss):

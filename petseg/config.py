@@ -106,6 +106,16 @@ def dataset_config(name: str, data_dir: str,
                        **{k: v for k, v in overrides.items() if k in known})
 
 
+def dataclass_from_json(cls, data: Mapping[str, Any], kind: str):
+  """`cls(**data)`, refusing keys that are not its fields with a message naming `kind`."""
+  known = {f.name for f in dataclasses.fields(cls)}
+  unknown = set(data) - known
+  if unknown:
+    raise errors.ConfigError(f'unknown {kind} settings {sorted(unknown)}; '
+                             f'expected some of {sorted(known)}')
+  return cls(**data)
+
+
 def load_overrides(path: str) -> dict:
   """Dataset settings from a JSON file (see README, "Running the pipeline")."""
   try:

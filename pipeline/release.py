@@ -11,6 +11,7 @@ from typing import Any, Mapping, Sequence
 
 import tensorflow_model_analysis as tfma
 
+from petseg import config as config_lib
 from petseg import errors
 from petseg import labels as labels_lib
 from petseg import segmentation_metrics
@@ -43,12 +44,7 @@ class ReleaseConfig:
 
   @classmethod
   def from_json(cls, data: Mapping[str, Any]) -> 'ReleaseConfig':
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(data) - known
-    if unknown:
-      raise errors.ConfigError(f'unknown release settings {sorted(unknown)}; '
-                               f'expected some of {sorted(known)}')
-    return cls(**data)
+    return config_lib.dataclass_from_json(cls, data, 'release')
 
 
 def _metric(class_name: str, threshold=None, **config) -> tfma.MetricConfig:
