@@ -47,8 +47,11 @@ def _digests(directory: str) -> Dict[str, str]:
   for root, _, files in fileio.walk(directory):
     for name in files:
       path = os.path.join(root, name)
+      digest = hashlib.sha256()
       with fileio.open(path, 'rb') as f:
-        digests[os.path.relpath(path, directory)] = hashlib.sha256(f.read()).hexdigest()
+        for chunk in iter(lambda: f.read(1 << 20), b''):  # variables can be gigabytes
+          digest.update(chunk)
+      digests[os.path.relpath(path, directory)] = digest.hexdigest()
   return digests
 
 

@@ -87,10 +87,11 @@ def _summarise_run(output_dir: str, pipeline_name: str) -> None:
     print(f'  {node_id:<30} {state}')
   summary = run_summary.collect(output_dir, metadata_path, pipeline_name)
   with open(summary['ingest_report']) as f:
-    for line in ingest_report.summary_lines(json.load(f)):
-      print(f'  {line}')
+    ingest = json.load(f)
+  for line in ingest_report.summary_lines(ingest):
+    print(f'  {line}')
   print(f'Ingest report: {summary["ingest_report"]}')
-  summary['report'] = report.write(summary, output_dir)
+  summary['report'] = report.write(summary, ingest, output_dir)
   summary_path = os.path.join(output_dir, run_summary.FILE_NAME)
   run_summary.write(summary, summary_path)
   print('\n'.join(run_summary.table(summary)))

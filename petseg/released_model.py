@@ -10,7 +10,7 @@ import json
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -43,8 +43,8 @@ def resolve(model_dir: str) -> str:
   return os.path.join(model_dir, str(max(versions)))
 
 
-def _served_bytes(path: str) -> bytes:
-  """The image's bytes as the model takes them; raises DataError naming the file."""
+def _read_image(path: str) -> Tuple[bytes, Image.Image]:
+  """(the bytes the model takes, the decoded image); raises DataError naming the file."""
   try:
     with open(path, 'rb') as f:
       data = f.read()
@@ -53,10 +53,10 @@ def _served_bytes(path: str) -> bytes:
   except OSError as e:
     raise errors.DataError(f'{path}: cannot be read as an image ({e})') from None
   if image.format in _SERVED_FORMATS:
-    return data
+    return data, image
   buffer = io.BytesIO()
   image.convert('RGB').save(buffer, format='PNG')
-  return buffer.getvalue()
+  return buffer.getvalue(), image
 
 
 def predict(model_dir: str, image_paths: Sequence[str], output_dir: str) -> Dict[str, List]:
@@ -76,14 +76,13 @@ def predict(model_dir: str, image_paths: Sequence[str], output_dir: str) -> Dict
   result = {'model': model_dir, 'written': [], 'skipped': []}
   for path in image_paths:
     try:
-      data = _served_bytes(path)
+      data, image = _read_image(path)
     except errors.DataError as e:
       result['skipped'].append((path, str(e)))
       continue
     class_ids = serve(images=tf.constant([data]))[features.CLASS_IDS][0].numpy()
     stem = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0])
     Image.fromarray(class_ids).save(f'{stem}_mask.png')
-    image = Image.open(io.BytesIO(data))
     overlay.with_legend(overlay.overlay(image, class_ids, colours), labels.class_names,
                         colours).save(f'{stem}_overlay.png')
     result['written'].append(f'{stem}_mask.png')

@@ -5,9 +5,9 @@ curves, a grid of image / true mask / predicted mask for a fixed sample of the t
 (the first images by file name), and the files ingestion skipped.
 """
 import csv
+import heapq
 import html
 import io
-import json
 import os
 from typing import Any, Dict, List, Sequence
 
@@ -33,11 +33,11 @@ table{border-collapse:collapse}td,th{padding:.2em .5em;text-align:right}
 
 
 def test_sample(file_patterns: Sequence[str], n: int = SAMPLE_SIZE) -> List[Dict[str, Any]]:
-  """The first `n` test records by file name: the same pictures every run."""
-  parsed = [tf.io.parse_single_example(r, _RAW_SPEC)
-            for r in input_pipeline.records(file_patterns)]
-  parsed.sort(key=lambda p: p['file_name'].numpy())
-  return [{k: v.numpy() for k, v in p.items()} for p in parsed[:n]]
+  """The first `n` test records by file name: the same pictures every run. Holds `n`
+  records at a time, not the split."""
+  parsed = ({k: v.numpy() for k, v in tf.io.parse_single_example(r, _RAW_SPEC).items()}
+            for r in input_pipeline.records(file_patterns))
+  return heapq.nsmallest(n, parsed, key=lambda p: p['file_name'])
 
 
 def _thumbnail(picture: Image.Image) -> Image.Image:
@@ -145,12 +145,11 @@ def _skipped(ingest: Dict[str, Any]) -> str:
           + ''.join(rows) + '</table>')
 
 
-def write(summary: Dict[str, Any], output_dir: str) -> str:
-  """Writes the report of a run (its run_summary); returns the path of index.html."""
+def write(summary: Dict[str, Any], ingest: Dict[str, Any], output_dir: str) -> str:
+  """Writes the report of a run (its run summary and ingest report); returns the path of
+  index.html."""
   out_dir = os.path.join(output_dir, DIR_NAME)
   os.makedirs(out_dir, exist_ok=True)
-  with open(summary['ingest_report']) as f:
-    ingest = json.load(f)
   labels = labels_lib.LabelSpec.from_json(summary['labels'])
   test = summary['test']
   body = [
