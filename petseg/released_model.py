@@ -22,6 +22,7 @@ from petseg import evaluation
 from petseg import overlay
 from petseg.components import example_gen
 from petseg.components import ingest_report
+from petseg.components import serving_pusher
 from petseg.models import export
 from petseg.models import features
 
@@ -35,12 +36,11 @@ def resolve(model_dir: str) -> str:
     return model_dir
   if not tf.io.gfile.isdir(model_dir):
     raise errors.ConfigError(f'{model_dir}: no such model directory')
-  versions = [int(n.rstrip('/')) for n in tf.io.gfile.listdir(model_dir)
-              if n.rstrip('/').isdigit()]
-  if not versions:
+  newest = serving_pusher.newest_version(model_dir)
+  if newest is None:
     raise errors.ConfigError(f'{model_dir}: neither a SavedModel (no saved_model.pb) nor a '
                              'serving directory with numbered versions')
-  return os.path.join(model_dir, str(max(versions)))
+  return os.path.join(model_dir, str(newest))
 
 
 def _read_image(path: str) -> Tuple[bytes, Image.Image]:
