@@ -12,7 +12,6 @@ import shutil
 import tempfile
 from typing import Dict, List, Sequence, Tuple
 
-import numpy as np
 from PIL import Image
 import tensorflow as tf
 

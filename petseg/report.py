@@ -122,7 +122,7 @@ def _curves_svg(history_csv: str) -> str:
 
 def _decision(summary: Dict[str, Any]) -> str:
   gate = summary['gate']
-  said = (f'<p class="yes">Blessed.</p>' if summary['blessed'] else
+  said = ('<p class="yes">Blessed.</p>' if summary['blessed'] else
           '<p class="no">Not blessed: ' + html.escape('; '.join(summary['reasons'])) + '</p>')
   baseline = summary['baseline']
   return (said + f'<p>Gate: mean IoU &ge; {gate["min_mean_iou"]}, at most '

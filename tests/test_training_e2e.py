@@ -9,7 +9,6 @@ import sys
 from ml_metadata.proto import metadata_store_pb2
 from PIL import Image
 import pytest
-import tensorflow as tf
 from tfx import v1 as tfx
 
 from petseg import evaluation
@@ -61,7 +60,6 @@ def test_training_curves_and_tensorboard_logs(trained):
 
 _SERVE_WITHOUT_PETSEG = '''
 import json, sys
-import tensorflow as tf
 model = tf.saved_model.load(sys.argv[1])
 images = [open(path, 'rb').read() for path in sys.argv[2:]]
 out = model.signatures['serving_default'](images=tf.constant(images))

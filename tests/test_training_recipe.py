@@ -1,11 +1,9 @@
 """The training recipe's parts: loss, schedule, class weights, augmentation, input, TFT."""
-import os
 import tempfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
-import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
