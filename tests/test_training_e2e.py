@@ -60,6 +60,7 @@ def test_training_curves_and_tensorboard_logs(trained):
 
 _SERVE_WITHOUT_PETSEG = '''
 import json, sys
+import tensorflow as tf
 model = tf.saved_model.load(sys.argv[1])
 images = [open(path, 'rb').read() for path in sys.argv[2:]]
 out = model.signatures['serving_default'](images=tf.constant(images))
