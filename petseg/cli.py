@@ -135,7 +135,7 @@ def _predict(args: argparse.Namespace) -> None:
   from petseg import released_model  # pylint: disable=g-import-not-at-top
   result = released_model.predict(args.model_dir, args.images, args.output_dir)
   print(f'Model: {result["model"]}')
-  for path, reason in result['skipped']:
+  for _, reason in result['skipped']:  # the reason names the file
     print(f'skipped {reason}', file=sys.stderr)
   print(f'{len(result["written"])} masks and overlays written to {args.output_dir}, '
         f'{len(result["skipped"])} images skipped')
