@@ -36,6 +36,7 @@ setuptools.setup(
         'tensorflow-datasets>=4.9,<5',
         'Pillow>=10',
     ],
-    extras_require={'test': ['pytest>=8']},
+    # cel-python: the Kubeflow harness evaluates trigger conditions as the backends do (CEL).
+    extras_require={'test': ['pytest>=8', 'cel-python>=0.5,<0.6']},
     entry_points={'console_scripts': ['petseg=petseg.cli:main']},
 )

@@ -6,7 +6,6 @@ Splits come from the dataset's own lists and folders, not from ExampleGen's hash
 so the executor overrides GenerateExamplesByBeam, as the base class suggests for that.
 """
 import json
-import posixpath
 from typing import Any, Dict, List, Sequence
 
 from absl import logging
@@ -126,16 +125,14 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     examples = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EXAMPLES_KEY])
     self._config = dataset_config_of(exec_properties)
-    self._report_path = posixpath.join(examples.uri, ingest_report.FILE_NAME)
+    self._report_path = ingest_report.path(examples.uri)
     super().Do(input_dict, output_dict, exec_properties)
-    with fileio.open(self._report_path) as f:
-      report = json.load(f)
+    report = ingest_report.load(examples.uri)
     for line in ingest_report.summary_lines(report):
       logging.info('Ingested %s', line)
     for split, stats in report['splits'].items():
       examples.set_int_custom_property(f'{split}_examples', stats['ingested'])
       examples.set_int_custom_property(f'{split}_rejected', stats['rejected'])
-    examples.set_string_custom_property('ingest_report', self._report_path)
     examples.set_string_custom_property('labels', json.dumps(self._config.labels.to_json()))
     ingest_report.check(report, self._config.max_reject_fraction, self._report_path)
 

@@ -6,13 +6,26 @@ summarised in the log; too many rejections fail the run with a message saying wh
 import collections
 import dataclasses
 import json
+import posixpath
 from typing import Iterable, List, Mapping, Tuple
+
+from tfx.dsl.io import fileio
 
 from petseg import errors
 from petseg.components import items
 from petseg.components import listing
 
 FILE_NAME = 'ingest_report.json'
+
+
+def path(examples_uri: str) -> str:
+  """Where the report of an Examples artifact is: beside its splits."""
+  return posixpath.join(examples_uri, FILE_NAME)
+
+
+def load(examples_uri: str) -> dict:
+  with fileio.open(path(examples_uri)) as f:
+    return json.load(f)
 
 
 class IngestError(errors.DataError):

@@ -1,52 +1,53 @@
 """Pusher that releases a blessed model as the next numbered version of a TensorFlow Serving
-model directory, never showing a half-written version.
+model directory, with its release record, never showing a half-written version.
 
 TFX's Pusher names versions by the Unix time and copies straight into the final directory,
 so a server polling the directory can load a version whose files are still arriving. Here
 the copy goes to a hidden staging directory (TensorFlow Serving skips names that are not
-numbers) and is renamed into place, which is atomic on a local or POSIX file system. On
-object stores, which have no directory rename, the copy writes saved_model.pb last, the
-file servers treat as the sign that a version is complete.
+numbers), gets the run's release record as `assets.extra/release.json`, and is renamed
+into place, which is atomic on a local or POSIX file system. On object stores, which have
+no directory rename, the copy writes saved_model.pb last, the file servers treat as the
+sign that a version is complete.
 
 A model identical to the newest version (the same files) is not released again: re-running
 a pipeline re-evaluates the model against itself as the new baseline, blesses it again,
 and would otherwise fill the directory with copies.
 """
+import datetime
 import hashlib
 import os
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List
 
 from absl import logging
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
+from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils
+from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
+from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
-from tfx import v1 as tfx
 
-SAVED_MODEL = 'saved_model.pb'
+from petseg.components import release_record
+from petseg.components import release_registry
 
-
-def newest_version(base_directory: str) -> Optional[int]:
-  """The highest numbered version present, or None."""
-  if not fileio.exists(base_directory):
-    return None
-  versions = [int(name.rstrip('/')) for name in fileio.listdir(base_directory)
-              if name.rstrip('/').isdigit()]
-  return max(versions, default=None)
+SUMMARY_KEY = 'summary'
 
 
 def _digests(directory: str) -> Dict[str, str]:
-  """Relative path -> sha256 of every file under `directory`."""
+  """Relative path -> sha256 of every file of the model under `directory` (its release
+  record aside)."""
   digests = {}
   for root, _, files in fileio.walk(directory):
     for name in files:
       path = os.path.join(root, name)
+      if os.path.relpath(path, directory) == release_registry.RECORD_FILE:
+        continue
       digest = hashlib.sha256()
       with fileio.open(path, 'rb') as f:
         for chunk in iter(lambda: f.read(1 << 20), b''):  # variables can be gigabytes
@@ -55,28 +56,34 @@ def _digests(directory: str) -> Dict[str, str]:
   return digests
 
 
-def _copy_saved_model(source: str, destination: str) -> None:
+def _copy_saved_model(source: str, destination: str, record: Dict[str, Any]) -> None:
   io_utils.copy_dir(source, destination, deny_regex_patterns=[r'saved_model\.pb'])
-  io_utils.copy_file(os.path.join(source, SAVED_MODEL), os.path.join(destination, SAVED_MODEL))
+  release_registry.write_record(destination, record)
+  io_utils.copy_file(os.path.join(source, release_registry.SAVED_MODEL),
+                     os.path.join(destination, release_registry.SAVED_MODEL))
 
 
-def publish(model_path: str, base_directory: str) -> str:
-  """Copies the SavedModel at `model_path` to the next version, unless the newest version
-  already holds it; returns the version that serves it."""
+def publish(model_path: str, base_directory: str, summary: Dict[str, Any]) -> str:
+  """Copies the SavedModel at `model_path` to the next version with its release record
+  (the run summary, its version and time), unless the newest version already holds the
+  same model; returns the version that serves it."""
   fileio.makedirs(base_directory)
-  newest = newest_version(base_directory)
+  newest = release_registry.newest_release(base_directory)
   if newest is not None and _digests(model_path) == _digests(
       os.path.join(base_directory, str(newest))):
     logging.info('%s is already released as version %d', model_path, newest)
     return str(newest)
-  version = str((newest or 0) + 1)
+  version = str((release_registry.newest_version(base_directory) or 0) + 1)
+  record = {**summary, 'version': int(version),
+            'released_at': datetime.datetime.now(datetime.timezone.utc).isoformat(
+                timespec='seconds')}
   final = os.path.join(base_directory, version)
   if '://' in base_directory:
-    _copy_saved_model(model_path, final)
+    _copy_saved_model(model_path, final, record)
     return version
   staging = os.path.join(base_directory, f'.staging-{uuid.uuid4().hex}')
   try:
-    _copy_saved_model(model_path, staging)
+    _copy_saved_model(model_path, staging, record)
     # Fails rather than merging if another push took this version meanwhile.
     os.rename(staging, final)
   finally:
@@ -103,7 +110,8 @@ class Executor(pusher_executor.Executor):
                               destination)
     base_directory = destination.filesystem.base_directory
     model_path = self.GetModelPath(input_dict)
-    version = publish(model_path, base_directory)
+    version = publish(model_path, base_directory, release_record.read(
+        artifact_utils.get_single_instance(input_dict[SUMMARY_KEY]).uri))
     # The pushed artifact keeps its own copy, as TFX's Pusher does, for lineage.
     io_utils.copy_dir(model_path, pushed_model.uri)
     self._MarkPushed(pushed_model, pushed_destination=os.path.join(base_directory, version),
@@ -111,6 +119,22 @@ class Executor(pusher_executor.Executor):
     logging.info('Model released as version %s in %s', version, base_directory)
 
 
-class ServingPusher(tfx.components.Pusher):
-  """tfx.components.Pusher with atomic, sequentially numbered versions."""
+class ServingPusherSpec(standard_component_specs.PusherSpec):
+  INPUTS = {**standard_component_specs.PusherSpec.INPUTS,
+            SUMMARY_KEY: ChannelParameter(type=release_record.RunSummary)}
+
+
+class ServingPusher(base_component.BaseComponent):
+  """tfx.components.Pusher to a filesystem, with atomic, sequentially numbered versions
+  that carry their release record."""
+  SPEC_CLASS = ServingPusherSpec
   EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+
+  def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel,
+               summary: types.BaseChannel, base_directory: str):
+    super().__init__(spec=ServingPusherSpec(
+        model=model, model_blessing=model_blessing, summary=summary,
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=base_directory)),
+        custom_config=None,
+        pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

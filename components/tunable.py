@@ -25,6 +25,7 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 from tfx.utils import proto_utils
 
+from petseg.components import release_registry
 from petseg.pipeline import release
 
 # Trainer execution property -> TrainingConfig field.
@@ -82,9 +83,16 @@ class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
 
 
 class EvaluatorExecutor(evaluator_executor.Executor):
+  """TFX's Evaluator, with the tunable bound folded in and the baseline taken from the
+  release registry: none when nothing has been released yet, so that the change
+  threshold is skipped on a first release, as TFX does without a baseline."""
 
   def Do(self, input_dict, output_dict, exec_properties) -> None:
-    super().Do(input_dict, output_dict, fold_min_mean_iou(exec_properties))
+    inputs = dict(input_dict)
+    baseline = inputs.get(standard_component_specs.BASELINE_MODEL_KEY)
+    if baseline and not baseline[0].get_int_custom_property(release_registry.VERSION):
+      del inputs[standard_component_specs.BASELINE_MODEL_KEY]
+    super().Do(inputs, output_dict, fold_min_mean_iou(exec_properties))
 
 
 def fold_min_mean_iou(exec_properties: Mapping[str, Any]) -> Dict[str, Any]:
@@ -124,6 +132,3 @@ def training_config_of(trainer: metadata_store_pb2.Execution) -> Dict[str, Any]:
   config.update({field: _property(trainer, name) for name, field in TRAINING_PARAMETERS.items()})
   return config
 
-
-def min_mean_iou_of(evaluator: metadata_store_pb2.Execution) -> float:
-  return _property(evaluator, MIN_MEAN_IOU)

@@ -1,25 +1,74 @@
-"""Compiles create_pipeline() for Kubeflow Pipelines v2 (and Vertex AI Pipelines).
+"""Compiles create_pipeline() for Kubeflow Pipelines v2: open-source KFP 2.x or Vertex AI.
 
 KubeflowV2DagRunner only compiles: it writes the pipeline spec that a cluster runs. Every
-step runs TFX's container entrypoint in `image`, which must hold this checkout's install
-(kubeflow/Dockerfile); code is referenced by import path, so nothing is packaged or
-uploaded while compiling, and compiling needs no network. Beam runs in-process in each
-step unless Beam arguments say otherwise (Dataflow, Flink, Spark: see kubeflow/README.md).
+step runs in `image`, which must hold this checkout's install (kubeflow/Dockerfile); code
+is referenced by import path, so nothing is packaged or uploaded while compiling, and
+compiling needs no network. Beam runs in-process in each step unless Beam arguments say
+otherwise (Dataflow, Flink, Spark: see kubeflow/README.md).
+
+TFX's spec is then adapted to what both backends run (`adapt`) and checked against what
+the target backend refuses (conformance.check).
 """
+import copy
 import json
 import os
-from typing import Dict, Optional, Sequence
+import re
+from typing import Any, Dict, Optional, Sequence
 
 from tfx import v1 as tfx
 import yaml
 
 from petseg import config as config_lib
+from petseg.kubeflow import conformance
 from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import release
 
 RuntimeParameter = tfx.dsl.experimental.RuntimeParameter
+TFX_ENTRYPOINT = ['python', '-m', 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor']
+ENTRYPOINT = ['python', '-m', 'petseg.kubeflow.entrypoint']
+_IMPLICIT_INPUT = re.compile(r'_(?P<producer>[^.]+)\.(?P<key>.+)')
+
+
+def _fix_condition_inputs(task: Dict[str, Any]) -> None:
+  """TFX 1.16 compiles a condition on an input the task already has under another name
+  (the Pusher's `model_blessing`) as a read of `_Producer.key`, an input the task does not
+  have, which every KFP driver fails to evaluate: read the task's own input instead."""
+  condition = task.get('triggerPolicy', {}).get('condition')
+  if not condition:
+    return
+  wired = {(a['taskOutputArtifact']['producerTask'], a['taskOutputArtifact']['outputArtifactKey']):
+           key for key, a in task.get('inputs', {}).get('artifacts', {}).items()
+           if 'taskOutputArtifact' in a}
+  for name in conformance.condition_inputs(condition):
+    match = _IMPLICIT_INPUT.fullmatch(name)
+    own = match and wired.get((match['producer'], match['key']))
+    if own:
+      condition = condition.replace(f"inputs.artifacts['{name}']",
+                                    f"inputs.artifacts['{own}']")
+  task['triggerPolicy']['condition'] = condition
+
+
+def adapt(spec: Dict[str, Any], target: str) -> Dict[str, Any]:
+  """TFX's spec made to run on `target`: every step through petseg's entrypoint (see
+  kubeflow/entrypoint.py), conditions on the tasks' own inputs, and no cache for the nodes
+  that must always run (and, on open-source KFP, for the steps whose pre-cache check it
+  does not run)."""
+  spec = copy.deepcopy(spec)
+  for executor in spec['deploymentSpec']['executors'].values():
+    container = executor.get('container')
+    if container and container['command'] == TFX_ENTRYPOINT:
+      container['command'] = list(ENTRYPOINT)
+  executors = spec['deploymentSpec']['executors']
+  for name, task in spec['root']['dag']['tasks'].items():
+    _fix_condition_inputs(task)
+    container = executors[spec['components'][task['componentRef']['name']]['executorLabel']
+                          ].get('container', {})
+    if name in pipeline_lib.NEVER_CACHED or (
+        target == 'kfp' and 'preCacheCheck' in container.get('lifecycle', {})):
+      task.setdefault('cachingOptions', {})['enableCache'] = False
+  return spec
 
 
 def runtime_parameters(training_config: training.TrainingConfig,
@@ -42,9 +91,11 @@ def compile_pipeline(output: str, image: str, pipeline_root: str, data_dir: str,
                      release_config: release.ReleaseConfig,
                      serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
                      enable_cache: bool = True,
-                     pipeline_name: str = pipeline_lib.PIPELINE_NAME) -> str:
-  """Writes the spec to `output`: .json a PipelineJob (spec and parameter values), .yaml
-  a PipelineSpec; returns its absolute path."""
+                     pipeline_name: str = pipeline_lib.PIPELINE_NAME,
+                     target: str = 'kfp') -> str:
+  """Writes the spec for `target` (conformance.TARGETS) to `output`: .json a PipelineJob
+  (spec and parameter values), .yaml a PipelineSpec; returns its absolute path. Raises
+  ConfigError, naming the task, when the target would refuse the spec."""
   parameters = runtime_parameters(training_config, release_config)
   pipeline = pipeline_lib.create_pipeline(
       pipeline_name=pipeline_name,
@@ -68,6 +119,8 @@ def compile_pipeline(output: str, image: str, pipeline_root: str, data_dir: str,
   for parameter in parameters.values():
     job['pipelineSpec']['root']['inputDefinitions']['parameters'][parameter.name].update(
         defaultValue=parameter.default, isOptional=True)
+  job['pipelineSpec'] = adapt(job['pipelineSpec'], target)
+  conformance.check(job['pipelineSpec'], target)
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   with open(output, 'w') as f:
     if output.endswith(('.yaml', '.yml')):

@@ -155,6 +155,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     scratch = tempfile.mkdtemp(prefix='petseg-worker-')
     run_dir, serving_dir = os.path.join(scratch, 'run'), os.path.join(scratch, 'serving')
   tf.io.gfile.makedirs(run_dir)
+  with tf.io.gfile.GFile(os.path.join(run_dir, training.CONFIG_FILE), 'w') as f:
+    f.write(json.dumps({**config.to_json(), 'labels': labels.to_json()}, indent=2))
   keep_best = training.KeepBest('val_mean_iou')
   callbacks = [
       keep_best,

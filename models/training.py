@@ -14,6 +14,10 @@ from petseg import errors
 from petseg.labels import IGNORE_ID
 
 
+# Written by the Trainer into its model_run artifact: the configuration it trained with.
+CONFIG_FILE = 'training_config.json'
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
   """What `petseg run` passes to the Trainer (custom_config); see README, "Training"."""

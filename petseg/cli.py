@@ -14,6 +14,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sys
 import warnings
 from typing import List, Optional, Sequence
@@ -21,6 +22,9 @@ from typing import List, Optional, Sequence
 import petseg  # pylint: disable=unused-import  (sets TF_USE_LEGACY_KERAS before TF loads)
 from petseg import config as config_lib
 from petseg import errors
+from petseg.kubeflow import conformance
+
+REPORT_FILE = 'report.html'  # in OUTPUT_DIR: a copy of the run's report artifact
 
 
 def _make_sample_data(args: argparse.Namespace) -> None:
@@ -73,8 +77,9 @@ def _training_config(settings: dict, dataset: config_lib.DatasetConfig):
 
 
 def _summarise_run(output_dir: str, pipeline_name: str) -> None:
-  """Prints the run's node states and summary; writes run_summary.json."""
-  from petseg import report  # pylint: disable=g-import-not-at-top
+  """Prints the run's node states and its release record (from the ReleaseRecord step);
+  writes it, with where the model went, as OUTPUT_DIR/run_summary.json, and copies its
+  HTML report to OUTPUT_DIR/report.html."""
   from petseg import run_summary  # pylint: disable=g-import-not-at-top
   from petseg.components import ingest_report  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
@@ -82,20 +87,24 @@ def _summarise_run(output_dir: str, pipeline_name: str) -> None:
   metadata_path = local_runner.metadata_path(output_dir)
   print(f'\nRun finished; ML Metadata: {metadata_path}')
   store = metadata.connect(metadata_path)
-  for node_id, execution in metadata.run_executions(store, pipeline_name).items():
+  executions = metadata.run_executions(store, pipeline_name)
+  for node_id, execution in executions.items():
     state = execution.State.Name(execution.last_known_state).lower()
     print(f'  {node_id:<30} {state}')
-  summary = run_summary.collect(output_dir, metadata_path, pipeline_name)
+  summary = metadata.run_summary(store, executions)
   with open(summary['ingest_report']) as f:
     ingest = json.load(f)
   for line in ingest_report.summary_lines(ingest):
     print(f'  {line}')
   print(f'Ingest report: {summary["ingest_report"]}')
-  summary['report'] = report.write(summary, ingest, output_dir)
   summary_path = os.path.join(output_dir, run_summary.FILE_NAME)
-  run_summary.write(summary, summary_path)
+  with open(summary_path, 'w') as f:
+    json.dump(summary, f, indent=2)
+  # The artifact is one file named `value` (TFX's layout), which browsers show as text.
+  report_path = os.path.join(output_dir, REPORT_FILE)
+  shutil.copyfile(summary['report'], report_path)
   print('\n'.join(run_summary.table(summary)))
-  print(f'Report     {summary["report"]}')
+  print(f'Report     {report_path} (a copy of {summary["report"]})')
   print(f'Summary    {summary_path}')
 
 
@@ -124,8 +133,9 @@ def _compile(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
   path = runner.compile_pipeline(
       args.output, args.image, args.pipeline_root, args.data_dir, dataset, training_config,
       release_config, serving_dir=args.serving_dir, beam_args=beam_args,
-      enable_cache=not args.no_cache, pipeline_name=args.pipeline_name)
-  print(f'Wrote {path}: pipeline {args.pipeline_name!r} for image {args.image}; runtime '
+      enable_cache=not args.no_cache, pipeline_name=args.pipeline_name, target=args.target)
+  print(f'Wrote {path}: pipeline {args.pipeline_name!r} for {args.target}, image '
+        f'{args.image}; runtime '
         'parameters: ' + ', '.join(f'{p.name}={p.default}' for p in
                                    runner.runtime_parameters(training_config,
                                                              release_config).values()))
@@ -135,6 +145,11 @@ def _predict(args: argparse.Namespace) -> None:
   from petseg import released_model  # pylint: disable=g-import-not-at-top
   result = released_model.predict(args.model_dir, args.images, args.output_dir)
   print(f'Model: {result["model"]}')
+  release = result['release']
+  if release:
+    print(f'Release: version {release["version"]} of {release["model"]}, released '
+          f'{release["released_at"]} by run {release["pipeline_run"]}, test mean IoU '
+          f'{release["test_mean_iou"]:.3f}')
   for _, reason in result['skipped']:  # the reason names the file
     print(f'skipped {reason}', file=sys.stderr)
   print(f'{len(result["written"])} masks and overlays written to {args.output_dir}, '
@@ -186,7 +201,7 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help='and only if this class\'s IoU reaches X (repeatable)')
   parser.add_argument('--max-mean-iou-drop', type=float,
                       help='and only if its mean IoU is at most this much below the last '
-                      'blessed model\'s (default 0.01)')
+                      'released model\'s (default 0.01)')
   parser.add_argument('--pipeline-name', default='petseg')
   parser.add_argument('--no-cache', action='store_true', help='re-run every component')
 
@@ -217,6 +232,10 @@ def _parser() -> argparse.ArgumentParser:
       epilog='Arguments after "--" go to Beam in every step, e.g. -- --runner=DataflowRunner '
       '--project=P --region=R --temp_location=gs://B/tmp. See kubeflow/README.md.')
   compile_.add_argument('--engine', required=True, choices=['kubeflow'])
+  compile_.add_argument('--target', choices=conformance.TARGETS, default='kfp',
+                        help='the backend the spec must run on: open-source Kubeflow '
+                        'Pipelines 2.x (default) or Vertex AI Pipelines; compiling fails, '
+                        'naming the task, on what it would refuse')
   _add_pipeline_flags(compile_)
   compile_.add_argument('--output', required=True,
                         help='the spec: .json (a PipelineJob) or .yaml (a PipelineSpec)')

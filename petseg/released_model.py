@@ -1,12 +1,12 @@
-"""Using a released model: find it, predict masks for images, evaluate it on a dataset.
+"""Using a released model: find it, say what it is, predict masks for images, evaluate it
+on a dataset.
 
 A model directory is either one SavedModel or a serving directory of numbered versions
-(TensorFlow Serving's layout), in which case the highest version is used, as a server
-would.
+(TensorFlow Serving's layout), in which case the highest complete version is used, as a
+server would. A released version says what it is in its release record.
 """
 import collections
 import io
-import json
 import os
 import shutil
 import tempfile
@@ -21,7 +21,7 @@ from petseg import evaluation
 from petseg import overlay
 from petseg.components import example_gen
 from petseg.components import ingest_report
-from petseg.components import serving_pusher
+from petseg.components import release_registry
 from petseg.models import export
 from petseg.models import features
 
@@ -35,11 +35,24 @@ def resolve(model_dir: str) -> str:
     return model_dir
   if not tf.io.gfile.isdir(model_dir):
     raise errors.ConfigError(f'{model_dir}: no such model directory')
-  newest = serving_pusher.newest_version(model_dir)
+  newest = release_registry.newest_release(model_dir)
   if newest is None:
     raise errors.ConfigError(f'{model_dir}: neither a SavedModel (no saved_model.pb) nor a '
                              'serving directory with numbered versions')
   return os.path.join(model_dir, str(newest))
+
+
+def describe(model_dir: str) -> Dict:
+  """What a released version is, from its release record: the version, the model, when
+  and by which run it was released, its test mean IoU and the gate it passed."""
+  record = release_registry.read_record(model_dir)
+  if record is None:
+    return {'model': model_dir, 'release': None}
+  return {'model': model_dir, 'release': {
+      key: record.get(key) for key in ('version', 'model', 'released_at', 'pipeline',
+                                       'pipeline_run', 'data_fingerprint',
+                                       'config_fingerprint', 'gate')}
+          | {'test_mean_iou': record['test']['mean_iou']}}
 
 
 def _read_image(path: str) -> Tuple[bytes, Image.Image]:
@@ -72,7 +85,7 @@ def predict(model_dir: str, image_paths: Sequence[str], output_dir: str) -> Dict
   colours = overlay.class_colours(labels)
   serve = tf.saved_model.load(model_dir).signatures['serving_default']
   os.makedirs(output_dir, exist_ok=True)
-  result = {'model': model_dir, 'written': [], 'skipped': []}
+  result = {**describe(model_dir), 'written': [], 'skipped': []}
   for path in image_paths:
     try:
       data, image = _read_image(path)
@@ -102,10 +115,9 @@ def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
   examples = example_gen.ingest(data_dir, dataset, work_dir, beam_args)
   confusion = evaluation.confusion_matrix(
       model_dir, [os.path.join(examples.uri, f'Split-{split}', '*')], labels.num_classes)
-  with open(os.path.join(examples.uri, ingest_report.FILE_NAME)) as f:
-    report = json.load(f)
+  report = ingest_report.load(examples.uri)
   shutil.rmtree(work_dir)
-  return {'model': model_dir, 'dataset': dataset.name, 'data_dir': data_dir, 'split': split,
+  return {**describe(model_dir), 'dataset': dataset.name, 'data_dir': data_dir, 'split': split,
           'examples': report['splits'][split]['ingested'],
           'rejected': [{'file': r['file'], 'reason': r['reason'], 'detail': r['detail']}
                        for r in report['rejected'] if r['split'] == split],

@@ -1,26 +1,27 @@
-"""The run's visual report: OUTPUT_DIR/report/index.html with PNGs beside it, viewable offline.
+"""The run's visual report: one self-contained HTML file (pictures inlined), viewable
+offline and in the Kubeflow Pipelines UI, which shows an HTML artifact as it is.
 
 It shows the blessing decision, per-class IoU bars, the confusion matrix, the training
 curves, a grid of image / true mask / predicted mask for a fixed sample of the test split
 (the first images by file name), and the files ingestion skipped.
 """
+import base64
 import csv
 import heapq
 import html
 import io
-import os
 from typing import Any, Dict, List, Sequence
 
 import numpy as np
 from PIL import Image
 import tensorflow as tf
+from tfx.dsl.io import fileio
 
 from petseg import labels as labels_lib
 from petseg import overlay
 from petseg.models import features
 from petseg.models import input_pipeline
 
-DIR_NAME = 'report'
 SAMPLE_SIZE = 8
 _THUMBNAIL = 192
 _RAW_SPEC = {'file_name': tf.io.FixedLenFeature([], tf.string),
@@ -46,8 +47,14 @@ def _thumbnail(picture: Image.Image) -> Image.Image:
   return picture
 
 
+def _png_data_uri(picture: Image.Image) -> str:
+  buffer = io.BytesIO()
+  _thumbnail(picture).save(buffer, format='PNG')
+  return 'data:image/png;base64,' + base64.b64encode(buffer.getvalue()).decode()
+
+
 def _sample_grid(model_dir: str, file_patterns: Sequence[str],
-                 labels: labels_lib.LabelSpec, out_dir: str) -> str:
+                 labels: labels_lib.LabelSpec) -> str:
   colours = overlay.class_colours(labels)
   serve = tf.saved_model.load(model_dir).signatures['serving_default']
   rows = []
@@ -57,11 +64,8 @@ def _sample_grid(model_dir: str, file_patterns: Sequence[str],
     pictures = {'image': Image.open(io.BytesIO(record['image'])).convert('RGB'),
                 'truth': overlay.colour_mask(truth, colours),
                 'predicted': overlay.colour_mask(predicted, colours)}
-    cells = []
-    for kind, picture in pictures.items():
-      name = f'sample{i}_{kind}.png'
-      _thumbnail(picture).save(os.path.join(out_dir, name))
-      cells.append(f'<img src="{name}" alt="{kind}">')
+    cells = [f'<img src="{_png_data_uri(picture)}" alt="sample{i} {kind}">'
+             for kind, picture in pictures.items()]
     rows.append(f'<div>{"".join(cells)} {html.escape(record["file_name"].decode())}</div>')
   legend = ' '.join(
       f'<span style="background:rgb{tuple(c)};padding:0 .6em">&nbsp;</span> {html.escape(n)}'
@@ -95,7 +99,7 @@ def _confusion_table(matrix: List[List[int]], class_names: Sequence[str]) -> str
 
 def _curves_svg(history_csv: str) -> str:
   """Loss and mean IoU per epoch (train and eval) as an inline SVG."""
-  with open(history_csv) as f:
+  with fileio.open(history_csv) as f:
     history = list(csv.DictReader(f))
   width, height, pad = 600, 220, 30
   charts = []
@@ -125,13 +129,16 @@ def _decision(summary: Dict[str, Any]) -> str:
   said = ('<p class="yes">Blessed.</p>' if summary['blessed'] else
           '<p class="no">Not blessed: ' + html.escape('; '.join(summary['reasons'])) + '</p>')
   baseline = summary['baseline']
+  release = (f'The Pusher releases it as the next version of {summary["serving_dir"]}.'
+             if summary['blessed'] else 'Nothing is released.')
   return (said + f'<p>Gate: mean IoU &ge; {gate["min_mean_iou"]}, at most '
-          f'{gate["max_mean_iou_drop"]} below the last blessed model'
+          f'{gate["max_mean_iou_drop"]} below the released model'
           + ''.join(f', {html.escape(k)} IoU &ge; {v}' for k, v in gate['min_class_iou'].items())
-          + '.</p><p>Baseline: ' + (f'mean IoU {baseline["mean_iou"]:.3f} '
+          + '.</p><p>Baseline: ' + (f'version {baseline["version"]}, mean IoU '
+                                     f'{baseline["mean_iou"]:.3f} '
                                      f'({html.escape(baseline["model_path"])})' if baseline
-                                     else 'none') + '</p><p>Pushed: '
-          + html.escape(summary['pushed'] or 'no') + '</p>')
+                                     else 'none (nothing released before)') + '</p><p>'
+          + html.escape(release) + '</p>')
 
 
 def _skipped(ingest: Dict[str, Any]) -> str:
@@ -145,11 +152,8 @@ def _skipped(ingest: Dict[str, Any]) -> str:
           + ''.join(rows) + '</table>')
 
 
-def write(summary: Dict[str, Any], ingest: Dict[str, Any], output_dir: str) -> str:
-  """Writes the report of a run (its run summary and ingest report); returns the path of
-  index.html."""
-  out_dir = os.path.join(output_dir, DIR_NAME)
-  os.makedirs(out_dir, exist_ok=True)
+def write(summary: Dict[str, Any], ingest: Dict[str, Any], path: str) -> None:
+  """Writes the report of a run (its release record and ingest report) to `path`."""
   labels = labels_lib.LabelSpec.from_json(summary['labels'])
   test = summary['test']
   body = [
@@ -163,11 +167,9 @@ def write(summary: Dict[str, Any], ingest: Dict[str, Any], output_dir: str) -> s
       _confusion_table(test['confusion_matrix'], summary['class_names']),
       '<h2>Training curves</h2>', _curves_svg(summary['training_history']),
       '<h2>Sample of the test split</h2>',
-      _sample_grid(summary['model_path'], [summary['test_examples']], labels, out_dir),
+      _sample_grid(summary['model_path'], [summary['test_examples']], labels),
       '<h2>Skipped at ingestion</h2>', _skipped(ingest),
   ]
-  path = os.path.join(out_dir, 'index.html')
-  with open(path, 'w') as f:
+  with fileio.open(path, 'w') as f:
     f.write('<!doctype html><html><head><meta charset="utf-8"><title>petseg run</title>'
             f'<style>{_CSS}</style></head><body>{"".join(body)}</body></html>')
-  return path

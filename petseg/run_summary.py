@@ -1,22 +1,30 @@
-"""What a run did, read back from ML Metadata and the Evaluator's output: the data, the
-model, its metrics, the blessing decision with its reasons, and where the model went.
+"""The release record of a run: the data, the model and the settings it was trained with,
+its metrics on the test split, the gate, the blessing decision with its reasons and the
+released model it was compared with, built from the run's artifacts.
 
-`collect()` gives the summary as a dict (written as OUTPUT_DIR/run_summary.json);
-`table()` gives the lines `petseg run` prints.
+`build()` makes it (the ReleaseRecord component runs it on every orchestrator, and the
+Pusher stores it beside each released version); `table()` gives the lines `petseg run`
+prints.
 """
+import datetime
+import hashlib
 import json
 import math
-import os
-from typing import Any, Dict, List, Optional
+import posixpath
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
+from tfx.dsl.io import fileio
+from tfx.utils import path_utils
 
 from petseg import segmentation_metrics as sm
-from petseg.components import tunable
-from petseg.pipeline import metadata
+from petseg.components import ingest_report
+from petseg.models import input_pipeline
+from petseg.models import training
 
-FILE_NAME = 'run_summary.json'
+FILE_NAME = 'run_summary.json'  # `petseg run` writes the run's summary there, in OUTPUT_DIR
 OVERALL = 'overall'
 
 
@@ -69,7 +77,7 @@ def _reason(failure) -> str:
     return f'{name} has no value (the class is absent from the test split)'
   if failure.metric_key.is_diff:
     allowed = -threshold.change_threshold.absolute.value
-    return (f'{name} is {-value:.3f} below the last blessed model\'s, more than the allowed '
+    return (f'{name} is {-value:.3f} below the released model\'s, more than the allowed '
             f'drop of {allowed:.3f}')
   bound = threshold.value_threshold.lower_bound.value
   return f'{name} {value:.3f} is below the lower bound {bound:.3f} by {bound - value:.3f}'
@@ -83,82 +91,88 @@ def blessing_reasons(evaluation_uri: str) -> List[str]:
   return reasons
 
 
-def _ingest(store, executions) -> Dict[str, Any]:
-  examples, = metadata.output_artifacts(store, executions['ExampleGen'].id, 'examples')
-  report_path = examples.custom_properties['ingest_report'].string_value
-  with open(report_path) as f:
-    report = json.load(f)
-  return {'data': {split: {'ingested': s['ingested'], 'rejected': s['rejected']}
-                   for split, s in report['splits'].items()},
-          'ingest_report': report_path,
-          'test_examples': os.path.join(examples.uri, 'Split-test', '*')}
+def data_fingerprint(examples_uri: str, splits: Sequence[str]) -> str:
+  """sha256 of the examples of each split, whatever their order and file layout (ingestion
+  reshuffles, and gzip stamps its files): over each split's sorted digests of its examples,
+  serialized deterministically."""
+  digest = hashlib.sha256()
+  for split in splits:
+    examples = sorted(
+        hashlib.sha256(tf.train.Example.FromString(record.numpy()).SerializeToString(
+            deterministic=True)).digest()
+        for record in input_pipeline.records([posixpath.join(examples_uri, f'Split-{split}',
+                                                             '*')]))
+    digest.update(split.encode())
+    digest.update(b''.join(examples))
+  return digest.hexdigest()
 
 
-def _serving_path(model_uri: str) -> str:
-  return os.path.join(model_uri, 'Format-Serving')
+def _json_fingerprint(value: Any) -> str:
+  return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
-def collect(output_dir: str, metadata_path: str, pipeline_name: str) -> Dict[str, Any]:
-  store = metadata.connect(metadata_path)
-  executions = metadata.run_executions(store, pipeline_name)
-  ingest = _ingest(store, executions)
-  trainer = executions['Trainer']
-  model, = metadata.output_artifacts(store, trainer.id, 'model')
-  model_run, = metadata.output_artifacts(store, trainer.id, 'model_run')
-  config = tunable.training_config_of(trainer)
+def gate(evaluation_uri: str) -> Dict[str, Any]:
+  """The thresholds the Evaluator applied, from the EvalConfig it wrote beside its results
+  (the tunable bound already folded in); `max_mean_iou_drop` is None on a first release."""
+  eval_config = tfma.writers.eval_config_writer.load_eval_run(evaluation_uri)[0]
+  result: Dict[str, Any] = {'min_mean_iou': None, 'max_mean_iou_drop': None,
+                            'min_class_iou': {}}
+  prefix = len(sm.class_iou_name(''))
+  for metric in eval_config.metrics_specs[0].metrics:
+    name = json.loads(metric.config or '{}').get('name', sm.MEAN_IOU)
+    for per_slice in metric.per_slice_thresholds:
+      threshold = per_slice.threshold
+      if name == sm.MEAN_IOU:
+        result['min_mean_iou'] = threshold.value_threshold.lower_bound.value
+        if threshold.HasField('change_threshold'):  # TFMA drops it without a baseline
+          result['max_mean_iou_drop'] = -threshold.change_threshold.absolute.value
+      else:
+        result['min_class_iou'][name[prefix:]] = threshold.value_threshold.lower_bound.value
+  return result
+
+
+def build(examples_uri: str, model_uri: str, model_run_uri: str, evaluation_uri: str,
+          blessed: bool, baseline: Optional[Dict[str, Any]], pipeline: str,
+          pipeline_run: str, serving_dir: str) -> Dict[str, Any]:
+  """The release record of a run, from its artifacts: `baseline` is {'version', 'path'} of
+  the released model it was compared with, or None on a first release."""
+  ingest = ingest_report.load(examples_uri)
+  with fileio.open(posixpath.join(model_run_uri, training.CONFIG_FILE)) as f:
+    config = json.load(f)
   labels = config.pop('labels')
   class_names = labels['class_names']
-  evaluator = executions['Evaluator']
-  evaluation, = metadata.output_artifacts(store, evaluator.id, 'evaluation')
-  blessing, = metadata.output_artifacts(store, evaluator.id, 'blessing')
-  baseline = metadata.input_artifacts(store, evaluator.id, 'baseline_model')
-  metrics = load_metrics(evaluation.uri)
+  metrics = load_metrics(evaluation_uri)
   candidate = metrics[tfma.CANDIDATE_KEY]
-  blessed = blessing.custom_properties['blessed'].int_value == 1
-  pushed = None
-  if 'Pusher' in executions:
-    pushed_model, = metadata.output_artifacts(store, executions['Pusher'].id, 'pushed_model')
-    if pushed_model.custom_properties['pushed'].int_value == 1:
-      pushed = pushed_model.custom_properties['pushed_destination'].string_value
+  applied_gate = gate(evaluation_uri)
   return {
-      'pipeline': pipeline_name,
-      'output_dir': output_dir,
+      'pipeline': pipeline,
+      'pipeline_run': pipeline_run,
+      'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
       'model': config['model'],
-      'model_path': _serving_path(model.uri),
+      'model_path': path_utils.serving_model_dir(model_uri),
       'training': config,
-      'training_history': os.path.join(model_run.uri, 'history.csv'),
+      'training_history': posixpath.join(model_run_uri, 'history.csv'),
       'class_names': class_names,
       'labels': labels,
-      **ingest,
+      'data': {split: {'ingested': s['ingested'], 'rejected': s['rejected']}
+               for split, s in ingest['splits'].items()},
+      'data_fingerprint': data_fingerprint(examples_uri, list(ingest['splits'])),
+      'config_fingerprint': _json_fingerprint({'training': config, 'labels': labels,
+                                               'gate': applied_gate}),
+      'ingest_report': ingest_report.path(examples_uri),
+      'test_examples': posixpath.join(examples_uri, 'Split-test', '*'),
       'test': scores(candidate[OVERALL], class_names),
       'slices': {name: scores(m, class_names) for name, m in candidate.items()
                  if name != OVERALL},
-      'baseline': ({'model_path': _serving_path(baseline[0].uri),
+      'baseline': ({**baseline,
                     'mean_iou': metrics[tfma.BASELINE_KEY][OVERALL][sm.MEAN_IOU]}
                    if baseline else None),
       'blessed': blessed,
-      'reasons': [] if blessed else blessing_reasons(evaluation.uri),
-      'gate': _gate(evaluator),
-      'pushed': pushed,
-      'evaluation': evaluation.uri,
+      'reasons': [] if blessed else blessing_reasons(evaluation_uri),
+      'gate': applied_gate,
+      'serving_dir': serving_dir,
+      'evaluation': evaluation_uri,
   }
-
-
-def _gate(evaluator) -> Dict[str, Any]:
-  """The thresholds an Evaluator execution applied, from its recorded properties."""
-  eval_config = json.loads(evaluator.custom_properties['eval_config'].string_value)
-  gate: Dict[str, Any] = {'min_mean_iou': tunable.min_mean_iou_of(evaluator),
-                          'max_mean_iou_drop': None, 'min_class_iou': {}}
-  for metric in eval_config['metrics_specs'][0]['metrics']:
-    for per_slice in metric.get('per_slice_thresholds', []):
-      threshold = per_slice['threshold']
-      name = json.loads(metric['config']).get('name', sm.MEAN_IOU)
-      if name == sm.MEAN_IOU:
-        gate['max_mean_iou_drop'] = -threshold['change_threshold']['absolute']
-      else:
-        prefix = len(sm.class_iou_name(''))
-        gate['min_class_iou'][name[prefix:]] = threshold['value_threshold']['lower_bound']
-  return gate
 
 
 def _fmt(value: Optional[float]) -> str:
@@ -177,16 +191,12 @@ def table(summary: Dict[str, Any]) -> List[str]:
   for name, s in summary['slices'].items():
     lines.append(f"  {name + ':':<16} mean IoU {_fmt(s['mean_iou'])}")
   baseline = summary['baseline']
-  lines.append('Baseline   ' + (f'mean IoU {_fmt(baseline["mean_iou"])}  {baseline["model_path"]}'
-                                if baseline else 'none (no model blessed before)'))
+  lines.append('Baseline   ' + (f'version {baseline["version"]}, mean IoU '
+                                f'{_fmt(baseline["mean_iou"])}  {baseline["model_path"]}'
+                                if baseline else 'none (nothing released before)'))
   if summary['blessed']:
     lines.append('Blessed    yes')
   else:
     lines.append('Blessed    no: ' + '; '.join(summary['reasons']))
   lines.append(f'Pushed     {summary["pushed"] or "no"}')
   return lines
-
-
-def write(summary: Dict[str, Any], path: str) -> None:
-  with open(path, 'w') as f:
-    json.dump(summary, f, indent=2)

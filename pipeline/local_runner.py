@@ -4,6 +4,8 @@ from typing import List, Optional, Sequence
 
 from apache_beam.options import pipeline_options
 from tfx import v1 as tfx
+from tfx.dsl.compiler import compiler
+from tfx.proto.orchestration import pipeline_pb2
 
 from petseg import config as config_lib
 from petseg import errors
@@ -69,4 +71,13 @@ def run(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
   pipeline = build(output_dir, data_dir, dataset, training_config, release_config,
                    serving_dir, beam_args, enable_cache, pipeline_name)
   os.makedirs(output_dir, exist_ok=True)
-  tfx.orchestration.LocalDagRunner().run(pipeline)
+  tfx.orchestration.LocalDagRunner().run_with_ir(compile_ir(pipeline))
+
+
+def compile_ir(pipeline: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
+  """The pipeline's IR, with the nodes of pipeline_lib.NEVER_CACHED never cached."""
+  ir = compiler.Compiler().compile(pipeline)
+  for node in ir.nodes:
+    if node.pipeline_node.node_info.id in pipeline_lib.NEVER_CACHED:
+      node.pipeline_node.execution_options.caching_options.enable_cache = False
+  return ir

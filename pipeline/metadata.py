@@ -1,8 +1,10 @@
 """Reading a run's results back from ML Metadata: executions and artifacts per component."""
-from typing import Dict, List
+from typing import Any, Dict, List
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
+
+from petseg.components import release_record
 
 
 def connect(sqlite_path: str) -> mlmd.MetadataStore:
@@ -64,3 +66,19 @@ def run_executions(store: mlmd.MetadataStore,
   in_run = {e.id for e in store.get_executions_by_context(run.id)}
   return {node: execution for node, execution in latest_executions(store, pipeline_name).items()
           if execution.id in in_run}
+
+
+def run_summary(store: mlmd.MetadataStore,
+                executions: Dict[str, metadata_store_pb2.Execution]) -> Dict[str, Any]:
+  """A run's release record (the ReleaseRecord step's), with where its HTML report is and
+  where the model was pushed (None when it was not)."""
+  node = executions['ReleaseRecord']
+  summary_artifact, = output_artifacts(store, node.id, 'summary')
+  report, = output_artifacts(store, node.id, 'report')
+  summary = release_record.read(summary_artifact.uri)
+  pushed = None
+  if 'Pusher' in executions:
+    pushed_model, = output_artifacts(store, executions['Pusher'].id, 'pushed_model')
+    if pushed_model.custom_properties['pushed'].int_value == 1:
+      pushed = pushed_model.custom_properties['pushed_destination'].string_value
+  return {**summary, 'report': report.uri, 'pushed': pushed}

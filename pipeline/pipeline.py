@@ -8,6 +8,8 @@ from petseg import config as config_lib
 from petseg import errors
 from petseg.components import curated_schema
 from petseg.components import example_gen
+from petseg.components import release_record
+from petseg.components import release_registry
 from petseg.components import serving_pusher
 from petseg.components import tunable
 from petseg.components import validation_gate
@@ -21,6 +23,12 @@ RUN_FN = 'petseg.models.trainer.run_fn'
 SLICE_FEATURES = {'oxford_pets': ('species',), 'tfds': ('species',)}
 # Settings that can be runtime parameters (Kubeflow); locally they take the configs' values.
 TUNABLE = ('model_name', 'epochs', 'learning_rate', 'min_mean_iou')
+# Nodes whose output depends on more than their inputs (the serving directory changes
+# outside the pipeline): every runner runs them every time instead of reusing a result.
+NEVER_CACHED = (release_registry.NODE_ID,)
+# The run's id: Kubeflow Pipelines (open-source and Vertex AI) replaces this placeholder in
+# a task's inputs; the local runner gives it to the executor instead.
+PIPELINE_RUN_PLACEHOLDER = '{{$.pipeline_job_uuid}}'
 
 
 def create_pipeline(
@@ -37,9 +45,23 @@ def create_pipeline(
     runtime_parameters: Optional[Mapping[str, tfx.dsl.experimental.RuntimeParameter]] = None,
 ) -> tfx.dsl.Pipeline:
   """Ingest -> validate (failing on anomalies) -> transform -> train -> evaluate against
-  the release gate and the last blessed model -> push, only when blessed.
+  the release gate and the released model -> record -> push, only when blessed.
 
-  `runtime_parameters` replaces some of TUNABLE by parameters set when a run is submitted.
+  Args:
+    pipeline_name: the name runs are recorded under (ML Metadata, Kubeflow).
+    pipeline_root: where artifacts are written (a local path, gs://, ...).
+    data_dir: the dataset folder (for tfds, the TFDS data directory).
+    dataset: what the data is: its source, classes and split settings.
+    training_config: the model and its training recipe.
+    release_config: the release gate.
+    serving_dir: the release registry: blessed models are pushed there as numbered versions,
+      each with its release record, and the newest is the next run's baseline.
+    metadata_connection_config: ML Metadata (local runs); None where the orchestrator
+      keeps it (Kubeflow).
+    beam_pipeline_args: for every Beam step.
+    enable_cache: reuse a component's earlier result when its inputs are unchanged.
+    runtime_parameters: replaces some of TUNABLE by parameters set when a run is
+      submitted.
   """
   unknown = set(runtime_parameters or {}) - set(TUNABLE)
   if unknown:
@@ -81,36 +103,38 @@ def create_pipeline(
                      'labels': dataset.labels.to_json()},
       **{name: tuned[name] for name in tunable.TRAINING_PARAMETERS})
 
-  # The baseline: the latest model that was blessed (none on a first run, when the change
-  # threshold is skipped).
-  baseline = tfx.dsl.Resolver(
-      strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-      model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-      model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-  ).with_id('latest_blessed_model_resolver')
+  # The baseline: the newest version released to the serving directory (none on a first
+  # release, when the change threshold is skipped). Read from the registry itself rather
+  # than resolved from ML Metadata, so that every orchestrator can run it.
+  baseline = release_registry.LatestRelease(serving_dir=serving_dir).with_id(
+      release_registry.NODE_ID)
   # Raw test examples: the model's own signatures transform them, so evaluation sees
   # exactly what serving will.
   evaluator = tunable.Evaluator(
       examples=ingest.outputs['examples'],
       model=trainer.outputs['model'],
-      baseline_model=baseline.outputs['model'],
+      baseline_model=baseline.outputs['baseline'],
       example_splits=['test'],
       eval_config=release.eval_config(release_config, dataset.labels,
                                       slice_features=SLICE_FEATURES.get(dataset.source, ())),
       min_mean_iou=tuned['min_mean_iou'])
+  # The run summary and HTML report, as artifacts, whether or not the model is blessed.
+  record = release_record.ReleaseRecord(
+      examples=ingest.outputs['examples'], model=trainer.outputs['model'],
+      model_run=trainer.outputs['model_run'], evaluation=evaluator.outputs['evaluation'],
+      blessing=evaluator.outputs['blessing'], baseline=baseline.outputs['baseline'],
+      pipeline_name=pipeline_name, pipeline_run=PIPELINE_RUN_PLACEHOLDER,
+      serving_dir=serving_dir)
   with tfx.dsl.Cond(evaluator.outputs['blessing'].future()[0].custom_property('blessed') == 1):
     pusher = serving_pusher.ServingPusher(
-        model=trainer.outputs['model'],
-        model_blessing=evaluator.outputs['blessing'],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=serving_dir)),
-    ).with_id('Pusher')
+        model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
+        summary=record.outputs['summary'], base_directory=serving_dir).with_id('Pusher')
 
   return tfx.dsl.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
       components=[ingest, statistics_gen, schema_gen, example_validator, gate, transform,
-                  trainer, baseline, evaluator, pusher],
+                  trainer, baseline, evaluator, record, pusher],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(beam_pipeline_args),

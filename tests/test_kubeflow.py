@@ -1,30 +1,34 @@
 """The Kubeflow Pipelines v2 spec: compiled offline from the same create_pipeline(), with
-the local pipeline's wiring, the image, the runtime parameters; and one compiled task run
-through TFX's own container entrypoint."""
+the local pipeline's wiring, the image, the runtime parameters, and what each backend
+refuses checked (the harness tests run it: test_kfp_pipeline.py)."""
+import copy
 import importlib
 import json
 import os
 import re
 import socket
-import subprocess
-import sys
 
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 import pytest
 import yaml
 
+from tfx import v1 as tfx
+
 from petseg import cli
 from petseg import config as config_lib
+from petseg import errors
+from petseg.kubeflow import conformance
+from petseg.kubeflow import runner
 from petseg.models import training
 from petseg.pipeline import local_runner
+from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import release
+from tests import kfp_harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = 'registry.example/petseg:test'
 PIPELINE_ROOT = 'gs://petseg-test/root'  # only written to the spec: compiling is offline
-ENTRYPOINT = ['python', '-m', 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor']
-RESOLVER = 'latest_blessed_model_resolver'
 FLAGS = ['--epochs', '7', '--learning-rate', '0.003', '--model', 'unet_mobilenetv2',
          '--min-mean-iou', '0.55', '--image-size', '64']
 
@@ -60,34 +64,30 @@ def _executors(spec):
                                pipeline_spec_pb2.PipelineDeploymentConfig()).executors
 
 
-def _task_node(task_name):
-  """A spec task's node id: TFX compiles the resolver into one task per input."""
-  return RESOLVER if task_name.startswith(RESOLVER) else task_name
-
-
 def test_spec_has_every_local_component_with_the_same_wiring(compiled, sample_dir, tmp_path):
   _, spec = compiled
   dataset = config_lib.dataset_config('oxford_pets', str(sample_dir))
   local = local_runner.build(str(tmp_path), str(sample_dir), dataset,
                              training.TrainingConfig(), release.ReleaseConfig())
   tasks = spec.root.dag.tasks
-  assert {_task_node(t) for t in tasks} == {c.id for c in local.components}
+  assert set(tasks) == {c.id for c in local.components}
   for component in local.components:
-    if component.id == RESOLVER:
-      continue
-    wired = {key: (_task_node(a.task_output_artifact.producer_task),
+    wired = {key: (a.task_output_artifact.producer_task,
                    a.task_output_artifact.output_artifact_key)
              for key, a in tasks[component.id].inputs.artifacts.items()}
     assert wired == {key: (channel.producer_component_id, channel.output_key)
                      for key, channel in component.inputs.items()}, component.id
-    upstream = {_task_node(t) for t in tasks[component.id].dependent_tasks}
+    upstream = set(tasks[component.id].dependent_tasks)
     assert upstream == {node.id for node in component.upstream_nodes}, component.id
 
 
-def test_push_is_conditional_on_the_blessing(compiled):
+def test_push_is_conditional_on_the_blessing_it_reads_as_an_input(compiled):
   _, spec = compiled
   condition = spec.root.dag.tasks['Pusher'].trigger_policy.condition
-  assert "_Evaluator.blessing" in condition and "metadata['blessed'] == 1" in condition
+  assert condition == ("(inputs.artifacts['model_blessing'].artifacts[0]"
+                       ".metadata['blessed'] == 1.0)")
+  assert spec.root.dag.tasks['Pusher'].inputs.artifacts[
+      'model_blessing'].task_output_artifact.producer_task == 'Evaluator'
   assert not spec.root.dag.tasks['Trainer'].trigger_policy.condition
   destination = json.loads(spec.root.dag.tasks['Pusher'].inputs.parameters[
       'push_destination'].runtime_value.constant.string_value)
@@ -99,10 +99,10 @@ def test_every_step_runs_the_given_image_and_an_installed_executor(compiled):
   containers = {label: executor.container
                 for label, executor in _executors(spec).items()
                 if executor.HasField('container')}
-  assert len(containers) == 9  # every component but the resolver's queries
+  assert len(containers) == len(spec.root.dag.tasks) == 11  # every step is a container
   for label, container in containers.items():
     assert container.image == IMAGE, label
-    assert list(container.command) == ENTRYPOINT, label
+    assert list(container.command) == runner.ENTRYPOINT, label
     class_path = container.args[list(container.args).index('--executor_class_path') + 1]
     module_name, class_name = class_path.rsplit('.', 1)
     module = importlib.import_module(module_name)
@@ -138,53 +138,6 @@ def test_yaml_output_is_the_same_pipeline_spec(compiled, sample_dir, tmp_path):
   assert from_yaml == spec
 
 
-def _executor_input(parameters, examples_uri, output_file):
-  """What the KFP launcher substitutes for {{$}}: inputs, output artifacts, output file."""
-  return json.dumps({
-      'inputs': {'parameterValues': parameters},
-      'outputs': {'artifacts': {'examples': {'artifacts': [{
-          'name': 'examples', 'type': {'schemaTitle': 'tfx.Examples'},
-          'uri': examples_uri, 'metadata': {}}]}},
-                  'outputFile': output_file}})
-
-
-def _run_container(command, args, executor_input):
-  command = [sys.executable if word == 'python' else word for word in command]
-  args = [executor_input if arg == '{{$}}' else arg for arg in args]
-  result = subprocess.run(command + args, capture_output=True, text=True)
-  assert result.returncode == 0, result.stderr[-3000:]
-
-
-@pytest.mark.slow
-def test_compiled_example_gen_runs_through_tfx_container_entrypoint(compiled, tmp_path):
-  """As the KFP launcher would: the driver (pre-cache check) resolves the input config and
-  fingerprint, then the executor runs with the task's parameters."""
-  _, spec = compiled
-  task = spec.root.dag.tasks['ExampleGen']
-  container = _executors(spec)[spec.components['ExampleGen'].executor_label].container
-  parameters = {name: json_format.MessageToDict(p.runtime_value.constant)
-                for name, p in task.inputs.parameters.items()}
-  examples_uri = str(tmp_path / 'examples')
-
-  driver = container.lifecycle.pre_cache_check
-  _run_container(driver.command, driver.args, _executor_input(
-      parameters, examples_uri, str(tmp_path / 'driver_output.json')))
-  with open(tmp_path / 'driver_output.json') as f:
-    parameters.update(json.load(f)['parameterValues'])
-  _run_container(container.command, container.args, _executor_input(
-      parameters, examples_uri, str(tmp_path / 'executor_output.json')))
-
-  with open(tmp_path / 'executor_output.json') as f:
-    artifact, = json.load(f)['artifacts']['examples']['artifacts']
-  metadata = artifact['metadata']
-  assert json.loads(metadata['split_names']) == ['train', 'eval', 'test']
-  assert metadata['test_examples'] == 9 and metadata['train_examples'] + \
-      metadata['eval_examples'] == 27
-  assert metadata['ingest_report'] == os.path.join(examples_uri, 'ingest_report.json')
-  for split in ('train', 'eval', 'test'):
-    assert os.listdir(os.path.join(examples_uri, f'Split-{split}'))
-
-
 def test_dockerfile_installs_this_checkout_with_legacy_keras():
   def read(*path):
     with open(os.path.join(ROOT, *path)) as f:
@@ -198,3 +151,89 @@ def test_dockerfile_installs_this_checkout_with_legacy_keras():
   assert 'pip install -c constraints.txt .' in dockerfile
   for directory in re.findall(r"'petseg(?:\.\w+)?': '(\w+)'", read('setup.py')):
     assert f'COPY {directory}/ {directory}/' in dockerfile, directory
+
+
+def test_the_registry_step_is_never_cached_nor_is_ingestion_on_open_source_kfp(
+    compiled, sample_dir, tmp_path):
+  """Open-source KFP does not run ExampleGen's pre-cache check (the fingerprint of the data
+  files), so a cached ExampleGen there would not see changed data; Vertex AI runs it."""
+  _, spec = compiled
+  cached = {name: task.caching_options.enable_cache
+            for name, task in spec.root.dag.tasks.items()}
+  assert sorted(name for name, on in cached.items() if not on) == ['ExampleGen', 'LatestRelease']
+  with open(_compile(tmp_path, sample_dir, 'vertex.json', '--target', 'vertex')) as f:
+    vertex = json.load(f)['pipelineSpec']['root']['dag']['tasks']
+  assert [name for name, task in vertex.items()
+          if not task['cachingOptions'].get('enableCache')] == list(pipeline_lib.NEVER_CACHED)
+
+
+def _tfx_spec(sample_dir, tmp_path):
+  """The spec as TFX 1.16 compiles the pipeline, before petseg adapts it."""
+  dataset = config_lib.dataset_config('oxford_pets', str(sample_dir))
+  pipeline = local_runner.build(str(tmp_path), str(sample_dir), dataset,
+                                training.TrainingConfig(), release.ReleaseConfig())
+  return tfx.orchestration.experimental.KubeflowV2DagRunner(
+      config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+          default_image=IMAGE, use_pipeline_spec_2_1=True),
+  ).run(pipeline, write_out=False)['pipelineSpec']
+
+
+def test_tfx_compiles_the_push_condition_on_an_input_the_task_lacks(sample_dir, tmp_path):
+  """Both backends evaluate a condition against the task's own inputs, so TFX's spec fails
+  at the Pusher: reproduced with a real CEL evaluation, then fixed by adapt()."""
+  spec = _tfx_spec(sample_dir, tmp_path)
+  pusher = spec['root']['dag']['tasks']['Pusher']
+  assert "inputs.artifacts['_Evaluator.blessing']" in pusher['triggerPolicy']['condition']
+  assert conformance.problems(spec, 'vertex') == [
+      "task Pusher: its trigger condition reads inputs it does not have: "
+      "['_Evaluator.blessing']"]
+  blessing = {'artifacts': [{'metadata': {'blessed': 1.0}}]}
+  backend = kfp_harness.Backend('kfp', str(tmp_path))
+  with pytest.raises(kfp_harness.TaskFailed, match='Pusher: its trigger condition'):
+    backend._condition('Pusher', pusher['triggerPolicy']['condition'],  # pylint: disable=protected-access
+                       {'inputs': {'parameterValues': {}, 'artifacts': {
+                           'model_blessing': blessing}}})
+  adapted = runner.adapt(spec, 'kfp')
+  assert conformance.problems(adapted, 'kfp') == []
+  condition = adapted['root']['dag']['tasks']['Pusher']['triggerPolicy']['condition']
+  for blessed in (1.0, 0.0):
+    assert backend._condition('Pusher', condition, {'inputs': {  # pylint: disable=protected-access
+        'parameterValues': {}, 'artifacts': {
+            'model_blessing': {'artifacts': [{'metadata': {'blessed': blessed}}]}}}}) == (
+                blessed == 1.0)
+
+
+def _with_executor(spec, task_name, executor):
+  spec = copy.deepcopy(spec)
+  label = spec['components'][spec['root']['dag']['tasks'][task_name]['componentRef']['name']][
+      'executorLabel']
+  spec['deploymentSpec']['executors'][label] = executor
+  return spec
+
+
+def test_conformance_refuses_what_open_source_kfp_refuses_naming_the_task(compiled):
+  job, _ = compiled
+  spec = job['pipelineSpec']
+  assert conformance.problems(spec, 'kfp') == []
+  resolver = _with_executor(spec, 'LatestRelease', {'resolver': {'outputArtifactQueries': {}}})
+  custom_job = _with_executor(spec, 'Trainer', {'customJob': {'customJob': {}}})
+  conditional_importer = _with_executor(spec, 'Pusher', {'importer': {'artifactUri': {}}})
+  cached_check = copy.deepcopy(spec)
+  cached_check['root']['dag']['tasks']['ExampleGen']['cachingOptions']['enableCache'] = True
+  for broken, task, said in [(resolver, 'LatestRelease', 'resolver executors'),
+                             (custom_job, 'Trainer', 'Google Cloud only'),
+                             (conditional_importer, 'Pusher', 'importer task'),
+                             (cached_check, 'ExampleGen', 'pre-cache check')]:
+    problem, = conformance.problems(broken, 'kfp')
+    assert problem.startswith(f'task {task}: ') and said in problem
+    with pytest.raises(errors.ConfigError, match=f'cannot run on kfp: task {task}'):
+      conformance.check(broken, 'kfp')
+  # Vertex AI runs resolvers, custom jobs and pre-cache checks.
+  for runs_on_vertex in (resolver, custom_job, cached_check):
+    assert conformance.problems(runs_on_vertex, 'vertex') == []
+
+
+def test_compile_refuses_an_unknown_target(sample_dir, tmp_path, capsys):
+  with pytest.raises(SystemExit):
+    _compile(tmp_path, sample_dir, 'p.json', '--target', 'argo')
+  assert "invalid choice: 'argo'" in capsys.readouterr().err

@@ -10,6 +10,7 @@ from PIL import Image
 import pytest
 
 from petseg import cli
+from petseg.components import release_registry
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
 from tests.conftest import TRAINING_FLAGS
@@ -44,45 +45,51 @@ def runs(trained):
   serving = root / 'out' / 'serving'
   first = _summary(root / 'out'), _versions(serving)
   rerun = (*_run(root), _versions(serving))
-  cached = (*_run(root), _versions(serving))
+  rerun_again = (*_run(root), _versions(serving))
   weaker = (*_run(root, '--epochs', '2', '--min-mean-iou', '0'), _versions(serving))
   unreachable = (*_run(root, '--min-mean-iou', '0.99'), _versions(serving))
-  return {'root': root, 'first': first, 'rerun': rerun, 'cached': cached, 'weaker': weaker,
+  return {'root': root, 'first': first, 'rerun': rerun, 'rerun_again': rerun_again,
+          'weaker': weaker,
           'unreachable': unreachable}
 
 
-def test_first_run_is_blessed_and_pushed_as_version_1(runs):
+def test_first_run_is_blessed_and_pushed_as_version_1_with_its_record(runs):
   summary, versions = runs['first']
   assert summary['blessed'] and summary['reasons'] == []
   assert summary['baseline'] is None
   assert summary['test']['mean_iou'] > summary['gate']['min_mean_iou'] == 0.4
+  assert summary['gate']['max_mean_iou_drop'] is None  # nothing to compare with yet
   assert versions == ['1']  # no staging directory is left behind
   assert summary['pushed'] == str(runs['root'] / 'out' / 'serving' / '1')
   assert os.path.isfile(os.path.join(summary['pushed'], 'saved_model.pb'))
+  record = release_registry.read_record(summary['pushed'])
+  assert record['version'] == 1
+  assert {k: record[k] for k in ('test', 'slices', 'gate', 'model', 'training',
+                                 'data_fingerprint', 'config_fingerprint', 'pipeline_run')} \
+      == {k: summary[k] for k in ('test', 'slices', 'gate', 'model', 'training',
+                                  'data_fingerprint', 'config_fingerprint', 'pipeline_run')}
   assert set(summary['test']['per_class_iou']) == {'pet', 'background', 'border'}
   assert set(summary['slices']) == {'species=cat', 'species=dog'}
   assert summary['data']['test'] == {'ingested': 16, 'rejected': 0}
 
 
-def test_first_rerun_evaluates_against_the_model_itself_and_does_not_copy_it_again(runs):
-  """The first run had no baseline; now the resolver finds the model itself, so only the
-  Evaluator and the Pusher have new inputs."""
-  summary, executions, versions = runs['rerun']
-  ran = {n for n, e in executions.items() if e.last_known_state == COMPLETE}
-  assert ran == {'latest_blessed_model_resolver', 'Evaluator', 'Pusher'}
-  assert summary['blessed']
-  assert summary['baseline']['model_path'] == runs['first'][0]['model_path']
-  assert summary['baseline']['mean_iou'] == pytest.approx(summary['test']['mean_iou'])
-  assert summary['pushed'] == runs['first'][0]['pushed'] and versions == ['1']
+EVERY_RUN = {'LatestRelease', 'Evaluator', 'ReleaseRecord', 'Pusher'}
 
 
-def test_unchanged_rerun_is_served_from_the_cache_and_pushes_nothing(runs):
-  summary, executions, versions = runs['cached']
-  components = {n: e for n, e in executions.items() if n != 'latest_blessed_model_resolver'}
-  assert {n: e.last_known_state for n, e in components.items()} == {n: CACHED
-                                                                    for n in components}
-  assert 'Pusher' in components and versions == ['1']
-  assert summary['test']['mean_iou'] == runs['first'][0]['test']['mean_iou']
+def test_rerun_evaluates_against_the_released_version_and_does_not_copy_it_again(runs):
+  """The first run had no baseline; now the registry holds the model itself as version 1,
+  so the steps from the registry on run again, and the rest comes from the cache."""
+  for rerun in ('rerun', 'rerun_again'):
+    summary, executions, versions = runs[rerun]
+    assert {n for n, e in executions.items() if e.last_known_state == COMPLETE} == EVERY_RUN
+    assert {n for n, e in executions.items() if e.last_known_state == CACHED} == \
+        set(executions) - EVERY_RUN
+    assert summary['blessed']
+    assert summary['baseline']['version'] == 1
+    assert summary['baseline']['model_path'] == runs['first'][0]['pushed']
+    assert summary['baseline']['mean_iou'] == pytest.approx(summary['test']['mean_iou'])
+    assert summary['test']['mean_iou'] == pytest.approx(runs['first'][0]['test']['mean_iou'])
+    assert summary['pushed'] == runs['first'][0]['pushed'] and versions == ['1']
 
 
 def test_weaker_model_is_not_pushed_and_says_why(runs):
@@ -95,7 +102,7 @@ def test_weaker_model_is_not_pushed_and_says_why(runs):
   assert baseline['mean_iou'] == pytest.approx(runs['first'][0]['test']['mean_iou'])
   assert summary['test']['mean_iou'] < baseline['mean_iou'] - 0.01
   reason, = summary['reasons']
-  said = re.fullmatch(r"mean_iou is (\S+) below the last blessed model's, more than the "
+  said = re.fullmatch(r"mean_iou is (\S+) below the released model's, more than the "
                       r"allowed drop of 0\.010", reason)
   assert said, reason
   drop = baseline['mean_iou'] - summary['test']['mean_iou']
@@ -112,17 +119,18 @@ def test_unreachable_threshold_leaves_the_serving_directory_unchanged(runs):
       f'{0.99 - summary["test"]["mean_iou"]:.3f}']
 
 
-def test_report_is_written_with_the_run(runs):
+def test_report_is_an_artifact_of_the_run_in_one_file(runs):
   summary, _, _ = runs['unreachable']
-  report_dir = os.path.dirname(summary['report'])
+  assert '/pipeline_root/ReleaseRecord/report/' in summary['report']
   with open(summary['report']) as f:
     page = f.read()
+  with open(runs['root'] / 'out' / 'report.html') as f:
+    assert f.read() == page  # the copy petseg run leaves in the output directory
   assert 'Not blessed: mean_iou' in page and 'Confusion matrix' in page
   assert '<svg' in page and 'val_mean_iou' in page
   for i in range(8):
     for kind in ('image', 'truth', 'predicted'):
-      assert f'sample{i}_{kind}.png' in page
-      assert os.path.isfile(os.path.join(report_dir, f'sample{i}_{kind}.png'))
+      assert f'<img src="data:image/png;base64,' in page and f'alt="sample{i} {kind}"' in page
 
 
 def test_predict_writes_masks_at_each_images_own_size(runs, tmp_path, capsys):
@@ -130,7 +138,8 @@ def test_predict_writes_masks_at_each_images_own_size(runs, tmp_path, capsys):
   images = sorted((root / 'data' / 'images').glob('*.jpg'))[:3]
   assert cli.main(['predict', '--model-dir', str(root / 'out' / 'serving'),
                    *map(str, images), '--output-dir', str(tmp_path)]) == 0
-  assert 'serving/1' in capsys.readouterr().out
+  printed = capsys.readouterr().out
+  assert 'serving/1' in printed and 'Release: version 1 of unet_xception' in printed
   for image in images:
     mask = np.asarray(Image.open(tmp_path / f'{image.stem}_mask.png'))
     assert mask.shape == Image.open(image).size[::-1]
@@ -160,6 +169,8 @@ def test_evaluate_scores_the_pushed_model_as_the_pipeline_did(runs, capsys):
   printed = json.loads(capsys.readouterr().out)
   first = runs['first'][0]['test']
   assert printed['examples'] == 16 and printed['rejected'] == []
+  assert printed['release']['version'] == 1
+  assert printed['release']['test_mean_iou'] == pytest.approx(first['mean_iou'])
   assert printed['mean_iou'] == pytest.approx(first['mean_iou'])
   assert printed['per_class_iou'] == pytest.approx(first['per_class_iou'])
   assert printed['confusion_matrix'] == first['confusion_matrix']

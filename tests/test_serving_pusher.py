@@ -1,4 +1,6 @@
-"""Releasing into a TensorFlow Serving directory: numbered versions, never half-written."""
+"""Releasing into a TensorFlow Serving directory: numbered versions, never half-written,
+each with its release record."""
+import json
 import os
 
 import pytest
@@ -6,7 +8,11 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
+from petseg.components import release_record
+from petseg.components import release_registry
 from petseg.components import serving_pusher
+
+SUMMARY = {'model': 'unet_xception', 'blessed': True, 'test': {'mean_iou': 0.7}}
 
 
 def _saved_model(path):
@@ -19,25 +25,40 @@ def _saved_model(path):
 
 def test_versions_count_up_from_one_and_ignore_other_names(tmp_path):
   serving = tmp_path / 'serving'
-  assert serving_pusher.newest_version(str(serving)) is None
+  assert release_registry.newest_version(str(serving)) is None
   model = _saved_model(tmp_path / 'model')
-  assert serving_pusher.publish(model, str(serving)) == '1'
+  assert serving_pusher.publish(model, str(serving), SUMMARY) == '1'
   (serving / 'notes').mkdir()
-  (serving / '7').mkdir()
-  assert serving_pusher.publish(model, str(serving)) == '8'
-  assert serving_pusher.newest_version(str(serving)) == 8
+  (serving / '7').mkdir()  # incomplete: no saved_model.pb, never served nor compared with
+  assert release_registry.newest_release(str(serving)) == 1
+  assert serving_pusher.publish(model, str(serving), SUMMARY) == '1'  # same model as 1
+  (tmp_path / 'model' / 'variables' / 'variables.index').write_bytes(b'retrained')
+  assert serving_pusher.publish(model, str(serving), SUMMARY) == '8'
+  assert release_registry.newest_version(str(serving)) == 8
   assert sorted(os.listdir(serving)) == ['1', '7', '8', 'notes']  # nothing staged is left
   assert (serving / '8' / 'saved_model.pb').read_bytes() == b'graph'
-  assert (serving / '8' / 'variables' / 'variables.index').read_bytes() == b'index'
+  assert (serving / '8' / 'variables' / 'variables.index').read_bytes() == b'retrained'
+
+
+def test_each_version_carries_its_release_record(tmp_path):
+  serving = tmp_path / 'serving'
+  model = _saved_model(tmp_path / 'model')
+  serving_pusher.publish(model, str(serving), SUMMARY)
+  record = release_registry.read_record(str(serving / '1'))
+  assert record['version'] == 1 and record['released_at']
+  assert {k: record[k] for k in SUMMARY} == SUMMARY
+  assert release_registry.read_record(str(tmp_path / 'model')) is None
 
 
 def test_the_model_already_served_as_the_newest_version_is_not_copied_again(tmp_path):
   serving = tmp_path / 'serving'
   model = _saved_model(tmp_path / 'model')
-  assert serving_pusher.publish(model, str(serving)) == '1'
-  assert serving_pusher.publish(model, str(serving)) == '1'
+  assert serving_pusher.publish(model, str(serving), SUMMARY) == '1'
+  # The record differs (another run), the model does not: version 1 keeps its record.
+  assert serving_pusher.publish(model, str(serving), {**SUMMARY, 'model': 'other'}) == '1'
+  assert release_registry.read_record(str(serving / '1'))['model'] == 'unet_xception'
   (tmp_path / 'model' / 'variables' / 'variables.index').write_bytes(b'retrained')
-  assert serving_pusher.publish(model, str(serving)) == '2'
+  assert serving_pusher.publish(model, str(serving), SUMMARY) == '2'
   assert sorted(os.listdir(serving)) == ['1', '2']
 
 
@@ -46,7 +67,7 @@ def test_a_failed_copy_leaves_no_version_and_no_staging(tmp_path):
   model = tmp_path / 'model'
   model.mkdir()  # no saved_model.pb: the copy fails part-way
   with pytest.raises(Exception):
-    serving_pusher.publish(str(model), str(serving))
+    serving_pusher.publish(str(model), str(serving), SUMMARY)
   assert os.listdir(serving) == []
 
 
@@ -56,13 +77,19 @@ def _push(tmp_path, blessed):
   _saved_model(tmp_path / 'model' / 'Format-Serving')
   blessing = standard_artifacts.ModelBlessing()
   blessing.set_int_custom_property('blessed', int(blessed))
+  summary = release_record.RunSummary()
+  summary.uri = str(tmp_path / 'summary')
+  os.makedirs(summary.uri)
+  with open(os.path.join(summary.uri, release_record.SUMMARY_FILE), 'w') as f:
+    json.dump(SUMMARY, f)
   pushed = standard_artifacts.PushedModel()
   pushed.uri = str(tmp_path / 'pushed')
   destination = pusher_pb2.PushDestination(
       filesystem=pusher_pb2.PushDestination.Filesystem(
           base_directory=str(tmp_path / 'serving')))
   serving_pusher.Executor().Do(
-      {'model': [model], 'model_blessing': [blessing]}, {'pushed_model': [pushed]},
+      {'model': [model], 'model_blessing': [blessing], 'summary': [summary]},
+      {'pushed_model': [pushed]},
       {'push_destination': proto_utils.proto_to_json(destination)})
   return pushed
 
@@ -74,6 +101,8 @@ def test_executor_pushes_a_blessed_model_and_records_where(tmp_path):
       tmp_path / 'serving' / '1')
   assert pushed.get_string_custom_property('pushed_version') == '1'
   assert (tmp_path / 'serving' / '1' / 'saved_model.pb').is_file()
+  assert release_registry.read_record(str(tmp_path / 'serving' / '1'))['test'] == {
+      'mean_iou': 0.7}
 
 
 def test_executor_refuses_an_unblessed_model(tmp_path):

@@ -1,0 +1,83 @@
+"""The serving directory as the release registry: numbered versions (TensorFlow Serving's
+layout), each with its release record beside the model, and the step that finds the newest.
+
+Every pushed version holds `assets.extra/release.json`: what was released, on which data,
+with which settings, measured how, and compared against what. The baseline that the
+Evaluator compares a new model with is read from here, not from an orchestrator's
+metadata, so the same pipeline runs on LocalDagRunner, Vertex AI and open-source Kubeflow
+Pipelines (whose backend cannot run TFX's resolver tasks). The registry changes outside
+the pipeline, so `LatestRelease` is never served from a cache (see pipeline.NEVER_CACHED).
+"""
+import json
+import os
+from typing import Any, Dict, Optional
+
+from absl import logging
+from tfx import v1 as tfx
+from tfx.dsl.io import fileio
+from tfx.utils import io_utils
+from tfx.utils import path_utils
+
+SAVED_MODEL = 'saved_model.pb'
+RECORD_FILE = os.path.join('assets.extra', 'release.json')
+NODE_ID = 'LatestRelease'
+# Custom properties of LatestRelease's output: the version found (0: none) and its path.
+VERSION = 'released_version'
+PATH = 'released_path'
+
+
+def _versions(base_directory: str):
+  if not fileio.exists(base_directory):
+    return []
+  return [int(name.rstrip('/')) for name in fileio.listdir(base_directory)
+          if name.rstrip('/').isdigit()]
+
+
+def newest_version(base_directory: str) -> Optional[int]:
+  """The highest numbered version present, complete or not, or None."""
+  return max(_versions(base_directory), default=None)
+
+
+def newest_release(base_directory: str) -> Optional[int]:
+  """The highest version that is complete (its saved_model.pb is written last), or None."""
+  return max((v for v in _versions(base_directory)
+              if fileio.exists(os.path.join(base_directory, str(v), SAVED_MODEL))),
+             default=None)
+
+
+def read_record(version_dir: str) -> Optional[Dict[str, Any]]:
+  """A version's release record, or None for a model released without one."""
+  path = os.path.join(version_dir, RECORD_FILE)
+  if not fileio.exists(path):
+    return None
+  with fileio.open(path) as f:
+    return json.load(f)
+
+
+def write_record(version_dir: str, record: Dict[str, Any]) -> None:
+  fileio.makedirs(os.path.dirname(os.path.join(version_dir, RECORD_FILE)))
+  with fileio.open(os.path.join(version_dir, RECORD_FILE), 'w') as f:
+    f.write(json.dumps(record, indent=2, sort_keys=True))
+
+
+@tfx.dsl.components.component
+def LatestRelease(serving_dir: tfx.dsl.components.Parameter[str],
+                  baseline: tfx.dsl.components.OutputArtifact[
+                      tfx.types.standard_artifacts.Model]) -> None:
+  """Hands the newest released version in `serving_dir` to the Evaluator as its baseline.
+
+  The version is copied into `baseline` (as a Trainer's model is laid out), so that the
+  evaluation reads exactly the model it records; `released_version` says which one, 0
+  when nothing has been released yet (the Evaluator then has no baseline).
+  """
+  version = newest_release(serving_dir)
+  if version is None:
+    logging.info('No released version in %s: this is a first release', serving_dir)
+    baseline.set_int_custom_property(VERSION, 0)
+    baseline.set_string_custom_property(PATH, '')
+    return
+  path = os.path.join(serving_dir, str(version))
+  logging.info('Baseline: version %d, %s', version, path)
+  io_utils.copy_dir(path, path_utils.serving_model_dir(baseline.uri))
+  baseline.set_int_custom_property(VERSION, version)
+  baseline.set_string_custom_property(PATH, path)

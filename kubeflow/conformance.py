@@ -1,0 +1,65 @@
+"""What a Kubeflow backend refuses in a pipeline spec, checked before anything is submitted.
+
+The open-source KFP 2.x backend compiles a spec into an Argo workflow and refuses, before
+anything runs (kubeflow/pipelines, backend/src/v2/compiler/argocompiler/dag.go):
+resolver executors (TFX compiles its Resolver nodes into them), custom-job executors
+(Google Cloud only), artifact iterators, and trigger conditions on importer tasks. It does
+not run a container's `lifecycle.preCacheCheck` (TFX's ExampleGen driver, which
+fingerprints the input files), so a task that has one must not be cached there: its cache
+key would not change with the data. Vertex AI runs all of these. On both, a trigger
+condition can only read the inputs its task has: the driver evaluates it against them.
+"""
+import re
+from typing import Any, Dict, List
+
+from petseg import errors
+
+TARGETS = ('kfp', 'vertex')
+_CONDITION_INPUT = re.compile(r"inputs\.artifacts\['([^']+)'\]")
+
+
+def condition_inputs(condition: str) -> List[str]:
+  """The input artifact keys a trigger condition (CEL) reads."""
+  return _CONDITION_INPUT.findall(condition)
+
+
+def problems(spec: Dict[str, Any], target: str) -> List[str]:
+  """One line per task that `target` would refuse or run wrongly, naming the task."""
+  if target not in TARGETS:
+    raise errors.ConfigError(f'unknown target {target!r}; targets: {list(TARGETS)}')
+  executors = spec['deploymentSpec']['executors']
+  found = []
+  for name, task in sorted(spec['root']['dag']['tasks'].items()):
+    component = spec['components'][task['componentRef']['name']]
+    executor = executors.get(component.get('executorLabel'), {})
+    condition = task.get('triggerPolicy', {}).get('condition', '')
+    missing = sorted(set(condition_inputs(condition))
+                     - set(task.get('inputs', {}).get('artifacts', {})))
+    if missing:
+      found.append(f'task {name}: its trigger condition reads inputs it does not have: '
+                   f'{missing}')
+    if target == 'vertex':
+      continue
+    if 'resolver' in executor:
+      found.append(f'task {name}: resolver executors are not implemented by the '
+                   'open-source KFP backend (only Vertex AI runs them)')
+    if 'customJob' in executor:
+      found.append(f'task {name}: custom-job executors run on Google Cloud only')
+    if 'importer' in executor and condition:
+      found.append(f'task {name}: the open-source KFP backend refuses a trigger '
+                   'condition on an importer task')
+    if 'artifactIterator' in task:
+      found.append(f'task {name}: artifact iterators are not implemented by the '
+                   'open-source KFP backend')
+    if ('preCacheCheck' in executor.get('container', {}).get('lifecycle', {})
+        and task.get('cachingOptions', {}).get('enableCache')):
+      found.append(f'task {name}: cached, but the open-source KFP backend does not run its '
+                   'pre-cache check, so its cache key misses what that check computes')
+  return found
+
+
+def check(spec: Dict[str, Any], target: str) -> None:
+  """Raises ConfigError listing every problem of the spec on `target`."""
+  found = problems(spec, target)
+  if found:
+    raise errors.ConfigError(f'the pipeline cannot run on {target}: ' + '; '.join(found))

@@ -1,0 +1,40 @@
+"""The run summary's fingerprint of the data: what the examples are, not how they were
+written."""
+import os
+
+import tensorflow as tf
+
+from petseg import run_summary
+
+
+def _example(name: str, mask: bytes, first: str = 'file_name') -> tf.train.Example:
+  features = {'file_name': tf.train.Feature(bytes_list=tf.train.BytesList(value=[name.encode()])),
+              'mask': tf.train.Feature(bytes_list=tf.train.BytesList(value=[mask]))}
+  if first != 'file_name':
+    features = dict(reversed(list(features.items())))  # another insertion order
+  return tf.train.Example(features=tf.train.Features(feature=features))
+
+
+def _write(uri, split_files):
+  """{split: [[examples of file 1], [examples of file 2], ...]} as gzipped TFRecords."""
+  for split, files in split_files.items():
+    os.makedirs(os.path.join(uri, f'Split-{split}'))
+    for i, examples in enumerate(files):
+      with tf.io.TFRecordWriter(os.path.join(uri, f'Split-{split}', f'data-{i}.gz'),
+                                options='GZIP') as writer:
+        for example in examples:
+          writer.write(example.SerializeToString())
+  return uri
+
+
+def test_the_data_fingerprint_ignores_order_and_files_but_not_content(tmp_path):
+  a, b, c = (_example(n, n.encode() * 3) for n in 'abc')
+  first = _write(str(tmp_path / '1'), {'train': [[a, b]], 'test': [[c]]})
+  reshuffled = _write(str(tmp_path / '2'), {
+      'train': [[_example('b', b'bbb', first='mask')], [a]], 'test': [[c]]})
+  changed = _write(str(tmp_path / '3'), {'train': [[a, _example('b', b'bbx')]], 'test': [[c]]})
+  moved = _write(str(tmp_path / '4'), {'train': [[a]], 'test': [[b, c]]})
+  fingerprints = [run_summary.data_fingerprint(uri, ['train', 'test'])
+                  for uri in (first, reshuffled, changed, moved)]
+  assert fingerprints[0] == fingerprints[1]
+  assert len(set(fingerprints[1:])) == 3
