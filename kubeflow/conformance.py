@@ -8,6 +8,10 @@ not run a container's `lifecycle.preCacheCheck` (TFX's ExampleGen driver, which
 fingerprints the input files), so a task that has one must not be cached there: its cache
 key would not change with the data. Vertex AI runs all of these. On both, a trigger
 condition can only read the inputs its task has: the driver evaluates it against them.
+
+The steps compiled for open-source KFP read and write the launcher's local copies of their
+artifacts (see entrypoint.py), which a Beam runner outside the pod cannot see: only the
+DirectRunner runs their Beam steps there.
 """
 import re
 from typing import Any, Dict, List
@@ -16,6 +20,7 @@ from petseg import errors
 
 TARGETS = ('kfp', 'vertex')
 _CONDITION_INPUT = re.compile(r"inputs\.artifacts\['([^']+)'\]")
+_RUNNER = re.compile(r'--runner=(\S+)')
 
 
 def condition_inputs(condition: str) -> List[str]:
@@ -51,6 +56,13 @@ def problems(spec: Dict[str, Any], target: str) -> List[str]:
     if 'artifactIterator' in task:
       found.append(f'task {name}: artifact iterators are not implemented by the '
                    'open-source KFP backend')
+    runners = {m for arg in executor.get('container', {}).get('args', [])
+               for m in _RUNNER.findall(arg)} - {'DirectRunner'}
+    if runners:
+      found.append(f'task {name}: Beam runner {sorted(runners)[0]} cannot read the pod\'s '
+                   'local copies of the artifacts that steps use on open-source KFP; run '
+                   'the Beam steps there with the DirectRunner, or compile with --target '
+                   'vertex')
     if ('preCacheCheck' in executor.get('container', {}).get('lifecycle', {})
         and task.get('cachingOptions', {}).get('enableCache')):
       found.append(f'task {name}: cached, but the open-source KFP backend does not run its '

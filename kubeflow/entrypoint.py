@@ -16,12 +16,15 @@ reproduced in tests/test_kubeflow_entrypoint.py and by the harness (tests/kfp_ha
   given their class path.
 - The launcher's own output, `executor-logs` (added when the backend publishes step logs,
   its default), is not the component's: TFX would try to import its type.
-- Storage that TensorFlow and Beam cannot open: open-source Kubeflow's default pipeline
-  root is MinIO (`minio://`). The launcher downloads each input artifact to
-  /minio/BUCKET/KEY (/s3/... for `s3://`) before the step and uploads each output from
-  there after it, so the step reads and writes those paths, and reports its outputs under
-  their own URIs (the launcher records the URI the step reports). `gs://` is left as it
-  is: TensorFlow and Beam (Dataflow too) read it directly.
+- Storage, under the open-source launcher (--local_artifact_copies, compiled in for
+  `--target kfp`): its default pipeline root is MinIO (`minio://`), which TensorFlow and
+  Beam cannot open, and with a `gs://` root TensorFlow writes zero-byte directory markers
+  that make the launcher fail to download the artifact for the next step
+  (kubeflow/pipelines#13476). The launcher downloads each input artifact to its local copy
+  (/minio/BUCKET/KEY, /gcs/..., /s3/...) before the step and uploads each output from there
+  after it, file by file; so the step reads and writes those copies, and reports its
+  outputs under their own URIs (the launcher records the URI the step reports). On Vertex
+  AI, artifacts are read and written where they are (`gs://`).
 - Output directories on a local file system are made before the step, as TFX's own
   launcher does (steps write into them; an object store needs none, a disk does).
 - The exit: once the executor output is written, the process ends at once, as a step of
@@ -48,17 +51,19 @@ import yaml
 from petseg import errors
 from petseg.components import release_record
 
-# Where the launcher puts local copies of artifacts, by URI scheme.
-LOCAL_MOUNTS = {'minio://': 'minio', 's3://': 's3'}
+# Where the open-source launcher puts local copies of artifacts, by URI scheme.
+LOCAL_MOUNTS = {'gs://': 'gcs', 'minio://': 'minio', 's3://': 's3'}
 # The root of those mounts: '/' in a pod; tests point it at a temporary directory.
 LOCAL_ROOT_ENV = 'PETSEG_KFP_LOCAL_ROOT'
+LOCAL_COPIES_FLAG = '--local_artifact_copies'
 LAUNCHER_OUTPUTS = ('executor-logs',)
 _CUSTOM_TYPES = {cls.TYPE_NAME: f'{cls.__module__}.{cls.__qualname__}'
                  for cls in release_record.CUSTOM_TYPES}
 
 
 def local_path(uri: str) -> Optional[str]:
-  """Where the launcher keeps the artifact at `uri`, or None for storage read directly."""
+  """Where the open-source launcher keeps its copy of the artifact at `uri`, or None for a
+  path on a local file system."""
   for scheme, mount in LOCAL_MOUNTS.items():
     if uri.startswith(scheme):
       return os.path.join(os.environ.get(LOCAL_ROOT_ENV, '/'), mount, uri[len(scheme):])
@@ -71,9 +76,10 @@ def _title(artifact_type: Dict[str, Any]) -> str:
   return (yaml.safe_load(artifact_type.get('instanceSchema') or '') or {}).get('title', '')
 
 
-def normalise(executor_input: Dict[str, Any], inputs_spec: Dict[str, Any]
-              ) -> Tuple[Dict[str, Any], Dict[str, str]]:
-  """(the executor input as TFX reads it, local path -> the URI it stands for)."""
+def normalise(executor_input: Dict[str, Any], inputs_spec: Dict[str, Any],
+              local_copies: bool = False) -> Tuple[Dict[str, Any], Dict[str, str]]:
+  """(the executor input as TFX reads it, local path -> the URI it stands for); with
+  `local_copies`, the artifacts are read and written at the launcher's local copies."""
   declared = {key: spec['artifactType']
               for key, spec in inputs_spec.get('artifacts', {}).items()}
   inputs = executor_input.setdefault('inputs', {}).get('artifacts', {})
@@ -89,7 +95,7 @@ def normalise(executor_input: Dict[str, Any], inputs_spec: Dict[str, Any]
         title = _title(artifact.get('type', {}))
         if title in _CUSTOM_TYPES:
           artifact['type'] = {'schemaTitle': _CUSTOM_TYPES[title]}
-        local = local_path(artifact.get('uri', ''))
+        local = local_copies and local_path(artifact.get('uri', ''))
         if local:
           relocated[local] = artifact['uri']
           artifact['uri'] = local
@@ -130,6 +136,8 @@ def restore_uris(output_file: str, relocated: Dict[str, str]) -> None:
 
 def _parse(argv: List[str]) -> Tuple[argparse.Namespace, List[str]]:
   parser = argparse_flags.ArgumentParser(prog='petseg.kubeflow.entrypoint')
+  parser.add_argument(LOCAL_COPIES_FLAG, action='store_true',
+                      help='read and write artifacts at the launcher\'s local copies')
   parser.add_argument('--executor_class_path', required=True)
   parser.add_argument('--json_serialized_invocation_args', required=True)
   parser.add_argument('--json_serialized_inputs_spec_args', default='{}')
@@ -145,7 +153,8 @@ def _exit(code: int) -> None:
 def main(parsed: Tuple[argparse.Namespace, List[str]]) -> None:
   args, beam_args = parsed
   executor_input, relocated = normalise(json.loads(args.json_serialized_invocation_args),
-                                        json.loads(args.json_serialized_inputs_spec_args))
+                                        json.loads(args.json_serialized_inputs_spec_args),
+                                        args.local_artifact_copies)
   args.json_serialized_invocation_args = json.dumps(executor_input)
   try:
     make_output_dirs(executor_input)

@@ -20,6 +20,7 @@ import yaml
 
 from petseg import config as config_lib
 from petseg.kubeflow import conformance
+from petseg.kubeflow import entrypoint
 from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import pipeline as pipeline_lib
@@ -52,14 +53,17 @@ def _fix_condition_inputs(task: Dict[str, Any]) -> None:
 
 def adapt(spec: Dict[str, Any], target: str) -> Dict[str, Any]:
   """TFX's spec made to run on `target`: every step through petseg's entrypoint (see
-  kubeflow/entrypoint.py), conditions on the tasks' own inputs, and no cache for the nodes
-  that must always run (and, on open-source KFP, for the steps whose pre-cache check it
-  does not run)."""
+  kubeflow/entrypoint.py; on open-source KFP, through the launcher's local copies of the
+  artifacts), conditions on the tasks' own inputs, and no cache for the nodes that must
+  always run (and, on open-source KFP, for the steps whose pre-cache check it does not
+  run)."""
   spec = copy.deepcopy(spec)
   for executor in spec['deploymentSpec']['executors'].values():
     container = executor.get('container')
     if container and container['command'] == TFX_ENTRYPOINT:
       container['command'] = list(ENTRYPOINT)
+      if target == 'kfp':
+        container['args'] = [entrypoint.LOCAL_COPIES_FLAG, *container['args']]
   executors = spec['deploymentSpec']['executors']
   for name, task in spec['root']['dag']['tasks'].items():
     _fix_condition_inputs(task)

@@ -10,9 +10,9 @@ the `executor_input` built as the backend's driver builds it, in one of two flav
   plus the launcher's own `executor-logs` output (publishing logs is its default); the
   executor output file in the pod; placeholders such as {{$.pipeline_job_uuid}} replaced in
   constant inputs; no pre-cache check; object storage (minio://) reached through local
-  copies: inputs downloaded to /minio/BUCKET/KEY before the step, outputs uploaded from
-  there after it (the pod's / is a temporary directory, given to the step as
-  PETSEG_KFP_LOCAL_ROOT).
+  copies: inputs downloaded to /minio/BUCKET/KEY (/gcs/..., /s3/...) before the step,
+  outputs uploaded from there after it, file by file (the pod's / is a temporary
+  directory, given to the step as PETSEG_KFP_LOCAL_ROOT).
 - 'vertex', Vertex AI Pipelines: typed input artifacts named by resource name; the
   container's pre-cache check run first, its parameters merged into the inputs (and the
   cache key); the executor output file under the task's root; storage read directly.
@@ -79,7 +79,7 @@ class Backend:
     assert flavour in FLAVOURS, flavour
     self.flavour = flavour
     self.work_dir = work_dir
-    self.store = os.path.join(work_dir, 'object-store')  # minio://BUCKET/KEY lives here
+    self.store = os.path.join(work_dir, 'object-store')  # minio://, gs://, s3:// live here
     self._cache: Dict[str, Dict[str, Dict[str, Any]]] = {}
     self._ids = 0
     self._runs = 0
@@ -87,9 +87,11 @@ class Backend:
   # Storage -------------------------------------------------------------------------------
 
   def stored(self, uri: str) -> str:
-    """Where the object store keeps `uri` (a local URI is its own path)."""
-    return os.path.join(self.store, uri[len('minio://'):]) if uri.startswith(
-        'minio://') else uri
+    """Where the object store keeps `uri` (a local path is its own)."""
+    for scheme, mount in entrypoint.LOCAL_MOUNTS.items():
+      if uri.startswith(scheme):
+        return os.path.join(self.store, mount, uri[len(scheme):])
+    return uri
 
   def _pod_path(self, pod: str, uri: str) -> Optional[str]:
     os.environ[entrypoint.LOCAL_ROOT_ENV] = pod

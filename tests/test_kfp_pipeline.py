@@ -63,6 +63,7 @@ def test_first_release_on_open_source_kfp_is_pushed_as_version_1_with_its_record
   assert {name: r.state for name, r in first.items()} == {name: 'ran' for name in first}
   assert versions == ['1']
   assert 'No released version' in first['LatestRelease'].log
+  assert 'input_fingerprint' not in first['ExampleGen'].log  # no pre-cache check here
   summary = _summary(runs['oss'], first)
   assert summary['blessed'] and summary['baseline'] is None
   assert summary['gate'] == {'min_mean_iou': 0.0, 'max_mean_iou_drop': None,
@@ -94,6 +95,7 @@ def test_vertex_run_compares_against_the_version_released_by_the_first(runs):
   second, versions = runs['second']
   assert all(r.state == 'ran' for r in second.values())
   assert 'Baseline: version 1' in second['LatestRelease'].log
+  assert 'input_fingerprint' in second['ExampleGen'].log  # the pre-cache check ran
   summary = _summary(runs['vertex'], second)
   first_summary = _summary(runs['oss'], runs['first'][0])
   assert summary['baseline']['version'] == 1

@@ -19,6 +19,7 @@ from petseg import cli
 from petseg import config as config_lib
 from petseg import errors
 from petseg.kubeflow import conformance
+from petseg.kubeflow import entrypoint
 from petseg.kubeflow import runner
 from petseg.models import training
 from petseg.pipeline import local_runner
@@ -103,6 +104,8 @@ def test_every_step_runs_the_given_image_and_an_installed_executor(compiled):
   for label, container in containers.items():
     assert container.image == IMAGE, label
     assert list(container.command) == runner.ENTRYPOINT, label
+    # open-source KFP: artifacts through the launcher's local copies
+    assert container.args[0] == entrypoint.LOCAL_COPIES_FLAG, label
     class_path = container.args[list(container.args).index('--executor_class_path') + 1]
     module_name, class_name = class_path.rsplit('.', 1)
     module = importlib.import_module(module_name)
@@ -162,9 +165,12 @@ def test_the_registry_step_is_never_cached_nor_is_ingestion_on_open_source_kfp(
             for name, task in spec.root.dag.tasks.items()}
   assert sorted(name for name, on in cached.items() if not on) == ['ExampleGen', 'LatestRelease']
   with open(_compile(tmp_path, sample_dir, 'vertex.json', '--target', 'vertex')) as f:
-    vertex = json.load(f)['pipelineSpec']['root']['dag']['tasks']
-  assert [name for name, task in vertex.items()
+    vertex = json.load(f)['pipelineSpec']
+  assert [name for name, task in vertex['root']['dag']['tasks'].items()
           if not task['cachingOptions'].get('enableCache')] == list(pipeline_lib.NEVER_CACHED)
+  # Vertex AI: artifacts read and written where they are
+  assert not any(entrypoint.LOCAL_COPIES_FLAG in executor['container']['args']
+                 for executor in vertex['deploymentSpec']['executors'].values())
 
 
 def _tfx_spec(sample_dir, tmp_path):
@@ -231,6 +237,19 @@ def test_conformance_refuses_what_open_source_kfp_refuses_naming_the_task(compil
   # Vertex AI runs resolvers, custom jobs and pre-cache checks.
   for runs_on_vertex in (resolver, custom_job, cached_check):
     assert conformance.problems(runs_on_vertex, 'vertex') == []
+
+
+def test_dataflow_needs_the_vertex_target(sample_dir, tmp_path, capsys):
+  dataflow = ['--', '--runner=DataflowRunner', '--project=p', '--region=r',
+              '--temp_location=gs://b/tmp']
+  assert cli.main(['compile', '--engine', 'kubeflow', '--output', str(tmp_path / 'p.json'),
+                   '--image', IMAGE, '--pipeline-root', PIPELINE_ROOT, '--dataset',
+                   'oxford_pets', '--data-dir', str(sample_dir), *dataflow]) == 1
+  error = capsys.readouterr().err
+  assert error.startswith('petseg: error: the pipeline cannot run on kfp: task ')
+  assert 'Beam runner DataflowRunner' in error and '--target vertex' in error
+  assert not (tmp_path / 'p.json').exists()
+  _compile(tmp_path, sample_dir, 'p.json', '--target', 'vertex', *dataflow)
 
 
 def test_compile_refuses_an_unknown_target(sample_dir, tmp_path, capsys):

@@ -1,5 +1,6 @@
 """The step entrypoint under both Kubeflow launchers: each executor input that TFX 1.16's own
 entrypoint fails on (reproduced here with TFX's own parser), then read by ours."""
+import copy
 import json
 import os
 
@@ -87,7 +88,7 @@ def test_petseg_artifact_types_are_parsed_as_their_class(artifact_type):
   assert type(artifact) is artifact_type  # pylint: disable=unidiomatic-typecheck
 
 
-def test_minio_artifacts_are_read_and_written_at_the_launchers_local_copies(
+def test_object_store_artifacts_are_read_and_written_at_the_launchers_local_copies(
     tmp_path, monkeypatch):
   monkeypatch.setenv(entrypoint.LOCAL_ROOT_ENV, str(tmp_path))
   examples = {'name': '3', 'uri': 'minio://mlpipeline/v2/run/ExampleGen/examples',
@@ -99,17 +100,22 @@ def test_minio_artifacts_are_read_and_written_at_the_launchers_local_copies(
             'type': {'instanceSchema': 'title: tfx.ModelRun\ntype: object\n'}}
   own_uris = {'model': model['uri'], 'report': report['uri'], 'model_run': on_gcs['uri']}
   output_file = tmp_path / 'tmp' / 'kfp_outputs' / 'output_metadata.json'
-  fixed, relocated = entrypoint.normalise(
-      _executor_input({'examples': examples},
-                      {'model': model, 'report': report, 'model_run': on_gcs},
-                      str(output_file)),
-      {'artifacts': {'examples': {'artifactType': EXAMPLES}}})
+  executor_input = _executor_input({'examples': examples},
+                                   {'model': model, 'report': report, 'model_run': on_gcs},
+                                   str(output_file))
+  inputs_spec = {'artifacts': {'examples': {'artifactType': EXAMPLES}}}
+  # Vertex AI (no --local_artifact_copies): every artifact where it is.
+  direct, relocated = entrypoint.normalise(copy.deepcopy(executor_input), inputs_spec)
+  assert relocated == {} and direct['outputs']['artifacts']['model_run']['artifacts'][0][
+      'uri'] == on_gcs['uri']
+  fixed, relocated = entrypoint.normalise(executor_input, inputs_spec, local_copies=True)
   artifacts = {**fixed['inputs']['artifacts'], **fixed['outputs']['artifacts']}
   uris = {key: a['artifacts'][0]['uri'] for key, a in artifacts.items()}
   assert uris == {'examples': str(tmp_path / 'minio/mlpipeline/v2/run/ExampleGen/examples'),
                   'model': str(tmp_path / 'minio/mlpipeline/v2/run/Trainer/model'),
                   'report': str(tmp_path / 's3/bucket/run/ReleaseRecord/report'),
-                  'model_run': 'gs://bucket/run/Trainer/model_run'}  # TF reads gs:// itself
+                  # written file by file by the launcher: no directory markers on GCS
+                  'model_run': str(tmp_path / 'gcs/bucket/run/Trainer/model_run')}
 
   entrypoint.make_output_dirs(fixed)
   assert os.path.isdir(uris['model'])  # a directory artifact
@@ -125,11 +131,12 @@ def test_minio_artifacts_are_read_and_written_at_the_launchers_local_copies(
   entrypoint.restore_uris(str(output_file), relocated)
   reported = json.loads(output_file.read_text())['artifacts']
   assert {k: v['artifacts'][0]['uri'] for k, v in reported.items()} == own_uris
+  assert len(relocated) == 4
   assert reported['model']['artifacts'][0]['metadata'] == {'k': 1}
 
 
 def test_local_paths_are_used_as_they_are(monkeypatch):
   monkeypatch.delenv(entrypoint.LOCAL_ROOT_ENV, raising=False)
   assert entrypoint.local_path('minio://b/k') == '/minio/b/k'
+  assert entrypoint.local_path('gs://b/k') == '/gcs/b/k'
   assert entrypoint.local_path('/data/pipeline/x') is None
-  assert entrypoint.local_path('gs://b/k') is None
