@@ -129,10 +129,12 @@ def _decision(summary: Dict[str, Any]) -> str:
   said = ('<p class="yes">Blessed.</p>' if summary['blessed'] else
           '<p class="no">Not blessed: ' + html.escape('; '.join(summary['reasons'])) + '</p>')
   baseline = summary['baseline']
-  release = (f'The Pusher releases it as the next version of {summary["serving_dir"]}.'
-             if summary['blessed'] else 'Nothing is released.')
-  return (said + f'<p>Gate: mean IoU &ge; {gate["min_mean_iou"]}, at most '
-          f'{gate["max_mean_iou_drop"]} below the released model'
+  release = (f'The Pusher releases it to {summary["serving_dir"]}, as the next version '
+             'unless the newest version already holds this model.' if summary['blessed']
+             else 'Nothing is released.')
+  drop = ('no released model to compare with' if gate['max_mean_iou_drop'] is None else
+          f'at most {gate["max_mean_iou_drop"]} below the released model')
+  return (said + f'<p>Gate: mean IoU &ge; {gate["min_mean_iou"]}, {drop}'
           + ''.join(f', {html.escape(k)} IoU &ge; {v}' for k, v in gate['min_class_iou'].items())
           + '.</p><p>Baseline: ' + (f'version {baseline["version"]}, mean IoU '
                                      f'{baseline["mean_iou"]:.3f} '

@@ -88,6 +88,7 @@ def test_the_report_is_an_html_artifact_the_kfp_ui_shows(runs):
   with open(runs['oss'].stored(report['uri'])) as f:  # one file at the artifact's URI
     page = f.read()
   assert page.startswith('<!doctype html>') and 'Blessed.' in page
+  assert 'no released model to compare with' in page  # a first release
   assert page.count('src="data:image/png;base64,') == 3 * 8  # image, truth, prediction
 
 
