@@ -24,7 +24,7 @@ from petseg import run_summary
 from petseg.components import ingest_report
 from petseg.components import release_registry
 
-SUMMARY_FILE = 'release.json'
+SUMMARY_FILE = os.path.basename(release_registry.RECORD_FILE)  # the same record
 
 
 class RunSummary(artifact.Artifact):

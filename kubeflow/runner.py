@@ -58,13 +58,13 @@ def adapt(spec: Dict[str, Any], target: str) -> Dict[str, Any]:
   always run (and, on open-source KFP, for the steps whose pre-cache check it does not
   run)."""
   spec = copy.deepcopy(spec)
-  for executor in spec['deploymentSpec']['executors'].values():
+  executors = spec['deploymentSpec']['executors']
+  for executor in executors.values():
     container = executor.get('container')
     if container and container['command'] == TFX_ENTRYPOINT:
       container['command'] = list(ENTRYPOINT)
       if target == 'kfp':
         container['args'] = [entrypoint.LOCAL_COPIES_FLAG, *container['args']]
-  executors = spec['deploymentSpec']['executors']
   for name, task in spec['root']['dag']['tasks'].items():
     _fix_condition_inputs(task)
     container = executors[spec['components'][task['componentRef']['name']]['executorLabel']
