@@ -86,8 +86,9 @@ class Executor(base_executor.BaseExecutor):
            for key, artifacts in {**input_dict, **output_dict}.items()}
     baseline = one['baseline']
     version = baseline.get_int_custom_property(release_registry.VERSION)
+    ingest = ingest_report.load(one['examples'].uri)
     summary = run_summary.build(
-        examples_uri=one['examples'].uri, model_uri=one['model'].uri,
+        examples_uri=one['examples'].uri, ingest=ingest, model_uri=one['model'].uri,
         model_run_uri=one['model_run'].uri, evaluation_uri=one['evaluation'].uri,
         blessed=one['blessing'].get_int_custom_property('blessed') == 1,
         baseline=({'version': version, 'model_path': baseline.get_string_custom_property(
@@ -104,7 +105,7 @@ class Executor(base_executor.BaseExecutor):
       output.set_float_custom_property('mean_iou', summary['test']['mean_iou'])
     page = one['report']
     fileio.makedirs(os.path.dirname(page.uri))
-    report.write(summary, ingest_report.load(one['examples'].uri), page.uri)
+    report.write(summary, ingest, page.uri)
 
 
 class ReleaseRecord(base_component.BaseComponent):

@@ -28,15 +28,20 @@ def condition_inputs(condition: str) -> List[str]:
   return _CONDITION_INPUT.findall(condition)
 
 
+def executor_of(spec: Dict[str, Any], task: Dict[str, Any]) -> Dict[str, Any]:
+  """The deployment executor that runs a task of the spec ({} when it has none)."""
+  label = spec['components'][task['componentRef']['name']].get('executorLabel')
+  return spec['deploymentSpec']['executors'].get(label, {})
+
+
 def problems(spec: Dict[str, Any], target: str) -> List[str]:
   """One line per task that `target` would refuse or run wrongly, naming the task."""
   if target not in TARGETS:
     raise errors.ConfigError(f'unknown target {target!r}; targets: {list(TARGETS)}')
-  executors = spec['deploymentSpec']['executors']
   found = []
   for name, task in sorted(spec['root']['dag']['tasks'].items()):
-    component = spec['components'][task['componentRef']['name']]
-    executor = executors.get(component.get('executorLabel'), {})
+    executor = executor_of(spec, task)
+    container = executor.get('container', {})
     condition = task.get('triggerPolicy', {}).get('condition', '')
     missing = sorted(set(condition_inputs(condition))
                      - set(task.get('inputs', {}).get('artifacts', {})))
@@ -56,14 +61,14 @@ def problems(spec: Dict[str, Any], target: str) -> List[str]:
     if 'artifactIterator' in task:
       found.append(f'task {name}: artifact iterators are not implemented by the '
                    'open-source KFP backend')
-    runners = {m for arg in executor.get('container', {}).get('args', [])
+    runners = {m for arg in container.get('args', [])
                for m in _RUNNER.findall(arg)} - {'DirectRunner'}
     if runners:
       found.append(f'task {name}: Beam runner {sorted(runners)[0]} cannot read the pod\'s '
                    'local copies of the artifacts that steps use on open-source KFP; run '
                    'the Beam steps there with the DirectRunner, or compile with --target '
                    'vertex')
-    if ('preCacheCheck' in executor.get('container', {}).get('lifecycle', {})
+    if ('preCacheCheck' in container.get('lifecycle', {})
         and task.get('cachingOptions', {}).get('enableCache')):
       found.append(f'task {name}: cached, but the open-source KFP backend does not run its '
                    'pre-cache check, so its cache key misses what that check computes')

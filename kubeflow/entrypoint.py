@@ -46,6 +46,7 @@ from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 from tfx.types import value_artifact
 from tfx.utils import import_utils
+from tfx.utils import name_utils
 import yaml
 
 from petseg import errors
@@ -57,16 +58,17 @@ LOCAL_MOUNTS = {'gs://': 'gcs', 'minio://': 'minio', 's3://': 's3'}
 LOCAL_ROOT_ENV = 'PETSEG_KFP_LOCAL_ROOT'
 LOCAL_COPIES_FLAG = '--local_artifact_copies'
 LAUNCHER_OUTPUTS = ('executor-logs',)
-_CUSTOM_TYPES = {cls.TYPE_NAME: f'{cls.__module__}.{cls.__qualname__}'
+_CUSTOM_TYPES = {cls.TYPE_NAME: name_utils.get_full_name(cls)
                  for cls in release_record.CUSTOM_TYPES}
 
 
-def local_path(uri: str) -> Optional[str]:
-  """Where the open-source launcher keeps its copy of the artifact at `uri`, or None for a
-  path on a local file system."""
+def local_path(uri: str, root: Optional[str] = None) -> Optional[str]:
+  """Where the open-source launcher keeps its copy of the artifact at `uri`, below `root`
+  (default: $PETSEG_KFP_LOCAL_ROOT or '/'), or None for a path on a local file system."""
   for scheme, mount in LOCAL_MOUNTS.items():
     if uri.startswith(scheme):
-      return os.path.join(os.environ.get(LOCAL_ROOT_ENV, '/'), mount, uri[len(scheme):])
+      return os.path.join(root or os.environ.get(LOCAL_ROOT_ENV, '/'), mount,
+                          uri[len(scheme):])
   return None
 
 

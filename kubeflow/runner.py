@@ -58,8 +58,7 @@ def adapt(spec: Dict[str, Any], target: str) -> Dict[str, Any]:
   always run (and, on open-source KFP, for the steps whose pre-cache check it does not
   run)."""
   spec = copy.deepcopy(spec)
-  executors = spec['deploymentSpec']['executors']
-  for executor in executors.values():
+  for executor in spec['deploymentSpec']['executors'].values():
     container = executor.get('container')
     if container and container['command'] == TFX_ENTRYPOINT:
       container['command'] = list(ENTRYPOINT)
@@ -67,8 +66,7 @@ def adapt(spec: Dict[str, Any], target: str) -> Dict[str, Any]:
         container['args'] = [entrypoint.LOCAL_COPIES_FLAG, *container['args']]
   for name, task in spec['root']['dag']['tasks'].items():
     _fix_condition_inputs(task)
-    container = executors[spec['components'][task['componentRef']['name']]['executorLabel']
-                          ].get('container', {})
+    container = conformance.executor_of(spec, task).get('container', {})
     if name in pipeline_lib.NEVER_CACHED or (
         target == 'kfp' and 'preCacheCheck' in container.get('lifecycle', {})):
       task.setdefault('cachingOptions', {})['enableCache'] = False

@@ -131,12 +131,12 @@ def gate(evaluation_uri: str) -> Dict[str, Any]:
   return result
 
 
-def build(examples_uri: str, model_uri: str, model_run_uri: str, evaluation_uri: str,
-          blessed: bool, baseline: Optional[Dict[str, Any]], pipeline: str,
-          pipeline_run: str, serving_dir: str) -> Dict[str, Any]:
-  """The release record of a run, from its artifacts: `baseline` is {'version', 'path'} of
-  the released model it was compared with, or None on a first release."""
-  ingest = ingest_report.load(examples_uri)
+def build(examples_uri: str, ingest: Dict[str, Any], model_uri: str, model_run_uri: str,
+          evaluation_uri: str, blessed: bool, baseline: Optional[Dict[str, Any]],
+          pipeline: str, pipeline_run: str, serving_dir: str) -> Dict[str, Any]:
+  """The release record of a run, from its artifacts and `ingest`, the examples' ingest
+  report: `baseline` is {'version', 'model_path'} of the released model it was compared
+  with, or None on a first release."""
   with fileio.open(posixpath.join(model_run_uri, training.CONFIG_FILE)) as f:
     config = json.load(f)
   labels = config.pop('labels')

@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional
 
 import celpy
 
+from petseg.kubeflow import conformance
 from petseg.kubeflow import entrypoint
 
 FLAVOURS = ('kfp', 'vertex')
@@ -93,13 +94,6 @@ class Backend:
         return os.path.join(self.store, mount, uri[len(scheme):])
     return uri
 
-  def _pod_path(self, pod: str, uri: str) -> Optional[str]:
-    os.environ[entrypoint.LOCAL_ROOT_ENV] = pod
-    try:
-      return entrypoint.local_path(uri)
-    finally:
-      del os.environ[entrypoint.LOCAL_ROOT_ENV]
-
   # Running -------------------------------------------------------------------------------
 
   def run(self, spec: Dict[str, Any], pipeline_root: str,
@@ -138,7 +132,7 @@ class Backend:
 
   def _task(self, spec, name, task, runs, values, pipeline_root, run_id) -> TaskRun:
     component = spec['components'][task['componentRef']['name']]
-    executor = spec['deploymentSpec']['executors'][component['executorLabel']]
+    executor = conformance.executor_of(spec, task)
     if 'container' not in executor:
       raise TaskFailed(f'task {name}: only container executors can run here: '
                        f'{sorted(executor)}')
@@ -170,9 +164,9 @@ class Backend:
                                      'type': definition['artifactType'],
                                      'metadata': definition.get('metadata', {})}]}
     if self.flavour == 'kfp':
-      outputs['executor-logs'] = {'artifacts': [{
-          'name': 'executor-logs', 'uri': f'{task_root}/executor-logs',
-          'type': {'schemaTitle': 'system.Artifact'}}]}
+      for key in entrypoint.LAUNCHER_OUTPUTS:
+        outputs[key] = {'artifacts': [{'name': key, 'uri': f'{task_root}/{key}',
+                                       'type': {'schemaTitle': 'system.Artifact'}}]}
       output_file = os.path.join(pod, 'tmp', 'kfp_outputs', 'output_metadata.json')
     else:
       output_file = f'{self.stored(task_root)}/executor_output.json'
@@ -223,7 +217,7 @@ class Backend:
   def _download(self, artifacts, pod: str) -> None:
     for artifact_list in artifacts.values():
       for artifact in artifact_list['artifacts']:
-        local = self._pod_path(pod, artifact['uri'])
+        local = entrypoint.local_path(artifact['uri'], pod)
         if local:
           _copy(self.stored(artifact['uri']), local)
 
@@ -234,7 +228,7 @@ class Backend:
     argv += [json.dumps(executor_input) if arg == '{{$}}' else arg for arg in args]
     os.makedirs(pod, exist_ok=True)
     for artifact_list in executor_input['outputs']['artifacts'].values():
-      local = self._pod_path(pod, artifact_list['artifacts'][0]['uri'])
+      local = entrypoint.local_path(artifact_list['artifacts'][0]['uri'], pod)
       if local:  # the launcher makes each output's parent directory
         os.makedirs(os.path.dirname(local), exist_ok=True)
     os.makedirs(os.path.dirname(executor_input['outputs']['outputFile']), exist_ok=True)
@@ -258,14 +252,14 @@ class Backend:
     recorded = {}
     for key, artifact_list in outputs.items():
       artifact = dict(artifact_list['artifacts'][0])
-      if key == 'executor-logs':
+      if key in entrypoint.LAUNCHER_OUTPUTS:
         continue
       if key in reported:
         step = reported[key]['artifacts'][0]
         artifact['uri'] = step.get('uri') or artifact['uri']
         artifact['metadata'] = {**artifact.get('metadata', {}), **step.get('metadata', {})}
       if self.flavour == 'kfp':
-        local = self._pod_path(pod, artifact['uri'])
+        local = entrypoint.local_path(artifact['uri'], pod)
         if local:
           _copy(local, self.stored(artifact['uri']))
       self._ids += 1
