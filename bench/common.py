@@ -1,5 +1,6 @@
-"""What the benchmarks share: transformed records of the real Oxford sample, made by the
-real pipeline (one short training epoch) into bench/.cache/ and reused from its cache."""
+"""What the benchmarks share: transformed records and a model of the real Oxford sample,
+made by the real pipeline (one short training epoch) into bench/.cache/ and reused from
+its cache."""
 import json
 import os
 import sys
@@ -15,8 +16,8 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 OXFORD_SAMPLE = os.path.join(ROOT, '..', '..', 'shared', 'data', 'oxford-pets-sample')
 
 
-def transformed_oxford(image_size: int):
-  """(train file patterns, transform graph dir) for the Oxford sample at `image_size`."""
+def _oxford_run(image_size: int):
+  """(ML Metadata store, latest executions) of the pipeline on the Oxford sample."""
   data_dir = os.path.abspath(OXFORD_SAMPLE)
   if not os.path.isdir(data_dir):
     sys.exit(f'{data_dir} is absent: the benchmarks measure the real Oxford sample')
@@ -25,11 +26,23 @@ def transformed_oxford(image_size: int):
   local_runner.run(out, data_dir, dataset, training.TrainingConfig(
       image_size=image_size, epochs=1, num_classes=dataset.labels.num_classes))
   store = metadata.connect(local_runner.metadata_path(out))
-  executions = metadata.latest_executions(store, pipeline_lib.PIPELINE_NAME)
+  return store, metadata.latest_executions(store, pipeline_lib.PIPELINE_NAME)
+
+
+def transformed_oxford(image_size: int):
+  """(train file patterns, transform graph dir) for the Oxford sample at `image_size`."""
+  store, executions = _oxford_run(image_size)
   examples, = metadata.output_artifacts(store, executions['Transform'].id,
                                         'transformed_examples')
   graph, = metadata.output_artifacts(store, executions['Transform'].id, 'transform_graph')
   return [os.path.join(examples.uri, 'Split-train', '*')], graph.uri
+
+
+def trained_oxford_model(image_size: int) -> str:
+  """The SavedModel that the Trainer exported (one epoch on the Oxford sample)."""
+  store, executions = _oxford_run(image_size)
+  model, = metadata.output_artifacts(store, executions['Trainer'].id, 'model')
+  return os.path.join(model.uri, 'Format-Serving')
 
 
 def report(figures: dict) -> None:

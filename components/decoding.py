@@ -11,6 +11,7 @@ The record contract (README, "Records"):
   ...           per-dataset metadata (Oxford-IIIT Pet: species, breed)
 """
 import io
+import re
 from typing import Optional, Tuple
 
 import numpy as np
@@ -19,6 +20,7 @@ import tensorflow as tf
 
 from petseg import labels as labels_lib
 from petseg.components import items
+from petseg.models import features
 
 # Formats and modes whose bytes every standard decoder turns into the same RGB pixels.
 _KEPT_AS_IS = {('JPEG', 'RGB'), ('JPEG', 'L'), ('PNG', 'RGB'), ('PNG', 'L')}
@@ -28,17 +30,41 @@ _UNREADABLE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombE
 _LUT_SIZE = 1 << 16
 
 
-def _open(data: bytes, path: str, reason: str) -> Image.Image:
-  """Opens and fully decodes `data`, so that truncated files fail here and not later."""
+def _open(data: bytes, path: str, reason: str, load: bool = True) -> Image.Image:
+  """Opens `data` and, with `load`, decodes it fully, so that truncated files fail here."""
   try:
     img = Image.open(io.BytesIO(data))
-    img.load()
+    if load:
+      img.load()
   except _UNREADABLE_ERRORS as e:
     raise items.Rejected(reason, path, f'cannot be decoded ({e})') from None
   if getattr(img, 'n_frames', 1) > 1:
     raise items.Rejected(reason, path, f'is animated ({img.n_frames} frames); '
                          'a segmentation pair needs a single frame')
   return img
+
+
+def op_error_reason(error: tf.errors.OpError) -> str:
+  """What a TensorFlow op says went wrong, without the function and op names, nodes and
+  stack around it (eager and graph execution word it differently)."""
+  lines = [re.sub(r'\{\{function_node [^}]*\}\}', '', line).split(' [Op:')[0].strip()
+           for line in error.message.splitlines()]
+  said = [line for line in lines if line and not line.startswith(
+      ('Graph execution error', 'Detected at node', '<stack traces', '[[', 'File '))]
+  return said[-1] if said else error.message
+
+
+def tf_decoder_error(data: bytes) -> Optional[str]:
+  """Why the pipeline's own decoder (features.decode_image) refuses `data`, or None.
+
+  Pillow is more lenient (it ignores a PNG's data checksums, for one), so what is kept
+  as is must pass the decoder that Transform and serving use.
+  """
+  try:
+    features.decode_image(data)
+  except tf.errors.OpError as e:
+    return op_error_reason(e)
+  return None
 
 
 def _png_bit_depth(data: bytes) -> int:
@@ -69,10 +95,17 @@ def _has_alpha(img: Image.Image) -> bool:
 
 def read_image(data: bytes, path: str) -> Tuple[bytes, str, Tuple[int, int], Optional[str]]:
   """Returns (encoded bytes, 'jpeg'|'png', (width, height), conversion note or None)."""
-  img = _open(data, path, items.UNREADABLE_IMAGE)
+  img = _open(data, path, items.UNREADABLE_IMAGE, load=False)
   bit_depth = _png_bit_depth(data) if img.format == 'PNG' else 8
   if (img.format, img.mode) in _KEPT_AS_IS and bit_depth == 8 and not _has_alpha(img):
+    problem = tf_decoder_error(data)
+    if problem:
+      _open(data, path, items.UNREADABLE_IMAGE)  # Pillow's reason, when it has one, is clearer
+      raise items.Rejected(items.UNREADABLE_IMAGE, path,
+                           f'cannot be decoded by TensorFlow ({problem}); a damaged file '
+                           '(e.g. a bad checksum) that other viewers may still show')
     return data, img.format.lower(), img.size, None
+  img = _open(data, path, items.UNREADABLE_IMAGE)  # converted: Pillow decodes it
   if _has_alpha(img):
     rgb = _flatten_alpha(img, path)
   elif img.mode in _SIXTEEN_BIT_MODES:

@@ -94,7 +94,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
   Do() reads the dataset config and the report's path before the base class builds the
   Beam pipeline, which calls GenerateExamplesByBeam() with exec properties alone.
+  `required_splits` must each have examples (a pipeline trains, evaluates and tests).
   """
+
+  def __init__(self, context=None, required_splits: Sequence[str] = listing.SPLITS):
+    super().__init__(context)
+    self._required_splits = tuple(required_splits)
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
     raise NotImplementedError('all splits are read together in GenerateExamplesByBeam')
@@ -134,7 +139,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
       examples.set_int_custom_property(f'{split}_examples', stats['ingested'])
       examples.set_int_custom_property(f'{split}_rejected', stats['rejected'])
     examples.set_string_custom_property('labels', json.dumps(self._config.labels.to_json()))
-    ingest_report.check(report, self._config.max_reject_fraction, self._report_path)
+    ingest_report.check(report, self._config.max_reject_fraction, self._report_path,
+                        self._required_splits)
 
 
 def IngestExampleGen(data_dir: str, config: config_lib.DatasetConfig) -> FileBasedExampleGen:
@@ -151,10 +157,12 @@ def IngestExampleGen(data_dir: str, config: config_lib.DatasetConfig) -> FileBas
 
 
 def ingest(data_dir: str, config: config_lib.DatasetConfig, output_uri: str,
-           beam_pipeline_args: Sequence[str] = ()) -> standard_artifacts.Examples:
+           beam_pipeline_args: Sequence[str] = (),
+           required_splits: Sequence[str] = listing.SPLITS) -> standard_artifacts.Examples:
   """Runs the ExampleGen executor alone, as the pipeline would, writing into `output_uri`.
 
-  For benchmarks and for ingesting without ML Metadata; raises IngestError like a run.
+  For benchmarks and for scoring a model on data without ML Metadata; raises IngestError
+  like a run when one of `required_splits` is empty or rejects too much.
   """
   component = IngestExampleGen(data_dir, config)
   exec_properties = {
@@ -163,6 +171,6 @@ def ingest(data_dir: str, config: config_lib.DatasetConfig, output_uri: str,
   examples = standard_artifacts.Examples()
   examples.uri = output_uri
   context = Executor.Context(beam_pipeline_args=list(beam_pipeline_args))
-  Executor(context).Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]},
-                       exec_properties)
+  Executor(context, required_splits).Do(
+      {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
   return examples

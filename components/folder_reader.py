@@ -23,13 +23,15 @@ _CAMVID_FOLDERS = (('train', 'images_prepped_train', 'annotations_prepped_train'
 
 
 def detect_layout(data_dir: str) -> str:
-  if fileio.isdir(posixpath.join(data_dir, 'images_prepped_train')):
+  """CamVid's when any of its image folders is there (a new test set may hold only
+  images_prepped_test/); otherwise images/ beside masks/."""
+  if any(fileio.isdir(posixpath.join(data_dir, images)) for _, images, _ in _CAMVID_FOLDERS):
     return CAMVID_LAYOUT
   if fileio.isdir(posixpath.join(data_dir, 'images')):
     return IMAGES_MASKS_LAYOUT
   raise errors.DataError(
       f'{data_dir}: not a known image/mask folder layout; expected images/ beside masks/, '
-      'or CamVid\'s images_prepped_train/ beside annotations_prepped_train/')
+      'or CamVid\'s images_prepped_{train,val,test}/ beside annotations_prepped_*/')
 
 
 def fingerprint_patterns(config: config_lib.DatasetConfig) -> dict:
@@ -52,11 +54,13 @@ def list_candidates(data_dir: str, config: config_lib.DatasetConfig
       return listing.carve(name, config.eval_fraction)
     return split
 
+  outside = listing.outside_data_dir(data_dir, config.follow_symlinks)
   candidates, skipped = [], []
   for split, image_folder, mask_folder in folders:
     found, missed = listing.pair(
         posixpath.join(data_dir, image_folder), posixpath.join(data_dir, mask_folder),
-        lambda stems, split=split: [(split_of(split, s), s, ()) for s in sorted(stems)])
+        lambda stems, split=split: [(split_of(split, s), s, ()) for s in sorted(stems)],
+        outside)
     candidates += found
     skipped += missed
   return candidates, skipped

@@ -7,7 +7,7 @@ import collections
 import dataclasses
 import json
 import posixpath
-from typing import Iterable, List, Mapping, Tuple
+from typing import Iterable, List, Mapping, Sequence, Tuple
 
 from tfx.dsl.io import fileio
 
@@ -29,7 +29,19 @@ def load(examples_uri: str) -> dict:
 
 
 class IngestError(errors.DataError):
-  """The data cannot be used as it is; the message says what to fix."""
+  """The data cannot be used as it is; the message says what to fix and where the report
+  is. `report` is the whole report, so that a caller can keep it where the user will look
+  (the artifact that held it is discarded when its step fails) and say so in
+  `report_path`."""
+
+  def __init__(self, problems: str, report: Mapping, report_path: str):
+    super().__init__(problems)
+    self.problems, self.report, self.report_path = problems, report, report_path
+
+  def __str__(self) -> str:
+    return (f'{self.problems}\nEvery rejected file and why: {self.report_path}. Fix or '
+            'remove those files (or their lines in the split lists), or raise '
+            '--max-reject-fraction.')
 
 
 def build(dataset: str, data_dir: str, counts: Mapping[str, int],
@@ -72,25 +84,29 @@ def summary_lines(report: Mapping) -> List[str]:
   return lines
 
 
-def check(report: Mapping, max_reject_fraction: float, report_path: str) -> None:
-  """Raises IngestError when a split is empty or rejects more than it may."""
-  for split, stats in report['splits'].items():
+def check(report: Mapping, max_reject_fraction: float, report_path: str,
+          splits: Sequence[str] = listing.SPLITS) -> None:
+  """Raises IngestError, naming every failing split, when one of `splits` is empty or
+  rejects more than it may."""
+  failures = []
+  for split in splits:
+    stats = report['splits'][split]
     rejected = [r for r in report['rejected'] if r['split'] == split]
     if stats['reject_fraction'] > max_reject_fraction:
       reasons = collections.Counter(r['reason'] for r in rejected).most_common()
-      examples = '\n'.join(f'  {r["file"]}: {r["detail"]}' for r in rejected[:5])
-      raise IngestError(
+      examples = ''.join(f'\n  {r["file"]}: {r["detail"]}' for r in rejected[:5])
+      more = f'\n  ... and {len(rejected) - 5} more' if len(rejected) > 5 else ''
+      failures.append(
           f'split {split!r}: {stats["rejected"]} of {stats["rejected"] + stats["ingested"]} '
           f'items were rejected ({stats["reject_fraction"]:.1%}), more than the allowed '
           f'{max_reject_fraction:.1%}. Reasons: '
-          + ', '.join(f'{r} ({n})' for r, n in reasons) + f'. First ones:\n{examples}\n'
-          f'Every rejected file and why: {report_path}. Fix or remove those files (or '
-          'their lines in the split lists), or raise --max-reject-fraction.')
-    if stats['ingested'] == 0:
-      raise IngestError(
+          + ', '.join(f'{r} ({n})' for r, n in reasons) + f'.{examples}{more}')
+    elif stats['ingested'] == 0:
+      failures.append(
           f'split {split!r} has no examples (data: {report["data_dir"]}). Add data, or '
-          'change --eval-fraction / --test-fraction so that every split gets some. '
-          f'Details: {report_path}')
+          'change --eval-fraction / --test-fraction so that every split gets some.')
+  if failures:
+    raise IngestError('\n'.join(failures), report, report_path)
 
 
 def dumps(report: Mapping) -> str:

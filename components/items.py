@@ -12,6 +12,7 @@ UNREADABLE_MASK = 'unreadable_mask'
 UNSUPPORTED_MODE = 'unsupported_mode'
 SIZE_MISMATCH = 'size_mismatch'
 UNKNOWN_MASK_VALUES = 'unknown_mask_values'
+OUTSIDE_DATA_DIR = 'outside_data_dir'
 # A file that is present but belongs to no split; reported, not counted as rejected.
 NOT_IN_ANY_LIST = 'not_in_any_list'
 MACOS_METADATA = 'macos_metadata'

@@ -6,8 +6,9 @@ decoding the files happens in the Beam workers.
 import collections
 import hashlib
 import itertools
+import os
 import posixpath
-from typing import Callable, Dict, List, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from tfx.dsl.io import fileio
 
@@ -59,27 +60,48 @@ def files_by_stem(directory: str) -> Tuple[Dict[str, List[str]], List[items.Skip
   return dict(by_stem), skipped
 
 
-def _single(paths: Sequence[str], split: str, name: str, directory: str, missing: str,
-            what: str):
-  """The one file for a name, or the Skipped entry explaining why there is not one."""
+def outside_data_dir(data_dir: str, follow_symlinks: bool) -> Callable[[str], Optional[str]]:
+  """A check of a file's path: its real path when a symlink takes it out of `data_dir`
+  (which is then not read unless `follow_symlinks`), else None. Remote paths have none."""
+  if follow_symlinks or '://' in data_dir:
+    return lambda path: None
+  root = os.path.realpath(data_dir)
+
+  def check(path: str) -> Optional[str]:
+    real = os.path.realpath(path)
+    return None if os.path.commonpath([root, real]) == root else real
+  return check
+
+
+def _single(paths: Sequence[str], name: str, directory: str, what: str, missing: str,
+            outside: Callable[[str], Optional[str]]):
+  """The one file for a name, or why there is not one: (path, None) or (None, (reason,
+  file, detail))."""
   if not paths:
-    return None, items.Skipped(split, name, posixpath.join(directory, name + '.*'), missing,
-                               f'no {what} named {name}.* in {directory}')
+    return None, (missing, posixpath.join(directory, name + '.*'),
+                  f'no {what} named {name}.* in {directory}')
   if len(paths) > 1:
-    return None, items.Skipped(split, name, paths[0], items.DUPLICATE_NAME,
-                               f'several {what}s share the name {name}: {", ".join(paths)}')
+    return None, (items.DUPLICATE_NAME, paths[0],
+                  f'several {what}s share the name {name}: {", ".join(paths)}')
+  real = outside(paths[0])
+  if real:
+    return None, (items.OUTSIDE_DATA_DIR, paths[0],
+                  f'is a symlink to {real}, outside the data directory; pass '
+                  '--follow-symlinks to read it')
   return paths[0], None
 
 
 Wanted = List[Tuple[str, str, Metadata]]
 
 
-def pair(image_dir: str, mask_dir: str, choose: Callable[[Set[str]], Wanted]
+def pair(image_dir: str, mask_dir: str, choose: Callable[[Set[str]], Wanted],
+         outside: Callable[[str], Optional[str]]
          ) -> Tuple[List[items.Candidate], List[items.Skipped]]:
   """Candidates for the (split, name, metadata) that `choose` wants of the files' stems.
 
-  Every file is accounted for: a wanted name without exactly one image and one mask is
-  rejected, and a file whose name nobody wanted is reported as in no list.
+  Every file is accounted for: a wanted name without exactly one image and one mask
+  inside the data directory (see `outside_data_dir`) is rejected once, and a file whose
+  name nobody wanted is reported as in no list.
   """
   images, skipped = files_by_stem(image_dir)
   masks, skipped_masks = files_by_stem(mask_dir)
@@ -87,12 +109,15 @@ def pair(image_dir: str, mask_dir: str, choose: Callable[[Set[str]], Wanted]
   candidates, used = [], set()
   for split, name, metadata in choose(set(images) | set(masks)):
     used.add(name)
-    image, problem = _single(images.get(name, ()), split, name, image_dir,
-                             items.MISSING_IMAGE, 'image')
-    mask, mask_problem = _single(masks.get(name, ()), split, name, mask_dir,
-                                 items.MISSING_MASK, 'mask')
-    if problem or mask_problem:
-      skipped += [p for p in (problem, mask_problem) if p]
+    image, image_problem = _single(images.get(name, ()), name, image_dir, 'image',
+                                   items.MISSING_IMAGE, outside)
+    mask, mask_problem = _single(masks.get(name, ()), name, mask_dir, 'mask',
+                                 items.MISSING_MASK, outside)
+    problems = [p for p in (image_problem, mask_problem) if p]
+    if problems:  # One rejection per item, naming the first file at fault.
+      reason, file, _ = problems[0]
+      skipped.append(items.Skipped(split, name, file, reason,
+                                   '; '.join(detail for _, _, detail in problems)))
       continue
     candidates.append(items.Candidate(split, name, image, mask, metadata))
   for by_stem in (images, masks):
@@ -103,6 +128,6 @@ def pair(image_dir: str, mask_dir: str, choose: Callable[[Set[str]], Wanted]
   return candidates, skipped
 
 
-def read_text(path: str) -> str:
-  with fileio.open(path, 'r') as f:
+def read_bytes(path: str) -> bytes:
+  with fileio.open(path, 'rb') as f:
     return f.read()

@@ -26,22 +26,26 @@ def fingerprint_patterns(config: config_lib.DatasetConfig) -> dict:
   return listing.fingerprint_patterns((f'{IMAGES}/*', f'{TRIMAPS}/*', 'annotations/*.txt'))
 
 
-def _require(path: str, what: str) -> None:
-  if not fileio.exists(path):
-    raise errors.DataError(
-        f'{path}: {what} not found; an Oxford-IIIT Pet folder has images/, '
-        'annotations/trimaps/, annotations/trainval.txt and annotations/test.txt')
+def _missing(path: str, what: str) -> None:
+  raise errors.DataError(
+      f'{path}: {what} found; an Oxford-IIIT Pet folder has images/, annotations/trimaps/ '
+      'and annotations/trainval.txt, annotations/test.txt or both')
 
 
 def list_candidates(data_dir: str, config: config_lib.DatasetConfig
                     ) -> Tuple[List[items.Candidate], List[items.Skipped]]:
-  for rel, what in ((IMAGES, 'image folder'), (TRIMAPS, 'trimap folder')):
-    _require(posixpath.join(data_dir, rel), what)
+  """The listed items; a dataset may hold one list only (a new test set: test.txt), and
+  then the splits of the other are empty."""
+  for rel, what in ((IMAGES, 'no image folder'), (TRIMAPS, 'no trimap folder')):
+    if not fileio.exists(posixpath.join(data_dir, rel)):
+      _missing(posixpath.join(data_dir, rel), what)
+  lists = [(name, rel) for name, rel in LISTS if fileio.exists(posixpath.join(data_dir, rel))]
+  if not lists:
+    _missing(', '.join(posixpath.join(data_dir, rel) for _, rel in LISTS), 'no split list')
   wanted, skipped, listed_in = [], [], {}
-  for list_name, rel in LISTS:
+  for list_name, rel in lists:
     path = posixpath.join(data_dir, rel)
-    _require(path, 'split list')
-    entries, problems = oxford_pets.parse_list(listing.read_text(path), path)
+    entries, problems = oxford_pets.parse_list(listing.read_bytes(path), path)
     split_of = ((lambda name: listing.carve(name, config.eval_fraction))
                 if list_name == 'trainval' else (lambda name: 'test'))
     for name, detail in problems:
@@ -55,6 +59,7 @@ def list_candidates(data_dir: str, config: config_lib.DatasetConfig
       listed_in[entry.name] = rel
       wanted.append((split_of(entry.name), entry.name,
                      (('species', entry.species), ('breed', entry.breed))))
-  candidates, unpaired = listing.pair(posixpath.join(data_dir, IMAGES),
-                                      posixpath.join(data_dir, TRIMAPS), lambda stems: wanted)
+  candidates, unpaired = listing.pair(
+      posixpath.join(data_dir, IMAGES), posixpath.join(data_dir, TRIMAPS), lambda stems: wanted,
+      listing.outside_data_dir(data_dir, config.follow_symlinks))
   return candidates, skipped + unpaired

@@ -61,7 +61,7 @@ def save(model: keras.Model, tf_transform_output: tft.TFTransformOutput, image_s
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='images')])
   def serve_images(images):
     shapes = tf.map_fn(
-        lambda e: tf.shape(tf.io.decode_image(e, channels=3, expand_animations=False))[:2],
+        lambda e: tf.shape(features.decode_image(e))[:2],
         images, fn_output_signature=tf.TensorSpec([2], tf.int32))
     transformed = model.tft_layer({'image': tf.reshape(images, [-1, 1])})
     predicted = _predict(model, image_size, transformed)

@@ -18,6 +18,12 @@ CLASS_IDS = 'class_ids'  # predicted class ids [B, H, W]
 TRUE_CLASS_IDS = 'true_class_ids'  # the transformed mask's class ids [B, S, S]
 
 
+def decode_image(encoded: tf.Tensor) -> tf.Tensor:
+  """JPEG/PNG/GIF/BMP bytes -> uint8 [H, W, 3]: the one decoder of raw images, used by
+  Transform, by serving and by ingestion to refuse what it could not decode later."""
+  return tf.io.decode_image(encoded, channels=3, expand_animations=False)
+
+
 def parse_image(serialized: tf.Tensor, image_size: int) -> tf.Tensor:
   image = tf.io.parse_tensor(serialized, tf.uint8)
   return tf.ensure_shape(image, [image_size, image_size, 3])

@@ -57,10 +57,11 @@ def records(file_patterns: List[str]) -> tf.data.Dataset:
 
 
 def dataset(file_patterns: List[str], config: training.TrainingConfig, batch_size: int,
-            training_split: bool) -> tf.data.Dataset:
+            training_split: bool, skip_batches: int = 0) -> tf.data.Dataset:
   """(float32 image 0..255 [B, S, S, 3], uint8 mask [B, S, S]) batches.
 
-  The training split repeats forever, shuffled and augmented; others are one pass as is.
+  The training split repeats forever, shuffled and augmented, from its `skip_batches`th
+  batch (what a resumed training has done already); others are one pass as is.
   """
   # Records are small uint8 tensors, so parsed examples are cached in memory.
   ds = records(file_patterns).map(lambda r: _parse(r, config.image_size),
@@ -69,7 +70,8 @@ def dataset(file_patterns: List[str], config: training.TrainingConfig, batch_siz
     ds = ds.repeat().shuffle(1024, seed=config.seed)
     # One seed pair per element, from a seeded stream: reproducible in any thread order.
     seeds = tf.data.Dataset.random(seed=config.seed).batch(2)
-    ds = tf.data.Dataset.zip((ds, seeds)).map(
+    # Skipped before augmenting: the same stream as if it had run, at little cost.
+    ds = tf.data.Dataset.zip((ds, seeds)).skip(skip_batches * batch_size).map(
         lambda example, seed: augment(*example, seed, config), num_parallel_calls=AUTOTUNE)
   else:
     ds = ds.map(lambda image, mask: (tf.cast(image, tf.float32), mask))

@@ -15,7 +15,7 @@ from petseg.models import features
 
 
 def _resize_image(encoded: tf.Tensor, size: int) -> tf.Tensor:
-  image = tf.io.decode_image(encoded, channels=3, expand_animations=False)
+  image = features.decode_image(encoded)
   resized = tf.image.resize(image, [size, size], method='bilinear', antialias=True)
   return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 

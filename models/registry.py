@@ -32,10 +32,17 @@ def get(name: str) -> ModelDef:
   return MODELS[name]
 
 
+def check_size(name: str, image_size: int) -> None:
+  """Raises ConfigError unless the model takes `image_size` (a multiple of its stride)."""
+  stride = get(name).stride
+  if image_size % stride or image_size < stride:
+    below, above = max(1, image_size // stride) * stride, -(-image_size // stride) * stride
+    raise errors.ConfigError(f'{name} needs an image size divisible by {stride}, got '
+                             f'{image_size}; try {below}' + (f' or {above}' if above != below
+                                                              else ''))
+
+
 def build(name: str, image_size: int, num_classes: int, **options) -> keras.Model:
   """The logits model; raises ConfigError when the size does not suit the model."""
-  model = get(name)
-  if image_size % model.stride:
-    raise errors.ConfigError(f'{name} needs an image size divisible by {model.stride}, '
-                             f'got {image_size}')
-  return model.build(image_size, num_classes, **options)
+  check_size(name, image_size)
+  return get(name).build(image_size, num_classes, **options)

@@ -9,11 +9,13 @@
    mean IoU; stop early when it stalls; log to TensorBoard and a CSV of the curves.
 6. Export the SavedModel with the Transform graph embedded and the class names beside it.
 """
+import hashlib
 import inspect
 import json
 import os
 import shutil
 import tempfile
+from typing import Any, Dict, Optional
 
 from absl import logging
 import numpy as np
@@ -128,10 +130,33 @@ def training_phases(config: training.TrainingConfig, has_encoder: bool):
   return [(0, config.epochs, True)]
 
 
+def resumed_start(state: Optional[Dict[str, Any]], phase: int, first_epoch: int
+                  ) -> Optional[int]:
+  """The epoch a phase (fit) starts at after a restart with the saved `state` (Resume):
+  its first, the one after the last done, or None when it was done or stopped early."""
+  if not state or state['phase'] < phase:
+    return first_epoch
+  if state['phase'] > phase or state['stopped']:
+    return None
+  return state['epoch'] + 1
+
+
+def resume_directory(resume_root: str, fn_args: tfx.components.FnArgs) -> str:
+  """Where this training keeps what it needs to resume: under `resume_root`, named by a
+  digest of everything it depends on (its settings, data and transform graph), so that
+  only a re-run of the same training picks it up."""
+  inputs = json.dumps([fn_args.custom_config, sorted(fn_args.train_files),
+                       sorted(fn_args.eval_files), fn_args.transform_output], sort_keys=True)
+  return os.path.join(resume_root, hashlib.sha256(inputs.encode()).hexdigest()[:16])
+
+
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
+  """TFX's Trainer calls this by name (pipeline.RUN_FN) with the run's FnArgs; custom_config
+  holds the TrainingConfig, the labels and, where runs can resume, `resume_dir`."""
   strategy = distribution_strategy()
   custom_config = dict(fn_args.custom_config)
   labels = labels_lib.LabelSpec.from_json(custom_config.pop('labels'))
+  resume_root = custom_config.pop(training.RESUME_DIR_KEY, None)
   config = training.TrainingConfig.from_json(custom_config)
   keras.utils.set_random_seed(config.seed)
   tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -141,8 +166,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   logging.info('%d replicas in sync, global batch %d', strategy.num_replicas_in_sync,
                batch_size)
   steps_per_epoch = max(1, input_pipeline.count(fn_args.train_files) // batch_size)
-  train = _shard_by_example(input_pipeline.dataset(fn_args.train_files, config, batch_size,
-                                                   training_split=True))
   evaluation = _shard_by_example(input_pipeline.dataset(fn_args.eval_files, config,
                                                         batch_size, training_split=False))
   with strategy.scope():
@@ -157,25 +180,52 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   tf.io.gfile.makedirs(run_dir)
   with tf.io.gfile.GFile(os.path.join(run_dir, training.CONFIG_FILE), 'w') as f:
     f.write(json.dumps({**config.to_json(), 'labels': labels.to_json()}, indent=2))
-  keep_best = training.KeepBest('val_mean_iou')
-  callbacks = [
-      keep_best,
-      keras.callbacks.TensorBoard(run_dir),
-      keras.callbacks.CSVLogger(os.path.join(run_dir, 'history.csv'), append=True),
-      keras.callbacks.EarlyStopping(monitor='val_mean_iou', mode='max',
-                                    patience=config.early_stopping_patience),
-  ]
+  history_csv = os.path.join(run_dir, 'history.csv')
+  keep_best = training.KeepBest('val_mean_iou', config.early_stopping_patience)
+  callbacks = [keep_best, keras.callbacks.TensorBoard(run_dir),
+               keras.callbacks.CSVLogger(history_csv, append=True)]
+  resume, state = None, None
+  if resume_root and getattr(strategy, 'cluster_resolver', None) is None:
+    resume = training.Resume(resume_directory(resume_root, fn_args), keep_best, history_csv)
+    resume.set_model(model)  # restored before fit() would set it
+    keep_best.set_model(model)
+    tf.io.gfile.makedirs(resume.directory)
+    callbacks.append(resume)  # last: it saves what the others have just updated
+    state = resume.saved()
   encoder = _encoder(model)
-  for first_epoch, last_epoch, encoder_trainable in training_phases(config, encoder is not None):
+  restored = False
+  for phase, (first_epoch, last_epoch, encoder_trainable) in enumerate(
+      training_phases(config, encoder is not None)):
+    start = resumed_start(state, phase, first_epoch)
+    if start is None or start >= last_epoch:
+      continue  # done before the process was interrupted
     if encoder is not None:
       # Trainability takes effect at compile time in Keras 2, hence one compile per phase.
       encoder.trainable = encoder_trainable
     with strategy.scope():
       _compile(model, config, stats, steps_per_epoch)
+    if state and not restored:
+      # Same phase: the optimizer goes on too; a new phase starts a new one.
+      resume.restore(state, optimizer=state['phase'] == phase)
+      restored = True
+      logging.info('Resuming training at epoch %d of %d (%s)', start + 1, config.epochs,
+                   resume.directory)
+    if start == first_epoch:
+      keep_best.wait = 0  # early stopping counts per phase
+    if resume:
+      resume.phase = phase
+    # Each fit reads the stream from its start: a resumed one skips the epochs done.
+    train = _shard_by_example(input_pipeline.dataset(
+        fn_args.train_files, config, batch_size, training_split=True,
+        skip_batches=(start - first_epoch) * steps_per_epoch))
     model.fit(train, steps_per_epoch=steps_per_epoch, validation_data=evaluation,
-              initial_epoch=first_epoch, epochs=last_epoch, callbacks=callbacks, verbose=2)
+              initial_epoch=start, epochs=last_epoch, callbacks=callbacks, verbose=2)
+  if state and not restored:  # every phase was done: the best weights are all it needs
+    resume.restore_best(state)
   keep_best.restore()
   logging.info('Weights of the best eval mean IoU (%.4f) restored', keep_best.best)
   export.save(model, tf_transform_output, config.image_size, labels, serving_dir)
   if serving_dir != fn_args.serving_model_dir:
     shutil.rmtree(os.path.dirname(serving_dir))  # a worker's scratch copy
+  if resume:
+    tf.io.gfile.rmtree(resume.directory)  # finished: nothing to resume

@@ -2,7 +2,10 @@
 class weights. Each is small and tested on its own; trainer.run_fn puts them together.
 """
 import dataclasses
+import io
+import json
 import math
+import posixpath
 from typing import Any, Dict, Mapping, Optional
 
 import numpy as np
@@ -12,10 +15,13 @@ import tf_keras as keras
 from petseg import config as config_lib
 from petseg import errors
 from petseg.labels import IGNORE_ID
+from petseg.models import registry
 
 
 # Written by the Trainer into its model_run artifact: the configuration it trained with.
 CONFIG_FILE = 'training_config.json'
+# The Trainer's custom_config key for where a run keeps what it needs to resume (Resume).
+RESUME_DIR_KEY = 'resume_dir'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,8 +57,19 @@ class TrainingConfig:
       raise errors.ConfigError(f'optimizer must be adam, adamw or rmsprop, not {self.optimizer!r}')
     if self.class_weights not in ('none', 'median_frequency'):
       raise errors.ConfigError('class_weights must be none or median_frequency')
-    if self.epochs < 1 or self.batch_size < 1 or self.learning_rate <= 0:
-      raise errors.ConfigError('epochs, batch_size and learning_rate must be positive')
+    check = config_lib.check_number
+    for name in ('epochs', 'batch_size', 'early_stopping_patience', 'num_classes'):
+      check(name, getattr(self, name), 1, integer=True)
+    check('freeze_encoder_epochs', self.freeze_encoder_epochs, 0, integer=True)
+    check('seed', self.seed, 0, integer=True)
+    check('learning_rate', self.learning_rate, 0, open_low=True)
+    for name in ('weight_decay', 'warmup_epochs'):
+      check(name, getattr(self, name), 0)
+    check('batchnorm_momentum', self.batchnorm_momentum, 0, 1, open_high=True)
+    check('max_scale', self.max_scale, 1)
+    check('colour_jitter', self.colour_jitter, 0, 1, open_high=True)
+    check('image_size', self.image_size, 1, integer=True)
+    registry.check_size(self.model, self.image_size)
 
   def to_json(self) -> Dict[str, Any]:
     return {**dataclasses.asdict(self), 'model_options': dict(self.model_options)}
@@ -131,21 +148,103 @@ def median_frequency_weights(class_pixels, class_image_pixels) -> np.ndarray:
 
 
 class KeepBest(keras.callbacks.Callback):
-  """Remembers the weights of the epoch with the highest `monitor`, across several fits;
-  `restore()` puts them back. In memory, so that every worker of a multi-worker run holds
-  them (a checkpoint file is written by the chief only)."""
+  """Remembers the weights of the epoch with the highest `monitor`, across several fits,
+  and stops a fit after `patience` epochs without a better one (Keras' EarlyStopping, per
+  fit: set `wait` to 0 before each). `restore()` puts the best weights back. In memory, so
+  that every worker of a multi-worker run holds them (a checkpoint file is written by the
+  chief only); Resume keeps them on disk between attempts."""
 
-  def __init__(self, monitor: str):
+  def __init__(self, monitor: str, patience: int):
     super().__init__()
-    self.monitor = monitor
-    self.best = -math.inf
+    self.monitor, self.patience = monitor, patience
+    self.best, self.best_epoch, self.wait = -math.inf, -1, 0
     self.best_weights = None
 
   def on_epoch_end(self, epoch, logs=None):
     value = (logs or {}).get(self.monitor)
     if value is not None and value > self.best:
-      self.best, self.best_weights = value, self.model.get_weights()
+      self.best, self.best_epoch, self.wait = value, epoch, 0
+      self.best_weights = self.model.get_weights()
+      return
+    self.wait += 1
+    if self.wait >= self.patience:
+      self.model.stop_training = True
 
   def restore(self) -> None:
     if self.best_weights is not None:
       self.model.set_weights(self.best_weights)
+
+
+class Resume(keras.callbacks.Callback):
+  """Keeps, at the end of every epoch, what training needs to go on after the process is
+  killed: the weights and optimizer (a TF checkpoint), KeepBest's state and best weights,
+  the CSV history, and which epoch of which phase (fit) was done. state.json is written
+  last, atomically, and names the files of its epoch, so an interrupted save leaves the
+  previous epoch's state whole.
+
+  Must come after KeepBest and the CSVLogger among the callbacks.
+  """
+  STATE = 'state.json'
+
+  def __init__(self, directory: str, keep_best: KeepBest, history_csv: str):
+    super().__init__()
+    self.directory, self.keep_best, self.history_csv = directory, keep_best, history_csv
+    self.phase = 0
+
+  def _path(self, name: str) -> str:
+    return posixpath.join(self.directory, name)
+
+  def saved(self) -> Optional[Dict[str, Any]]:
+    """The last saved state, or None."""
+    if not tf.io.gfile.exists(self._path(self.STATE)):
+      return None
+    with tf.io.gfile.GFile(self._path(self.STATE)) as f:
+      return json.load(f)
+
+  def restore(self, state: Dict[str, Any], optimizer: bool) -> None:
+    """Puts the saved weights, KeepBest's state and the history back; the optimizer's
+    state too when `optimizer` (training goes on in the same phase)."""
+    if optimizer:
+      self.model.optimizer.build(self.model.trainable_variables)
+      tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer).read(
+          self._path(state['checkpoint'])).assert_existing_objects_matched()
+    else:
+      tf.train.Checkpoint(model=self.model).read(
+          self._path(state['checkpoint'])).expect_partial()
+    self.restore_best(state)
+
+  def restore_best(self, state: Dict[str, Any]) -> None:
+    """Puts KeepBest's state and best weights, and the history, back."""
+    keep_best = self.keep_best
+    keep_best.best, keep_best.best_epoch, keep_best.wait = (state['best'], state['best_epoch'],
+                                                            state['wait'])
+    if state['best_weights']:
+      with tf.io.gfile.GFile(self._path(state['best_weights']), 'rb') as f:
+        saved = np.load(io.BytesIO(f.read()))
+        keep_best.best_weights = [saved[f'w{i}'] for i in range(len(saved.files))]
+    tf.io.gfile.copy(self._path(state['history']), self.history_csv, overwrite=True)
+
+  def on_epoch_end(self, epoch, logs=None):
+    old = self.saved() or {}
+    checkpoint = f'epoch-{epoch}'
+    tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer).write(
+        self._path(checkpoint))
+    best_weights = old.get('best_weights')
+    if self.keep_best.best_epoch == epoch:
+      best_weights, buffer = f'best-{epoch}.npz', io.BytesIO()
+      np.savez(buffer, **{f'w{i}': w for i, w in enumerate(self.keep_best.best_weights)})
+      with tf.io.gfile.GFile(self._path(best_weights), 'wb') as f:
+        f.write(buffer.getvalue())
+    history = f'history-{epoch}.csv'
+    tf.io.gfile.copy(self.history_csv, self._path(history), overwrite=True)
+    state = {'phase': self.phase, 'epoch': epoch, 'stopped': bool(self.model.stop_training),
+             'checkpoint': checkpoint, 'history': history, 'best': self.keep_best.best,
+             'best_epoch': self.keep_best.best_epoch, 'wait': self.keep_best.wait,
+             'best_weights': best_weights}
+    with tf.io.gfile.GFile(self._path(self.STATE + '.tmp'), 'w') as f:
+      json.dump(state, f)
+    tf.io.gfile.rename(self._path(self.STATE + '.tmp'), self._path(self.STATE), overwrite=True)
+    kept = (f'{checkpoint}.', history, best_weights or self.STATE)
+    for name in tf.io.gfile.listdir(self.directory):  # what the new state no longer names
+      if name.startswith(('epoch-', 'best-', 'history-')) and not name.startswith(kept):
+        tf.io.gfile.remove(self._path(name))

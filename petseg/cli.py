@@ -42,8 +42,9 @@ def _settings(args: argparse.Namespace):
   for flag in ('eval_fraction', 'test_fraction', 'max_reject_fraction'):
     if getattr(args, flag) is not None:
       settings[flag] = getattr(args, flag)
-  if args.border_as_ignore:
-    settings['border_as_ignore'] = True
+  for flag in ('border_as_ignore', 'follow_symlinks'):
+    if getattr(args, flag):
+      settings[flag] = True
   for flag in ('model', 'epochs', 'batch_size', 'learning_rate', 'image_size'):
     if getattr(args, flag) is not None:
       training_settings[flag] = getattr(args, flag)
@@ -76,27 +77,29 @@ def _training_config(settings: dict, dataset: config_lib.DatasetConfig):
       'num_classes': dataset.labels.num_classes})
 
 
-def _summarise_run(output_dir: str, pipeline_name: str) -> None:
+def _summarise_run(output_dir: str, pipeline_name: str, run_id: str) -> None:
   """Prints the run's node states and its release record (from the ReleaseRecord step);
   writes it, with where the model went, as OUTPUT_DIR/run_summary.json, and copies its
-  HTML report to OUTPUT_DIR/report.html."""
+  HTML report to OUTPUT_DIR/report.html and its ingest report to OUTPUT_DIR."""
   from petseg import run_summary  # pylint: disable=g-import-not-at-top
   from petseg.components import ingest_report  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import metadata  # pylint: disable=g-import-not-at-top
   metadata_path = local_runner.metadata_path(output_dir)
-  print(f'\nRun finished; ML Metadata: {metadata_path}')
+  print(f'\nRun {run_id} finished; ML Metadata: {metadata_path}')
   store = metadata.connect(metadata_path)
-  executions = metadata.run_executions(store, pipeline_name)
+  executions = metadata.run_executions(store, pipeline_name, run_id)
   for node_id, execution in executions.items():
     state = execution.State.Name(execution.last_known_state).lower()
     print(f'  {node_id:<30} {state}')
   summary = metadata.run_summary(store, executions)
-  with open(summary['ingest_report']) as f:
+  ingest_path = os.path.join(output_dir, ingest_report.FILE_NAME)
+  shutil.copyfile(summary['ingest_report'], ingest_path)
+  with open(ingest_path) as f:
     ingest = json.load(f)
   for line in ingest_report.summary_lines(ingest):
     print(f'  {line}')
-  print(f'Ingest report: {summary["ingest_report"]}')
+  print(f'Ingest report: {ingest_path} (a copy of {summary["ingest_report"]})')
   summary_path = os.path.join(output_dir, run_summary.FILE_NAME)
   with open(summary_path, 'w') as f:
     json.dump(summary, f, indent=2)
@@ -106,6 +109,12 @@ def _summarise_run(output_dir: str, pipeline_name: str) -> None:
   print('\n'.join(run_summary.table(summary)))
   print(f'Report     {report_path} (a copy of {summary["report"]})')
   print(f'Summary    {summary_path}')
+
+
+def _local_data(dataset: config_lib.DatasetConfig, data_dir: str) -> None:
+  """Refuses a data directory on this machine that is not there (TFDS makes its own)."""
+  if dataset.source != 'tfds' and '://' not in data_dir and not os.path.isdir(data_dir):
+    raise errors.ConfigError(f'--data-dir {data_dir}: no such directory')
 
 
 def _configs(args: argparse.Namespace):
@@ -119,12 +128,27 @@ def _configs(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
+  """Checks every setting and path, takes the output directory's lock, tidies up after
+  a run that was killed there, runs, and summarises."""
+  from petseg import run_lock  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   dataset, training_config, release_config = _configs(args)
-  local_runner.run(args.output_dir, args.data_dir, dataset, training_config, release_config,
-                   serving_dir=args.serving_dir, beam_args=beam_args,
-                   enable_cache=not args.no_cache, pipeline_name=args.pipeline_name)
-  _summarise_run(args.output_dir, args.pipeline_name)
+  _local_data(dataset, args.data_dir)
+  output_dir = local_runner.writable_dir(args.output_dir, '--output-dir')
+  serving_dir = local_runner.writable_dir(
+      args.serving_dir or local_runner.default_serving_dir(output_dir), '--serving-dir')
+  local_runner.checked_beam_args(beam_args)
+  with run_lock.hold(output_dir) as previous:
+    if previous:
+      print(f'Took over the lock of a run that ended without releasing it '
+            f'({run_lock.describe(previous)})')
+    for path in local_runner.tidy_interrupted(output_dir, args.pipeline_name):
+      print(f'Removed the partial output of an interrupted run: {path}')
+    run_id = local_runner.run(
+        output_dir, args.data_dir, dataset, training_config, release_config,
+        serving_dir=serving_dir, beam_args=beam_args, enable_cache=not args.no_cache,
+        pipeline_name=args.pipeline_name)
+    _summarise_run(output_dir, args.pipeline_name, run_id)
 
 
 def _compile(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
@@ -143,7 +167,8 @@ def _compile(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
 
 def _predict(args: argparse.Namespace) -> None:
   from petseg import released_model  # pylint: disable=g-import-not-at-top
-  result = released_model.predict(args.model_dir, args.images, args.output_dir)
+  result = released_model.predict(args.model_dir, args.images, args.output_dir,
+                                  args.max_pixels)
   print(f'Model: {result["model"]}')
   release = result['release']
   if release:
@@ -164,7 +189,10 @@ def _evaluate(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
   settings = config_lib.load_overrides(args.config) if args.config else {}
   settings.pop('training', None)
   settings.pop('release', None)
+  if args.follow_symlinks:
+    settings['follow_symlinks'] = True
   dataset = config_lib.dataset_config(args.dataset, args.data_dir, settings)
+  _local_data(dataset, args.data_dir)
   print(json.dumps(released_model.evaluate(args.model_dir, dataset, args.data_dir, args.split,
                                            beam_args), indent=2))
 
@@ -203,6 +231,9 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help='and only if its mean IoU is at most this much below the last '
                       'released model\'s (default 0.01)')
   parser.add_argument('--pipeline-name', default='petseg')
+  parser.add_argument('--follow-symlinks', action='store_true',
+                      help='read files that symlinks in the data directory point to outside '
+                      'it (otherwise they are rejected as outside_data_dir)')
   parser.add_argument('--no-cache', action='store_true', help='re-run every component')
 
 
@@ -254,6 +285,9 @@ def _parser() -> argparse.ArgumentParser:
   predict.add_argument('images', nargs='+', metavar='IMAGE')
   predict.add_argument('--output-dir', required=True,
                        help='NAME_mask.png (class ids) and NAME_overlay.png go here')
+  predict.add_argument('--max-pixels', type=int, default=config_lib.DEFAULT_MAX_PIXELS,
+                       help='skip images with more pixels than this (default '
+                       f'{config_lib.DEFAULT_MAX_PIXELS:,}); memory grows with it')
   predict.set_defaults(handler=lambda args, _: _predict(args))
 
   evaluate = commands.add_parser(
@@ -263,7 +297,9 @@ def _parser() -> argparse.ArgumentParser:
   evaluate.add_argument('--dataset', required=True, choices=sorted(config_lib.PRESETS))
   evaluate.add_argument('--data-dir', required=True)
   evaluate.add_argument('--config', help='dataset settings, as for run')
-  evaluate.add_argument('--split', default='test', choices=('train', 'eval', 'test'))
+  evaluate.add_argument('--split', default='test', choices=('train', 'eval', 'test'),
+                        help='the split scored; the dataset may hold only that one')
+  evaluate.add_argument('--follow-symlinks', action='store_true', help='as for run')
   evaluate.set_defaults(handler=_evaluate)
   return parser
 

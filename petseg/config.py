@@ -2,15 +2,19 @@
 
 `dataset_config()` turns a dataset name (a preset) plus optional overrides from a JSON
 file or flags into a DatasetConfig; the config travels to the ExampleGen executor as JSON.
+`check_number()` is how every configuration checks its numbers.
 """
 import dataclasses
 import json
+import math
 from typing import Any, Mapping, Optional
 
 from petseg import errors
 from petseg import labels as labels_lib
 
 SOURCES = ('oxford_pets', 'folder', 'tfds')
+# `petseg predict --max-pixels`: larger images are skipped (a 48-megapixel photo fits).
+DEFAULT_MAX_PIXELS = 50_000_000
 # Dataset name -> the source that reads it; _preset_labels() gives its classes.
 PRESETS = {
     'oxford_pets': 'oxford_pets',
@@ -33,14 +37,14 @@ class DatasetConfig:
   # More rejected items than this (per split) fails the run.
   max_reject_fraction: float = 0.05
   tfds_name: str = 'oxford_iiit_pet'
+  # Files reached through a symlink that leaves the data directory are rejected unless set.
+  follow_symlinks: bool = False
 
   def __post_init__(self):
     if self.source not in SOURCES:
       raise errors.ConfigError(f'unknown source {self.source!r}; expected one of {SOURCES}')
     for field in ('eval_fraction', 'test_fraction', 'max_reject_fraction'):
-      value = getattr(self, field)
-      if not 0.0 <= value <= 1.0:
-        raise errors.ConfigError(f'{field} must lie in [0, 1], got {value}')
+      check_number(field, getattr(self, field), 0, 1)
     if self.eval_fraction + self.test_fraction >= 1.0:
       raise errors.ConfigError('eval_fraction + test_fraction must leave something to train on')
 
@@ -104,6 +108,22 @@ def dataset_config(name: str, data_dir: str,
             _preset_labels(name, data_dir, bool(overrides.get('border_as_ignore'))))
   return DatasetConfig(name=name, source=PRESETS[name], labels=labels,
                        **{k: v for k, v in overrides.items() if k in known})
+
+
+def check_number(name: str, value: Any, low: float, high: float = math.inf, *,
+                 integer: bool = False, open_low: bool = False, open_high: bool = False) -> None:
+  """Raises ConfigError unless `value` is a finite number (an integer, if asked) in the
+  range from `low` to `high`, bounds included unless said to be open."""
+  kind = 'an integer' if integer else 'a finite number'
+  fits = (isinstance(value, int) if integer else isinstance(value, (int, float)))
+  if not fits or isinstance(value, bool) or not math.isfinite(value) or not (
+      (low < value if open_low else low <= value) and
+      (value < high if open_high else value <= high)):
+    if high == math.inf:
+      what = f'{kind} {">" if open_low else ">="} {low:g}'
+    else:
+      what = f'{kind} in {"(" if open_low else "["}{low:g}, {high:g}{")" if open_high else "]"}'
+    raise errors.ConfigError(f'{name} must be {what}, got {value!r}')
 
 
 def dataclass_from_json(cls, data: Mapping[str, Any], kind: str):

@@ -40,19 +40,36 @@ class ListEntry:
   breed: str
 
 
-def parse_list(text: str, path: str) -> Tuple[List[ListEntry], List[Tuple[str, str]]]:
+_BOM = b'\xef\xbb\xbf'
+_SHOWN = 60  # characters of a bad line quoted in its message
+
+
+def _shown(line: str) -> str:
+  return repr(line if len(line) <= _SHOWN else line[:_SHOWN] + '...')
+
+
+def parse_list(data: bytes, path: str) -> Tuple[List[ListEntry], List[Tuple[str, str]]]:
   """Parses trainval.txt / test.txt; returns the entries and (name, message) per bad line.
 
-  '#' lines are comments (the official list.txt starts with six of them).
+  Any bytes are accepted: '#' lines are comments (the official list.txt starts with six
+  of them), a UTF-8 byte-order mark is dropped, and a line that is not UTF-8 or not
+  "NAME CLASS_ID SPECIES BREED_ID" is a problem naming the file and line number.
   """
   entries, problems = [], []
-  for line_no, line in enumerate(text.splitlines(), start=1):
-    line = line.strip()
+  for line_no, raw in enumerate(data.removeprefix(_BOM).splitlines(), start=1):
+    try:
+      line = raw.decode('utf-8').strip()
+    except UnicodeDecodeError as e:
+      line = raw.decode('utf-8', errors='replace').strip()
+      problems.append(((line.split() or [''])[0], f'{path}:{line_no}: not UTF-8 text (byte '
+                       f'{raw[e.start]:#04x} at column {e.start + 1}): {_shown(line)}'))
+      continue
     if not line or line.startswith('#'):
       continue
     fields = line.split()
     if len(fields) != 4 or not all(f.isdigit() for f in fields[1:]):
-      problems.append((fields[0], f'{path}:{line_no}: expected "{LIST_COLUMNS}", got {line!r}'))
+      problems.append((fields[0], f'{path}:{line_no}: expected "{LIST_COLUMNS}", '
+                       f'got {_shown(line)}'))
       continue
     species = SPECIES.get(int(fields[2]))
     if species is None:

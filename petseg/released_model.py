@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from typing import Dict, List, Sequence, Tuple
 
+import numpy as np
 from PIL import Image
 import tensorflow as tf
 
@@ -19,6 +20,7 @@ from petseg import config as config_lib
 from petseg import errors
 from petseg import evaluation
 from petseg import overlay
+from petseg.components import decoding
 from petseg.components import example_gen
 from petseg.components import ingest_report
 from petseg.components import release_registry
@@ -55,15 +57,22 @@ def describe(model_dir: str) -> Dict:
           | {'test_mean_iou': record['test']['mean_iou']}}
 
 
-def _read_image(path: str) -> Tuple[bytes, Image.Image]:
+def _read_image(path: str, max_pixels: int) -> Tuple[bytes, Image.Image]:
   """(the bytes the model takes, the decoded image); raises DataError naming the file."""
   try:
     with open(path, 'rb') as f:
       data = f.read()
-    image = Image.open(io.BytesIO(data))
-    image.load()
-  except OSError as e:
+    image = Image.open(io.BytesIO(data))  # reads the header only
+  except (OSError, SyntaxError, ValueError) as e:
     raise errors.DataError(f'{path}: cannot be read as an image ({e})') from None
+  width, height = image.size
+  if width * height > max_pixels:
+    raise errors.DataError(f'{path}: {width}x{height} is {width * height:,} pixels, above the '
+                           f'pixel budget of {max_pixels:,} (--max-pixels)')
+  try:
+    image.load()
+  except (OSError, SyntaxError, ValueError) as e:
+    raise errors.DataError(f'{path}: cannot be decoded ({e})') from None
   if image.format in _SERVED_FORMATS:
     return data, image
   buffer = io.BytesIO()
@@ -71,9 +80,40 @@ def _read_image(path: str) -> Tuple[bytes, Image.Image]:
   return buffer.getvalue(), image
 
 
-def predict(model_dir: str, image_paths: Sequence[str], output_dir: str) -> Dict[str, List]:
+def _bilinear_axis(out_size: int, in_size: int):
+  """Source indices and weights of tf.image.resize's bilinear sampling along one axis."""
+  source = (np.arange(out_size) + 0.5) * (in_size / out_size) - 0.5
+  lower = np.floor(source)
+  weight = (source - lower).astype(np.float32)
+  return (np.clip(lower, 0, in_size - 1).astype(np.int64),
+          np.clip(lower + 1, 0, in_size - 1).astype(np.int64), weight)
+
+
+def upsampled_class_ids(probabilities: np.ndarray, height: int, width: int,
+                        band_rows: int = 256) -> np.ndarray:
+  """argmax of the [h, w, C] probabilities resized bilinearly to [height, width] (as the
+  serving signature does), a band of rows at a time: memory grows with the uint8 mask,
+  not with float probabilities at full size."""
+  top, bottom, row_weight = _bilinear_axis(height, probabilities.shape[0])
+  left, right, column_weight = _bilinear_axis(width, probabilities.shape[1])
+  column_weight = column_weight[np.newaxis, :, np.newaxis]
+  rows = probabilities[:, left] * (1 - column_weight) + probabilities[:, right] * column_weight
+  class_ids = np.empty((height, width), np.uint8)
+  for start in range(0, height, band_rows):
+    band = slice(start, start + band_rows)
+    weight = row_weight[band, np.newaxis, np.newaxis]
+    class_ids[band] = np.argmax(rows[top[band]] * (1 - weight) + rows[bottom[band]] * weight,
+                                axis=-1)
+  return class_ids
+
+
+def predict(model_dir: str, image_paths: Sequence[str], output_dir: str,
+            max_pixels: int = config_lib.DEFAULT_MAX_PIXELS) -> Dict[str, List]:
   """Writes NAME_mask.png (class ids at the image's size) and NAME_overlay.png (colours
-  with a legend) per image. Returns {'written': [...], 'skipped': [(path, reason)]}."""
+  with a legend) per image. An image that cannot be read or decoded, or has more than
+  `max_pixels` pixels, is skipped with its reason. Returns {'written': [...], 'skipped':
+  [(path, reason)]}."""
+  config_lib.check_number('--max-pixels', max_pixels, 1, integer=True)
   stems = collections.Counter(os.path.splitext(os.path.basename(p))[0] for p in image_paths)
   clashes = sorted(p for p in image_paths
                    if stems[os.path.splitext(os.path.basename(p))[0]] > 1)
@@ -83,21 +123,37 @@ def predict(model_dir: str, image_paths: Sequence[str], output_dir: str) -> Dict
   model_dir = resolve(model_dir)
   labels = export.load_labels(model_dir)
   colours = overlay.class_colours(labels)
-  serve = tf.saved_model.load(model_dir).signatures['serving_default']
+  # At the model's size; upsampled here, a band at a time (serving_default would hold
+  # float probabilities at the image's full size).
+  serve = tf.saved_model.load(model_dir).signatures['serving_examples']
   os.makedirs(output_dir, exist_ok=True)
   result = {**describe(model_dir), 'written': [], 'skipped': []}
-  for path in image_paths:
-    try:
-      data, image = _read_image(path)
-    except errors.DataError as e:
-      result['skipped'].append((path, str(e)))
-      continue
-    class_ids = serve(images=tf.constant([data]))[features.CLASS_IDS][0].numpy()
-    stem = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0])
-    Image.fromarray(class_ids).save(f'{stem}_mask.png')
-    overlay.with_legend(overlay.overlay(image, class_ids, colours), labels.class_names,
-                        colours).save(f'{stem}_overlay.png')
-    result['written'].append(f'{stem}_mask.png')
+  # The budget replaces Pillow's own guard against decompression bombs: it is checked on
+  # the header, before anything is decoded.
+  pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+  try:
+    for path in image_paths:
+      try:
+        data, image = _read_image(path, max_pixels)
+        example = tf.train.Example(features=tf.train.Features(feature={
+            'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))}))
+        try:
+          probabilities = serve(examples=tf.constant([example.SerializeToString()]))
+        except tf.errors.OpError as e:  # e.g. a damaged PNG that Pillow decodes
+          raise errors.DataError(f'{path}: the model cannot take it '
+                                 f'({decoding.op_error_reason(e)})') from None
+      except errors.DataError as e:
+        result['skipped'].append((path, str(e)))
+        continue
+      class_ids = upsampled_class_ids(probabilities['probabilities'][0].numpy(), image.height,
+                                      image.width)
+      stem = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0])
+      Image.fromarray(class_ids).save(f'{stem}_mask.png')
+      overlay.with_legend(overlay.overlay(image, class_ids, colours), labels.class_names,
+                          colours).save(f'{stem}_overlay.png')
+      result['written'].append(f'{stem}_mask.png')
+  finally:
+    Image.MAX_IMAGE_PIXELS = pillow_limit
   return result
 
 
@@ -112,7 +168,7 @@ def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
         f'{data_dir} has {list(dataset.labels.class_names)}')
   # Kept when ingestion fails, so that the report its error names is there to read.
   work_dir = tempfile.mkdtemp(prefix='petseg-evaluate-')
-  examples = example_gen.ingest(data_dir, dataset, work_dir, beam_args)
+  examples = example_gen.ingest(data_dir, dataset, work_dir, beam_args, required_splits=[split])
   confusion = evaluation.confusion_matrix(
       model_dir, [os.path.join(examples.uri, f'Split-{split}', '*')], labels.num_classes)
   report = ingest_report.load(examples.uri)

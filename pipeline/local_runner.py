@@ -1,15 +1,21 @@
 """Runs the pipeline on this machine: LocalDagRunner, Beam DirectRunner, SQLite ML Metadata."""
+import datetime
 import os
+import tempfile
 from typing import List, Optional, Sequence
 
 from apache_beam.options import pipeline_options
 from tfx import v1 as tfx
 from tfx.dsl.compiler import compiler
+from tfx.dsl.compiler import constants
+from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
 from petseg import config as config_lib
 from petseg import errors
+from petseg.components import ingest_report
 from petseg.models import training
+from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import release
 
@@ -28,13 +34,19 @@ def default_serving_dir(output_dir: str) -> str:
 
 def checked_beam_args(user_args: Sequence[str]) -> List[str]:
   """The defaults, overridden by the user's (later arguments win), checked up front: Beam
-  rejects a bad option by exiting from inside a component."""
+  rejects a malformed option by exiting from inside a component, and drops an unknown
+  one (a typo) with a warning only."""
   args = [*DEFAULT_BEAM_ARGS, *user_args]
+  parsers = []
   try:
-    pipeline_options.PipelineOptions(args).get_all_options()
+    pipeline_options.PipelineOptions(args).get_all_options(add_extra_args_fn=parsers.append)
   except SystemExit:
     raise errors.ConfigError(
         f'Beam rejected the arguments {" ".join(user_args)} (its message is above)') from None
+  _, unknown = parsers[0].parse_known_args(args)
+  if unknown:
+    raise errors.ConfigError(f'Beam does not know the arguments {" ".join(unknown)} (after '
+                             '"--"); check their spelling against Beam\'s pipeline options')
   return args
 
 
@@ -50,7 +62,7 @@ def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
   beam_args = checked_beam_args(beam_args)
   return pipeline_lib.create_pipeline(
       pipeline_name=pipeline_name,
-      pipeline_root=os.path.join(output_dir, 'pipeline_root'),
+      pipeline_root=pipeline_root(output_dir),
       data_dir=os.path.abspath(data_dir) if '://' not in data_dir else data_dir,
       dataset=dataset,
       training_config=training_config,
@@ -59,19 +71,63 @@ def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
       metadata_connection_config=tfx.orchestration.metadata
       .sqlite_metadata_connection_config(metadata_path(output_dir)),
       beam_pipeline_args=beam_args,
-      enable_cache=enable_cache)
+      enable_cache=enable_cache,
+      resume_dir=os.path.join(pipeline_root(output_dir), 'Trainer', '.resume'))
+
+
+def pipeline_root(output_dir: str) -> str:
+  return os.path.join(output_dir, 'pipeline_root')
+
+
+def writable_dir(path: str, flag: str) -> str:
+  """`path`, made if need be and checked by writing into it; ConfigError names the flag.
+  Remote paths (gs://, ...) are left to the steps that write them."""
+  if '://' in path:
+    return path
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise errors.ConfigError(f'{flag} {path}: exists and is not a directory')
+  try:
+    os.makedirs(path, exist_ok=True)
+    tempfile.TemporaryFile(dir=path).close()
+  except OSError as e:
+    raise errors.ConfigError(f'{flag} {path}: cannot write there ({e.strerror})') from None
+  return path
 
 
 def run(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
         training_config: training.TrainingConfig,
         release_config: release.ReleaseConfig = release.ReleaseConfig(),
         serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
-        enable_cache: bool = True, pipeline_name: str = pipeline_lib.PIPELINE_NAME) -> None:
-  """Runs the whole pipeline and waits for it."""
+        enable_cache: bool = True, pipeline_name: str = pipeline_lib.PIPELINE_NAME,
+        run_id: Optional[str] = None) -> str:
+  """Runs the whole pipeline and waits for it; returns the run's id (ML Metadata's
+  pipeline_run context), `run_id` when given."""
   pipeline = build(output_dir, data_dir, dataset, training_config, release_config,
                    serving_dir, beam_args, enable_cache, pipeline_name)
   os.makedirs(output_dir, exist_ok=True)
-  tfx.orchestration.LocalDagRunner().run_with_ir(compile_ir(pipeline))
+  run_id = run_id or datetime.datetime.now().isoformat()
+  ir = compile_ir(pipeline)
+  # The local runner would name the run itself; named here, the run can be found again.
+  runtime_parameter_utils.substitute_runtime_parameter(
+      ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+  try:
+    tfx.orchestration.LocalDagRunner().run_with_ir(ir)
+  except ingest_report.IngestError as e:
+    # The failed step's artifact, which held the report, is discarded: keep it here.
+    e.report_path = os.path.join(output_dir, ingest_report.FILE_NAME)
+    with open(e.report_path, 'w') as f:
+      f.write(ingest_report.dumps(e.report))
+    raise
+  return run_id
+
+
+def tidy_interrupted(output_dir: str, pipeline_name: str) -> List[str]:
+  """Cleans up after a run that was killed in `output_dir` (metadata.abandon_interrupted);
+  only while holding its lock (run_lock). Returns the directories removed."""
+  if not os.path.exists(metadata_path(output_dir)):
+    return []
+  store = metadata.connect(metadata_path(output_dir), readonly=False)
+  return metadata.abandon_interrupted(store, pipeline_name, pipeline_root(output_dir))
 
 
 def compile_ir(pipeline: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:

@@ -1,5 +1,9 @@
-"""Reading a run's results back from ML Metadata: executions and artifacts per component."""
-from typing import Any, Dict, List
+"""Reading a run's results back from ML Metadata (executions and artifacts per component),
+and tidying up after a run that was killed."""
+import glob
+import os
+import shutil
+from typing import Any, Dict, List, Optional
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
@@ -7,10 +11,12 @@ from ml_metadata.proto import metadata_store_pb2
 from petseg.components import release_record
 
 
-def connect(sqlite_path: str) -> mlmd.MetadataStore:
+def connect(sqlite_path: str, readonly: bool = True) -> mlmd.MetadataStore:
   config = metadata_store_pb2.ConnectionConfig()
   config.sqlite.filename_uri = sqlite_path
-  config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+  config.sqlite.connection_mode = (metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+                                   if readonly else
+                                   metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE)
   return mlmd.MetadataStore(config)
 
 
@@ -54,18 +60,51 @@ def latest_executions(store: mlmd.MetadataStore,
   return {node: run for node, (_, run) in sorted(latest.items(), key=lambda kv: kv[1][0])}
 
 
-def run_executions(store: mlmd.MetadataStore,
-                   pipeline_name: str) -> Dict[str, metadata_store_pb2.Execution]:
-  """Node id -> its execution in the latest run (a node skipped by a condition is absent)."""
-  first_node = executions(store, pipeline_name, 'ExampleGen')
-  if not first_node:
-    return {}
-  run_type = store.get_context_type('pipeline_run')
-  run, = [c for c in store.get_contexts_by_execution(first_node[-1].id)
-          if c.type_id == run_type.id]
+def run_executions(store: mlmd.MetadataStore, pipeline_name: str, run_id: Optional[str] = None
+                   ) -> Dict[str, metadata_store_pb2.Execution]:
+  """Node id -> its execution in run `run_id` (default: the latest run); a node skipped by
+  a condition, or not reached, is absent."""
+  if run_id is None:
+    first_node = executions(store, pipeline_name, 'ExampleGen')
+    if not first_node:
+      return {}
+    run_type = store.get_context_type('pipeline_run')
+    run, = [c for c in store.get_contexts_by_execution(first_node[-1].id)
+            if c.type_id == run_type.id]
+  else:
+    run = store.get_context_by_type_and_name('pipeline_run', run_id)
+    if run is None:
+      return {}
   in_run = {e.id for e in store.get_executions_by_context(run.id)}
   return {node: execution for node, execution in latest_executions(store, pipeline_name).items()
           if execution.id in in_run}
+
+
+_UNFINISHED = (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RUNNING)
+
+
+def abandon_interrupted(store: mlmd.MetadataStore, pipeline_name: str,
+                        pipeline_root: str) -> List[str]:
+  """Marks the executions that a killed run left unfinished as CANCELED and removes their
+  partial outputs and temporary files ({pipeline_root}/{node}/{output or .temp}/{execution
+  id}, TFX's layout). Only for a caller that holds the run lock (then no other run is
+  under way). Returns the removed directories."""
+  prefix = f'{pipeline_name}.'
+  removed = []
+  for context in store.get_contexts_by_type('node'):
+    if not context.name.startswith(prefix):
+      continue
+    node_dir = os.path.join(pipeline_root, context.name[len(prefix):])
+    for execution in store.get_executions_by_context(context.id):
+      if execution.last_known_state not in _UNFINISHED:
+        continue
+      execution.last_known_state = metadata_store_pb2.Execution.CANCELED
+      store.put_executions([execution])
+      for output_dir in glob.glob(os.path.join(glob.escape(node_dir), '*', str(execution.id)))\
+          + glob.glob(os.path.join(glob.escape(node_dir), '.temp', str(execution.id))):
+        shutil.rmtree(output_dir)
+        removed.append(output_dir)
+  return removed
 
 
 def run_summary(store: mlmd.MetadataStore,

@@ -43,6 +43,7 @@ def create_pipeline(
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
     runtime_parameters: Optional[Mapping[str, tfx.dsl.experimental.RuntimeParameter]] = None,
+    resume_dir: Optional[str] = None,
 ) -> tfx.dsl.Pipeline:
   """Ingest -> validate (failing on anomalies) -> transform -> train -> evaluate against
   the release gate and the released model -> record -> push, only when blessed.
@@ -62,6 +63,8 @@ def create_pipeline(
     enable_cache: reuse a component's earlier result when its inputs are unchanged.
     runtime_parameters: replaces some of TUNABLE by parameters set when a run is
       submitted.
+    resume_dir: where the Trainer keeps a checkpoint each epoch, so that a re-run after
+      the process was killed resumes there; None: training starts over.
   """
   unknown = set(runtime_parameters or {}) - set(TUNABLE)
   if unknown:
@@ -100,7 +103,8 @@ def create_pipeline(
       eval_args=tfx.proto.EvalArgs(splits=['eval']),
       custom_config={**{k: v for k, v in training_config.to_json().items()
                         if k not in tunable.TRAINING_PARAMETERS.values()},
-                     'labels': dataset.labels.to_json()},
+                     'labels': dataset.labels.to_json(),
+                     **({training.RESUME_DIR_KEY: resume_dir} if resume_dir else {})},
       **{name: tuned[name] for name in tunable.TRAINING_PARAMETERS})
 
   # The baseline: the newest version released to the serving directory (none on a first

@@ -31,10 +31,8 @@ class ReleaseConfig:
   def __post_init__(self):
     for name, bound in [('min_mean_iou', self.min_mean_iou),
                         *((f'min_class_iou[{k}]', v) for k, v in self.min_class_iou.items())]:
-      if not 0.0 <= bound <= 1.0:
-        raise errors.ConfigError(f'{name} must lie in [0, 1], got {bound}')
-    if self.max_mean_iou_drop < 0:
-      raise errors.ConfigError(f'max_mean_iou_drop must be >= 0, got {self.max_mean_iou_drop}')
+      config_lib.check_number(name, bound, 0, 1)
+    config_lib.check_number('max_mean_iou_drop', self.max_mean_iou_drop, 0)
 
   def check_classes(self, labels: labels_lib.LabelSpec) -> None:
     unknown = sorted(set(self.min_class_iou) - set(labels.class_names))

@@ -73,7 +73,7 @@ def test_camvid_layout_implies_camvid_classes(tmp_path):
 
 @pytest.mark.parametrize('name, overrides, message', [
     ('imagenet', {}, 'unknown dataset'),
-    ('oxford_pets', {'eval_fraction': 1.5}, r'eval_fraction must lie in \[0, 1\]'),
+    ('oxford_pets', {'eval_fraction': 1.5}, r'eval_fraction must be a finite number in \[0, 1\]'),
     ('oxford_pets', {'eval_fraction': 0.6, 'test_fraction': 0.5}, 'leave something'),
     ('oxford_pets', {'num_clases': 3}, r"unknown dataset settings \['num_clases'\]"),
 ])

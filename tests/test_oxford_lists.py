@@ -4,7 +4,7 @@ from tests.conftest import shared_data
 
 
 def test_parse_list_skips_comments_and_names_bad_lines():
-  text = '#Image CLASS-ID SPECIES BREED ID\n\nAbyssinian_1 1 1 1\nbeagle_3 5 2\npug_1 26 3 18\n'
+  text = b'#Image CLASS-ID SPECIES BREED ID\n\nAbyssinian_1 1 1 1\nbeagle_3 5 2\npug_1 26 3 18\n'
   entries, problems = oxford_pets.parse_list(text, 'trainval.txt')
   assert entries == [oxford_pets.ListEntry('Abyssinian_1', 'cat', 'Abyssinian')]
   assert [name for name, _ in problems] == ['beagle_3', 'pug_1']

@@ -73,7 +73,12 @@ def test_oxford_layout_errors_name_the_missing_path(tmp_path, sample_dir):
   data = _oxford(tmp_path, sample_dir)
   (data / 'annotations' / 'test.txt').unlink()
   config = config_lib.dataset_config('oxford_pets', str(data))
-  with pytest.raises(errors.DataError, match=r'annotations/test.txt: split list not found'):
+  # One list is a dataset (a new test set holds test.txt alone); no list is an error.
+  candidates, _ = oxford_pets_reader.list_candidates(str(data), config)
+  assert candidates and {c.split for c in candidates} == {'train', 'eval'}
+  (data / 'annotations' / 'trainval.txt').unlink()
+  with pytest.raises(errors.DataError, match=r'annotations/trainval.txt, .*'
+                     r'annotations/test.txt: no split list found'):
     oxford_pets_reader.list_candidates(str(data), config)
 
 

@@ -107,7 +107,7 @@ def test_eval_config_gates_mean_iou_change_and_named_classes_on_the_whole_split(
 
 
 @pytest.mark.parametrize('settings, message', [
-    ({'min_mean_iou': 1.5}, 'min_mean_iou must lie in'),
+    ({'min_mean_iou': 1.5}, 'min_mean_iou must be a finite number in'),
     ({'min_class_iou': {'pet': -0.1}}, r'min_class_iou\[pet\]'),
     ({'max_mean_iou_drop': -1}, 'max_mean_iou_drop'),
     ({'min_iou': 0.3}, 'unknown release settings'),

@@ -14,6 +14,7 @@ from petseg.labels import IGNORE_ID
 from petseg.models import features
 from petseg.models import input_pipeline
 from petseg.models import preprocessing
+from petseg.models import trainer
 from petseg.models import training
 from tests.test_decoding import _encode
 
@@ -220,11 +221,25 @@ def test_preprocessing_fn_resizes_and_analyzes():
 
 def test_keep_best_restores_the_best_epoch_across_fits():
   model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
-  keep = training.KeepBest('val_mean_iou')
+  keep = training.KeepBest('val_mean_iou', patience=2)
   keep.set_model(model)
   for epoch, (score, weight) in enumerate([(0.2, 1.0), (0.5, 2.0), (0.4, 3.0)]):
     model.layers[0].kernel.assign([[weight]])
     keep.on_epoch_end(epoch, {'val_mean_iou': score})
-  keep.on_epoch_end(3, {})  # an epoch without the metric changes nothing
+  assert not model.stop_training
+  keep.on_epoch_end(3, {})  # an epoch without the metric changes nothing but the patience
+  assert model.stop_training  # two epochs without a better one
   keep.restore()
   assert model.layers[0].kernel.numpy().tolist() == [[2.0]] and keep.best == 0.5
+
+
+def test_a_resumed_training_starts_each_phase_where_the_saved_state_says():
+  frozen_first = [(0, 3, False), (3, 8, True)]
+  start = lambda state, phase: trainer.resumed_start(state, phase, frozen_first[phase][0])  # noqa: E731
+  assert [start(None, p) for p in (0, 1)] == [0, 3]
+  in_first = {'phase': 0, 'epoch': 1, 'stopped': False}
+  assert [start(in_first, p) for p in (0, 1)] == [2, 3]
+  stopped_early = {'phase': 0, 'epoch': 1, 'stopped': True}
+  assert [start(stopped_early, p) for p in (0, 1)] == [None, 3]
+  in_second = {'phase': 1, 'epoch': 4, 'stopped': False}
+  assert [start(in_second, p) for p in (0, 1)] == [None, 5]

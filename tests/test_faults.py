@@ -1,0 +1,351 @@
+"""Hostile input and faults: each ends in a one-line error or a reported skip naming the
+file, never a raw traceback, and nothing is dropped silently; one run at a time; a killed
+training resumes where it was."""
+import csv
+import glob
+import io
+import json
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zlib
+
+import numpy as np
+from PIL import Image
+import pytest
+import tensorflow as tf
+
+from petseg import cli
+from petseg import config as config_lib
+from petseg import oxford_pets
+from petseg import released_model
+from petseg import run_lock
+from petseg import sample_data
+from petseg.components import decoding
+from petseg.components import example_gen
+from petseg.components import folder_reader
+from petseg.components import ingest_report
+from petseg.components import items
+from petseg.components import oxford_pets_reader
+from petseg.pipeline import local_runner
+from tests.conftest import rgb, write_image
+
+_KILL_AFTER_EPOCHS = 2
+# Small and seeded: the two runs of the kill-and-resume test must train identically.
+_RESUMABLE = ['--image-size', '32', '--batch-size', '4', '--epochs', '4',
+              '--min-mean-iou', '0']
+
+
+def _flags(data, out):
+  return ['run', '--dataset', 'oxford_pets', '--data-dir', str(data), '--output-dir',
+          str(out), *_RESUMABLE]
+
+
+def _history(out):
+  """The Trainer's epochs, from its history.csv: [(epoch, val_mean_iou, loss)]."""
+  path, = glob.glob(str(out / 'pipeline_root' / 'Trainer' / 'model_run' / '*' /
+                        'history.csv'))
+  with open(path) as f:
+    return [(int(row['epoch']), float(row['val_mean_iou']), float(row['loss']))
+            for row in csv.DictReader(f)]
+
+
+def _resume_states(out):
+  return glob.glob(str(out / 'pipeline_root' / 'Trainer' / '.resume' / '*' / 'state.json'))
+
+
+def _wait_for_epochs(out, process, epochs, timeout=900):
+  """Waits until the Trainer has saved `epochs` epochs (or the run ended)."""
+  deadline = time.time() + timeout
+  while time.time() < deadline and process.poll() is None:
+    for path in _resume_states(out):
+      try:
+        with open(path) as f:
+          if json.load(f)['epoch'] + 1 >= epochs:
+            return
+      except (OSError, ValueError):  # being replaced
+        pass
+    time.sleep(0.5)
+  raise AssertionError(f'the Trainer did not save {epochs} epochs in time (exit code '
+                       f'{process.poll()})')
+
+
+@pytest.mark.slow
+def test_a_killed_training_resumes_and_ends_as_an_uninterrupted_one(tmp_path, capsys,
+                                                                     caplog):
+  data = tmp_path / 'data'
+  sample_data.make_sample_data(str(data), num_images=24, seed=3, min_size=48, max_size=64)
+  straight, killed = tmp_path / 'straight', tmp_path / 'killed'
+  assert cli.main(_flags(data, straight)) == 0
+
+  with open(tmp_path / 'killed.log', 'w') as log:
+    process = subprocess.Popen([sys.executable, '-m', 'petseg.cli', *_flags(data, killed)],
+                               stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+      _wait_for_epochs(killed, process, _KILL_AFTER_EPOCHS)
+    finally:
+      os.killpg(process.pid, signal.SIGKILL)
+      process.wait()
+  empty = [d for d in glob.glob(str(killed / 'pipeline_root' / 'Trainer' / 'model' / '*'))
+           if not os.listdir(d)]
+  assert empty, 'the killed run should have left the Trainer\'s empty model directory'
+  capsys.readouterr()
+
+  with caplog.at_level(logging.INFO, logger='absl'):
+    assert cli.main(_flags(data, killed)) == 0
+  assert f'Resuming training at epoch {_KILL_AFTER_EPOCHS + 1} of 4' in caplog.text
+  printed = capsys.readouterr().out
+  assert 'Took over the lock of a run that ended without releasing it (pid ' in printed
+  assert f'Removed the partial output of an interrupted run: {empty[0]}' in printed
+  for model_dir in glob.glob(str(killed / 'pipeline_root' / 'Trainer' / 'model' / '*')):
+    assert os.listdir(model_dir), f'{model_dir} is empty'
+  assert not _resume_states(killed), 'a finished training keeps no resume state'
+
+  resumed, uninterrupted = _history(killed), _history(straight)
+  assert [e for e, _, _ in resumed] == [e for e, _, _ in uninterrupted] == [0, 1, 2, 3]
+  for (_, iou, loss), (_, iou_0, loss_0) in zip(resumed, uninterrupted):
+    assert iou == pytest.approx(iou_0, abs=1e-4) and loss == pytest.approx(loss_0, rel=1e-4)
+  summaries = [json.loads((out / 'run_summary.json').read_text()) for out in (killed, straight)]
+  assert summaries[0]['test']['mean_iou'] == pytest.approx(summaries[1]['test']['mean_iou'],
+                                                           abs=1e-4)
+
+
+# --- Ingestion: what passes it cannot fail later; every skip names its file ------------
+
+def _damaged_png(array) -> bytes:
+  """A PNG whose image data has a wrong checksum: Pillow shows it, TensorFlow refuses it."""
+  buffer = io.BytesIO()
+  Image.fromarray(array).save(buffer, format='PNG')
+  data = bytearray(buffer.getvalue())
+  start = data.index(b'IDAT')
+  data[start + 4 + int.from_bytes(data[start - 4:start], 'big')] ^= 0xFF  # its CRC
+  return bytes(data)
+
+
+def test_a_png_that_only_pillow_decodes_is_rejected_at_ingestion():
+  data = _damaged_png(rgb(20, 30))
+  Image.open(io.BytesIO(data)).load()  # Pillow ignores the checksum
+  with pytest.raises(items.Rejected) as e:
+    decoding.read_image(data, 'images/x.png')
+  assert e.value.reason == items.UNREADABLE_IMAGE and e.value.file == 'images/x.png'
+  assert 'cannot be decoded by TensorFlow (Invalid PNG data' in e.value.detail
+
+
+def test_list_files_take_any_bytes_and_name_file_and_line():
+  data = (b'\xef\xbb\xbfAbyssinian_1 1 1 1\n'  # a BOM, dropped
+          b'beagle_1 5 2 2\n'
+          b'beagl\xe9_2 5 2 2\n'  # Latin-1, not UTF-8
+          b'pug_1 ' + b'x' * 500 + b'\r\n'
+          b'\xff\xfe\n')
+  entries, problems = oxford_pets.parse_list(data, 'annotations/trainval.txt')
+  assert [e.name for e in entries] == ['Abyssinian_1', 'beagle_1']
+  assert [(name, message.split(': ', 1)[0]) for name, message in problems] == [
+      ('beagl\ufffd_2', 'annotations/trainval.txt:3'), ('pug_1', 'annotations/trainval.txt:4'),
+      ('\ufffd\ufffd', 'annotations/trainval.txt:5')]
+  assert 'not UTF-8 text (byte 0xe9 at column 6)' in problems[0][1]
+  assert len(problems[1][1]) < 200 and problems[1][1].endswith("...'")
+
+
+@pytest.fixture
+def hostile_oxford(tmp_path):
+  """Eight generated pets, then: a damaged PNG, a list line in Latin-1, a listed item with
+  neither file, and an image that is a symlink to a file outside the data directory."""
+  data = tmp_path / 'data'
+  sample_data.make_sample_data(str(data), num_images=8, seed=1, min_size=32, max_size=48)
+  lists = data / 'annotations'
+  names = [line.split()[0] for line in (lists / 'trainval.txt').read_text().splitlines()
+           if not line.startswith('#')]
+  image = data / 'images' / f'{names[0]}.jpg'
+  damaged = _damaged_png(np.asarray(Image.open(image)))
+  image.unlink()
+  (data / 'images' / f'{names[0]}.png').write_bytes(damaged)
+  outside = tmp_path / 'elsewhere.jpg'
+  os.replace(data / 'images' / f'{names[1]}.jpg', outside)
+  os.symlink(outside, data / 'images' / f'{names[1]}.jpg')
+  with open(lists / 'trainval.txt', 'ab') as f:
+    f.write(b'Bengal_9\xe9 3 1 3\nBengal_404 3 1 3\n')
+  return data, names
+
+
+def test_hostile_items_are_each_rejected_once_with_file_and_reason(tmp_path, hostile_oxford):
+  data, names = hostile_oxford
+  config = config_lib.dataset_config('oxford_pets', str(data), {'max_reject_fraction': 1.0})
+  examples = example_gen.ingest(str(data), config, str(tmp_path / 'examples'),
+                                required_splits=())
+  report = ingest_report.load(examples.uri)
+  rejected = {(r['reason'], os.path.basename(r['file'])): r['detail']
+              for r in report['rejected']}
+  assert sorted(rejected) == sorted([
+      (items.UNREADABLE_IMAGE, f'{names[0]}.png'), (items.OUTSIDE_DATA_DIR, f'{names[1]}.jpg'),
+      (items.BAD_LIST_LINE, 'trainval.txt'), (items.MISSING_IMAGE, 'Bengal_404.*')])
+  assert 'no mask' in rejected[(items.MISSING_IMAGE, 'Bengal_404.*')]  # once, both named
+  assert 'elsewhere.jpg, outside the data directory' in rejected[
+      (items.OUTSIDE_DATA_DIR, f'{names[1]}.jpg')]
+  assert sum(s['ingested'] for s in report['splits'].values()) == 8 - 2
+
+  followed = config_lib.dataset_config('oxford_pets', str(data),
+                                       {'max_reject_fraction': 1.0, 'follow_symlinks': True})
+  candidates, skipped = oxford_pets_reader.list_candidates(str(data), followed)
+  assert names[1] in {c.name for c in candidates}
+  assert items.OUTSIDE_DATA_DIR not in {s.reason for s in skipped}
+
+
+@pytest.mark.slow
+def test_a_failed_ingestion_keeps_its_report_in_the_output_dir(tmp_path, hostile_oxford,
+                                                              capsys):
+  data, _ = hostile_oxford
+  out = tmp_path / 'out'
+  assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(data),
+                   '--output-dir', str(out), '--epochs', '1', '--image-size', '32']) == 1
+  error = capsys.readouterr().err
+  report_path = out / ingest_report.FILE_NAME
+  assert f'Every rejected file and why: {report_path}.' in error
+  assert 'Traceback' not in error
+  report = json.loads(report_path.read_text())
+  assert len(report['rejected']) == 4
+  failing = [s for s, stats in report['splits'].items()
+             if stats['reject_fraction'] > 0.05 or not stats['ingested']]
+  assert all(f'split {s!r}' in error for s in failing)  # every failing split, not the first
+
+
+def test_a_test_only_camvid_folder_is_a_camvid_dataset(tmp_path):
+  for i in range(3):
+    write_image(tmp_path / 'images_prepped_test' / f'{i}.png', rgb(), 'PNG')
+    write_image(tmp_path / 'annotations_prepped_test' / f'{i}.png',
+                np.full((12, 16), 2, np.uint8), 'PNG')
+  assert folder_reader.detect_layout(str(tmp_path)) == folder_reader.CAMVID_LAYOUT
+  config = config_lib.dataset_config('folder', str(tmp_path))
+  candidates, skipped = folder_reader.list_candidates(str(tmp_path), config)
+  assert {c.split for c in candidates} == {'test'} and len(candidates) == 3 and not skipped
+
+
+# --- Settings and paths: checked before the first component runs ------------------------
+
+@pytest.mark.parametrize('flags, message', [
+    (['--learning-rate', 'nan'], 'learning_rate must be a finite number > 0, got nan'),
+    (['--image-size', '33'], 'unet_xception needs an image size divisible by 16, got 33'),
+    (['--epochs', '0'], 'epochs must be an integer >= 1, got 0'),
+    (['--max-mean-iou-drop', 'inf'], 'max_mean_iou_drop must be a finite number'),
+    (['--', '--direct_num_wrkers=2'], 'Beam does not know the arguments --direct_num_wrkers=2'),
+])
+def test_bad_settings_fail_before_anything_runs(tmp_path, sample_dir, capsys, flags, message):
+  out = tmp_path / 'out'
+  args = ['run', '--dataset', 'oxford_pets', '--data-dir', str(sample_dir), '--output-dir',
+          str(out)]
+  split = flags.index('--') if '--' in flags else len(flags)
+  assert cli.main([*args, *flags[:split], *flags[split:]]) == 1
+  error = capsys.readouterr().err
+  assert message in error and error.count('\n') == 1 and 'Traceback' not in error
+  assert not os.path.exists(local_runner.metadata_path(str(out)))
+
+
+def test_unusable_output_and_serving_dirs_fail_before_anything_runs(tmp_path, sample_dir,
+                                                                    capsys):
+  a_file = tmp_path / 'file'
+  a_file.write_text('')
+  cases = [
+      (sample_dir, ['--output-dir', str(tmp_path / 'out'), '--serving-dir', str(a_file)],
+       f'--serving-dir {a_file}: exists and is not a directory'),
+      (sample_dir, ['--output-dir', str(a_file / 'out')],
+       f'--output-dir {a_file / "out"}: cannot write'),
+      (sample_dir, ['--output-dir', '/proc/petseg-out'],
+       '--output-dir /proc/petseg-out: cannot write'),
+      (tmp_path / 'no-such-data', ['--output-dir', str(tmp_path / 'out')],
+       f'--data-dir {tmp_path / "no-such-data"}: no such directory'),
+  ]
+  for data, flags, message in cases:
+    assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(data), *flags]) == 1
+    assert message in capsys.readouterr().err
+  assert not (tmp_path / 'out' / 'metadata.sqlite').exists()
+
+
+# --- One run at a time ----------------------------------------------------------------
+
+_HOLDER = '''
+import sys, time
+from petseg import run_lock
+with run_lock.hold(sys.argv[1]):
+  print('holding', flush=True)
+  time.sleep(600)
+'''
+
+
+def test_a_second_run_is_refused_and_a_dead_holders_lock_is_taken_over(tmp_path, sample_dir,
+                                                                       capsys):
+  out = tmp_path / 'out'
+  out.mkdir()
+  holder = subprocess.Popen([sys.executable, '-c', _HOLDER, str(out)], stdout=subprocess.PIPE,
+                            text=True)
+  try:
+    assert holder.stdout.readline() == 'holding\n'
+    assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(sample_dir),
+                     '--output-dir', str(out)]) == 1
+    error = capsys.readouterr().err
+    assert f'{out} is in use by another petseg run (pid {holder.pid} on ' in error
+    assert error.count('\n') == 1
+  finally:
+    holder.kill()  # SIGKILL: the holder cannot release anything itself
+    holder.wait()
+  with run_lock.hold(str(out)) as previous:
+    assert previous['pid'] == holder.pid
+  with run_lock.hold(str(out)) as previous:
+    assert previous is None  # released properly this time
+
+
+# --- predict: every per-image failure is a skip with its reason ------------------------
+
+def test_upsampling_matches_tensorflows_bilinear_resize_then_argmax():
+  probabilities = np.random.default_rng(0).random((20, 24, 3)).astype(np.float32)
+  for height, width in ((97, 131), (20, 24), (7, 5), (300, 41)):
+    expected = tf.argmax(tf.image.resize(probabilities, [height, width], 'bilinear'), -1)
+    ours = released_model.upsampled_class_ids(probabilities, height, width, band_rows=16)
+    assert ours.dtype == np.uint8 and ours.shape == (height, width)
+    assert np.mean(ours == expected.numpy()) > 0.999
+
+
+def _png_header(width, height) -> bytes:
+  """A PNG that claims a size: its header is all that a budget check reads."""
+  ihdr = width.to_bytes(4, 'big') + height.to_bytes(4, 'big') + bytes([8, 2, 0, 0, 0])
+  chunk = lambda kind, body: (len(body).to_bytes(4, 'big') + kind + body +  # noqa: E731
+                              zlib.crc32(kind + body).to_bytes(4, 'big'))
+  return (b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', ihdr) + chunk(b'IDAT', zlib.compress(b'\0'))
+          + chunk(b'IEND', b''))
+
+
+@pytest.mark.slow
+def test_predict_skips_what_it_cannot_take_and_says_why(trained, tmp_path, capsys):
+  root, _ = trained
+  good = sorted((root / 'data' / 'images').glob('*.jpg'))[0]
+  damaged, huge, small = tmp_path / 'damaged.png', tmp_path / 'huge.png', tmp_path / 'small.png'
+  damaged.write_bytes(_damaged_png(rgb(40, 50)))
+  huge.write_bytes(_png_header(20000, 20000))
+  write_image(small, rgb(40, 50), 'PNG')
+  serving = str(root / 'out' / 'serving')
+  assert cli.main(['predict', '--model-dir', serving, str(damaged), str(good), str(huge),
+                   '--output-dir', str(tmp_path / 'out')]) == 1
+  captured = capsys.readouterr()
+  assert f'skipped {damaged}: the model cannot take it (Invalid PNG data' in captured.err
+  assert (f'skipped {huge}: 20000x20000 is 400,000,000 pixels, above the pixel budget of '
+          '50,000,000 (--max-pixels)') in captured.err
+  assert '1 masks and overlays written' in captured.out and 'Traceback' not in captured.err
+  assert (tmp_path / 'out' / f'{good.stem}_mask.png').is_file()
+
+  assert cli.main(['predict', '--model-dir', serving, str(small), '--max-pixels', '1000',
+                   '--output-dir', str(tmp_path / 'out')]) == 1
+  assert '50x40 is 2,000 pixels, above the pixel budget of 1,000' in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_evaluate_takes_a_dataset_that_holds_only_the_scored_split(trained, tmp_path, capsys):
+  root, _ = trained
+  data = tmp_path / 'new_test_set'
+  shutil.copytree(root / 'data', data)
+  (data / 'annotations' / 'trainval.txt').unlink()
+  assert cli.main(['evaluate', '--model-dir', str(root / 'out' / 'serving'), '--dataset',
+                   'oxford_pets', '--data-dir', str(data), '--split', 'test']) == 0
+  scores = json.loads(capsys.readouterr().out)
+  assert scores['examples'] == 16 and 0 <= scores['mean_iou'] <= 1
