@@ -134,10 +134,10 @@ def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   dataset, training_config, release_config = _configs(args)
   _local_data(dataset, args.data_dir)
+  local_runner.checked_beam_args(beam_args)
   output_dir = local_runner.writable_dir(args.output_dir, '--output-dir')
   serving_dir = local_runner.writable_dir(
       args.serving_dir or local_runner.default_serving_dir(output_dir), '--serving-dir')
-  local_runner.checked_beam_args(beam_args)
   with run_lock.hold(output_dir) as previous:
     if previous:
       print(f'Took over the lock of a run that ended without releasing it '

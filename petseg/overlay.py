@@ -35,7 +35,7 @@ def overlay(image: Image.Image, class_ids: np.ndarray, colours: Sequence[labels_
   """The image with each pixel tinted by its class; ignored pixels are left as they are."""
   image = image.convert('RGB')
   tinted = Image.blend(image, colour_mask(class_ids, colours), alpha)
-  keep = Image.fromarray(np.where(class_ids == IGNORE_ID, 255, 0).astype(np.uint8))
+  keep = Image.fromarray(np.where(class_ids == IGNORE_ID, np.uint8(255), np.uint8(0)))
   return Image.composite(image, tinted, keep)
 
 

@@ -25,7 +25,6 @@ from petseg.components import example_gen
 from petseg.components import ingest_report
 from petseg.components import release_registry
 from petseg.models import export
-from petseg.models import features
 
 # Formats the model's own decoder reads; anything else Pillow opens is sent as PNG.
 _SERVED_FORMATS = ('JPEG', 'PNG', 'GIF', 'BMP')
@@ -78,6 +77,18 @@ def _read_image(path: str, max_pixels: int) -> Tuple[bytes, Image.Image]:
   buffer = io.BytesIO()
   image.convert('RGB').save(buffer, format='PNG')
   return buffer.getvalue(), image
+
+
+def _probabilities(serve_examples, data: bytes, path: str) -> np.ndarray:
+  """The model's [S, S, C] probabilities for one encoded image, at the model's size."""
+  example = tf.train.Example(features=tf.train.Features(feature={
+      'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))}))
+  try:
+    return serve_examples(examples=tf.constant([example.SerializeToString()]))[
+        'probabilities'][0].numpy()
+  except tf.errors.OpError as e:  # e.g. a damaged PNG that Pillow decodes
+    raise errors.DataError(f'{path}: the model cannot take it '
+                           f'({decoding.op_error_reason(e)})') from None
 
 
 def _bilinear_axis(out_size: int, in_size: int):
@@ -135,18 +146,11 @@ def predict(model_dir: str, image_paths: Sequence[str], output_dir: str,
     for path in image_paths:
       try:
         data, image = _read_image(path, max_pixels)
-        example = tf.train.Example(features=tf.train.Features(feature={
-            'image': tf.train.Feature(bytes_list=tf.train.BytesList(value=[data]))}))
-        try:
-          probabilities = serve(examples=tf.constant([example.SerializeToString()]))
-        except tf.errors.OpError as e:  # e.g. a damaged PNG that Pillow decodes
-          raise errors.DataError(f'{path}: the model cannot take it '
-                                 f'({decoding.op_error_reason(e)})') from None
+        probabilities = _probabilities(serve, data, path)
       except errors.DataError as e:
         result['skipped'].append((path, str(e)))
         continue
-      class_ids = upsampled_class_ids(probabilities['probabilities'][0].numpy(), image.height,
-                                      image.width)
+      class_ids = upsampled_class_ids(probabilities, image.height, image.width)
       stem = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0])
       Image.fromarray(class_ids).save(f'{stem}_mask.png')
       overlay.with_legend(overlay.overlay(image, class_ids, colours), labels.class_names,
