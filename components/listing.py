@@ -86,8 +86,8 @@ def _single(paths: Sequence[str], name: str, directory: str, what: str, missing:
   real = outside(paths[0])
   if real:
     return None, (items.OUTSIDE_DATA_DIR, paths[0],
-                  f'is a symlink to {real}, outside the data directory; pass '
-                  '--follow-symlinks to read it')
+                  f'resolves through a symlink to {real}, outside the data directory; '
+                  'pass --follow-symlinks to read it')
   return paths[0], None
 
 

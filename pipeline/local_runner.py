@@ -98,14 +98,13 @@ def run(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
         training_config: training.TrainingConfig,
         release_config: release.ReleaseConfig = release.ReleaseConfig(),
         serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
-        enable_cache: bool = True, pipeline_name: str = pipeline_lib.PIPELINE_NAME,
-        run_id: Optional[str] = None) -> str:
-  """Runs the whole pipeline and waits for it; returns the run's id (ML Metadata's
-  pipeline_run context), `run_id` when given."""
+        enable_cache: bool = True, pipeline_name: str = pipeline_lib.PIPELINE_NAME) -> str:
+  """Runs the whole pipeline and waits for it; returns the run's id (the name of its
+  pipeline_run context in ML Metadata)."""
   pipeline = build(output_dir, data_dir, dataset, training_config, release_config,
                    serving_dir, beam_args, enable_cache, pipeline_name)
   os.makedirs(output_dir, exist_ok=True)
-  run_id = run_id or datetime.datetime.now().isoformat()
+  run_id = datetime.datetime.now().isoformat()
   ir = compile_ir(pipeline)
   # The local runner would name the run itself; named here, the run can be found again.
   runtime_parameter_utils.substitute_runtime_parameter(
