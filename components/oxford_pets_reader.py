@@ -26,8 +26,8 @@ def fingerprint_patterns(config: config_lib.DatasetConfig) -> dict:
   return listing.fingerprint_patterns((f'{IMAGES}/*', f'{TRIMAPS}/*', 'annotations/*.txt'))
 
 
-def _missing(path: str, what: str) -> None:
-  raise errors.DataError(
+def _layout_error(path: str, what: str) -> errors.DataError:
+  return errors.DataError(
       f'{path}: {what} found; an Oxford-IIIT Pet folder has images/, annotations/trimaps/ '
       'and annotations/trainval.txt, annotations/test.txt or both')
 
@@ -38,10 +38,11 @@ def list_candidates(data_dir: str, config: config_lib.DatasetConfig
   then the splits of the other are empty."""
   for rel, what in ((IMAGES, 'no image folder'), (TRIMAPS, 'no trimap folder')):
     if not fileio.exists(posixpath.join(data_dir, rel)):
-      _missing(posixpath.join(data_dir, rel), what)
+      raise _layout_error(posixpath.join(data_dir, rel), what)
   lists = [(name, rel) for name, rel in LISTS if fileio.exists(posixpath.join(data_dir, rel))]
   if not lists:
-    _missing(', '.join(posixpath.join(data_dir, rel) for _, rel in LISTS), 'no split list')
+    raise _layout_error(', '.join(posixpath.join(data_dir, rel) for _, rel in LISTS),
+                        'no split list')
   wanted, skipped, listed_in = [], [], {}
   for list_name, rel in lists:
     path = posixpath.join(data_dir, rel)
