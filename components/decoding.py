@@ -25,7 +25,8 @@ from petseg.models import features
 # Formats and modes whose bytes every standard decoder turns into the same RGB pixels.
 _KEPT_AS_IS = {('JPEG', 'RGB'), ('JPEG', 'L'), ('PNG', 'RGB'), ('PNG', 'L')}
 _SIXTEEN_BIT_MODES = ('I;16', 'I;16B', 'I;16L', 'I')
-_UNREADABLE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+# What Pillow raises for a file it cannot read as an image.
+UNREADABLE_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
 # Integer masks are at most 16-bit; larger values can only be outside the label set.
 _LUT_SIZE = 1 << 16
 
@@ -36,7 +37,7 @@ def _open(data: bytes, path: str, reason: str, load: bool = True) -> Image.Image
     img = Image.open(io.BytesIO(data))
     if load:
       img.load()
-  except _UNREADABLE_ERRORS as e:
+  except UNREADABLE_ERRORS as e:
     raise items.Rejected(reason, path, f'cannot be decoded ({e})') from None
   if getattr(img, 'n_frames', 1) > 1:
     raise items.Rejected(reason, path, f'is animated ({img.n_frames} frames); '

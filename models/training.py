@@ -190,6 +190,7 @@ class Resume(keras.callbacks.Callback):
     super().__init__()
     self.directory, self.keep_best, self.history_csv = directory, keep_best, history_csv
     self.phase = 0
+    self._best_weights_file = None  # the saved best weights' file, once there are some
 
   def _path(self, name: str) -> str:
     return posixpath.join(self.directory, name)
@@ -218,6 +219,7 @@ class Resume(keras.callbacks.Callback):
     keep_best = self.keep_best
     keep_best.best, keep_best.best_epoch, keep_best.wait = (state['best'], state['best_epoch'],
                                                             state['wait'])
+    self._best_weights_file = state['best_weights']
     if state['best_weights']:
       with tf.io.gfile.GFile(self._path(state['best_weights']), 'rb') as f:
         saved = np.load(io.BytesIO(f.read()))
@@ -225,26 +227,25 @@ class Resume(keras.callbacks.Callback):
     tf.io.gfile.copy(self._path(state['history']), self.history_csv, overwrite=True)
 
   def on_epoch_end(self, epoch, logs=None):
-    old = self.saved() or {}
     checkpoint = f'epoch-{epoch}'
     tf.train.Checkpoint(model=self.model, optimizer=self.model.optimizer).write(
         self._path(checkpoint))
-    best_weights = old.get('best_weights')
     if self.keep_best.best_epoch == epoch:
-      best_weights, buffer = f'best-{epoch}.npz', io.BytesIO()
+      buffer = io.BytesIO()
       np.savez(buffer, **{f'w{i}': w for i, w in enumerate(self.keep_best.best_weights)})
-      with tf.io.gfile.GFile(self._path(best_weights), 'wb') as f:
+      with tf.io.gfile.GFile(self._path(f'best-{epoch}.npz'), 'wb') as f:
         f.write(buffer.getvalue())
+      self._best_weights_file = f'best-{epoch}.npz'
     history = f'history-{epoch}.csv'
     tf.io.gfile.copy(self.history_csv, self._path(history), overwrite=True)
     state = {'phase': self.phase, 'epoch': epoch, 'stopped': bool(self.model.stop_training),
              'checkpoint': checkpoint, 'history': history, 'best': self.keep_best.best,
              'best_epoch': self.keep_best.best_epoch, 'wait': self.keep_best.wait,
-             'best_weights': best_weights}
+             'best_weights': self._best_weights_file}
     with tf.io.gfile.GFile(self._path(self.STATE + '.tmp'), 'w') as f:
       json.dump(state, f)
     tf.io.gfile.rename(self._path(self.STATE + '.tmp'), self._path(self.STATE), overwrite=True)
-    kept = (f'{checkpoint}.', history, best_weights or self.STATE)
+    kept = (f'{checkpoint}.', history, self._best_weights_file or self.STATE)
     for name in tf.io.gfile.listdir(self.directory):  # what the new state no longer names
       if name.startswith(('epoch-', 'best-', 'history-')) and not name.startswith(kept):
         tf.io.gfile.remove(self._path(name))

@@ -62,7 +62,7 @@ def _read_image(path: str, max_pixels: int) -> Tuple[bytes, Image.Image]:
     with open(path, 'rb') as f:
       data = f.read()
     image = Image.open(io.BytesIO(data))  # reads the header only
-  except (OSError, SyntaxError, ValueError) as e:
+  except decoding.UNREADABLE_ERRORS as e:
     raise errors.DataError(f'{path}: cannot be read as an image ({e})') from None
   width, height = image.size
   if width * height > max_pixels:
@@ -70,7 +70,7 @@ def _read_image(path: str, max_pixels: int) -> Tuple[bytes, Image.Image]:
                            f'pixel budget of {max_pixels:,} (--max-pixels)')
   try:
     image.load()
-  except (OSError, SyntaxError, ValueError) as e:
+  except decoding.UNREADABLE_ERRORS as e:
     raise errors.DataError(f'{path}: cannot be decoded ({e})') from None
   if image.format in _SERVED_FORMATS:
     return data, image

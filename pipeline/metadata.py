@@ -100,10 +100,10 @@ def abandon_interrupted(store: mlmd.MetadataStore, pipeline_name: str,
         continue
       execution.last_known_state = metadata_store_pb2.Execution.CANCELED
       store.put_executions([execution])
-      for output_dir in glob.glob(os.path.join(glob.escape(node_dir), '*', str(execution.id)))\
-          + glob.glob(os.path.join(glob.escape(node_dir), '.temp', str(execution.id))):
-        shutil.rmtree(output_dir)
-        removed.append(output_dir)
+      for kind in ('*', '.temp'):  # each output, and TFX's temporary files
+        for path in glob.glob(os.path.join(glob.escape(node_dir), kind, str(execution.id))):
+          shutil.rmtree(path)
+          removed.append(path)
   return removed
 
 
