@@ -248,4 +248,5 @@ class Resume(keras.callbacks.Callback):
     kept = (f'{checkpoint}.', history, self._best_weights_file or self.STATE)
     for name in tf.io.gfile.listdir(self.directory):  # what the new state no longer names
       if name.startswith(('epoch-', 'best-', 'history-')) and not name.startswith(kept):
-        tf.io.gfile.remove(self._path(name))
+        path = self._path(name)  # a directory: a checkpoint's temp dir from a killed save
+        (tf.io.gfile.rmtree if tf.io.gfile.isdir(path) else tf.io.gfile.remove)(path)

@@ -1,4 +1,5 @@
 """The training recipe's parts: loss, schedule, class weights, augmentation, input, TFT."""
+import os
 import tempfile
 
 import numpy as np
@@ -243,3 +244,32 @@ def test_a_resumed_training_starts_each_phase_where_the_saved_state_says():
   assert [start(stopped_early, p) for p in (0, 1)] == [None, 3]
   in_second = {'phase': 1, 'epoch': 4, 'stopped': False}
   assert [start(in_second, p) for p in (0, 1)] == [None, 5]
+
+
+def test_resume_saves_over_what_a_killed_save_left(tmp_path):
+  model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+  model.compile(optimizer='sgd', loss='mse')
+  keep = training.KeepBest('val_mean_iou', patience=5)
+  history = tmp_path / 'history.csv'
+  history.write_text('epoch,val_mean_iou\n0,0.5\n')
+  resume_dir = tmp_path / 'resume'
+  resume = training.Resume(str(resume_dir), keep, str(history))
+  for callback in (keep, resume):
+    callback.set_model(model)
+  keep.on_epoch_end(0, {'val_mean_iou': 0.5})
+  resume.on_epoch_end(0)
+  # A kill during epoch 1's save: TF's checkpoint temp directory with a shard TF was still
+  # writing under a temporary name (which TF's next save of epoch 1 leaves there).
+  (resume_dir / 'epoch-1_temp').mkdir()
+  (resume_dir / 'epoch-1_temp' / 'part-00000-of-00001.data-00000-of-00001.tempstate1').write_bytes(
+      b'x')
+  (resume_dir / 'history-1.csv').write_text('epo')
+  assert resume.saved()['epoch'] == 0  # the previous epoch's state is whole
+
+  keep.on_epoch_end(1, {'val_mean_iou': 0.4})
+  resume.on_epoch_end(1)
+  state = resume.saved()
+  assert (state['epoch'], state['best_epoch'], state['best_weights']) == (1, 0, 'best-0.npz')
+  assert sorted(os.listdir(resume_dir)) == sorted(
+      ['state.json', 'best-0.npz', 'history-1.csv', 'epoch-1.index',
+       'epoch-1.data-00000-of-00001'])
