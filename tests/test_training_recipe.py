@@ -261,8 +261,8 @@ def test_resume_saves_over_what_a_killed_save_left(tmp_path):
   # A kill during epoch 1's save: TF's checkpoint temp directory with a shard TF was still
   # writing under a temporary name (which TF's next save of epoch 1 leaves there).
   (resume_dir / 'epoch-1_temp').mkdir()
-  (resume_dir / 'epoch-1_temp' / 'part-00000-of-00001.data-00000-of-00001.tempstate1').write_bytes(
-      b'x')
+  shard = 'part-00000-of-00001.data-00000-of-00001.tempstate1'
+  (resume_dir / 'epoch-1_temp' / shard).write_bytes(b'x')
   (resume_dir / 'history-1.csv').write_text('epo')
   assert resume.saved()['epoch'] == 0  # the previous epoch's state is whole
 
