@@ -1,13 +1,18 @@
-"""Model quality: each model trained by the real pipeline, scored on the test split.
+"""Model quality: the shipped recipes, or every model with its seed's settings under one
+time budget, trained by the real pipeline on ../shared/data and scored on the test split.
 
-For each dataset (the Oxford sample: trainval -> test; CamVid: train -> test) and model,
-runs `create_pipeline()` locally and scores the exported model with NumPy. The baseline
-is a model that predicts the most frequent class everywhere. One JSON line per run; the
-last line holds them all.
+  python bench/model_quality.py                        # recipes/oxford_pets.json, camvid.json
+  python bench/model_quality.py --recipes camvid       # one of them
+  python bench/model_quality.py --seeds --minutes 10 [--datasets oxford] [--models a,b]
 
-  python bench/model_quality.py [--epochs 15] [--models unet_xception,...] [--datasets oxford,camvid]
+Figures per run: test mean IoU, per-class IoU and pixel accuracy (TFMA's, the release
+gate's figures), the best eval mean IoU (the epoch whose weights were kept), epochs,
+training minutes and training images per second. The baseline, from the same test
+split: predicting its most frequent class everywhere. One JSON line per run; the last
+line holds them all.
 """
 import argparse
+import csv
 import os
 import time
 
@@ -15,17 +20,19 @@ import numpy as np
 
 import common
 from petseg import config as config_lib
-from petseg import evaluation
 from petseg.models import registry
 from petseg.models import training
 from petseg.pipeline import local_runner
-from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import metadata
+from petseg.pipeline import pipeline as pipeline_lib
+from petseg.pipeline import release
 
-DATASETS = {'oxford': ('oxford_pets', common.OXFORD_SAMPLE),
-            'camvid': ('folder', os.path.join(common.OXFORD_SAMPLE, '..', 'camvid'))}
-# CPU budget: sizes of 160 (MobileNetV2's U-Net keeps its own 128) instead of 224.
-SIZES = {'unet_mobilenetv2': 128}
+RECIPES = os.path.join(common.ROOT, '..', 'recipes')
+# bench name -> (dataset preset, data directory, recipe file)
+DATASETS = {'oxford': ('oxford_pets', common.OXFORD_SAMPLE, 'oxford_pets.json'),
+            'camvid': ('camvid', os.path.join(common.OXFORD_SAMPLE, '..', 'camvid'),
+                       'camvid.json')}
+RECIPE_NAMES = {recipe[:-len('.json')]: key for key, (_, _, recipe) in DATASETS.items()}
 
 
 def majority_mean_iou(confusion: np.ndarray) -> float:
@@ -35,48 +42,86 @@ def majority_mean_iou(confusion: np.ndarray) -> float:
   return float(truth.max() / truth.sum() / present.sum())
 
 
-def run(dataset_key, model, epochs):
-  preset, data_dir = DATASETS[dataset_key]
+def _history(model_run_uri: str):
+  with open(os.path.join(model_run_uri, 'history.csv')) as f:
+    return [float(row['val_mean_iou']) for row in csv.DictReader(f)]
+
+
+def run(dataset_key: str, settings: dict, label: str) -> dict:
+  """Runs the pipeline with `settings` (a config file's content) and scores it."""
+  preset, data_dir, _ = DATASETS[dataset_key]
   data_dir = os.path.abspath(data_dir)
-  dataset = config_lib.dataset_config(preset, data_dir)
-  config = training.TrainingConfig(model=model, image_size=SIZES.get(model, 160),
-                                   epochs=epochs, batch_size=8,
-                                   num_classes=dataset.labels.num_classes)
-  out = os.path.join(common.ROOT, '.cache', f'quality-{dataset_key}')
+  settings = dict(settings)
+  training_settings, release_settings = settings.pop('training'), settings.pop('release', {})
+  dataset = config_lib.dataset_config(preset, data_dir, settings)
+  config = training.TrainingConfig.from_json({
+      'image_size': registry.get(training_settings.get('model', 'unet_xception')).default_size,
+      **training_settings, 'num_classes': dataset.labels.num_classes})
+  out = os.path.join(common.ROOT, '.cache', f'quality-{dataset_key}-{label}')
   start = time.perf_counter()
-  local_runner.run(out, data_dir, dataset, config)
+  run_id = local_runner.run(out, data_dir, dataset, config,
+                            release.ReleaseConfig.from_json({**release_settings,
+                                                             'min_mean_iou': 0.0}))
   run_seconds = time.perf_counter() - start
   store = metadata.connect(local_runner.metadata_path(out))
-  executions = metadata.latest_executions(store, pipeline_lib.PIPELINE_NAME)
+  executions = metadata.run_executions(store, pipeline_lib.PIPELINE_NAME, run_id)
+  summary = metadata.run_summary(store, executions)
   trainer = executions['Trainer']
-  model_dir, = metadata.output_artifacts(store, trainer.id, 'model')
-  examples, = metadata.output_artifacts(store, executions['ExampleGen'].id, 'examples')
-  confusion = evaluation.confusion_matrix(
-      os.path.join(model_dir.uri, 'Format-Serving'),
-      [os.path.join(examples.uri, 'Split-test', '*')], dataset.labels.num_classes)
-  result = evaluation.scores(confusion, list(dataset.labels.class_names))
-  return {'dataset': dataset_key, 'model': model, 'image_size': config.image_size,
-          'epochs': epochs, 'test_mean_iou': round(result['mean_iou'], 4),
-          'baseline_mean_iou': round(majority_mean_iou(confusion), 4),
-          'pixel_accuracy': round(result['pixel_accuracy'], 4),
-          'per_class_iou': {k: v and round(v, 3) for k, v in result['per_class_iou'].items()},
-          'train_seconds': round((trainer.last_update_time_since_epoch
-                                  - trainer.create_time_since_epoch) / 1000),
-          'run_seconds': round(run_seconds)}
+  model_run, = metadata.output_artifacts(store, trainer.id, 'model_run')
+  val_mean_iou = _history(model_run.uri)
+  train_seconds = (trainer.last_update_time_since_epoch - trainer.create_time_since_epoch) / 1000
+  trained_images = len(val_mean_iou) * summary['data']['train']['ingested']
+  test = summary['test']
+  return {'run': label, 'dataset': dataset_key, 'model': config.model,
+          'image_size': config_lib.format_size(config.image_size),
+          'crop_size': config_lib.format_size(config.crop),
+          'epochs': len(val_mean_iou), 'eval_mean_iou': round(max(val_mean_iou), 4),
+          'test_mean_iou': round(test['mean_iou'], 4),
+          'baseline_mean_iou': round(majority_mean_iou(np.array(test['confusion_matrix'])), 4),
+          'pixel_accuracy': round(test['pixel_accuracy'], 4),
+          'per_class_iou': {k: v if v is None else round(v, 3)
+                            for k, v in test['per_class_iou'].items()},
+          'train_minutes': round(train_seconds / 60, 1),
+          'train_images_per_second': round(trained_images / train_seconds, 1),
+          'run_minutes': round(run_seconds / 60, 1)}
+
+
+def seed_settings(model: str, minutes: float) -> dict:
+  """A model with its seed's own settings (its input size; the recipe's defaults
+  otherwise), trained for at most `minutes`."""
+  return {'training': {'model': model, 'image_size': registry.get(model).default_size,
+                       'batch_size': 8, 'epochs': 500, 'max_train_minutes': minutes,
+                       'early_stopping_patience': 500}}
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-  parser.add_argument('--epochs', type=int, default=15)
+  parser.add_argument('--recipes', default=','.join(RECIPE_NAMES),
+                      help='recipes/NAME.json to run (default: all)')
+  parser.add_argument('--seeds', action='store_true',
+                      help='instead: every model with its seed\'s settings, --minutes each')
+  parser.add_argument('--minutes', type=float, default=10)
   parser.add_argument('--models', default=','.join(registry.MODELS))
-  parser.add_argument('--datasets', default='oxford,camvid')
+  parser.add_argument('--datasets', default=','.join(DATASETS))
   args = parser.parse_args()
   results = []
-  for dataset_key in args.datasets.split(','):
-    for model in args.models.split(','):
-      results.append(run(dataset_key, model, args.epochs))
+  if args.seeds:
+    for dataset_key in args.datasets.split(','):
+      for model in args.models.split(','):
+        results.append(run(dataset_key, seed_settings(model, args.minutes), model))
+        common.report(results[-1])
+  else:
+    for name in args.recipes.split(','):
+      dataset_key = RECIPE_NAMES[name]
+      settings = config_lib.load_overrides(os.path.join(RECIPES, DATASETS[dataset_key][2]))
+      results.append(run(dataset_key, settings, name))
       common.report(results[-1])
-  common.report({'bench': 'model_quality', 'results': results})
+  common.report({'bench': 'model_quality',
+                 'ours': {r['run']: r['test_mean_iou'] for r in results},
+                 'baseline': {r['run']: r['baseline_mean_iou'] for r in results},
+                 'ratio': {r['run']: round(r['test_mean_iou'] / r['baseline_mean_iou'], 2)
+                           for r in results},
+                 'results': results})
 
 
 if __name__ == '__main__':

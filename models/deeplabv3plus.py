@@ -24,20 +24,19 @@ def _aspp(x, rates=(6, 12, 18), filters: int = 256):
   """1x1 conv, three atrous 3x3 convs and image-level pooling, concatenated and fused."""
   pooled = layers.GlobalAveragePooling2D(keepdims=True)(x)
   pooled = blocks.conv_bn(pooled, filters, kernel=1)
-  pooled = layers.UpSampling2D((x.shape[1], x.shape[2]), interpolation='bilinear')(pooled)
+  pooled = blocks.resize_to(pooled, x)
   branches = [blocks.conv_bn(x, filters, kernel=1), pooled]
   branches += [blocks.conv_bn(x, filters, dilation=rate) for rate in rates]
   return blocks.conv_bn(layers.Concatenate()(branches), filters, kernel=1)
 
 
-def build(image_size: int, num_classes: int, backbone: str = 'mobilenetv2',
+def build(num_classes: int, backbone: str = 'mobilenetv2',
           encoder_weights: Optional[str] = None) -> keras.Model:
   if backbone not in _ENCODERS:
     raise ValueError(f'deeplabv3plus backbone must be one of {sorted(_ENCODERS)}')
   application, deep_name, shallow_name = _ENCODERS[backbone]
-  inputs = keras.Input((image_size, image_size, 3))
-  deep, shallow = blocks.encoder(application, (deep_name, shallow_name), image_size,
-                                 encoder_weights)(inputs)
+  inputs = keras.Input((None, None, 3))
+  deep, shallow = blocks.encoder(application, (deep_name, shallow_name), encoder_weights)(inputs)
   x = blocks.resize_to(_aspp(deep), shallow)
   x = layers.Concatenate()([x, blocks.conv_bn(shallow, 48, kernel=1)])
   x = blocks.conv_bn(x, 256)

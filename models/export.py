@@ -5,10 +5,14 @@ Signatures:
                       probabilities [B, H, W, C] at each image's own size (a batch of
                       different sizes is padded to the largest: class id 255, probability
                       0 there), with height [B] and width [B]
-  serving_examples    serialized raw tf.Examples [B] -> class_ids [B, S, S] and
-                      probabilities [B, S, S, C] at the training size (for evaluation)
-  transform_features  serialized raw tf.Examples [B] -> true_class_ids [B, S, S]: the
+  serving_examples    serialized raw tf.Examples [B] -> class_ids [B, h, w] and
+                      probabilities [B, h, w, C] at the image size of the training config
+                      (for evaluation)
+  transform_features  serialized raw tf.Examples [B] -> true_class_ids [B, h, w]: the
                       transformed mask (evaluation's ground truth)
+
+The model runs on the whole image at that size (padded to its stride inside the model),
+and, with test_time_flip, on its mirror image too.
 
 assets.extra/labels.json holds the classes (names, mask encoding), which tools that show
 predictions read; TensorFlow Serving ignores the folder's other files.
@@ -23,13 +27,17 @@ import tf_keras as keras
 from petseg import labels as labels_lib
 from petseg.labels import IGNORE_ID
 from petseg.models import features
+from petseg.models import training
 
 LABELS_FILE = os.path.join('assets.extra', 'labels.json')
 
 
-def _predict(model, image_size, transformed):
-  logits = model(features.parse_images(transformed[features.IMAGE], image_size))
-  probabilities = tf.nn.softmax(logits)
+def _predict(model, config: training.TrainingConfig, transformed):
+  images = features.parse_images(transformed[features.IMAGE], config.image_size)
+  probabilities = tf.nn.softmax(model(images))
+  if config.test_time_flip:  # and the mirror image's, mirrored back
+    mirrored = tf.nn.softmax(model(tf.reverse(images, axis=[2])))
+    probabilities = (probabilities + tf.reverse(mirrored, axis=[2])) / 2
   return {features.CLASS_IDS: tf.cast(tf.argmax(probabilities, axis=-1), tf.uint8),
           'probabilities': probabilities}
 
@@ -52,8 +60,8 @@ def _at_own_size(probabilities, heights, widths):
   return class_ids, restored
 
 
-def save(model: keras.Model, tf_transform_output: tft.TFTransformOutput, image_size: int,
-         labels: labels_lib.LabelSpec, export_dir: str) -> None:
+def save(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
+         config: training.TrainingConfig, labels: labels_lib.LabelSpec, export_dir: str) -> None:
   # Tracked on the model, so that the Transform graph's resources are saved with it.
   model.tft_layer = tf_transform_output.transform_features_layer()
   image_spec = {'image': tf.io.FixedLenFeature([1], tf.string)}
@@ -64,7 +72,7 @@ def save(model: keras.Model, tf_transform_output: tft.TFTransformOutput, image_s
         lambda e: tf.shape(features.decode_image(e))[:2],
         images, fn_output_signature=tf.TensorSpec([2], tf.int32))
     transformed = model.tft_layer({'image': tf.reshape(images, [-1, 1])})
-    predicted = _predict(model, image_size, transformed)
+    predicted = _predict(model, config, transformed)
     class_ids, probabilities = _at_own_size(predicted['probabilities'], shapes[:, 0],
                                             shapes[:, 1])
     return {features.CLASS_IDS: class_ids, 'probabilities': probabilities,
@@ -73,15 +81,14 @@ def save(model: keras.Model, tf_transform_output: tft.TFTransformOutput, image_s
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def serve_examples(examples):
     # Only the image is parsed: the Transform layer drops outputs that need the mask.
-    return _predict(model, image_size, model.tft_layer(tf.io.parse_example(examples,
-                                                                           image_spec)))
+    return _predict(model, config, model.tft_layer(tf.io.parse_example(examples, image_spec)))
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def transform_features(examples):
     raw = tf.io.parse_example(examples, tf_transform_output.raw_feature_spec())
     masks = model.tft_layer(raw)[features.MASK]
-    parsed = tf.map_fn(lambda m: features.parse_mask(m, image_size), masks,
-                       fn_output_signature=tf.TensorSpec([image_size, image_size], tf.uint8))
+    parsed = tf.map_fn(lambda m: features.parse_mask(m, config.image_size), masks,
+                       fn_output_signature=tf.TensorSpec(config.image_size, tf.uint8))
     return {features.TRUE_CLASS_IDS: tf.cast(parsed, tf.int64)}
 
   model.save(export_dir, save_format='tf', signatures={

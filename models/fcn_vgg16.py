@@ -16,11 +16,9 @@ STRIDE = 32
 _SKIPS = ('block5_conv3', 'block4_conv3', 'block3_conv3')
 
 
-def build(image_size: int, num_classes: int, encoder_weights: Optional[str] = None
-          ) -> keras.Model:
-  inputs = keras.Input((image_size, image_size, 3))
-  vgg = blocks.encoder(keras.applications.VGG16, ('block5_pool',) + _SKIPS, image_size,
-                       encoder_weights)
+def build(num_classes: int, encoder_weights: Optional[str] = None) -> keras.Model:
+  inputs = keras.Input((None, None, 3))
+  vgg = blocks.encoder(keras.applications.VGG16, ('block5_pool',) + _SKIPS, encoder_weights)
   deepest, *skips = vgg(inputs)
   x = layers.Conv2D(num_classes, 1)(deepest)
   for skip in skips:

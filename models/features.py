@@ -4,10 +4,12 @@ Transformed records stay compact: images and masks are serialized uint8 tensors 
 training size. The statistics that TFT's analyzers compute over the training split ride
 along in every record (a few dozen numbers), where the Trainer reads them once.
 """
+from typing import Tuple
+
 import tensorflow as tf
 
-IMAGE = 'image'  # serialized uint8 [S, S, 3]
-MASK = 'mask'  # serialized uint8 [S, S]: class ids, 255 ignored
+IMAGE = 'image'  # serialized uint8 [h, w, 3], the training config's image size
+MASK = 'mask'  # serialized uint8 [h, w]: class ids, 255 ignored
 IMAGE_MEAN = 'image_mean'  # float [3]: per-channel mean over the training split
 IMAGE_STD = 'image_std'  # float [3]
 CLASS_PIXELS = 'class_pixels'  # int [C]: pixels of each class in the training split
@@ -15,7 +17,7 @@ CLASS_IMAGE_PIXELS = 'class_image_pixels'  # int [C]: pixels of the images holdi
 # The exported model's outputs. The ground truth has a name of its own because evaluation
 # looks keys up among the raw features too, where `mask` is the encoded PNG.
 CLASS_IDS = 'class_ids'  # predicted class ids [B, H, W]
-TRUE_CLASS_IDS = 'true_class_ids'  # the transformed mask's class ids [B, S, S]
+TRUE_CLASS_IDS = 'true_class_ids'  # the transformed mask's class ids [B, h, w]
 
 
 def decode_image(encoded: tf.Tensor) -> tf.Tensor:
@@ -24,18 +26,18 @@ def decode_image(encoded: tf.Tensor) -> tf.Tensor:
   return tf.io.decode_image(encoded, channels=3, expand_animations=False)
 
 
-def parse_image(serialized: tf.Tensor, image_size: int) -> tf.Tensor:
+def parse_image(serialized: tf.Tensor, image_size: Tuple[int, int]) -> tf.Tensor:
   image = tf.io.parse_tensor(serialized, tf.uint8)
-  return tf.ensure_shape(image, [image_size, image_size, 3])
+  return tf.ensure_shape(image, [*image_size, 3])
 
 
-def parse_mask(serialized: tf.Tensor, image_size: int) -> tf.Tensor:
+def parse_mask(serialized: tf.Tensor, image_size: Tuple[int, int]) -> tf.Tensor:
   mask = tf.io.parse_tensor(serialized, tf.uint8)
-  return tf.ensure_shape(mask, [image_size, image_size])
+  return tf.ensure_shape(mask, image_size)
 
 
-def parse_images(serialized: tf.Tensor, image_size: int) -> tf.Tensor:
-  """A batch of serialized images -> float32 [B, S, S, 3] in 0..255."""
+def parse_images(serialized: tf.Tensor, image_size: Tuple[int, int]) -> tf.Tensor:
+  """A batch of serialized images -> float32 [B, h, w, 3] in 0..255."""
   images = tf.map_fn(lambda s: parse_image(s, image_size), serialized,
-                     fn_output_signature=tf.TensorSpec([image_size, image_size, 3], tf.uint8))
+                     fn_output_signature=tf.TensorSpec([*image_size, 3], tf.uint8))
   return tf.cast(images, tf.float32)

@@ -9,6 +9,7 @@ from typing import List, Tuple
 
 import tensorflow as tf
 
+from petseg.labels import IGNORE_ID
 from petseg.models import features
 from petseg.models import training
 
@@ -17,7 +18,7 @@ _SPEC = {features.IMAGE: tf.io.FixedLenFeature([], tf.string),
          features.MASK: tf.io.FixedLenFeature([], tf.string)}
 
 
-def _parse(record: tf.Tensor, image_size: int) -> Tuple[tf.Tensor, tf.Tensor]:
+def _parse(record: tf.Tensor, image_size: Tuple[int, int]) -> Tuple[tf.Tensor, tf.Tensor]:
   parsed = tf.io.parse_single_example(record, _SPEC)
   return (features.parse_image(parsed[features.IMAGE], image_size),
           features.parse_mask(parsed[features.MASK], image_size))
@@ -25,8 +26,10 @@ def _parse(record: tf.Tensor, image_size: int) -> Tuple[tf.Tensor, tf.Tensor]:
 
 def augment(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor,
             config: training.TrainingConfig) -> Tuple[tf.Tensor, tf.Tensor]:
-  """uint8 image [S, S, 3] and mask [S, S] -> augmented float image and mask."""
-  size = config.image_size
+  """uint8 image [h, w, 3] and mask [h, w] -> augmented float image and mask, cropped to
+  config.crop: flipped, zoomed by a factor in [min_scale, max_scale], padded (the mask
+  with IGNORE_ID) where the zoomed image is smaller than the crop, cropped at random."""
+  crop = config.crop
   seeds = tf.random.experimental.stateless_split(seed, 6)
   image = tf.cast(image, tf.float32)
   mask = mask[..., tf.newaxis]
@@ -34,21 +37,30 @@ def augment(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor,
     flip = tf.random.stateless_uniform([], seeds[0]) < 0.5
     image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
     mask = tf.cond(flip, lambda: tf.image.flip_left_right(mask), lambda: mask)
-  if config.max_scale > 1:
-    scale = tf.random.stateless_uniform([], seeds[1], 1.0, config.max_scale)
-    scaled = tf.cast(tf.round(scale * size), tf.int32)
-    image = tf.image.resize(image, [scaled, scaled], method='bilinear')
-    mask = tf.image.resize(mask, [scaled, scaled], method='nearest')
-    offset = tf.random.stateless_uniform([2], seeds[2], 0, scaled - size + 1, tf.int32)
-    image = tf.slice(image, [offset[0], offset[1], 0], [size, size, 3])
-    mask = tf.slice(mask, [offset[0], offset[1], 0], [size, size, 1])
+  if (config.min_scale, config.max_scale) != (1, 1):
+    scale = tf.random.stateless_uniform([], seeds[1], config.min_scale, config.max_scale)
+    scaled = tf.cast(tf.round(scale * tf.constant(config.image_size, tf.float32)), tf.int32)
+    image = tf.image.resize(image, scaled, method='bilinear')
+    mask = tf.image.resize(mask, scaled, method='nearest')
+  if config.min_scale < 1:
+    shape = tf.shape(mask)
+    pad = [[0, tf.maximum(crop[0] - shape[0], 0)], [0, tf.maximum(crop[1] - shape[1], 0)],
+           [0, 0]]
+    image = tf.pad(image, pad)
+    mask = tf.pad(mask, pad, constant_values=IGNORE_ID)
+  if config.crop != config.image_size or (config.min_scale, config.max_scale) != (1, 1):
+    shape = tf.shape(mask)
+    offset = tf.random.stateless_uniform([2], seeds[2], 0, tf.int32.max, tf.int32) % (
+        shape[:2] - crop + 1)
+    image = tf.slice(image, [offset[0], offset[1], 0], [*crop, 3])
+    mask = tf.slice(mask, [offset[0], offset[1], 0], [*crop, 1])
   if config.colour_jitter > 0:
     jitter = config.colour_jitter
     image = tf.image.stateless_random_brightness(image, 255 * jitter, seeds[3])
     image = tf.image.stateless_random_contrast(image, 1 - jitter, 1 + jitter, seeds[4])
     image = tf.image.stateless_random_saturation(image, 1 - jitter, 1 + jitter, seeds[5])
     image = tf.clip_by_value(image, 0, 255)
-  return tf.ensure_shape(image, [size, size, 3]), tf.ensure_shape(mask[..., 0], [size, size])
+  return tf.ensure_shape(image, [*crop, 3]), tf.ensure_shape(mask[..., 0], crop)
 
 
 def records(file_patterns: List[str]) -> tf.data.Dataset:
@@ -58,10 +70,11 @@ def records(file_patterns: List[str]) -> tf.data.Dataset:
 
 def dataset(file_patterns: List[str], config: training.TrainingConfig, batch_size: int,
             training_split: bool, skip_batches: int = 0) -> tf.data.Dataset:
-  """(float32 image 0..255 [B, S, S, 3], uint8 mask [B, S, S]) batches.
+  """(float32 image 0..255 [B, h, w, 3], uint8 mask [B, h, w]) batches.
 
-  The training split repeats forever, shuffled and augmented, from its `skip_batches`th
-  batch (what a resumed training has done already); others are one pass as is.
+  The training split repeats forever, shuffled and augmented (crops of config.crop), from
+  its `skip_batches`th batch (what a resumed training has done already); others are one
+  pass of whole images as they are (config.image_size).
   """
   # Records are small uint8 tensors, so parsed examples are cached in memory.
   ds = records(file_patterns).map(lambda r: _parse(r, config.image_size),

@@ -6,7 +6,7 @@ uint8. TFT analyzers take one full pass over the training split for the per-chan
 and standard deviation (normalisation, applied inside the model) and the per-class pixel
 counts (median-frequency class weights).
 """
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -14,15 +14,15 @@ import tensorflow_transform as tft
 from petseg.models import features
 
 
-def _resize_image(encoded: tf.Tensor, size: int) -> tf.Tensor:
+def _resize_image(encoded: tf.Tensor, size: Tuple[int, int]) -> tf.Tensor:
   image = features.decode_image(encoded)
-  resized = tf.image.resize(image, [size, size], method='bilinear', antialias=True)
+  resized = tf.image.resize(image, size, method='bilinear', antialias=True)
   return tf.cast(tf.clip_by_value(tf.round(resized), 0, 255), tf.uint8)
 
 
-def _resize_mask(encoded: tf.Tensor, size: int) -> tf.Tensor:
+def _resize_mask(encoded: tf.Tensor, size: Tuple[int, int]) -> tf.Tensor:
   mask = tf.io.decode_png(encoded, channels=1)
-  return tf.image.resize(mask, [size, size], method='nearest')[..., 0]
+  return tf.image.resize(mask, size, method='nearest')[..., 0]
 
 
 def _per_example(value: tf.Tensor, batch_like: tf.Tensor) -> tf.Tensor:
@@ -31,12 +31,14 @@ def _per_example(value: tf.Tensor, batch_like: tf.Tensor) -> tf.Tensor:
 
 
 def preprocessing_fn(inputs: Dict[str, tf.Tensor], custom_config: Dict[str, Any]):
-  size, num_classes = custom_config['image_size'], custom_config['num_classes']
+  """TFX's Transform calls this by name (pipeline.PREPROCESSING_FN) with a batch of raw
+  features; custom_config holds `image_size` ([height, width]) and `num_classes`."""
+  size, num_classes = tuple(custom_config['image_size']), custom_config['num_classes']
   encoded_images = tf.reshape(inputs['image'], [-1])
   images = tf.map_fn(lambda e: _resize_image(e, size), encoded_images,
-                     fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
+                     fn_output_signature=tf.TensorSpec([*size, 3], tf.uint8))
   masks = tf.map_fn(lambda e: _resize_mask(e, size), tf.reshape(inputs['mask'], [-1]),
-                    fn_output_signature=tf.TensorSpec([size, size], tf.uint8))
+                    fn_output_signature=tf.TensorSpec(size, tf.uint8))
 
   # Every image has the same size here, so the mean of per-image means is the pixel mean.
   pixels = tf.cast(images, tf.float32)

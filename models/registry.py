@@ -1,9 +1,10 @@
 """Models by name: `--model NAME` picks one; each has its own default input size."""
 import dataclasses
-from typing import Callable
+from typing import Callable, Tuple
 
 import tf_keras as keras
 
+from petseg import config as config_lib
 from petseg import errors
 from petseg.models import deeplabv3plus
 from petseg.models import fcn_vgg16
@@ -14,9 +15,11 @@ from petseg.models import unet_xception
 
 @dataclasses.dataclass(frozen=True)
 class ModelDef:
-  build: Callable[..., keras.Model]  # (image_size, num_classes, **options) -> logits model
+  # (num_classes, **options) -> a logits model that takes images of any size its stride
+  # divides; the Trainer pads other sizes (blocks.PadToMultiple).
+  build: Callable[..., keras.Model]
   default_size: int
-  stride: int  # Input sizes must be multiples of it.
+  stride: int
 
 
 MODELS = {
@@ -32,17 +35,19 @@ def get(name: str) -> ModelDef:
   return MODELS[name]
 
 
-def check_size(name: str, image_size: int) -> None:
-  """Raises ConfigError unless the model takes `image_size` (a multiple of its stride)."""
+def check_crop_size(name: str, size: Tuple[int, int]) -> None:
+  """Raises ConfigError unless the model trains on crops of `size` (height, width): both
+  multiples of its stride."""
   stride = get(name).stride
-  if image_size % stride or image_size < stride:
-    below, above = max(1, image_size // stride) * stride, -(-image_size // stride) * stride
-    raise errors.ConfigError(f'{name} needs an image size divisible by {stride}, got '
-                             f'{image_size}; try {below}' + (f' or {above}' if above != below
-                                                              else ''))
+  if any(side % stride or side < stride for side in size):
+    below = [max(1, side // stride) * stride for side in size]
+    above = [-(-side // stride) * stride for side in size]
+    raise errors.ConfigError(
+        f'{name} needs a crop size divisible by {stride}, got {config_lib.format_size(size)}; '
+        f'try {config_lib.format_size(below)}' +
+        (f' or {config_lib.format_size(above)}' if above != below else ''))
 
 
-def build(name: str, image_size: int, num_classes: int, **options) -> keras.Model:
-  """The logits model; raises ConfigError when the size does not suit the model."""
-  check_size(name, image_size)
-  return get(name).build(image_size, num_classes, **options)
+def build(name: str, num_classes: int, **options) -> keras.Model:
+  """The logits model, for images of any size its stride divides."""
+  return get(name).build(num_classes, **options)

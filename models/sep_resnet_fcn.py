@@ -21,9 +21,8 @@ def _residual_stage(x, filters: int):
   return layers.MaxPooling2D(2)(x)
 
 
-def build(image_size: int, num_classes: int, head_width: int = 512,
-          dropout: float = 0.3) -> keras.Model:
-  inputs = keras.Input((image_size, image_size, 3))
+def build(num_classes: int, head_width: int = 512, dropout: float = 0.3) -> keras.Model:
+  inputs = keras.Input((None, None, 3))
   x, pools = inputs, []
   for filters in _STAGE_FILTERS:
     x = _residual_stage(x, filters)

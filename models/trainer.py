@@ -83,20 +83,22 @@ def _shard_by_example(ds: tf.data.Dataset) -> tf.data.Dataset:
 
 
 def build_model(config: training.TrainingConfig, stats: dict) -> keras.Model:
-  """Normalisation by TFT's statistics, then the network; takes 0..255 float images."""
+  """Normalisation by TFT's statistics, then the network; takes 0..255 float images of
+  any size (at least the stride), padded to the stride and the logits cropped back."""
   options = dict(config.model_options)
   if config.encoder_weights:
     if 'encoder_weights' not in inspect.signature(registry.get(config.model).build).parameters:
       raise errors.ConfigError(f'{config.model} has no pretrained encoder to load weights into')
     options['encoder_weights'] = config.encoder_weights
-  net = registry.build(config.model, config.image_size, config.num_classes, **options)
+  net = registry.build(config.model, config.num_classes, **options)
   for layer in _all_layers(net):
     if isinstance(layer, keras.layers.BatchNormalization):
       layer.momentum = config.batchnorm_momentum
-  inputs = keras.Input((config.image_size, config.image_size, 3), name='image')
+  inputs = keras.Input((None, None, 3), name='image')
   normalised = keras.layers.Normalization(
       mean=stats[features.IMAGE_MEAN], variance=np.square(stats[features.IMAGE_STD]))(inputs)
-  return keras.Model(inputs, net(normalised), name=config.model)
+  padded = blocks.PadToMultiple(registry.get(config.model).stride)(normalised)
+  return keras.Model(inputs, blocks.CropLike()([net(padded), inputs]), name=config.model)
 
 
 def _all_layers(model: keras.Model):
@@ -107,13 +109,13 @@ def _all_layers(model: keras.Model):
       yield from _all_layers(layer)
 
 
-def _compile(model, config, stats, steps_per_epoch):
+def _compile(model, config, stats, steps_per_epoch, total_steps):
   weights = (training.median_frequency_weights(stats[features.CLASS_PIXELS],
                                                stats[features.CLASS_IMAGE_PIXELS])
              if config.class_weights == 'median_frequency'
              else np.ones(config.num_classes, np.float32))
-  model.compile(optimizer=training.optimizer(config, steps_per_epoch),
-                loss=training.SegmentationLoss(weights),
+  model.compile(optimizer=training.optimizer(config, steps_per_epoch, total_steps),
+                loss=training.SegmentationLoss(weights, config.loss),
                 metrics=[training.mean_iou(config.num_classes)])
 
 
@@ -184,14 +186,24 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   keep_best = training.KeepBest('val_mean_iou', config.early_stopping_patience)
   callbacks = [keep_best, keras.callbacks.TensorBoard(run_dir),
                keras.callbacks.CSVLogger(history_csv, append=True)]
+  several_workers = getattr(strategy, 'cluster_resolver', None) is not None
+  budget = None
+  if config.max_train_minutes:
+    if several_workers:  # each would time its epochs and stop on its own: a deadlock
+      raise errors.ConfigError('max_train_minutes needs a single worker; set epochs instead')
+    budget = training.TimeBudget(config.max_train_minutes, config.epochs, steps_per_epoch)
+    callbacks.append(budget)
   resume, state = None, None
-  if resume_root and getattr(strategy, 'cluster_resolver', None) is None:
-    resume = training.Resume(resume_directory(resume_root, fn_args), keep_best, history_csv)
+  if resume_root and not several_workers:
+    resume = training.Resume(resume_directory(resume_root, fn_args), keep_best, history_csv,
+                             budget)
     resume.set_model(model)  # restored before fit() would set it
     keep_best.set_model(model)
     tf.io.gfile.makedirs(resume.directory)
     callbacks.append(resume)  # last: it saves what the others have just updated
     state = resume.saved()
+    if state and budget:
+      budget.restore(state['budget'])
   encoder = _encoder(model)
   restored = False
   for phase, (first_epoch, last_epoch, encoder_trainable) in enumerate(
@@ -199,11 +211,13 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     start = resumed_start(state, phase, first_epoch)
     if start is None or start >= last_epoch:
       continue  # done before the process was interrupted
+    if budget and budget.exhausted:
+      break
     if encoder is not None:
       # Trainability takes effect at compile time in Keras 2, hence one compile per phase.
       encoder.trainable = encoder_trainable
     with strategy.scope():
-      _compile(model, config, stats, steps_per_epoch)
+      _compile(model, config, stats, steps_per_epoch, budget and budget.total_steps)
     if state and not restored:
       # Same phase: the optimizer goes on too; a new phase starts a new one.
       resume.restore(state, optimizer=state['phase'] == phase)
@@ -224,7 +238,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     resume.restore_best(state)
   keep_best.restore()
   logging.info('Weights of the best eval mean IoU (%.4f) restored', keep_best.best)
-  export.save(model, tf_transform_output, config.image_size, labels, serving_dir)
+  export.save(model, tf_transform_output, config, labels, serving_dir)
   if serving_dir != fn_args.serving_model_dir:
     shutil.rmtree(os.path.dirname(serving_dir))  # a worker's scratch copy
   if resume:

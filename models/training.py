@@ -6,8 +6,10 @@ import io
 import json
 import math
 import posixpath
-from typing import Any, Dict, Mapping, Optional
+import time
+from typing import Any, Dict, Mapping, Optional, Tuple
 
+from absl import logging
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
@@ -28,7 +30,12 @@ RESUME_DIR_KEY = 'resume_dir'
 class TrainingConfig:
   """What `petseg run` passes to the Trainer (custom_config); see README, "Training"."""
   model: str = 'unet_xception'
-  image_size: int = 160
+  # (height, width), or N for NxN: Transform resizes every image and mask to it; evaluation
+  # and serving run the model on the whole image at this size, padded to the model's stride.
+  image_size: Tuple[int, int] = (160, 160)
+  # Training takes random crops of this size (multiples of the stride) of the zoomed
+  # image; None: the image size rounded down to the stride.
+  crop_size: Optional[Tuple[int, int]] = None
   num_classes: int = 3
   epochs: int = 20
   batch_size: int = 16
@@ -37,6 +44,8 @@ class TrainingConfig:
   weight_decay: float = 1e-4  # adamw only
   warmup_epochs: float = 1.0  # linear warm-up, then cosine decay to zero
   class_weights: str = 'none'  # none | median_frequency
+  # cross_entropy, or cross entropy plus a term that targets IoU: soft Dice or Lovasz-softmax.
+  loss: str = 'cross_entropy'  # cross_entropy | cross_entropy+dice | cross_entropy+lovasz
   early_stopping_patience: int = 10  # epochs without a better eval mean IoU
   # Keras' default of 0.99 leaves the moving statistics of batch norm far from the real
   # ones after the few hundred steps of a small dataset, and eval then collapses to one
@@ -45,18 +54,28 @@ class TrainingConfig:
   seed: int = 42
   # Augmentation, applied identically to image and mask (colour to the image only).
   flip: bool = True
-  max_scale: float = 1.5  # random zoom in [1, max_scale], then a random crop
+  min_scale: float = 1.0  # random zoom in [min_scale, max_scale], then a random crop
+  max_scale: float = 1.5
   colour_jitter: float = 0.1  # brightness/contrast/saturation amplitude; 0 turns it off
   # Encoder weights from a local file (nothing is downloaded), frozen for some epochs.
   encoder_weights: Optional[str] = None
   freeze_encoder_epochs: int = 0
+  # Serving and evaluation average the predictions of the image and its mirror image.
+  test_time_flip: bool = False
+  # Training ends within this many minutes, its schedule fitted to them (TimeBudget).
+  max_train_minutes: Optional[float] = None
   model_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+  # What a recipe file says of itself (name, the time and quality it was measured at),
+  # shown in the run summary.
+  recipe: str = ''
 
   def __post_init__(self):
     if self.optimizer not in ('adam', 'adamw', 'rmsprop'):
       raise errors.ConfigError(f'optimizer must be adam, adamw or rmsprop, not {self.optimizer!r}')
     if self.class_weights not in ('none', 'median_frequency'):
       raise errors.ConfigError('class_weights must be none or median_frequency')
+    if self.loss not in LOSSES:
+      raise errors.ConfigError(f'loss must be one of {", ".join(LOSSES)}, not {self.loss!r}')
     check = config_lib.check_number
     for name in ('epochs', 'batch_size', 'early_stopping_patience', 'num_classes'):
       check(name, getattr(self, name), 1, integer=True)
@@ -66,29 +85,102 @@ class TrainingConfig:
     for name in ('weight_decay', 'warmup_epochs'):
       check(name, getattr(self, name), 0)
     check('batchnorm_momentum', self.batchnorm_momentum, 0, 1, open_high=True)
+    check('min_scale', self.min_scale, 0, 1, open_low=True)
     check('max_scale', self.max_scale, 1)
     check('colour_jitter', self.colour_jitter, 0, 1, open_high=True)
-    check('image_size', self.image_size, 1, integer=True)
-    registry.check_size(self.model, self.image_size)
+    if self.max_train_minutes is not None:
+      check('max_train_minutes', self.max_train_minutes, 0, open_low=True)
+    # Sizes are kept as (height, width) tuples, whichever form they were given in.
+    object.__setattr__(self, 'image_size', config_lib.image_size('image_size', self.image_size))
+    stride = registry.get(self.model).stride
+    if min(self.image_size) < stride:
+      raise errors.ConfigError(f'{self.model} needs an image size of at least {stride}, got '
+                               f'{config_lib.format_size(self.image_size)}')
+    if self.crop_size is not None:
+      crop = config_lib.image_size('crop_size', self.crop_size)
+      object.__setattr__(self, 'crop_size', crop)
+      registry.check_crop_size(self.model, crop)
+      if crop[0] > self.image_size[0] or crop[1] > self.image_size[1]:
+        raise errors.ConfigError(f'crop_size {config_lib.format_size(crop)} is larger than '
+                                 f'image_size {config_lib.format_size(self.image_size)}')
+
+  @property
+  def crop(self) -> Tuple[int, int]:
+    """The training crop: crop_size, or the image size rounded down to the stride."""
+    if self.crop_size is not None:
+      return self.crop_size
+    stride = registry.get(self.model).stride
+    return tuple(side // stride * stride for side in self.image_size)
 
   def to_json(self) -> Dict[str, Any]:
-    return {**dataclasses.asdict(self), 'model_options': dict(self.model_options)}
+    data = {**dataclasses.asdict(self), 'model_options': dict(self.model_options)}
+    return {**data, **{k: list(data[k]) for k in ('image_size', 'crop_size') if data[k]}}
 
   @classmethod
   def from_json(cls, data: Mapping[str, Any]) -> 'TrainingConfig':
     return config_lib.dataclass_from_json(cls, data, 'training')
 
 
+def _labelled_probabilities(labels, logits):
+  """Flattened: (softmax probabilities [N, C], one-hot labels [N, C]), both zero at the
+  pixels labelled IGNORE_ID."""
+  num_classes = logits.shape[-1]
+  labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+  labelled = tf.cast(labels != IGNORE_ID, tf.float32)[:, tf.newaxis]
+  probabilities = tf.nn.softmax(tf.reshape(tf.cast(logits, tf.float32), [-1, num_classes]))
+  one_hot = tf.one_hot(tf.where(labels == IGNORE_ID, 0, labels), num_classes)
+  return probabilities * labelled, one_hot * labelled
+
+
+def _mean_over_present(per_class, one_hot):
+  """The mean of a per-class loss over the classes the labels hold (0 if none)."""
+  present = tf.cast(tf.reduce_sum(one_hot, axis=0) > 0, tf.float32)
+  return tf.math.divide_no_nan(tf.reduce_sum(per_class * present), tf.reduce_sum(present))
+
+
+def dice_loss(labels, logits):
+  """1 - soft Dice over the batch, averaged over the classes present in the labels."""
+  probabilities, one_hot = _labelled_probabilities(labels, logits)
+  intersection = tf.reduce_sum(probabilities * one_hot, axis=0)
+  total = tf.reduce_sum(probabilities, axis=0) + tf.reduce_sum(one_hot, axis=0)
+  return _mean_over_present(1 - tf.math.divide_no_nan(2 * intersection, total), one_hot)
+
+
+def lovasz_softmax_loss(labels, logits):
+  """Lovasz-softmax (Berman et al., 2018) over the batch: for each class present in the
+  labels, the Lovasz extension of the Jaccard loss applied to the pixels' errors, sorted
+  largest first. On one-hot predictions it equals 1 - the mean IoU of those classes."""
+  probabilities, one_hot = _labelled_probabilities(labels, logits)
+  # Classes on the last axis -> one row per class; ignored pixels have error 0, sort last,
+  # and add nothing.
+  pixel_errors = tf.transpose(tf.abs(one_hot - probabilities))
+  sorted_errors, order = tf.math.top_k(pixel_errors, k=tf.shape(pixel_errors)[1])
+  truth = tf.gather(tf.transpose(one_hot), order, batch_dims=1)
+  positives = tf.reduce_sum(truth, axis=1, keepdims=True)
+  jaccard = 1 - tf.math.divide_no_nan(positives - tf.cumsum(truth, axis=1),
+                                      positives + tf.cumsum(1 - truth, axis=1))
+  gradient = tf.concat([jaccard[:, :1], jaccard[:, 1:] - jaccard[:, :-1]], axis=1)
+  per_class = tf.reduce_sum(sorted_errors * tf.stop_gradient(gradient), axis=1)
+  return _mean_over_present(per_class, one_hot)
+
+
+# TrainingConfig.loss -> the term added to the cross-entropy.
+LOSSES = {'cross_entropy': None, 'cross_entropy+dice': dice_loss,
+          'cross_entropy+lovasz': lovasz_softmax_loss}
+
+
 class SegmentationLoss(keras.losses.Loss):
-  """Pixel-wise softmax cross-entropy on logits, weighted per class, skipping IGNORE_ID.
+  """Pixel-wise softmax cross-entropy on logits, weighted per class, skipping IGNORE_ID,
+  plus an optional term that targets IoU (LOSSES).
 
   The mean is taken over the weights of the labelled pixels, so an image's ignored pixels
   neither add to the loss nor dilute it.
   """
 
-  def __init__(self, class_weights, name='segmentation_loss'):
+  def __init__(self, class_weights, loss: str = 'cross_entropy', name='segmentation_loss'):
     super().__init__(name=name, reduction=keras.losses.Reduction.NONE)
     self._class_weights = tf.constant(class_weights, tf.float32)
+    self._loss = loss
 
   def call(self, y_true, y_pred):
     labels = tf.cast(y_true, tf.int32)
@@ -96,10 +188,13 @@ class SegmentationLoss(keras.losses.Loss):
     labels = tf.where(labelled, labels, 0)
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels, tf.cast(y_pred, tf.float32))
     weights = tf.gather(self._class_weights, labels) * tf.cast(labelled, tf.float32)
-    return tf.math.divide_no_nan(tf.reduce_sum(ce * weights), tf.reduce_sum(weights))
+    loss = tf.math.divide_no_nan(tf.reduce_sum(ce * weights), tf.reduce_sum(weights))
+    region = LOSSES[self._loss]
+    return loss + region(y_true, y_pred) if region else loss
 
   def get_config(self):
-    return {'class_weights': self._class_weights.numpy().tolist(), 'name': self.name}
+    return {'class_weights': self._class_weights.numpy().tolist(), 'loss': self._loss,
+            'name': self.name}
 
 
 def mean_iou(num_classes: int) -> keras.metrics.Metric:
@@ -109,26 +204,81 @@ def mean_iou(num_classes: int) -> keras.metrics.Metric:
 
 
 class WarmupCosine(keras.optimizers.schedules.LearningRateSchedule):
-  """Linear warm-up from 0 to `peak` over `warmup_steps`, then cosine decay to 0."""
+  """Linear warm-up from 0 to `peak` over `warmup_steps`, then cosine decay to 0 at
+  `total_steps`: a number, or a variable that TimeBudget moves while training runs."""
 
-  def __init__(self, peak: float, warmup_steps: int, total_steps: int):
-    self.peak, self.warmup_steps, self.total_steps = peak, warmup_steps, max(total_steps, 1)
+  def __init__(self, peak: float, warmup_steps: int, total_steps):
+    self.peak, self.warmup_steps, self.total_steps = peak, warmup_steps, total_steps
 
   def __call__(self, step):
     step = tf.cast(step, tf.float32)
+    total = tf.maximum(tf.cast(self.total_steps, tf.float32), 1.0)
     warmup = self.peak * step / max(self.warmup_steps, 1)
-    progress = (step - self.warmup_steps) / max(self.total_steps - self.warmup_steps, 1)
+    progress = (step - self.warmup_steps) / tf.maximum(total - self.warmup_steps, 1.0)
     cosine = 0.5 * self.peak * (1 + tf.cos(math.pi * tf.clip_by_value(progress, 0.0, 1.0)))
     return tf.where(step < self.warmup_steps, warmup, cosine)
 
   def get_config(self):
     return {'peak': self.peak, 'warmup_steps': self.warmup_steps,
-            'total_steps': self.total_steps}
+            'total_steps': int(np.asarray(self.total_steps))}
 
 
-def optimizer(config: TrainingConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+class TimeBudget(keras.callbacks.Callback):
+  """Ends training within `minutes`: after each epoch it fits the schedule's end
+  (`total_steps`, for WarmupCosine) to the epochs that still fit, judged by the last
+  epoch's time, and stops training when the next epoch would not fit. Time adds up over
+  several fits (phases); `elapsed` is what Resume keeps across restarts.
+
+  Must come before Resume among the callbacks (Resume saves whether training stopped).
+  """
+
+  def __init__(self, minutes: float, epochs: int, steps_per_epoch: int):
+    super().__init__()
+    self.seconds, self.epochs, self.steps_per_epoch = minutes * 60, epochs, steps_per_epoch
+    self.total_steps = tf.Variable(epochs * steps_per_epoch, trainable=False, dtype=tf.int64,
+                                   name='total_steps')
+    self.elapsed = 0.0  # seconds of training before the current fit
+    self.exhausted = False
+    self._fit_start = self._last_epoch_end = None
+
+  def on_train_begin(self, logs=None):
+    self._fit_start = self._last_epoch_end = time.monotonic()
+
+  def on_epoch_end(self, epoch, logs=None):
+    now = time.monotonic()
+    epoch_seconds, self._last_epoch_end = now - self._last_epoch_end, now
+    left = self.seconds - (self.elapsed + now - self._fit_start)
+    end = min(self.epochs, epoch + 1 + max(0, int(left // epoch_seconds)))
+    self.total_steps.assign(end * self.steps_per_epoch)
+    if epoch + 1 >= end and end < self.epochs:
+      self.exhausted = self.model.stop_training = True
+      logging.warning('Training stops after epoch %d of %d: the next would not end within '
+                      'the budget of %.4g minutes', epoch + 1, self.epochs, self.seconds / 60)
+
+  def spent(self) -> float:
+    """Seconds of training so far, the current fit's included."""
+    return self.elapsed + (time.monotonic() - self._fit_start if self._fit_start else 0.0)
+
+  def state(self) -> Dict[str, Any]:
+    """What Resume keeps: the time spent, the schedule's end, whether training stopped."""
+    return {'elapsed': self.spent(), 'total_steps': int(self.total_steps.numpy()),
+            'exhausted': self.exhausted}
+
+  def restore(self, state: Dict[str, Any]) -> None:
+    self.elapsed, self.exhausted = state['elapsed'], state['exhausted']
+    self.total_steps.assign(state['total_steps'])
+
+  def on_train_end(self, logs=None):
+    self.elapsed, self._fit_start = self.spent(), None
+
+
+def optimizer(config: TrainingConfig, steps_per_epoch: int,
+              total_steps=None) -> keras.optimizers.Optimizer:
+  """The configured optimizer on a WarmupCosine schedule that ends at `total_steps`
+  (default: after all epochs)."""
   schedule = WarmupCosine(config.learning_rate, round(config.warmup_epochs * steps_per_epoch),
-                          config.epochs * steps_per_epoch)
+                          config.epochs * steps_per_epoch if total_steps is None
+                          else total_steps)
   if config.optimizer == 'adamw':
     return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
   if config.optimizer == 'rmsprop':
@@ -178,17 +328,19 @@ class KeepBest(keras.callbacks.Callback):
 class Resume(keras.callbacks.Callback):
   """Keeps, at the end of every epoch, what training needs to go on after the process is
   killed: the weights and optimizer (a TF checkpoint), KeepBest's state and best weights,
-  the CSV history, and which epoch of which phase (fit) was done. state.json is written
-  last, atomically, and names the files of its epoch, so an interrupted save leaves the
-  previous epoch's state whole.
+  the CSV history, the time spent (TimeBudget), and which epoch of which phase (fit) was
+  done. state.json is written last, atomically, and names the files of its epoch, so an
+  interrupted save leaves the previous epoch's state whole.
 
-  Must come after KeepBest and the CSVLogger among the callbacks.
+  Must come after KeepBest, TimeBudget and the CSVLogger among the callbacks.
   """
   STATE = 'state.json'
 
-  def __init__(self, directory: str, keep_best: KeepBest, history_csv: str):
+  def __init__(self, directory: str, keep_best: KeepBest, history_csv: str,
+               budget: Optional[TimeBudget] = None):
     super().__init__()
     self.directory, self.keep_best, self.history_csv = directory, keep_best, history_csv
+    self.budget = budget
     self.phase = 0
     self._best_weights_file = None  # the saved best weights' file, once there are some
 
@@ -241,7 +393,8 @@ class Resume(keras.callbacks.Callback):
     state = {'phase': self.phase, 'epoch': epoch, 'stopped': bool(self.model.stop_training),
              'checkpoint': checkpoint, 'history': history, 'best': self.keep_best.best,
              'best_epoch': self.keep_best.best_epoch, 'wait': self.keep_best.wait,
-             'best_weights': self._best_weights_file}
+             'best_weights': self._best_weights_file,
+             'budget': self.budget.state() if self.budget else None}
     with tf.io.gfile.GFile(self._path(self.STATE + '.tmp'), 'w') as f:
       json.dump(state, f)
     tf.io.gfile.rename(self._path(self.STATE + '.tmp'), self._path(self.STATE), overwrite=True)

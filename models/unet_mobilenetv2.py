@@ -22,11 +22,10 @@ def _upsample(x, filters: int):
   return layers.ReLU()(x)
 
 
-def build(image_size: int, num_classes: int, encoder_weights: Optional[str] = None
-          ) -> keras.Model:
-  inputs = keras.Input((image_size, image_size, 3))
+def build(num_classes: int, encoder_weights: Optional[str] = None) -> keras.Model:
+  inputs = keras.Input((None, None, 3))
   mobilenet = blocks.encoder(keras.applications.MobileNetV2, _SKIPS + ('block_16_project',),
-                             image_size, encoder_weights)
+                             encoder_weights)
   *skips, x = mobilenet(inputs)
   for filters, skip in zip((512, 256, 128, 64), reversed(skips)):
     x = layers.Concatenate()([_upsample(x, filters), skip])

@@ -18,8 +18,8 @@ def _twice_relu_conv_bn(x, conv, filters: int):
   return x
 
 
-def build(image_size: int, num_classes: int) -> keras.Model:
-  inputs = keras.Input((image_size, image_size, 3))
+def build(num_classes: int) -> keras.Model:
+  inputs = keras.Input((None, None, 3))
   x = layers.Conv2D(32, 3, strides=2, padding='same')(inputs)
   x = layers.BatchNormalization()(x)
   x = layers.Activation('relu')(x)

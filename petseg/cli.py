@@ -45,7 +45,8 @@ def _settings(args: argparse.Namespace):
   for flag in ('border_as_ignore', 'follow_symlinks'):
     if getattr(args, flag):
       settings[flag] = True
-  for flag in ('model', 'epochs', 'batch_size', 'learning_rate', 'image_size'):
+  for flag in ('model', 'epochs', 'batch_size', 'learning_rate', 'image_size', 'crop_size',
+               'max_train_minutes'):
     if getattr(args, flag) is not None:
       training_settings[flag] = getattr(args, flag)
   for flag in ('min_mean_iou', 'max_mean_iou_drop'):
@@ -212,7 +213,15 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--epochs', type=int)
   parser.add_argument('--batch-size', type=int)
   parser.add_argument('--learning-rate', type=float)
-  parser.add_argument('--image-size', type=int, help='default: the model\'s own')
+  parser.add_argument('--image-size', metavar='N|HxW',
+                      help='the size images are resized to, trained, evaluated and served '
+                      'at, e.g. 160 or 360x480 (default: the model\'s own)')
+  parser.add_argument('--crop-size', metavar='N|HxW',
+                      help='train on random crops of this size (multiples of the model\'s '
+                      'stride; default: the image size rounded down to it)')
+  parser.add_argument('--max-train-minutes', type=float, metavar='N',
+                      help='end training within N minutes, its schedule fitted to them; the '
+                      'best epoch\'s weights are kept')
   parser.add_argument('--eval-fraction', type=float,
                       help='share of the training list carved out as eval (default 0.2)')
   parser.add_argument('--test-fraction', type=float,

@@ -7,7 +7,7 @@ file or flags into a DatasetConfig; the config travels to the ExampleGen executo
 import dataclasses
 import json
 import math
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Tuple
 
 from petseg import errors
 from petseg import labels as labels_lib
@@ -124,6 +124,29 @@ def check_number(name: str, value: Any, low: float, high: float = math.inf, *,
     else:
       what = f'{kind} in {"(" if open_low else "["}{low:g}, {high:g}{")" if open_high else "]"}'
     raise errors.ConfigError(f'{name} must be {what}, got {value!r}')
+
+
+def image_size(name: str, value: Any) -> Tuple[int, int]:
+  """(height, width) from 160, '160', '360x480' or [360, 480]; ConfigError otherwise."""
+  pair = value
+  if isinstance(value, str):
+    try:
+      pair = [int(part) for part in value.lower().split('x')]
+    except ValueError:
+      pair = None
+  elif not isinstance(value, (list, tuple)):
+    pair = [value]
+  if not pair or len(pair) > 2:
+    raise errors.ConfigError(f'{name} must be N or HxW, e.g. 160 or 360x480, got {value!r}')
+  pair = tuple(pair) * 2 if len(pair) == 1 else tuple(pair)  # N is NxN
+  for side in pair:
+    check_number(name, side, 1, integer=True)
+  return pair
+
+
+def format_size(size) -> str:
+  """(360, 480) -> '360x480'."""
+  return 'x'.join(str(side) for side in size)
 
 
 def dataclass_from_json(cls, data: Mapping[str, Any], kind: str):

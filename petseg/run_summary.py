@@ -19,6 +19,7 @@ import tensorflow_model_analysis as tfma
 from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
+from petseg import config as config_lib
 from petseg import segmentation_metrics as sm
 from petseg.components import ingest_report
 from petseg.models import input_pipeline
@@ -180,8 +181,15 @@ def _fmt(value: Optional[float]) -> str:
 
 
 def table(summary: Dict[str, Any]) -> List[str]:
-  test = summary['test']
+  test, training_config = summary['test'], summary['training']
   lines = [f'Model      {summary["model"]}  {summary["model_path"]}',
+           f'Training   {training_config["epochs"]} epochs at most'
+           + (f' or {training_config["max_train_minutes"]:g} minutes'
+              if training_config.get('max_train_minutes') else '')
+           + f', images {config_lib.format_size(training_config["image_size"])}, loss '
+           f'{training_config.get("loss", "cross_entropy")}',
+           *([f'Recipe     {training_config["recipe"]}'] if training_config.get('recipe')
+             else []),
            'Data       ' + ', '.join(f'{split} {d["ingested"]} (+{d["rejected"]} rejected)'
                                     for split, d in summary['data'].items()),
            f'Test       mean IoU {_fmt(test["mean_iou"])}, pixel accuracy '

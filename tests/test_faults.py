@@ -233,7 +233,11 @@ def test_a_test_only_camvid_folder_is_a_camvid_dataset(tmp_path):
 
 @pytest.mark.parametrize('flags, message', [
     (['--learning-rate', 'nan'], 'learning_rate must be a finite number > 0, got nan'),
-    (['--image-size', '33'], 'unet_xception needs an image size divisible by 16, got 33'),
+    (['--crop-size', '33'],
+     'unet_xception needs a crop size divisible by 16, got 33x33; try 32x32 or 48x48'),
+    (['--image-size', '360x'], "image_size must be N or HxW, e.g. 160 or 360x480, got '360x'"),
+    (['--image-size', '8x64'], 'unet_xception needs an image size of at least 16, got 8x64'),
+    (['--max-train-minutes', '0'], 'max_train_minutes must be a finite number > 0, got 0'),
     (['--epochs', '0'], 'epochs must be an integer >= 1, got 0'),
     (['--max-mean-iou-drop', 'inf'], 'max_mean_iou_drop must be a finite number'),
     (['--', '--direct_num_wrkers=2'], 'Beam does not know the arguments --direct_num_wrkers=2'),

@@ -131,7 +131,7 @@ def test_runtime_parameters_default_to_the_flags_and_reach_their_steps(compiled)
   assert evaluator['min_mean_iou'].component_input_parameter == 'min_mean_iou'
   # What is not a parameter is fixed at compile time, e.g. the training image size.
   custom_config = json.loads(trainer['custom_config'].runtime_value.constant.string_value)
-  assert custom_config['image_size'] == 64 and 'epochs' not in custom_config
+  assert custom_config['image_size'] == [64, 64] and 'epochs' not in custom_config
 
 
 def test_yaml_output_is_the_same_pipeline_spec(compiled, sample_dir, tmp_path):

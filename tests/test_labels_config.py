@@ -109,7 +109,7 @@ def test_training_and_release_flags_override_the_config_file(tmp_path):
   dataset = config_lib.dataset_config('oxford_pets', 'd', dataset_settings)
   config = cli._training_config(training_settings, dataset)
   assert (config.model, config.epochs, config.optimizer) == ('fcn_vgg16', 3, 'adamw')
-  assert config.image_size == 224  # the model's own default
+  assert config.image_size == (224, 224)  # the model's own default
   assert config.num_classes == 3  # from the dataset's labels
 
 

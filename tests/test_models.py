@@ -14,11 +14,15 @@ STATS = {'image_mean': np.array([120., 110., 100.], np.float32),
 
 
 @pytest.mark.parametrize('name', sorted(registry.MODELS))
-def test_builds_at_default_size(name):
+def test_builds_for_any_size_its_stride_divides(name):
   model_def = registry.MODELS[name]
+  model = registry.build(name, 5)
+  assert model.output_shape == (None, None, None, 5)
   size = model_def.default_size
-  model = registry.build(name, size, 5)
-  assert model.output_shape == (None, size, size, 5)
+  assert model(np.zeros((1, size, size, 3), np.float32)).shape == (1, size, size, 5)
+  stride = model_def.stride
+  assert model(np.zeros((1, stride * 2, stride * 3, 3), np.float32)).shape == (
+      1, stride * 2, stride * 3, 5)
 
 
 @pytest.mark.parametrize('name', sorted(registry.MODELS))
@@ -42,26 +46,47 @@ def test_trains_a_step_at_another_size(name):
 
 
 def test_unet_xception_matches_the_keras_io_example():
-  assert registry.build('unet_xception', 160, 3).count_params() == 2_058_979
+  assert registry.build('unet_xception', 3).count_params() == 2_058_979
 
 
 def test_deeplab_takes_an_xception_backbone():
-  model = registry.build('deeplabv3plus', 96, 4, backbone='xception')
-  assert model.output_shape == (None, 96, 96, 4)
+  model = registry.build('deeplabv3plus', 4, backbone='xception')
+  assert model(np.zeros((1, 96, 96, 3), np.float32)).shape == (1, 96, 96, 4)
   assert model.get_layer(blocks.ENCODER).get_layer('block13_sepconv2_bn')
 
 
 def test_sep_resnet_fcn_head_width_is_a_parameter():
-  narrow = registry.build('sep_resnet_fcn', 64, 3, head_width=64)
-  wide = registry.build('sep_resnet_fcn', 64, 3, head_width=256)
+  narrow = registry.build('sep_resnet_fcn', 3, head_width=64)
+  wide = registry.build('sep_resnet_fcn', 3, head_width=256)
   assert narrow.count_params() < wide.count_params()
 
 
-def test_sizes_the_strides_do_not_divide_are_refused():
-  with pytest.raises(errors.ConfigError, match='divisible by 32'):
-    registry.build('fcn_vgg16', 100, 3)
+def test_crops_the_strides_do_not_divide_are_refused():
+  with pytest.raises(errors.ConfigError,
+                     match='fcn_vgg16 needs a crop size divisible by 32, got 100x64; try 96x64 '
+                     'or 128x64'):
+    registry.check_crop_size('fcn_vgg16', (100, 64))
   with pytest.raises(errors.ConfigError, match='unknown model'):
     registry.get('segformer')
+
+
+def test_the_trainers_model_takes_whole_images_of_any_size():
+  """Padded to the stride inside, the logits cropped back: 100x150 with stride 32."""
+  config = training.TrainingConfig(model='fcn_vgg16', image_size='100x150', num_classes=3)
+  assert config.image_size == (100, 150) and config.crop == (96, 128)
+  model = trainer.build_model(config, STATS)
+  image = np.random.default_rng(0).uniform(0, 255, (1, 100, 150, 3)).astype(np.float32)
+  assert model(image).shape == (1, 100, 150, 3)
+  assert model(np.zeros((2, 96, 128, 3), np.float32)).shape == (2, 96, 128, 3)
+
+
+def test_padding_mirrors_the_image_up_to_the_stride():
+  image = np.arange(5 * 6, dtype=np.float32).reshape(1, 5, 6, 1)
+  padded = blocks.PadToMultiple(4)(image).numpy()
+  assert padded.shape == (1, 8, 8, 1)
+  np.testing.assert_array_equal(padded[0, :5, :6], image[0])
+  np.testing.assert_array_equal(padded[0, 5:, :6, 0], image[0, [3, 2, 1], :, 0])  # mirrored
+  np.testing.assert_array_equal(blocks.CropLike()([padded, image]).numpy(), image)
 
 
 def test_encoder_weights_load_from_a_local_file(tmp_path):
@@ -73,7 +98,7 @@ def test_encoder_weights_load_from_a_local_file(tmp_path):
   config = training.TrainingConfig(model='unet_mobilenetv2', image_size=64, num_classes=3,
                                    encoder_weights=path)
   model = trainer.build_model(config, STATS)
-  encoder = model.layers[-1].get_layer(blocks.ENCODER)
+  encoder = model.get_layer('unet_mobilenetv2').get_layer(blocks.ENCODER)
   first_conv = source.get_layer('Conv1').get_weights()[0]
   np.testing.assert_array_equal(encoder.get_layer('Conv1').get_weights()[0], first_conv)
 

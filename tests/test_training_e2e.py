@@ -1,14 +1,17 @@
 """The whole pipeline learns the synthetic sample, and its model serves raw images."""
 import csv
 import glob
+import io
 import json
 import os
 import subprocess
 import sys
 
 from ml_metadata.proto import metadata_store_pb2
+import numpy as np
 from PIL import Image
 import pytest
+import tensorflow as tf
 from tfx import v1 as tfx
 
 from petseg import evaluation
@@ -104,3 +107,38 @@ def test_run_fn_is_reproducible(trained, tmp_path):
     with open(tmp_path / attempt / 'run' / 'history.csv') as f:
       histories.append([(row['loss'], row['val_mean_iou']) for row in csv.DictReader(f)])
   assert histories[0] == histories[1] and len(histories[0]) == 3
+
+
+def _png(array) -> bytes:
+  buffer = io.BytesIO()
+  Image.fromarray(array).save(buffer, format='PNG')
+  return buffer.getvalue()
+
+
+def test_a_model_trained_on_crops_scores_and_serves_whole_images(trained, tmp_path):
+  """64x64 crops of the 96x96 images, Lovasz-softmax, a time budget and test-time flip:
+  the exported model scores every pixel of the whole 96x96 images, and its predictions
+  mirror with the image."""
+  root, store = trained
+  examples = _output(store, 'Transform', 'transformed_examples')
+  config = tunable.training_config_of(metadata.executions(store, 'petseg', 'Trainer')[0])
+  serving = tmp_path / 'serving'
+  trainer.run_fn(tfx.components.FnArgs(
+      train_files=[os.path.join(examples, 'Split-train', '*')],
+      eval_files=[os.path.join(examples, 'Split-eval', '*')],
+      transform_output=_output(store, 'Transform', 'transform_graph'),
+      serving_model_dir=str(serving), model_run_dir=str(tmp_path / 'run'),
+      custom_config={**config, 'epochs': 2, 'crop_size': [64, 64], 'max_train_minutes': 10,
+                     'loss': 'cross_entropy+lovasz', 'test_time_flip': True}))
+  with open(tmp_path / 'run' / 'training_config.json') as f:
+    assert json.load(f)['crop_size'] == [64, 64]
+  test_files = [os.path.join(_output(store, 'ExampleGen', 'examples'), 'Split-test', '*')]
+  confusion = evaluation.confusion_matrix(str(serving), test_files, 3)
+  assert confusion.sum() == 9 * 96 * 96  # the sample's trimaps label every pixel
+
+  image = np.asarray(Image.open(sorted(glob.glob(str(root / 'data' / 'images' / '*.jpg')))[0]))
+  model = tf.saved_model.load(str(serving))
+  out = model.signatures['serving_default'](
+      images=tf.constant([_png(image), _png(image[:, ::-1].copy())]))
+  probabilities = out['probabilities'].numpy()
+  np.testing.assert_allclose(probabilities[1], probabilities[0][:, ::-1], atol=1e-4)

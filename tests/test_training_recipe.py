@@ -1,6 +1,7 @@
 """The training recipe's parts: loss, schedule, class weights, augmentation, input, TFT."""
 import os
 import tempfile
+import time
 
 import numpy as np
 import pytest
@@ -100,6 +101,77 @@ def test_config_refuses_unknown_settings():
     training.TrainingConfig(optimizer='sgd')
 
 
+def _one_hot_logits(predicted, num_classes):
+  """Logits whose softmax is (almost exactly) one-hot on `predicted`."""
+  return tf.constant(np.eye(num_classes, dtype=np.float32)[predicted] * 50)
+
+
+def _mean_iou_and_dice(truth, predicted, num_classes):
+  """NumPy, over the classes present in `truth`, IGNORE_ID skipped."""
+  labelled = truth != IGNORE_ID
+  ious, dices = [], []
+  for c in np.unique(truth[labelled]):
+    t, p = (truth == c) & labelled, (predicted == c) & labelled
+    ious.append((t & p).sum() / (t | p).sum())
+    dices.append(2 * (t & p).sum() / (t.sum() + p.sum()))
+  return np.mean(ious), np.mean(dices)
+
+
+def test_lovasz_and_dice_on_hand_made_masks():
+  truth = np.array([[[0, 0, 1, 1], [2, 2, 2, IGNORE_ID]]], np.uint8)
+  predicted = np.array([[[0, 1, 1, 1], [2, 2, 0, 1]]])
+  logits = _one_hot_logits(predicted, 3)
+  mean_iou, mean_dice = _mean_iou_and_dice(truth, predicted, 3)
+  # pixel (1, 3) is ignored: its wrong prediction costs nothing.
+  assert mean_iou == pytest.approx((1 / 3 + 2 / 3 + 2 / 3) / 3)
+  # On one-hot predictions Lovasz-softmax is exactly 1 - mean IoU, and soft Dice 1 - Dice.
+  assert float(training.lovasz_softmax_loss(truth, logits)) == pytest.approx(1 - mean_iou,
+                                                                            abs=1e-5)
+  assert float(training.dice_loss(truth, logits)) == pytest.approx(1 - mean_dice, abs=1e-5)
+  right = _one_hot_logits(np.where(truth == IGNORE_ID, 0, truth), 3)
+  for loss in (training.lovasz_softmax_loss, training.dice_loss):
+    assert float(loss(truth, right)) == pytest.approx(0, abs=1e-5)
+    assert float(loss(np.full_like(truth, IGNORE_ID), logits)) == 0  # nothing labelled
+
+
+@pytest.mark.parametrize('name', ['cross_entropy+dice', 'cross_entropy+lovasz'])
+def test_the_iou_terms_add_to_the_cross_entropy_and_have_gradients(name):
+  labels = np.random.default_rng(2).integers(0, 3, (2, 4, 4)).astype(np.uint8)
+  labels[0, 0] = IGNORE_ID
+  logits = tf.Variable(_logits())
+  plain = training.SegmentationLoss(np.ones(3, np.float32))(labels, logits)
+  with tf.GradientTape() as tape:
+    combined = training.SegmentationLoss(np.ones(3, np.float32), name)(labels, logits)
+  term = training.LOSSES[name](labels, logits)
+  assert float(combined) == pytest.approx(float(plain + term), rel=1e-6) and float(term) > 0
+  gradient = tape.gradient(combined, logits).numpy()
+  assert np.all(np.isfinite(gradient)) and np.abs(gradient).sum() > 0
+  assert np.all(gradient[0, 0] == 0)  # the ignored pixels get none
+
+
+def test_a_time_budget_fits_the_schedule_and_stops_within_it():
+  """Epochs of ~0.5 s under a 3 s budget: the schedule ends where training does."""
+  model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+  budget = training.TimeBudget(minutes=0.05, epochs=20, steps_per_epoch=2)
+  config = training.TrainingConfig(epochs=20, warmup_epochs=0)
+  model.compile(optimizer=training.optimizer(config, 2, budget.total_steps), loss='mse')
+  data = dict(x=np.zeros((4, 1)), y=np.zeros((4, 1)), batch_size=2, verbose=0)
+  model.fit(**data, epochs=1)  # a process's first fit takes seconds to set TensorFlow up
+  model.optimizer.iterations.assign(0)
+  slow = keras.callbacks.LambdaCallback(on_epoch_end=lambda *_: time.sleep(0.5))
+  history = model.fit(**data, epochs=20, callbacks=[slow, budget])
+  trained = len(history.history['loss'])
+  assert 2 <= trained < 7 and budget.exhausted and model.stop_training
+  assert budget.spent() <= 3 + 0.1
+  assert int(budget.total_steps.numpy()) == trained * 2  # the cosine ends at the last epoch
+  # Its last step's rate: near zero (with the 20 epochs planned it would be 0.85 * peak).
+  assert float(model.optimizer.learning_rate) < 0.05 * config.learning_rate
+  state = budget.state()
+  resumed = training.TimeBudget(minutes=0.05, epochs=20, steps_per_epoch=2)
+  resumed.restore(state)
+  assert resumed.exhausted and resumed.elapsed == state['elapsed']
+
+
 # Augmentation and input.
 
 def _pattern(size=32):
@@ -144,6 +216,22 @@ def test_zoom_and_crop_keep_image_and_mask_aligned(seed):
   derived = _mask_from_red(tf.cast(tf.round(out_image), tf.uint8))
   # Bilinear interpolation blurs the image at block edges; everywhere else they agree.
   assert np.mean(derived == out_mask.numpy()) > 0.9
+  assert set(np.unique(out_mask)) <= {0, 1, 2, IGNORE_ID}
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_crops_of_a_zoomed_out_rectangle_pad_the_mask_with_ignore(seed):
+  image, mask = _pattern()
+  config = training.TrainingConfig(image_size='32x48', crop_size=32, min_scale=0.5,
+                                   max_scale=1.0, colour_jitter=0.0)
+  image, mask = np.concatenate([image, image[:, :16]], 1), np.concatenate([mask, mask[:, :16]], 1)
+  out_image, out_mask = input_pipeline.augment(image, mask, tf.constant([seed, 2]), config)
+  assert out_image.shape == (32, 32, 3) and out_mask.shape == (32, 32)
+  derived = _mask_from_red(tf.cast(tf.round(out_image), tf.uint8))
+  labelled = out_mask.numpy() != IGNORE_ID
+  assert np.mean(derived[labelled] == out_mask.numpy()[labelled]) > 0.85
+  padded = np.all(out_image.numpy() == 0, axis=-1) & (out_mask.numpy() == IGNORE_ID)
+  assert padded.any() or seed  # zoomed out below the crop: the rest is ignored padding
   assert set(np.unique(out_mask)) <= {0, 1, 2, IGNORE_ID}
 
 
@@ -199,7 +287,7 @@ def test_preprocessing_fn_resizes_and_analyzes():
   metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
       'image': tf.io.FixedLenFeature([1], tf.string),
       'mask': tf.io.FixedLenFeature([1], tf.string)}))
-  config = {'image_size': 8, 'num_classes': 3}
+  config = {'image_size': [8, 8], 'num_classes': 3}
   with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp):
     (transformed, _), _ = ((raw, metadata) | tft_beam.AnalyzeAndTransformDataset(
         lambda inputs: preprocessing.preprocessing_fn(inputs, config)))
