@@ -11,6 +11,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
 import tf_keras as keras
 
+from petseg import config as config_lib
 from petseg import errors
 from petseg.labels import IGNORE_ID
 from petseg.models import features
@@ -361,3 +362,16 @@ def test_resume_saves_over_what_a_killed_save_left(tmp_path):
   assert sorted(os.listdir(resume_dir)) == sorted(
       ['state.json', 'best-0.npz', 'history-1.csv', 'epoch-1.index',
        'epoch-1.data-00000-of-00001'])
+
+
+@pytest.mark.parametrize('name, dataset', [('oxford_pets', 'oxford_pets'),
+                                           ('camvid', 'camvid')])
+def test_the_shipped_recipes_are_valid_and_say_what_they_measured(name, dataset):
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  settings = config_lib.load_overrides(os.path.join(root, 'recipes', f'{name}.json'))
+  training_settings = settings.pop('training')
+  labels = config_lib.dataset_config(dataset, root, settings).labels
+  config = training.TrainingConfig.from_json({**training_settings,
+                                              'num_classes': labels.num_classes})
+  assert config.max_train_minutes and config.recipe.startswith(f'{name}: ')
+  assert 'img/s' in config.recipe and 'test' in config.recipe
