@@ -87,8 +87,8 @@ def run(dataset_key: str, settings: dict, label: str) -> dict:
 
 
 def seed_settings(model: str, minutes: float) -> dict:
-  """A model with its seed's own settings (its input size; the recipe's defaults
-  otherwise), trained for at most `minutes`."""
+  """A model at its seed's input size (TrainingConfig's defaults otherwise, batch 8),
+  trained for at most `minutes`."""
   return {'training': {'model': model, 'image_size': registry.get(model).default_size,
                        'batch_size': 8, 'epochs': 500, 'max_train_minutes': minutes,
                        'early_stopping_patience': 500}}

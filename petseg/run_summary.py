@@ -185,11 +185,10 @@ def table(summary: Dict[str, Any]) -> List[str]:
   lines = [f'Model      {summary["model"]}  {summary["model_path"]}',
            f'Training   {training_config["epochs"]} epochs at most'
            + (f' or {training_config["max_train_minutes"]:g} minutes'
-              if training_config.get('max_train_minutes') else '')
+              if training_config['max_train_minutes'] else '')
            + f', images {config_lib.format_size(training_config["image_size"])}, loss '
-           f'{training_config.get("loss", "cross_entropy")}',
-           *([f'Recipe     {training_config["recipe"]}'] if training_config.get('recipe')
-             else []),
+           f'{training_config["loss"]}',
+           *([f'Recipe     {training_config["recipe"]}'] if training_config['recipe'] else []),
            'Data       ' + ', '.join(f'{split} {d["ingested"]} (+{d["rejected"]} rejected)'
                                     for split, d in summary['data'].items()),
            f'Test       mean IoU {_fmt(test["mean_iou"])}, pixel accuracy '
