@@ -54,9 +54,8 @@ def run(dataset_key: str, settings: dict, label: str) -> dict:
   settings = dict(settings)
   training_settings, release_settings = settings.pop('training'), settings.pop('release', {})
   dataset = config_lib.dataset_config(preset, data_dir, settings)
-  config = training.TrainingConfig.from_json({
-      'image_size': registry.get(training_settings.get('model', 'unet_xception')).default_size,
-      **training_settings, 'num_classes': dataset.labels.num_classes})
+  config = training.TrainingConfig.from_settings(training_settings,
+                                                 dataset.labels.num_classes)
   out = os.path.join(common.ROOT, '.cache', f'quality-{dataset_key}-{label}')
   start = time.perf_counter()
   run_id = local_runner.run(out, data_dir, dataset, config,

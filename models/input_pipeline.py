@@ -37,7 +37,8 @@ def augment(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor,
     flip = tf.random.stateless_uniform([], seeds[0]) < 0.5
     image = tf.cond(flip, lambda: tf.image.flip_left_right(image), lambda: image)
     mask = tf.cond(flip, lambda: tf.image.flip_left_right(mask), lambda: mask)
-  if (config.min_scale, config.max_scale) != (1, 1):
+  zooms = (config.min_scale, config.max_scale) != (1, 1)
+  if zooms:
     scale = tf.random.stateless_uniform([], seeds[1], config.min_scale, config.max_scale)
     scaled = tf.cast(tf.round(scale * tf.constant(config.image_size, tf.float32)), tf.int32)
     image = tf.image.resize(image, scaled, method='bilinear')
@@ -48,7 +49,7 @@ def augment(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor,
            [0, 0]]
     image = tf.pad(image, pad)
     mask = tf.pad(mask, pad, constant_values=IGNORE_ID)
-  if config.crop != config.image_size or (config.min_scale, config.max_scale) != (1, 1):
+  if zooms or crop != config.image_size:
     shape = tf.shape(mask)
     offset = tf.random.stateless_uniform([2], seeds[2], 0, tf.int32.max, tf.int32) % (
         shape[:2] - crop + 1)

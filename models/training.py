@@ -120,6 +120,14 @@ class TrainingConfig:
   def from_json(cls, data: Mapping[str, Any]) -> 'TrainingConfig':
     return config_lib.dataclass_from_json(cls, data, 'training')
 
+  @classmethod
+  def from_settings(cls, settings: Mapping[str, Any], num_classes: int) -> 'TrainingConfig':
+    """From a config file's "training" object (and flags): the model's own image size
+    unless the settings give one."""
+    model = settings.get('model', cls.model)
+    return cls.from_json({'image_size': registry.get(model).default_size, **settings,
+                          'num_classes': num_classes})
+
 
 def _labelled_probabilities(labels, logits):
   """Flattened: (softmax probabilities [N, C], one-hot labels [N, C]), both zero at the

@@ -70,12 +70,8 @@ def _class_bound(text: str):
 
 
 def _training_config(settings: dict, dataset: config_lib.DatasetConfig):
-  from petseg.models import registry  # pylint: disable=g-import-not-at-top
   from petseg.models import training  # pylint: disable=g-import-not-at-top
-  model = settings.get('model', training.TrainingConfig.model)
-  return training.TrainingConfig.from_json({
-      'image_size': registry.get(model).default_size, **settings,
-      'num_classes': dataset.labels.num_classes})
+  return training.TrainingConfig.from_settings(settings, dataset.labels.num_classes)
 
 
 def _summarise_run(output_dir: str, pipeline_name: str, run_id: str) -> None:
