@@ -15,6 +15,7 @@ setuptools.setup(
     packages=[
         'petseg',
         'petseg.components',
+        'petseg.core',
         'petseg.kubeflow',
         'petseg.models',
         'petseg.pipeline',
@@ -23,6 +24,7 @@ setuptools.setup(
     package_dir={
         'petseg': 'petseg',
         'petseg.components': 'components',
+        'petseg.core': 'core',
         'petseg.kubeflow': 'kubeflow',
         'petseg.models': 'models',
         'petseg.pipeline': 'pipeline',

@@ -6,11 +6,12 @@ import os
 import sys
 
 import petseg  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from petseg import config as config_lib
+from petseg.components import sources
 from petseg.models import training
 from petseg.pipeline import local_runner
-from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import metadata
+from petseg.pipeline import pipeline as pipeline_lib
+from petseg.pipeline import run_config
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 OXFORD_SAMPLE = os.path.join(ROOT, '..', '..', 'shared', 'data', 'oxford-pets-sample')
@@ -22,9 +23,10 @@ def _oxford_run(image_size: int):
   if not os.path.isdir(data_dir):
     sys.exit(f'{data_dir} is absent: the benchmarks measure the real Oxford sample')
   out = os.path.join(ROOT, '.cache', f'oxford-{image_size}')
-  dataset = config_lib.dataset_config('oxford_pets', data_dir)
-  local_runner.run(out, data_dir, dataset, training.TrainingConfig(
+  dataset = sources.dataset_config('oxford_pets', data_dir)
+  config = run_config.RunConfig(dataset, training.TrainingConfig(
       image_size=image_size, epochs=1, num_classes=dataset.labels.num_classes))
+  local_runner.run(local_runner.build(out, data_dir, config), out)
   store = metadata.connect(local_runner.metadata_path(out))
   return store, metadata.latest_executions(store, pipeline_lib.PIPELINE_NAME)
 

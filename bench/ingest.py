@@ -12,12 +12,12 @@ import tempfile
 import time
 
 import common
-from petseg import config as config_lib
 from petseg.components import decoding
 from petseg.components import example_gen
 from petseg.components import items
 from petseg.components import listing
 from petseg.components import oxford_pets_reader
+from petseg.components import sources
 from petseg.models import input_pipeline
 from petseg.pipeline import local_runner
 import tensorflow as tf
@@ -52,7 +52,7 @@ def main():
   parser.add_argument('--data-dir', default=common.OXFORD_SAMPLE)
   args = parser.parse_args(argv[:argv.index('--')] if '--' in argv else argv)
   data_dir = os.path.abspath(args.data_dir)
-  config = config_lib.dataset_config('oxford_pets', data_dir)
+  config = sources.dataset_config('oxford_pets', data_dir)
 
   with tempfile.TemporaryDirectory() as tmp:
     start = time.perf_counter()

@@ -19,13 +19,12 @@ import time
 import numpy as np
 
 import common
-from petseg import config as config_lib
+from petseg.core import config as config_lib
 from petseg.models import registry
-from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib
-from petseg.pipeline import release
+from petseg.pipeline import run_config
 
 RECIPES = os.path.join(common.ROOT, '..', 'recipes')
 # bench name -> (dataset preset, data directory, recipe file)
@@ -51,16 +50,13 @@ def run(dataset_key: str, settings: dict, label: str) -> dict:
   """Runs the pipeline with `settings` (a config file's content) and scores it."""
   preset, data_dir, _ = DATASETS[dataset_key]
   data_dir = os.path.abspath(data_dir)
-  settings = dict(settings)
-  training_settings, release_settings = settings.pop('training'), settings.pop('release', {})
-  dataset = config_lib.dataset_config(preset, data_dir, settings)
-  config = training.TrainingConfig.from_settings(training_settings,
-                                                 dataset.labels.num_classes)
+  # Every model is scored, blessed or not.
+  whole = run_config.RunConfig.from_settings(
+      preset, data_dir, run_config.merge(settings, {'release': {'min_mean_iou': 0.0}}))
+  config = whole.training
   out = os.path.join(common.ROOT, '.cache', f'quality-{dataset_key}-{label}')
   start = time.perf_counter()
-  run_id = local_runner.run(out, data_dir, dataset, config,
-                            release.ReleaseConfig.from_json({**release_settings,
-                                                             'min_mean_iou': 0.0}))
+  run_id = local_runner.run(local_runner.build(out, data_dir, whole), out)
   run_seconds = time.perf_counter() - start
   store = metadata.connect(local_runner.metadata_path(out))
   executions = metadata.run_executions(store, pipeline_lib.PIPELINE_NAME, run_id)
@@ -112,7 +108,7 @@ def main():
   else:
     for name in args.recipes.split(','):
       dataset_key = RECIPE_NAMES[name]
-      settings = config_lib.load_overrides(os.path.join(RECIPES, DATASETS[dataset_key][2]))
+      settings = config_lib.load_settings(os.path.join(RECIPES, DATASETS[dataset_key][2]))
       results.append(run(dataset_key, settings, name))
       common.report(results[-1])
   common.report({'bench': 'model_quality',

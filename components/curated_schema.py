@@ -11,25 +11,25 @@ import os
 from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 
-from petseg import errors
 from petseg import schemas
+from petseg.core import errors
 
 SCHEMA_FILE = 'schema.pbtxt'  # the name SchemaGen and ImportSchemaGen write
 
 
-def digest(source: str) -> str:
-  with open(schemas.schema_path(source), 'rb') as f:
+def digest(schema_name: str) -> str:
+  with open(schemas.schema_path(schema_name), 'rb') as f:
     return hashlib.sha256(f.read()).hexdigest()
 
 
 @tfx.dsl.components.component
-def CuratedSchema(source: tfx.dsl.components.Parameter[str],
+def CuratedSchema(schema_name: tfx.dsl.components.Parameter[str],
                   sha256: tfx.dsl.components.Parameter[str],
                   schema: tfx.dsl.components.OutputArtifact[
                       tfx.types.standard_artifacts.Schema]) -> None:
-  """Copies schemas/<source>'s schema into `schema`, if its digest is `sha256`."""
-  path = schemas.schema_path(source)
-  if digest(source) != sha256:
+  """Copies schemas/<schema_name> into `schema`, if its digest is `sha256`."""
+  path = schemas.schema_path(schema_name)
+  if digest(schema_name) != sha256:
     raise errors.ConfigError(
         f'{path}: the installed schema is not the one the pipeline was built with (sha256 '
         f'{sha256}); rebuild the image from the checkout that compiled the pipeline')

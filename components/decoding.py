@@ -18,9 +18,9 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from petseg import labels as labels_lib
 from petseg.components import items
-from petseg.models import features
+from petseg.core import features
+from petseg.core import labels as labels_lib
 
 # Formats and modes whose bytes every standard decoder turns into the same RGB pixels.
 _KEPT_AS_IS = {('JPEG', 'RGB'), ('JPEG', 'L'), ('PNG', 'RGB'), ('PNG', 'L')}

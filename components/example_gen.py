@@ -22,29 +22,14 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from petseg import config as config_lib
 from petseg.components import decoding
-from petseg.components import folder_reader
 from petseg.components import ingest_report
 from petseg.components import items
 from petseg.components import listing
-from petseg.components import oxford_pets_reader
-from petseg.components import tfds_reader
+from petseg.components import sources
+from petseg.core import config as config_lib
 
-_FILE_READERS = {'oxford_pets': oxford_pets_reader, 'folder': folder_reader}
-_READERS = {**_FILE_READERS, 'tfds': tfds_reader}
 _COUNT, _REJECTED, _CONVERTED = 'count', 'rejected', 'converted'
-
-
-def _read_candidates(pipeline: beam.Pipeline, data_dir: str,
-                     config: config_lib.DatasetConfig):
-  """(PCollection of Candidates, Skipped items known from the listing alone)."""
-  if config.source in _FILE_READERS:
-    candidates, skipped = _FILE_READERS[config.source].list_candidates(data_dir, config)
-    # Reshuffle so that a distributed runner spreads the decoding over its workers.
-    return (pipeline | 'ListedItems' >> beam.Create(candidates)
-            | 'Spread' >> beam.Reshuffle()), skipped
-  return tfds_reader.read(pipeline, data_dir, config)
 
 
 class _DecodeFn(beam.DoFn):
@@ -108,7 +93,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                              exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
     config = self._config
     data_dir = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    candidates, listed_skips = _read_candidates(pipeline, data_dir, config)
+    candidates, listed_skips = sources.get(config.name).reader.read(pipeline, data_dir, config)
     decoded = candidates | 'Decode' >> beam.ParDo(_DecodeFn(config)).with_outputs(
         _REJECTED, _CONVERTED, main='examples')
     by_split = decoded.examples | 'BySplit' >> beam.Partition(
@@ -145,7 +130,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
 
 def IngestExampleGen(data_dir: str, config: config_lib.DatasetConfig) -> FileBasedExampleGen:
   """The ExampleGen component for a dataset folder (or TFDS data directory)."""
-  patterns = _READERS[config.source].fingerprint_patterns(config)
+  patterns = sources.get(config.name).reader.fingerprint_patterns(config)
   input_config = example_gen_pb2.Input(splits=[
       example_gen_pb2.Input.Split(name=split, pattern=pattern)
       for split, pattern in patterns.items()])

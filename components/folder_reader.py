@@ -6,14 +6,15 @@ Two layouts:
   Generic: images/ beside masks/; eval and test are carved from the pool by name hash.
 """
 import posixpath
-from typing import List, Tuple
+from typing import Any, List, Mapping, Tuple
 
 from tfx.dsl.io import fileio
 
-from petseg import config as config_lib
-from petseg import errors
 from petseg.components import items
 from petseg.components import listing
+from petseg.core import config as config_lib
+from petseg.core import errors
+from petseg.core import labels as labels_lib
 
 CAMVID_LAYOUT = 'camvid'
 IMAGES_MASKS_LAYOUT = 'images_masks'
@@ -32,6 +33,18 @@ def detect_layout(data_dir: str) -> str:
   raise errors.DataError(
       f'{data_dir}: not a known image/mask folder layout; expected images/ beside masks/, '
       'or CamVid\'s images_prepped_{train,val,test}/ beside annotations_prepped_*/')
+
+
+def default_labels(data_dir: str, settings: Mapping[str, Any]) -> labels_lib.LabelSpec:
+  """CamVid's layout implies CamVid's classes; any other folder must say what its mask
+  values mean."""
+  del settings
+  if detect_layout(data_dir) == CAMVID_LAYOUT:
+    return labels_lib.camvid_labels()
+  raise errors.ConfigError(
+      f'the folder dataset in {data_dir} needs its classes: pass --config FILE with '
+      '{"class_names": [...], "ignore_values": [...]} for class-id masks or '
+      '{"palette": "voc" | [{"name": ..., "colour": [r, g, b]}, ...]} for colour masks')
 
 
 def fingerprint_patterns(config: config_lib.DatasetConfig) -> dict:
@@ -64,3 +77,8 @@ def list_candidates(data_dir: str, config: config_lib.DatasetConfig
     candidates += found
     skipped += missed
   return candidates, skipped
+
+
+def read(pipeline, data_dir: str, config: config_lib.DatasetConfig):
+  """The source's reader (components.sources.Reader): the listed items, decoded by Beam."""
+  return listing.to_pcollection(pipeline, list_candidates(data_dir, config))

@@ -11,9 +11,9 @@ from typing import Iterable, List, Mapping, Sequence, Tuple
 
 from tfx.dsl.io import fileio
 
-from petseg import errors
 from petseg.components import items
 from petseg.components import listing
+from petseg.core import errors
 
 FILE_NAME = 'ingest_report.json'
 

@@ -10,6 +10,7 @@ import os
 import posixpath
 from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 
+import apache_beam as beam
 from tfx.dsl.io import fileio
 
 from petseg.components import items
@@ -126,6 +127,15 @@ def pair(image_dir: str, mask_dir: str, choose: Callable[[Set[str]], Wanted],
         skipped.append(items.Skipped(None, stem, path, items.NOT_IN_ANY_LIST,
                                      'file is in no split list'))
   return candidates, skipped
+
+
+def to_pcollection(pipeline: beam.Pipeline,
+                  listed: Tuple[List[items.Candidate], List[items.Skipped]]):
+  """A file source's `read`: the listed candidates as a PCollection, reshuffled so that a
+  distributed runner spreads their decoding over its workers, and the listing's skips."""
+  candidates, skipped = listed
+  return (pipeline | 'ListedItems' >> beam.Create(candidates)
+          | 'Spread' >> beam.Reshuffle()), skipped
 
 
 def read_bytes(path: str) -> bytes:

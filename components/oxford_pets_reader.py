@@ -10,11 +10,11 @@ from typing import List, Tuple
 
 from tfx.dsl.io import fileio
 
-from petseg import config as config_lib
-from petseg import errors
-from petseg import oxford_pets
 from petseg.components import items
 from petseg.components import listing
+from petseg.components import oxford_pets
+from petseg.core import config as config_lib
+from petseg.core import errors
 
 IMAGES = 'images'
 TRIMAPS = 'annotations/trimaps'
@@ -64,3 +64,8 @@ def list_candidates(data_dir: str, config: config_lib.DatasetConfig
       posixpath.join(data_dir, IMAGES), posixpath.join(data_dir, TRIMAPS), lambda stems: wanted,
       listing.outside_data_dir(data_dir, config.follow_symlinks))
   return candidates, skipped + unpaired
+
+
+def read(pipeline, data_dir: str, config: config_lib.DatasetConfig):
+  """The source's reader (components.sources.Reader): the listed items, decoded by Beam."""
+  return listing.to_pcollection(pipeline, list_candidates(data_dir, config))

@@ -19,10 +19,10 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
-from petseg import report
-from petseg import run_summary
 from petseg.components import ingest_report
 from petseg.components import release_registry
+from petseg.components import report
+from petseg.components import run_summary
 
 SUMMARY_FILE = os.path.basename(release_registry.RECORD_FILE)  # the same record
 

@@ -10,10 +10,10 @@ from typing import Iterator
 
 import apache_beam as beam
 
-from petseg import config as config_lib
-from petseg import oxford_pets
 from petseg.components import items
 from petseg.components import listing
+from petseg.components import oxford_pets
+from petseg.core import config as config_lib
 
 
 def fingerprint_patterns(config: config_lib.DatasetConfig) -> dict:

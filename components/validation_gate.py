@@ -11,7 +11,7 @@ from tfx import v1 as tfx
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
 
-from petseg import errors
+from petseg.core import errors
 
 _SCHEMA_DIFF_FILE = 'SchemaDiff.pb'  # What ExampleValidator writes per split.
 

@@ -16,7 +16,7 @@ DirectRunner runs their Beam steps there.
 import re
 from typing import Any, Dict, List
 
-from petseg import errors
+from petseg.core import errors
 
 TARGETS = ('kfp', 'vertex')
 _CONDITION_INPUT = re.compile(r"inputs\.artifacts\['([^']+)'\]")

@@ -49,8 +49,8 @@ from tfx.utils import import_utils
 from tfx.utils import name_utils
 import yaml
 
-from petseg import errors
 from petseg.components import release_record
+from petseg.core import errors
 
 # Where the open-source launcher puts local copies of artifacts, by URI scheme.
 LOCAL_MOUNTS = {'gs://': 'gcs', 'minio://': 'minio', 's3://': 's3'}

@@ -18,13 +18,12 @@ from typing import Any, Dict, Optional, Sequence
 from tfx import v1 as tfx
 import yaml
 
-from petseg import config as config_lib
+from petseg.core import config as config_lib
 from petseg.kubeflow import conformance
 from petseg.kubeflow import entrypoint
-from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import pipeline as pipeline_lib
-from petseg.pipeline import release
+from petseg.pipeline import run_config
 
 RuntimeParameter = tfx.dsl.experimental.RuntimeParameter
 TFX_ENTRYPOINT = ['python', '-m', 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor']
@@ -73,39 +72,28 @@ def adapt(spec: Dict[str, Any], target: str) -> Dict[str, Any]:
   return spec
 
 
-def runtime_parameters(training_config: training.TrainingConfig,
-                       release_config: release.ReleaseConfig) -> Dict[str, RuntimeParameter]:
-  """Pipeline parameters for what users change between runs, defaulting to the configs."""
-  return {
-      'model_name': RuntimeParameter(name='model_name', ptype=str,
-                                     default=training_config.model),
-      'epochs': RuntimeParameter(name='epochs', ptype=int, default=training_config.epochs),
-      'learning_rate': RuntimeParameter(name='learning_rate', ptype=float,
-                                        default=training_config.learning_rate),
-      'min_mean_iou': RuntimeParameter(name='min_mean_iou', ptype=float,
-                                       default=release_config.min_mean_iou),
-  }
+def runtime_parameters(config: run_config.RunConfig) -> Dict[str, RuntimeParameter]:
+  """A pipeline parameter for each runtime parameter (config.RUNTIME_PARAMETERS), its
+  default the config's value."""
+  values = config.parameter_values()
+  return {p.name: RuntimeParameter(name=p.name, ptype=p.ptype, default=values[p.name])
+          for p in config_lib.RUNTIME_PARAMETERS}
 
 
 def compile_pipeline(output: str, image: str, pipeline_root: str, data_dir: str,
-                     dataset: config_lib.DatasetConfig,
-                     training_config: training.TrainingConfig,
-                     release_config: release.ReleaseConfig,
-                     serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
+                     config: run_config.RunConfig, serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
                      enable_cache: bool = True,
                      pipeline_name: str = pipeline_lib.PIPELINE_NAME,
                      target: str = 'kfp') -> str:
   """Writes the spec for `target` (conformance.TARGETS) to `output`: .json a PipelineJob
   (spec and parameter values), .yaml a PipelineSpec; returns its absolute path. Raises
   ConfigError, naming the task, when the target would refuse the spec."""
-  parameters = runtime_parameters(training_config, release_config)
+  parameters = runtime_parameters(config)
   pipeline = pipeline_lib.create_pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
       data_dir=data_dir,
-      dataset=dataset,
-      training_config=training_config,
-      release_config=release_config,
+      config=config,
       serving_dir=serving_dir or f'{pipeline_root.rstrip("/")}/serving',
       beam_pipeline_args=local_runner.checked_beam_args(beam_args),
       enable_cache=enable_cache,

@@ -10,8 +10,6 @@ from tf_keras import layers
 
 from petseg.models import blocks
 
-DEFAULT_SIZE = 224
-STRIDE = 16
 _ENCODERS = {
     # name: (application, stride-16 features, stride-4 features)
     'mobilenetv2': (keras.applications.MobileNetV2, 'block_13_expand_relu',

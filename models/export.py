@@ -24,9 +24,9 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from petseg import labels as labels_lib
-from petseg.labels import IGNORE_ID
-from petseg.models import features
+from petseg.core import features
+from petseg.core import labels as labels_lib
+from petseg.core.labels import IGNORE_ID
 from petseg.models import training
 
 LABELS_FILE = os.path.join('assets.extra', 'labels.json')

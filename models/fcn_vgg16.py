@@ -11,8 +11,6 @@ from tf_keras import layers
 
 from petseg.models import blocks
 
-DEFAULT_SIZE = 224
-STRIDE = 32
 _SKIPS = ('block5_conv3', 'block4_conv3', 'block3_conv3')
 
 

@@ -9,8 +9,8 @@ from typing import List, Tuple
 
 import tensorflow as tf
 
-from petseg.labels import IGNORE_ID
-from petseg.models import features
+from petseg.core import features
+from petseg.core.labels import IGNORE_ID
 from petseg.models import training
 
 AUTOTUNE = tf.data.AUTOTUNE

@@ -11,7 +11,7 @@ from typing import Any, Dict, Tuple
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from petseg.models import features
+from petseg.core import features
 
 
 def _resize_image(encoded: tf.Tensor, size: Tuple[int, int]) -> tf.Tensor:

@@ -1,38 +1,57 @@
-"""Models by name: `--model NAME` picks one; each has its own default input size."""
+"""Models by name: `--model NAME` picks one; each has its own default input size.
+
+A model is a module with `build(num_classes, **options)`, which returns a logits model
+that takes images of any size its stride divides (the Trainer pads other sizes:
+blocks.PadToMultiple). This table says what each one is; its module is imported only when
+a model is built, so that the CLI lists the models without loading TensorFlow.
+
+Adding a model is two files: its module, and its entry in MODELS below (see
+docs/architecture.md).
+"""
 import dataclasses
+import importlib
 from typing import Callable, Tuple
 
-import tf_keras as keras
-
-from petseg import config as config_lib
-from petseg import errors
-from petseg.models import deeplabv3plus
-from petseg.models import fcn_vgg16
-from petseg.models import sep_resnet_fcn
-from petseg.models import unet_mobilenetv2
-from petseg.models import unet_xception
+from petseg.core import config as config_lib
+from petseg.core import errors
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelDef:
-  # (num_classes, **options) -> a logits model that takes images of any size its stride
-  # divides; the Trainer pads other sizes (blocks.PadToMultiple).
-  build: Callable[..., keras.Model]
+  module: str  # import path of the module with build()
   default_size: int
   stride: int
+  description: str  # one line for `--help`
+
+  @property
+  def build(self) -> Callable:
+    return importlib.import_module(self.module).build
 
 
 MODELS = {
-    module.__name__.rsplit('.', 1)[-1]: ModelDef(module.build, module.DEFAULT_SIZE,
-                                                  module.STRIDE)
-    for module in (unet_xception, fcn_vgg16, unet_mobilenetv2, sep_resnet_fcn, deeplabv3plus)
+    'unet_xception': ModelDef('petseg.models.unet_xception', 160, 16,
+                              "keras-io's Xception-style U-Net"),
+    'fcn_vgg16': ModelDef('petseg.models.fcn_vgg16', 224, 32, 'FCN-8s on VGG16'),
+    'unet_mobilenetv2': ModelDef('petseg.models.unet_mobilenetv2', 128, 32,
+                                 "the TF tutorial's MobileNetV2 U-Net"),
+    'sep_resnet_fcn': ModelDef('petseg.models.sep_resnet_fcn', 224, 32,
+                               'separable residual FCN'),
+    'deeplabv3plus': ModelDef('petseg.models.deeplabv3plus', 224, 16, 'DeepLabV3+'),
 }
+DEFAULT = 'unet_xception'
 
 
 def get(name: str) -> ModelDef:
   if name not in MODELS:
     raise errors.ConfigError(f'unknown model {name!r}; expected one of {sorted(MODELS)}')
   return MODELS[name]
+
+
+def help_text() -> str:
+  """`--model`'s help: every model, its default size and what it is."""
+  return ', '.join(f'{name} ({m.description}, {m.default_size} px'
+                   f'{", the default" if name == DEFAULT else ""})'
+                   for name, m in MODELS.items())
 
 
 def check_crop_size(name: str, size: Tuple[int, int]) -> None:
@@ -48,6 +67,6 @@ def check_crop_size(name: str, size: Tuple[int, int]) -> None:
         (f' or {config_lib.format_size(above)}' if above != below else ''))
 
 
-def build(name: str, num_classes: int, **options) -> keras.Model:
-  """The logits model, for images of any size its stride divides."""
+def build(name: str, num_classes: int, **options):
+  """The logits model (a Keras model), for images of any size its stride divides."""
   return get(name).build(num_classes, **options)

@@ -7,8 +7,6 @@ from tf_keras import layers
 
 from petseg.models import blocks
 
-DEFAULT_SIZE = 224
-STRIDE = 32
 _STAGE_FILTERS = (32, 64, 128, 256, 512)
 
 

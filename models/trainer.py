@@ -24,11 +24,11 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx import v1 as tfx
 
-from petseg import errors
-from petseg import labels as labels_lib
+from petseg.core import errors
+from petseg.core import features
+from petseg.core import labels as labels_lib
 from petseg.models import blocks
 from petseg.models import export
-from petseg.models import features
 from petseg.models import input_pipeline
 from petseg.models import registry
 from petseg.models import training

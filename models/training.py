@@ -14,9 +14,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from petseg import config as config_lib
-from petseg import errors
-from petseg.labels import IGNORE_ID
+from petseg.core import config as config_lib
+from petseg.core import errors
+from petseg.core.labels import IGNORE_ID
 from petseg.models import registry
 
 
@@ -29,7 +29,7 @@ RESUME_DIR_KEY = 'resume_dir'
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
   """What `petseg run` passes to the Trainer (custom_config); see README, "Training"."""
-  model: str = 'unet_xception'
+  model: str = registry.DEFAULT
   # (height, width), or N for NxN: Transform resizes every image and mask to it; evaluation
   # and serving run the model on the whole image at this size, padded to the model's stride.
   image_size: Tuple[int, int] = (160, 160)

@@ -9,8 +9,6 @@ from tf_keras import layers
 
 from petseg.models import blocks
 
-DEFAULT_SIZE = 128
-STRIDE = 32
 _SKIPS = ('block_1_expand_relu', 'block_3_expand_relu', 'block_6_expand_relu',
           'block_13_expand_relu')
 

@@ -6,9 +6,6 @@ Reference: keras.io/examples/vision/oxford_pets_image_segmentation (2.06 M param
 import tf_keras as keras
 from tf_keras import layers
 
-DEFAULT_SIZE = 160
-STRIDE = 16
-
 
 def _twice_relu_conv_bn(x, conv, filters: int):
   for _ in range(2):

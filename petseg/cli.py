@@ -20,9 +20,11 @@ import warnings
 from typing import List, Optional, Sequence
 
 import petseg  # pylint: disable=unused-import  (sets TF_USE_LEGACY_KERAS before TF loads)
-from petseg import config as config_lib
-from petseg import errors
+from petseg.components import sources
+from petseg.core import config as config_lib
+from petseg.core import errors
 from petseg.kubeflow import conformance
+from petseg.models import registry
 
 REPORT_FILE = 'report.html'  # in OUTPUT_DIR: a copy of the run's report artifact
 
@@ -34,28 +36,33 @@ def _make_sample_data(args: argparse.Namespace) -> None:
         f'({sizes["trainval.txt"]} trainval, {sizes["test.txt"]} test)')
 
 
-def _settings(args: argparse.Namespace):
-  """(dataset, training, release settings): the config file's, overridden by flags."""
-  settings = config_lib.load_overrides(args.config) if args.config else {}
-  training_settings = dict(settings.pop('training', {}))
-  release_settings = dict(settings.pop('release', {}))
-  for flag in ('eval_fraction', 'test_fraction', 'max_reject_fraction'):
-    if getattr(args, flag) is not None:
-      settings[flag] = getattr(args, flag)
+# Flags that set one field of a section of the run config (pipeline/run_config.py).
+_SECTION_FLAGS = {
+    'dataset': ('eval_fraction', 'test_fraction', 'max_reject_fraction'),
+    'training': ('model', 'epochs', 'batch_size', 'learning_rate', 'image_size', 'crop_size',
+                 'max_train_minutes'),
+    'release': ('min_mean_iou', 'max_mean_iou_drop'),
+}
+
+
+def _flag_settings(args: argparse.Namespace) -> dict:
+  """The settings the flags give, in the config file's sections."""
+  settings = {section: {flag: getattr(args, flag) for flag in flags
+                        if getattr(args, flag, None) is not None}
+              for section, flags in _SECTION_FLAGS.items()}
   for flag in ('border_as_ignore', 'follow_symlinks'):
-    if getattr(args, flag):
-      settings[flag] = True
-  for flag in ('model', 'epochs', 'batch_size', 'learning_rate', 'image_size', 'crop_size',
-               'max_train_minutes'):
-    if getattr(args, flag) is not None:
-      training_settings[flag] = getattr(args, flag)
-  for flag in ('min_mean_iou', 'max_mean_iou_drop'):
-    if getattr(args, flag) is not None:
-      release_settings[flag] = getattr(args, flag)
-  if args.min_class_iou:
-    release_settings['min_class_iou'] = {**release_settings.get('min_class_iou', {}),
-                                         **dict(args.min_class_iou)}
-  return settings, training_settings, release_settings
+    if getattr(args, flag, False):
+      settings['dataset'][flag] = True
+  if getattr(args, 'min_class_iou', None):
+    settings['release']['min_class_iou'] = dict(args.min_class_iou)
+  return settings
+
+
+def _settings(args: argparse.Namespace) -> dict:
+  """The config file's settings, overridden by the flags', by section."""
+  from petseg.pipeline import run_config  # pylint: disable=g-import-not-at-top
+  return run_config.merge(run_config.load(args.config) if args.config else {},
+                          _flag_settings(args))
 
 
 def _class_bound(text: str):
@@ -69,16 +76,11 @@ def _class_bound(text: str):
     raise argparse.ArgumentTypeError(f'expected CLASS=BOUND, e.g. pet=0.6, got {text!r}') from None
 
 
-def _training_config(settings: dict, dataset: config_lib.DatasetConfig):
-  from petseg.models import training  # pylint: disable=g-import-not-at-top
-  return training.TrainingConfig.from_settings(settings, dataset.labels.num_classes)
-
-
 def _summarise_run(output_dir: str, pipeline_name: str, run_id: str) -> None:
   """Prints the run's node states and its release record (from the ReleaseRecord step);
   writes it, with where the model went, as OUTPUT_DIR/run_summary.json, and copies its
   HTML report to OUTPUT_DIR/report.html and its ingest report to OUTPUT_DIR."""
-  from petseg import run_summary  # pylint: disable=g-import-not-at-top
+  from petseg.components import run_summary  # pylint: disable=g-import-not-at-top
   from petseg.components import ingest_report  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import metadata  # pylint: disable=g-import-not-at-top
@@ -110,18 +112,15 @@ def _summarise_run(output_dir: str, pipeline_name: str, run_id: str) -> None:
 
 def _local_data(dataset: config_lib.DatasetConfig, data_dir: str) -> None:
   """Refuses a data directory on this machine that is not there (TFDS makes its own)."""
-  if dataset.source != 'tfds' and '://' not in data_dir and not os.path.isdir(data_dir):
+  if (sources.get(dataset.name).needs_data_dir and '://' not in data_dir
+      and not os.path.isdir(data_dir)):
     raise errors.ConfigError(f'--data-dir {data_dir}: no such directory')
 
 
-def _configs(args: argparse.Namespace):
-  """(dataset, training, release) configurations from the flags and config file."""
-  from petseg.pipeline import release  # pylint: disable=g-import-not-at-top
-  dataset_settings, training_settings, release_settings = _settings(args)
-  dataset = config_lib.dataset_config(args.dataset, args.data_dir, dataset_settings)
-  release_config = release.ReleaseConfig.from_json(release_settings)
-  release_config.check_classes(dataset.labels)
-  return dataset, _training_config(training_settings, dataset), release_config
+def _run_config(args: argparse.Namespace):
+  """The run configuration from the config file and flags."""
+  from petseg.pipeline import run_config  # pylint: disable=g-import-not-at-top
+  return run_config.RunConfig.from_settings(args.dataset, args.data_dir, _settings(args))
 
 
 def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
@@ -129,8 +128,8 @@ def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
   a run that was killed there, runs, and summarises."""
   from petseg import run_lock  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
-  dataset, training_config, release_config = _configs(args)
-  _local_data(dataset, args.data_dir)
+  config = _run_config(args)
+  _local_data(config.dataset, args.data_dir)
   local_runner.checked_beam_args(beam_args)
   output_dir = local_runner.writable_dir(args.output_dir, '--output-dir')
   serving_dir = local_runner.writable_dir(
@@ -141,25 +140,24 @@ def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
             f'({run_lock.describe(previous)})')
     for path in local_runner.tidy_interrupted(output_dir, args.pipeline_name):
       print(f'Removed the partial output of an interrupted run: {path}')
-    run_id = local_runner.run(
-        output_dir, args.data_dir, dataset, training_config, release_config,
-        serving_dir=serving_dir, beam_args=beam_args, enable_cache=not args.no_cache,
-        pipeline_name=args.pipeline_name)
+    pipeline = local_runner.build(
+        output_dir, args.data_dir, config, serving_dir=serving_dir, beam_args=beam_args,
+        enable_cache=not args.no_cache, pipeline_name=args.pipeline_name)
+    run_id = local_runner.run(pipeline, output_dir)
     _summarise_run(output_dir, args.pipeline_name, run_id)
 
 
 def _compile(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
   from petseg.kubeflow import runner  # pylint: disable=g-import-not-at-top
-  dataset, training_config, release_config = _configs(args)
+  config = _run_config(args)
   path = runner.compile_pipeline(
-      args.output, args.image, args.pipeline_root, args.data_dir, dataset, training_config,
-      release_config, serving_dir=args.serving_dir, beam_args=beam_args,
+      args.output, args.image, args.pipeline_root, args.data_dir, config,
+      serving_dir=args.serving_dir, beam_args=beam_args,
       enable_cache=not args.no_cache, pipeline_name=args.pipeline_name, target=args.target)
   print(f'Wrote {path}: pipeline {args.pipeline_name!r} for {args.target}, image '
         f'{args.image}; runtime '
         'parameters: ' + ', '.join(f'{p.name}={p.default}' for p in
-                                   runner.runtime_parameters(training_config,
-                                                             release_config).values()))
+                                   runner.runtime_parameters(config).values()))
 
 
 def _predict(args: argparse.Namespace) -> None:
@@ -183,12 +181,7 @@ def _predict(args: argparse.Namespace) -> None:
 
 def _evaluate(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
   from petseg import released_model  # pylint: disable=g-import-not-at-top
-  settings = config_lib.load_overrides(args.config) if args.config else {}
-  settings.pop('training', None)
-  settings.pop('release', None)
-  if args.follow_symlinks:
-    settings['follow_symlinks'] = True
-  dataset = config_lib.dataset_config(args.dataset, args.data_dir, settings)
+  dataset = sources.dataset_config(args.dataset, args.data_dir, _settings(args)['dataset'])
   _local_data(dataset, args.data_dir)
   print(json.dumps(released_model.evaluate(args.model_dir, dataset, args.data_dir, args.split,
                                            beam_args), indent=2))
@@ -196,16 +189,15 @@ def _evaluate(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
 
 def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
   """The dataset, training and release flags that `run` and `compile` share."""
-  parser.add_argument('--dataset', required=True, choices=sorted(config_lib.PRESETS),
-                      help='oxford_pets (official layout), tfds (oxford_iiit_pet), folder '
-                      '(images/ + masks/, or CamVid\'s layout), camvid, voc (colour masks)')
+  parser.add_argument('--dataset', required=True, choices=sorted(sources.SOURCES),
+                      help=sources.help_text())
   parser.add_argument('--data-dir', required=True,
                       help='the dataset folder (for tfds: the TFDS data directory)')
   parser.add_argument('--config', help='JSON file with dataset settings (classes, palette, '
                       '...), a "training" object for the rest of the training recipe and a '
                       '"release" object for the release gate')
-  parser.add_argument('--model', help='unet_xception (default), fcn_vgg16, unet_mobilenetv2, '
-                      'sep_resnet_fcn, deeplabv3plus')
+  parser.add_argument('--model', choices=list(registry.MODELS), metavar='NAME',
+                      help=registry.help_text())
   parser.add_argument('--epochs', type=int)
   parser.add_argument('--batch-size', type=int)
   parser.add_argument('--learning-rate', type=float)
@@ -299,7 +291,8 @@ def _parser() -> argparse.ArgumentParser:
       'evaluate', help='score a released model on a dataset of the same classes (JSON)',
       epilog='Arguments after "--" go to Beam, which ingests the data.')
   evaluate.add_argument('--model-dir', required=True, help='as for predict')
-  evaluate.add_argument('--dataset', required=True, choices=sorted(config_lib.PRESETS))
+  evaluate.add_argument('--dataset', required=True, choices=sorted(sources.SOURCES),
+                        help='as for run')
   evaluate.add_argument('--data-dir', required=True)
   evaluate.add_argument('--config', help='dataset settings, as for run')
   evaluate.add_argument('--split', default='test', choices=('train', 'eval', 'test'),

@@ -16,14 +16,15 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from petseg import config as config_lib
-from petseg import errors
-from petseg import evaluation
-from petseg import overlay
 from petseg.components import decoding
 from petseg.components import example_gen
 from petseg.components import ingest_report
+from petseg.components import overlay
 from petseg.components import release_registry
+from petseg.core import config as config_lib
+from petseg.core import confusion as confusion_lib
+from petseg.core import errors
+from petseg.models import evaluation
 from petseg.models import export
 
 # Formats the model's own decoder reads; anything else Pillow opens is sent as PNG.
@@ -181,5 +182,5 @@ def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
           'examples': report['splits'][split]['ingested'],
           'rejected': [{'file': r['file'], 'reason': r['reason'], 'detail': r['detail']}
                        for r in report['rejected'] if r['split'] == split],
-          **evaluation.scores(confusion, list(labels.class_names)),
+          **confusion_lib.scores(confusion, list(labels.class_names)),
           'confusion_matrix': confusion.tolist()}

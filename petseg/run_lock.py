@@ -13,7 +13,7 @@ import socket
 import sys
 from typing import Iterator, Optional
 
-from petseg import errors
+from petseg.core import errors
 
 LOCK_FILE = '.petseg-run.lock'
 

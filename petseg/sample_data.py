@@ -12,8 +12,8 @@ from typing import Dict
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from petseg import errors
-from petseg import oxford_pets
+from petseg.components import oxford_pets
+from petseg.core import errors
 
 _LIST_HEADER = (
     '#Image CLASS-ID SPECIES BREED ID\n'

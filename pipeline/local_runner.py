@@ -11,13 +11,11 @@ from tfx.dsl.compiler import constants
 from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
-from petseg import config as config_lib
-from petseg import errors
 from petseg.components import ingest_report
-from petseg.models import training
+from petseg.core import errors
 from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib
-from petseg.pipeline import release
+from petseg.pipeline import run_config
 
 # On 2 cores, in-memory beats multi-processing (measured: workers cost more than they win).
 DEFAULT_BEAM_ARGS = ('--runner=DirectRunner', '--direct_running_mode=in_memory',
@@ -50,9 +48,7 @@ def checked_beam_args(user_args: Sequence[str]) -> List[str]:
   return args
 
 
-def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
-          training_config: training.TrainingConfig,
-          release_config: release.ReleaseConfig = release.ReleaseConfig(),
+def build(output_dir: str, data_dir: str, config: run_config.RunConfig,
           serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
           enable_cache: bool = True,
           pipeline_name: str = pipeline_lib.PIPELINE_NAME) -> tfx.dsl.Pipeline:
@@ -64,9 +60,7 @@ def build(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root(output_dir),
       data_dir=os.path.abspath(data_dir) if '://' not in data_dir else data_dir,
-      dataset=dataset,
-      training_config=training_config,
-      release_config=release_config,
+      config=config,
       serving_dir=os.path.abspath(serving_dir or default_serving_dir(output_dir)),
       metadata_connection_config=tfx.orchestration.metadata
       .sqlite_metadata_connection_config(metadata_path(output_dir)),
@@ -94,15 +88,9 @@ def writable_dir(path: str, flag: str) -> str:
   return path
 
 
-def run(output_dir: str, data_dir: str, dataset: config_lib.DatasetConfig,
-        training_config: training.TrainingConfig,
-        release_config: release.ReleaseConfig = release.ReleaseConfig(),
-        serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
-        enable_cache: bool = True, pipeline_name: str = pipeline_lib.PIPELINE_NAME) -> str:
-  """Runs the whole pipeline and waits for it; returns the run's id (the name of its
-  pipeline_run context in ML Metadata)."""
-  pipeline = build(output_dir, data_dir, dataset, training_config, release_config,
-                   serving_dir, beam_args, enable_cache, pipeline_name)
+def run(pipeline: tfx.dsl.Pipeline, output_dir: str) -> str:
+  """Runs a pipeline made by build(output_dir, ...) and waits for it; returns the run's id
+  (the name of its pipeline_run context in ML Metadata)."""
   os.makedirs(output_dir, exist_ok=True)
   run_id = datetime.datetime.now().isoformat()
   ir = compile_ir(pipeline)

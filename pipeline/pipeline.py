@@ -1,28 +1,31 @@
-"""The one definition of the petseg pipeline; every runner builds it with create_pipeline()."""
+"""The one definition of the petseg pipeline; every runner builds it with create_pipeline().
+
+Runners: pipeline/local_runner.py (LocalDagRunner, Beam's DirectRunner) and
+kubeflow/runner.py (compiles for Kubeflow Pipelines v2 and Vertex AI).
+"""
 from typing import Mapping, Optional, Sequence
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from petseg import config as config_lib
-from petseg import errors
 from petseg.components import curated_schema
+from petseg.components import evaluator as evaluator_lib
 from petseg.components import example_gen
 from petseg.components import release_record
 from petseg.components import release_registry
 from petseg.components import serving_pusher
-from petseg.components import tunable
+from petseg.components import sources
+from petseg.components import trainer as trainer_lib
 from petseg.components import validation_gate
+from petseg.core import config as config_lib
+from petseg.core import errors
 from petseg.models import training
-from petseg.pipeline import release
+from petseg.pipeline import run_config
 
 PIPELINE_NAME = 'petseg'
+# The functions TFX calls by name (documented where they are defined).
 PREPROCESSING_FN = 'petseg.models.preprocessing.preprocessing_fn'
 RUN_FN = 'petseg.models.trainer.run_fn'
-# Features of the raw examples that evaluation reports slices of, per source.
-SLICE_FEATURES = {'oxford_pets': ('species',), 'tfds': ('species',)}
-# Settings that can be runtime parameters (Kubeflow); locally they take the configs' values.
-TUNABLE = ('model_name', 'epochs', 'learning_rate', 'min_mean_iou')
 # Nodes whose output depends on more than their inputs (the serving directory changes
 # outside the pipeline): every runner runs them every time instead of reusing a result.
 NEVER_CACHED = (release_registry.NODE_ID,)
@@ -35,9 +38,7 @@ def create_pipeline(
     pipeline_name: str,
     pipeline_root: str,
     data_dir: str,
-    dataset: config_lib.DatasetConfig,
-    training_config: training.TrainingConfig,
-    release_config: release.ReleaseConfig,
+    config: run_config.RunConfig,
     serving_dir: str,
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Sequence[str] = (),
@@ -52,42 +53,47 @@ def create_pipeline(
     pipeline_name: the name runs are recorded under (ML Metadata, Kubeflow).
     pipeline_root: where artifacts are written (a local path, gs://, ...).
     data_dir: the dataset folder (for tfds, the TFDS data directory).
-    dataset: what the data is: its source, classes and split settings.
-    training_config: the model and its training recipe.
-    release_config: the release gate.
+    config: the dataset (its source, classes and split settings), the model and its
+      training recipe, and the release gate.
     serving_dir: the release registry: blessed models are pushed there as numbered versions,
       each with its release record, and the newest is the next run's baseline.
     metadata_connection_config: ML Metadata (local runs); None where the orchestrator
       keeps it (Kubeflow).
     beam_pipeline_args: for every Beam step.
     enable_cache: reuse a component's earlier result when its inputs are unchanged.
-    runtime_parameters: replaces some of TUNABLE by parameters set when a run is
-      submitted.
+    runtime_parameters: parameters set when a run is submitted (Kubeflow), by name
+      (config.RUNTIME_PARAMETERS); the others take the config's values.
     resume_dir: where the Trainer keeps a checkpoint each epoch, so that a re-run after
       the process was killed resumes there; None: training starts over.
   """
-  unknown = set(runtime_parameters or {}) - set(TUNABLE)
+  known = {p.name for p in config_lib.RUNTIME_PARAMETERS}
+  unknown = set(runtime_parameters or {}) - known
   if unknown:
     raise errors.ConfigError(f'{sorted(unknown)} cannot be runtime parameters; '
-                             f'these can: {list(TUNABLE)}')
-  tuned = {'model_name': training_config.model, 'epochs': training_config.epochs,
-           'learning_rate': training_config.learning_rate,
-           'min_mean_iou': release_config.min_mean_iou, **(runtime_parameters or {})}
+                             f'these can: {sorted(known)}')
+  parameters = {**config.parameter_values(), **(runtime_parameters or {})}
+  dataset, source = config.dataset, sources.get(config.dataset.name)
+  # Ingest: list the dataset's items, decode and check them into train/eval/test examples
+  # and an ingest report; too many rejections fail the run here.
   ingest = example_gen.IngestExampleGen(data_dir, dataset)
+  # Validate: describe the examples, compare them with the source's curated schema, and
+  # stop the run on any anomaly.
   statistics_gen = tfx.components.StatisticsGen(examples=ingest.outputs['examples'])
   schema_gen = curated_schema.CuratedSchema(
-      source=dataset.source, sha256=curated_schema.digest(dataset.source))
+      schema_name=source.schema, sha256=curated_schema.digest(source.schema))
   example_validator = tfx.components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
   gate = validation_gate.ValidationGate(anomalies=example_validator.outputs['anomalies'])
 
+  # Transform: decode and resize images and masks to the model's size, in a graph that
+  # the exported model carries, so that serving transforms exactly as training did.
   # Code is referenced by import path, not module_file, so that nothing is packaged at
   # compile time and the Kubeflow image runs the installed package.
   transform = tfx.components.Transform(
       examples=ingest.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=PREPROCESSING_FN,
-      custom_config={'image_size': training_config.image_size,
+      custom_config={'image_size': config.training.image_size,
                      'num_classes': dataset.labels.num_classes},
       # Statistics come from the training split only; StatisticsGen already described
       # the data, so Transform's own statistics would only cost time.
@@ -95,40 +101,43 @@ def create_pipeline(
                                            transform=['train', 'eval', 'test']),
       disable_statistics=True)
   transform.add_upstream_node(gate)
-  trainer = tunable.Trainer(
+  # Train: the chosen model, on the transformed train split, choosing its best epoch on
+  # the eval split; the SavedModel takes raw examples or encoded images.
+  trainer = trainer_lib.Trainer(
       run_fn=RUN_FN,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
       train_args=tfx.proto.TrainArgs(splits=['train']),
       eval_args=tfx.proto.EvalArgs(splits=['eval']),
-      custom_config={**{k: v for k, v in training_config.to_json().items()
-                        if k not in tunable.TRAINING_PARAMETERS.values()},
+      custom_config={**{k: v for k, v in config.training.to_json().items()
+                        if k not in {p.field for p in trainer_lib.PARAMETERS}},
                      'labels': dataset.labels.to_json(),
                      **({training.RESUME_DIR_KEY: resume_dir} if resume_dir else {})},
-      **{name: tuned[name] for name in tunable.TRAINING_PARAMETERS})
+      parameters=parameters)
 
-  # The baseline: the newest version released to the serving directory (none on a first
-  # release, when the change threshold is skipped). Read from the registry itself rather
+  # Evaluate against the release gate and the baseline: the newest version released to
+  # the serving directory (none on a first release, when the change threshold is skipped). Read from the registry itself rather
   # than resolved from ML Metadata, so that every orchestrator can run it.
   baseline = release_registry.LatestRelease(serving_dir=serving_dir).with_id(
       release_registry.NODE_ID)
   # Raw test examples: the model's own signatures transform them, so evaluation sees
   # exactly what serving will.
-  evaluator = tunable.Evaluator(
+  evaluator = evaluator_lib.Evaluator(
       examples=ingest.outputs['examples'],
       model=trainer.outputs['model'],
       baseline_model=baseline.outputs['baseline'],
       example_splits=['test'],
-      eval_config=release.eval_config(release_config, dataset.labels,
-                                      slice_features=SLICE_FEATURES.get(dataset.source, ())),
-      min_mean_iou=tuned['min_mean_iou'])
-  # The run summary and HTML report, as artifacts, whether or not the model is blessed.
+      eval_config=evaluator_lib.eval_config(config.release, dataset.labels,
+                                            slice_features=source.slice_features),
+      parameters=parameters)
+  # Record: the run summary and HTML report, as artifacts, whether or not it is blessed.
   record = release_record.ReleaseRecord(
       examples=ingest.outputs['examples'], model=trainer.outputs['model'],
       model_run=trainer.outputs['model_run'], evaluation=evaluator.outputs['evaluation'],
       blessing=evaluator.outputs['blessing'], baseline=baseline.outputs['baseline'],
       pipeline_name=pipeline_name, pipeline_run=PIPELINE_RUN_PLACEHOLDER,
       serving_dir=serving_dir)
+  # Push: copy the model into the serving directory as its next version, only when blessed.
   with tfx.dsl.Cond(evaluator.outputs['blessing'].future()[0].custom_property('blessed') == 1):
     pusher = serving_pusher.ServingPusher(
         model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],

@@ -1,9 +1,8 @@
-"""Curated TFDV schemas, one per dataset kind, published by components.curated_schema."""
+"""Curated TFDV schemas, one per kind of example (components.sources names each source's),
+published by components.curated_schema."""
 import os
 
-_SCHEMA_OF_SOURCE = {'oxford_pets': 'oxford_pets.pbtxt', 'tfds': 'oxford_pets.pbtxt',
-                     'folder': 'folder.pbtxt'}
 
-
-def schema_path(source: str) -> str:
-  return os.path.join(os.path.dirname(__file__), _SCHEMA_OF_SOURCE[source])
+def schema_path(name: str) -> str:
+  """The installed path of schemas/NAME, e.g. folder.pbtxt."""
+  return os.path.join(os.path.dirname(__file__), name)

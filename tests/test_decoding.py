@@ -6,9 +6,9 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from petseg import labels
 from petseg.components import decoding
 from petseg.components import items
+from petseg.core import labels
 from tests.conftest import rgb, trimap, write_image
 
 OXFORD = labels.oxford_trimap_labels()

@@ -2,16 +2,16 @@
 import numpy as np
 import pytest
 
-from petseg import evaluation
-from petseg.labels import IGNORE_ID
+from petseg.core import confusion as confusion_lib
+from petseg.core.labels import IGNORE_ID
 
 
 def test_scores_on_hand_made_masks():
   truth = np.array([[0, 0, 1, 1], [0, 2, IGNORE_ID, IGNORE_ID]])
   predicted = np.array([[0, 1, 1, 1], [0, 0, 3, 0]])
   confusion = np.zeros((5, 5), np.int64)
-  evaluation.add(confusion, truth, predicted)
-  result = evaluation.scores(confusion, ['a', 'b', 'c', 'd', 'e'])
+  confusion_lib.add(confusion, truth, predicted)
+  result = confusion_lib.scores(confusion, ['a', 'b', 'c', 'd', 'e'])
   # a: tp 2, fp 1 (the 2 predicted as 0), fn 1 -> 2/4. b: tp 2, fp 1 -> 2/3.
   # c: tp 0, fn 1 -> 0. d: predicted only where ignored -> absent. e: absent.
   assert result['per_class_iou'] == pytest.approx({'a': 0.5, 'b': 2 / 3, 'c': 0.0,

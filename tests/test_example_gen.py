@@ -10,10 +10,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from petseg import config as config_lib
 from petseg.components import example_gen
 from petseg.components import ingest_report
 from petseg.components import items
+from petseg.components import sources
 from petseg.models import input_pipeline
 from tests.conftest import rgb, trimap, write_image
 
@@ -51,7 +51,7 @@ def flawed_oxford(tmp_path, sample_dir):
 
 def test_ingest_writes_splits_and_reports_every_skip(tmp_path, flawed_oxford):
   data, names = flawed_oxford
-  config = config_lib.dataset_config('oxford_pets', str(data), {'max_reject_fraction': 0.5})
+  config = sources.dataset_config('oxford_pets', str(data), {'max_reject_fraction': 0.5})
   examples = example_gen.ingest(str(data), config, str(tmp_path / 'examples'))
 
   report = json.loads((tmp_path / 'examples' / ingest_report.FILE_NAME).read_text())
@@ -77,7 +77,7 @@ def test_ingest_writes_splits_and_reports_every_skip(tmp_path, flawed_oxford):
 
 def test_too_many_rejects_fail_with_what_to_fix(tmp_path, flawed_oxford):
   data, names = flawed_oxford
-  config = config_lib.dataset_config('oxford_pets', str(data), {'max_reject_fraction': 0.01})
+  config = sources.dataset_config('oxford_pets', str(data), {'max_reject_fraction': 0.01})
   with pytest.raises(ingest_report.IngestError) as e:
     example_gen.ingest(str(data), config, str(tmp_path / 'examples'))
   message = str(e.value)
@@ -87,7 +87,7 @@ def test_too_many_rejects_fail_with_what_to_fix(tmp_path, flawed_oxford):
 
 
 def test_an_empty_split_fails_clearly(tmp_path, sample_dir):
-  config = config_lib.dataset_config('oxford_pets', str(sample_dir), {'eval_fraction': 0.0})
+  config = sources.dataset_config('oxford_pets', str(sample_dir), {'eval_fraction': 0.0})
   with pytest.raises(ingest_report.IngestError, match="split 'eval' has no examples"):
     example_gen.ingest(str(sample_dir), config, str(tmp_path / 'examples'))
 
@@ -116,7 +116,7 @@ def _mock_oxford_iiit_pet(self, split, decoders=None, read_config=None, **kwargs
 
 
 def test_tfds_source_reads_encoded_examples(tmp_path):
-  config = config_lib.dataset_config('tfds', str(tmp_path / 'tfds'),
+  config = sources.dataset_config('tfds', str(tmp_path / 'tfds'),
                                      {'max_reject_fraction': 1.0, 'eval_fraction': 0.3})
   with tfds.testing.mock_data(as_dataset_fn=_mock_oxford_iiit_pet):
     with pytest.raises(ingest_report.IngestError, match="split 'test' has no examples"):

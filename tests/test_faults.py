@@ -19,8 +19,6 @@ import pytest
 import tensorflow as tf
 
 from petseg import cli
-from petseg import config as config_lib
-from petseg import oxford_pets
 from petseg import released_model
 from petseg import run_lock
 from petseg import sample_data
@@ -29,7 +27,9 @@ from petseg.components import example_gen
 from petseg.components import folder_reader
 from petseg.components import ingest_report
 from petseg.components import items
+from petseg.components import oxford_pets
 from petseg.components import oxford_pets_reader
+from petseg.components import sources
 from tests.conftest import rgb, write_image
 
 _KILL_AFTER_EPOCHS = 2
@@ -179,7 +179,7 @@ def hostile_oxford(tmp_path):
 
 def test_hostile_items_are_each_rejected_once_with_file_and_reason(tmp_path, hostile_oxford):
   data, names = hostile_oxford
-  config = config_lib.dataset_config('oxford_pets', str(data), {'max_reject_fraction': 1.0})
+  config = sources.dataset_config('oxford_pets', str(data), {'max_reject_fraction': 1.0})
   examples = example_gen.ingest(str(data), config, str(tmp_path / 'examples'),
                                 required_splits=())
   report = ingest_report.load(examples.uri)
@@ -193,7 +193,7 @@ def test_hostile_items_are_each_rejected_once_with_file_and_reason(tmp_path, hos
       (items.OUTSIDE_DATA_DIR, f'{names[1]}.jpg')]
   assert sum(s['ingested'] for s in report['splits'].values()) == 8 - 2
 
-  followed = config_lib.dataset_config('oxford_pets', str(data),
+  followed = sources.dataset_config('oxford_pets', str(data),
                                        {'max_reject_fraction': 1.0, 'follow_symlinks': True})
   candidates, skipped = oxford_pets_reader.list_candidates(str(data), followed)
   assert names[1] in {c.name for c in candidates}
@@ -224,7 +224,7 @@ def test_a_test_only_camvid_folder_is_a_camvid_dataset(tmp_path):
     write_image(tmp_path / 'annotations_prepped_test' / f'{i}.png',
                 np.full((12, 16), 2, np.uint8), 'PNG')
   assert folder_reader.detect_layout(str(tmp_path)) == folder_reader.CAMVID_LAYOUT
-  config = config_lib.dataset_config('folder', str(tmp_path))
+  config = sources.dataset_config('folder', str(tmp_path))
   candidates, skipped = folder_reader.list_candidates(str(tmp_path), config)
   assert {c.split for c in candidates} == {'test'} and len(candidates) == 3 and not skipped
 

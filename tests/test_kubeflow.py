@@ -16,15 +16,15 @@ import yaml
 from tfx import v1 as tfx
 
 from petseg import cli
-from petseg import config as config_lib
-from petseg import errors
+from petseg.components import sources
+from petseg.core import errors
 from petseg.kubeflow import conformance
 from petseg.kubeflow import entrypoint
 from petseg.kubeflow import runner
 from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import pipeline as pipeline_lib
-from petseg.pipeline import release
+from petseg.pipeline import run_config
 from tests import kfp_harness
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -67,9 +67,9 @@ def _executors(spec):
 
 def test_spec_has_every_local_component_with_the_same_wiring(compiled, sample_dir, tmp_path):
   _, spec = compiled
-  dataset = config_lib.dataset_config('oxford_pets', str(sample_dir))
-  local = local_runner.build(str(tmp_path), str(sample_dir), dataset,
-                             training.TrainingConfig(), release.ReleaseConfig())
+  dataset = sources.dataset_config('oxford_pets', str(sample_dir))
+  local = local_runner.build(str(tmp_path), str(sample_dir),
+                             run_config.RunConfig(dataset, training.TrainingConfig()))
   tasks = spec.root.dag.tasks
   assert set(tasks) == {c.id for c in local.components}
   for component in local.components:
@@ -175,9 +175,9 @@ def test_the_registry_step_is_never_cached_nor_is_ingestion_on_open_source_kfp(
 
 def _tfx_spec(sample_dir, tmp_path):
   """The spec as TFX 1.16 compiles the pipeline, before petseg adapts it."""
-  dataset = config_lib.dataset_config('oxford_pets', str(sample_dir))
-  pipeline = local_runner.build(str(tmp_path), str(sample_dir), dataset,
-                                training.TrainingConfig(), release.ReleaseConfig())
+  dataset = sources.dataset_config('oxford_pets', str(sample_dir))
+  pipeline = local_runner.build(str(tmp_path), str(sample_dir),
+                                run_config.RunConfig(dataset, training.TrainingConfig()))
   return tfx.orchestration.experimental.KubeflowV2DagRunner(
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
           default_image=IMAGE, use_pipeline_spec_2_1=True),

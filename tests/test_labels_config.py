@@ -1,11 +1,14 @@
 """Label specs, the VOC palette, and dataset configuration presets and overrides."""
+import dataclasses
 import json
 
 import pytest
 
-from petseg import config as config_lib
-from petseg import errors
-from petseg import labels
+from petseg.components import sources
+from petseg.core import config as config_lib
+from petseg.core import errors
+from petseg.core import labels
+from petseg.pipeline import run_config
 
 
 def test_voc_palette_matches_the_published_colours():
@@ -44,17 +47,17 @@ def test_label_spec_survives_json(spec):
 
 
 def test_dataset_config_round_trips_through_json(tmp_path):
-  config = config_lib.dataset_config('voc', str(tmp_path), {'eval_fraction': 0.3})
+  config = sources.dataset_config('voc', str(tmp_path), {'eval_fraction': 0.3})
   again = config_lib.DatasetConfig.from_json(json.loads(json.dumps(config.to_json())))
   assert again == config
-  assert again.source == 'folder' and again.eval_fraction == 0.3
+  assert again.name == 'voc' and again.eval_fraction == 0.3
 
 
 def test_folder_config_from_a_file(tmp_path):
   overrides = {'palette': [{'name': 'road', 'colour': [128, 64, 128]},
                            {'name': 'car', 'colour': [64, 0, 128]}],
                'ignore_colours': [[0, 0, 0]], 'max_reject_fraction': 0.5}
-  config = config_lib.dataset_config('folder', str(tmp_path), overrides)
+  config = sources.dataset_config('folder', str(tmp_path), overrides)
   assert config.labels.encoding == 'rgb'
   assert config.labels.value_to_id == {(128, 64, 128): 0, (64, 0, 128): 1, (0, 0, 0): 255}
   assert config.max_reject_fraction == 0.5
@@ -63,12 +66,12 @@ def test_folder_config_from_a_file(tmp_path):
 def test_plain_folder_without_classes_says_how_to_give_them(tmp_path):
   (tmp_path / 'images').mkdir()
   with pytest.raises(errors.ConfigError, match='needs its classes: pass --config'):
-    config_lib.dataset_config('folder', str(tmp_path))
+    sources.dataset_config('folder', str(tmp_path))
 
 
 def test_camvid_layout_implies_camvid_classes(tmp_path):
   (tmp_path / 'images_prepped_train').mkdir()
-  assert config_lib.dataset_config('folder', str(tmp_path)).labels == labels.camvid_labels()
+  assert sources.dataset_config('folder', str(tmp_path)).labels == labels.camvid_labels()
 
 
 @pytest.mark.parametrize('name, overrides, message', [
@@ -79,16 +82,16 @@ def test_camvid_layout_implies_camvid_classes(tmp_path):
 ])
 def test_bad_settings_are_named(tmp_path, name, overrides, message):
   with pytest.raises(errors.ConfigError, match=message):
-    config_lib.dataset_config(name, str(tmp_path), overrides)
+    sources.dataset_config(name, str(tmp_path), overrides)
 
 
 def test_config_file_errors_name_the_file(tmp_path):
   broken = tmp_path / 'broken.json'
   broken.write_text('{"class_names": [')
   with pytest.raises(errors.ConfigError, match='broken.json: not valid JSON'):
-    config_lib.load_overrides(str(broken))
+    config_lib.load_settings(str(broken))
   with pytest.raises(errors.ConfigError, match='absent.json: cannot read the config file'):
-    config_lib.load_overrides(str(tmp_path / 'absent.json'))
+    config_lib.load_settings(str(tmp_path / 'absent.json'))
 
 
 def test_training_and_release_flags_override_the_config_file(tmp_path):
@@ -102,15 +105,29 @@ def test_training_and_release_flags_override_the_config_file(tmp_path):
                                    '--output-dir', 'o', '--config', str(settings_file),
                                    '--epochs', '3', '--min-class-iou', 'pet=0.6',
                                    '--max-mean-iou-drop', '0.05'])
-  dataset_settings, training_settings, release_settings = cli._settings(args)
-  assert release_settings == {'min_mean_iou': 0.5, 'max_mean_iou_drop': 0.05,
-                              'min_class_iou': {'pet': 0.6, 'border': 0.1}}
-  assert dataset_settings == {'eval_fraction': 0.25}
-  dataset = config_lib.dataset_config('oxford_pets', 'd', dataset_settings)
-  config = cli._training_config(training_settings, dataset)
-  assert (config.model, config.epochs, config.optimizer) == ('fcn_vgg16', 3, 'adamw')
-  assert config.image_size == (224, 224)  # the model's own default
-  assert config.num_classes == 3  # from the dataset's labels
+  settings = cli._settings(args)
+  assert settings['release'] == {'min_mean_iou': 0.5, 'max_mean_iou_drop': 0.05,
+                                 'min_class_iou': {'pet': 0.6, 'border': 0.1}}
+  assert settings['dataset'] == {'eval_fraction': 0.25}
+  config = run_config.RunConfig.from_settings('oxford_pets', 'd', settings)
+  assert config.dataset.eval_fraction == 0.25
+  assert (config.training.model, config.training.epochs, config.training.optimizer) == (
+      'fcn_vgg16', 3, 'adamw')
+  assert config.training.image_size == (224, 224)  # the model's own default
+  assert config.training.num_classes == 3  # from the dataset's labels
+  assert config.release.min_class_iou == {'pet': 0.6, 'border': 0.1}
+
+
+def test_the_config_file_may_hold_a_dataset_section(tmp_path):
+  """The run config's fields are the file's sections; top-level dataset keys still work."""
+  sectioned = run_config.sections({'dataset': {'eval_fraction': 0.3},
+                                   'test_fraction': 0.2, 'training': {'epochs': 2}})
+  assert sectioned == {'dataset': {'eval_fraction': 0.3, 'test_fraction': 0.2},
+                       'training': {'epochs': 2}, 'release': {}}
+  with pytest.raises(errors.ConfigError, match='"training" settings must be a JSON object'):
+    run_config.sections({'training': 3})
+  assert [f.name for f in dataclasses.fields(run_config.RunConfig)] == list(
+      run_config.SECTIONS)
 
 
 @pytest.mark.parametrize('text', ['pet', '=0.5', 'pet=high'])

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from petseg import errors
+from petseg.core import errors
 from petseg.models import blocks
 from petseg.models import registry
 from petseg.models import trainer

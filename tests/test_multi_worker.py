@@ -10,7 +10,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from petseg.components import tunable
+from petseg.components import trainer as trainer_component
 from petseg.pipeline import metadata
 
 pytestmark = pytest.mark.slow
@@ -45,7 +45,7 @@ def _first_output(store, node, key):
 def test_two_workers_train_one_model_that_the_chief_exports(trained, tmp_path):
   _, store = trained
   examples = _first_output(store, 'Transform', 'transformed_examples')
-  config = tunable.training_config_of(metadata.executions(store, 'petseg', 'Trainer')[0])
+  config = trainer_component.training_config_of(metadata.executions(store, 'petseg', 'Trainer')[0])
   fn_args = {
       'train_files': [os.path.join(examples, 'Split-train', '*')],
       'eval_files': [os.path.join(examples, 'Split-eval', '*')],

@@ -1,5 +1,5 @@
 """The Oxford-IIIT Pet list format and facts, checked against the official lists."""
-from petseg import oxford_pets
+from petseg.components import oxford_pets
 from tests.conftest import shared_data
 
 

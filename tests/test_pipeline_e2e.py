@@ -5,11 +5,12 @@ from ml_metadata.proto import metadata_store_pb2
 import pytest
 
 from petseg import cli
-from petseg import config as config_lib
+from petseg.components import sources
 from petseg.components import validation_gate
 from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
+from petseg.pipeline import run_config
 from tests.test_example_gen import count_records
 
 pytestmark = pytest.mark.slow
@@ -68,9 +69,11 @@ def test_schema_anomalies_fail_the_run(tmp_path, sample_dir):
   for list_file in ('trainval.txt', 'test.txt'):
     path = data / 'annotations' / list_file
     path.write_text(path.read_text().replace('Abyssinian_1 ', 'Unicorn_1 '))
-  config = config_lib.dataset_config('oxford_pets', str(data))
+  config = run_config.RunConfig(sources.dataset_config('oxford_pets', str(data)),
+                                QUICK_TRAINING)
   with pytest.raises(validation_gate.DataValidationError, match="feature 'breed'"):
-    local_runner.run(str(tmp_path / 'out'), str(data), config, QUICK_TRAINING)
+    out = str(tmp_path / 'out')
+    local_runner.run(local_runner.build(out, str(data), config), out)
   states = _states(tmp_path / 'out')
   assert states['ExampleValidator'] == COMPLETE
   assert states['ValidationGate'] == metadata_store_pb2.Execution.FAILED
@@ -93,8 +96,9 @@ def test_cli_reports_rejects_and_exits_non_zero(tmp_path, sample_dir, capsys):
 
 
 def test_beam_arguments_reach_the_pipeline(tmp_path, sample_dir):
-  config = config_lib.dataset_config('oxford_pets', str(sample_dir))
-  pipeline = local_runner.build(str(tmp_path), str(sample_dir), config, QUICK_TRAINING,
+  config = run_config.RunConfig(sources.dataset_config('oxford_pets', str(sample_dir)),
+                                QUICK_TRAINING)
+  pipeline = local_runner.build(str(tmp_path), str(sample_dir), config,
                                 beam_args=['--direct_num_workers=2'])
   assert pipeline.beam_pipeline_args[-1] == '--direct_num_workers=2'
   assert '--direct_running_mode=in_memory' in pipeline.beam_pipeline_args

@@ -3,12 +3,12 @@ import shutil
 
 import pytest
 
-from petseg import config as config_lib
-from petseg import errors
 from petseg.components import folder_reader
 from petseg.components import items
 from petseg.components import listing
 from petseg.components import oxford_pets_reader
+from petseg.components import sources
+from petseg.core import errors
 from tests.conftest import rgb, trimap, write_image
 
 
@@ -31,7 +31,7 @@ def test_carving_is_stable_and_close_to_the_fraction():
 
 
 def test_oxford_sample_lists_every_name(sample_dir):
-  config = config_lib.dataset_config('oxford_pets', str(sample_dir))
+  config = sources.dataset_config('oxford_pets', str(sample_dir))
   candidates, skipped = oxford_pets_reader.list_candidates(str(sample_dir), config)
   assert skipped == []
   trainval = (sample_dir / 'annotations' / 'trainval.txt').read_text().split('\n')
@@ -55,7 +55,7 @@ def test_oxford_problems_are_each_reported(tmp_path, sample_dir):
   with open(data / 'annotations' / 'test.txt', 'a') as f:
     f.write(f'{names[4]} 1 1 1\n')  # listed twice
     f.write('Persian_3 24 1\n')  # bad line
-  config = config_lib.dataset_config('oxford_pets', str(data))
+  config = sources.dataset_config('oxford_pets', str(data))
   candidates, skipped = oxford_pets_reader.list_candidates(str(data), config)
   assert _reasons(skipped) == sorted([
       (items.MISSING_IMAGE, names[0]), (items.MISSING_MASK, names[1]),
@@ -72,7 +72,7 @@ def test_oxford_problems_are_each_reported(tmp_path, sample_dir):
 def test_oxford_layout_errors_name_the_missing_path(tmp_path, sample_dir):
   data = _oxford(tmp_path, sample_dir)
   (data / 'annotations' / 'test.txt').unlink()
-  config = config_lib.dataset_config('oxford_pets', str(data))
+  config = sources.dataset_config('oxford_pets', str(data))
   # One list is a dataset (a new test set holds test.txt alone); no list is an error.
   candidates, _ = oxford_pets_reader.list_candidates(str(data), config)
   assert candidates and {c.split for c in candidates} == {'train', 'eval'}
@@ -93,7 +93,7 @@ def test_camvid_layout(tmp_path):
   for i in range(4):
     _pair(tmp_path, 'images_prepped_test', 'annotations_prepped_test', f'te{i}')
   write_image(tmp_path / 'annotations_prepped_test' / 'orphan.png', trimap(), 'PNG')
-  config = config_lib.dataset_config('folder', str(tmp_path))
+  config = sources.dataset_config('folder', str(tmp_path))
   assert folder_reader.detect_layout(str(tmp_path)) == folder_reader.CAMVID_LAYOUT
   candidates, skipped = folder_reader.list_candidates(str(tmp_path), config)
   splits = [c.split for c in candidates]
@@ -105,7 +105,7 @@ def test_camvid_layout(tmp_path):
 def test_camvid_val_folder_is_the_eval_split(tmp_path):
   for split in ('train', 'val', 'test'):
     _pair(tmp_path, f'images_prepped_{split}', f'annotations_prepped_{split}', split)
-  config = config_lib.dataset_config('camvid', str(tmp_path))
+  config = sources.dataset_config('camvid', str(tmp_path))
   candidates, _ = folder_reader.list_candidates(str(tmp_path), config)
   assert {c.name: c.split for c in candidates} == {'train': 'train', 'val': 'eval',
                                                    'test': 'test'}
@@ -114,7 +114,7 @@ def test_camvid_val_folder_is_the_eval_split(tmp_path):
 def test_generic_images_and_masks_carve_three_splits(tmp_path):
   for i in range(30):
     _pair(tmp_path, 'images', 'masks', f'img{i:02d}')
-  config = config_lib.dataset_config('folder', str(tmp_path), {'class_names': ['a', 'b', 'c', 'd']})
+  config = sources.dataset_config('folder', str(tmp_path), {'class_names': ['a', 'b', 'c', 'd']})
   candidates, skipped = folder_reader.list_candidates(str(tmp_path), config)
   assert skipped == [] and len(candidates) == 30
   assert {c.split for c in candidates} == {'train', 'eval', 'test'}

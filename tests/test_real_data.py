@@ -4,13 +4,13 @@ import os
 
 import pytest
 
-from petseg import config as config_lib
 from petseg.components import decoding
 from petseg.components import example_gen
 from petseg.components import folder_reader
 from petseg.components import ingest_report
 from petseg.components import items
 from petseg.components import oxford_pets_reader
+from petseg.components import sources
 from tests.conftest import shared_data
 from tests.test_example_gen import count_records
 
@@ -18,7 +18,7 @@ UNLISTED = {'Abyssinian_34', 'Abyssinian_82'}
 
 
 def _list_oxford(data_dir, **settings):
-  config = config_lib.dataset_config('oxford_pets', str(data_dir), settings)
+  config = sources.dataset_config('oxford_pets', str(data_dir), settings)
   return oxford_pets_reader.list_candidates(str(data_dir), config)
 
 
@@ -34,7 +34,7 @@ def test_oxford_sample_listing_matches_the_lists():
 
 def test_oxford_quirks_decode_as_documented():
   data = shared_data('oxford-pets-sample')
-  labels = config_lib.dataset_config('oxford_pets', str(data)).labels
+  labels = sources.dataset_config('oxford_pets', str(data)).labels
   rgba = items.Candidate('test', 'Abyssinian_5', str(data / 'images' / 'Abyssinian_5.jpg'),
                          str(data / 'annotations' / 'trimaps' / 'Abyssinian_5.png'))
   _, note = decoding.to_example(rgba, labels)
@@ -65,7 +65,7 @@ def test_full_split_lists_report_names_without_files(tmp_path):
 
 def test_camvid_listing_matches_its_folders():
   data = shared_data('camvid')
-  config = config_lib.dataset_config('folder', str(data))
+  config = sources.dataset_config('folder', str(data))
   assert config.labels.num_classes == 11
   candidates, skipped = folder_reader.list_candidates(str(data), config)
   splits = [c.split for c in candidates]
@@ -80,7 +80,7 @@ def test_camvid_listing_matches_its_folders():
 ])
 def test_ingest_real_data(tmp_path, dataset, folder, expected):
   data = shared_data(folder)
-  config = config_lib.dataset_config(dataset, str(data))
+  config = sources.dataset_config(dataset, str(data))
   examples = example_gen.ingest(str(data), config, str(tmp_path / 'examples'))
   report = json.loads((tmp_path / 'examples' / ingest_report.FILE_NAME).read_text())
   counts = {split: count_records(examples.uri, split) for split in ('train', 'eval', 'test')}

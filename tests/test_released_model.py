@@ -3,11 +3,11 @@ import numpy as np
 from PIL import Image
 import pytest
 
-from petseg import errors
-from petseg import labels as labels_lib
-from petseg import overlay
 from petseg import released_model
-from petseg.labels import IGNORE_ID
+from petseg.components import overlay
+from petseg.core import errors
+from petseg.core import labels as labels_lib
+from petseg.core.labels import IGNORE_ID
 
 
 def test_a_serving_directory_resolves_to_its_highest_version(tmp_path):

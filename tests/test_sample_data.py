@@ -3,7 +3,7 @@ import numpy as np
 from PIL import Image
 
 from petseg import cli
-from petseg import oxford_pets
+from petseg.components import oxford_pets
 
 
 def test_make_sample_data_writes_the_oxford_layout(tmp_path, capsys):

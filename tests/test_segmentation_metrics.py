@@ -9,12 +9,13 @@ import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
-from petseg import evaluation
-from petseg import errors
-from petseg import labels as labels_lib
-from petseg import segmentation_metrics as sm
-from petseg.labels import IGNORE_ID
-from petseg.pipeline import release
+from petseg.components import evaluator
+from petseg.components import segmentation_metrics as sm
+from petseg.core import config as config_lib
+from petseg.core import confusion as confusion_lib
+from petseg.core import errors
+from petseg.core import labels as labels_lib
+from petseg.core.labels import IGNORE_ID
 
 LABELS = labels_lib.class_id_labels(['pet', 'background', 'border', 'absent'])
 # Two hand-made 3x4 examples. Class 3 ("absent") is in neither truth nor prediction;
@@ -43,7 +44,7 @@ def _check_tfma_metrics(config, extracts, check):
 
 
 def test_metrics_match_the_numpy_reference_including_an_absent_class():
-  config = release.eval_config(release.ReleaseConfig(), LABELS)
+  config = evaluator.eval_config(config_lib.ReleaseConfig(), LABELS)
   # There is no baseline model here, and TFMA refuses a change threshold without one.
   config.metrics_specs[0].metrics[0].per_slice_thresholds[0].threshold.ClearField(
       'change_threshold')
@@ -53,8 +54,8 @@ def test_metrics_match_the_numpy_reference_including_an_absent_class():
               for t, p in zip(TRUTHS, PREDICTIONS)]
   confusion = np.zeros((4, 4), np.int64)
   for t, p in zip(TRUTHS, PREDICTIONS):
-    evaluation.add(confusion, t, p)
-  expected = evaluation.scores(confusion, list(LABELS.class_names))
+    confusion_lib.add(confusion, t, p)
+  expected = confusion_lib.scores(confusion, list(LABELS.class_names))
   # By hand: pet 5/9, background 7/13, border 3/5; the absent class is left out.
   assert expected['mean_iou'] == pytest.approx((5 / 9 + 7 / 13 + 3 / 5) / 3)
   assert expected['per_class_iou']['absent'] is None
@@ -95,8 +96,8 @@ def _thresholds(config):
 
 
 def test_eval_config_gates_mean_iou_change_and_named_classes_on_the_whole_split():
-  config = release.eval_config(
-      release.ReleaseConfig(min_mean_iou=0.5, min_class_iou={'pet': 0.6},
+  config = evaluator.eval_config(
+      config_lib.ReleaseConfig(min_mean_iou=0.5, min_class_iou={'pet': 0.6},
                             max_mean_iou_drop=0.02), LABELS, slice_features=['species'])
   assert _thresholds(config) == {'MeanIoU': (0.5, -0.02), 'iou/pet': (0.6, None)}
   assert [list(s.feature_keys) for s in config.slicing_specs] == [[], ['species']]
@@ -114,12 +115,12 @@ def test_eval_config_gates_mean_iou_change_and_named_classes_on_the_whole_split(
 ])
 def test_release_settings_are_checked(settings, message):
   with pytest.raises(errors.ConfigError, match=message):
-    release.ReleaseConfig.from_json(settings)
+    config_lib.ReleaseConfig.from_json(settings)
 
 
 def test_a_gate_on_an_unknown_class_names_the_classes():
   with pytest.raises(errors.ConfigError, match="unknown classes.*'cat'.*pet"):
-    release.eval_config(release.ReleaseConfig(min_class_iou={'cat': 0.5}), LABELS)
+    evaluator.eval_config(config_lib.ReleaseConfig(min_class_iou={'cat': 0.5}), LABELS)
 
 
 def test_metric_keys_have_no_sub_key_so_they_can_be_gated():

@@ -14,8 +14,9 @@ import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from petseg import evaluation
-from petseg.components import tunable
+from petseg.components import trainer as trainer_component
+from petseg.core import confusion as confusion_lib
+from petseg.models import evaluation
 from petseg.models import input_pipeline
 from petseg.models import trainer
 from petseg.pipeline import metadata
@@ -45,7 +46,7 @@ def test_model_learns_the_sample_well_above_chance(trained):
   _, store = trained
   test_files = [os.path.join(_output(store, 'ExampleGen', 'examples'), 'Split-test', '*')]
   confusion = evaluation.confusion_matrix(_serving_dir(store), test_files, 3)
-  result = evaluation.scores(confusion, ['pet', 'background', 'border'])
+  result = confusion_lib.scores(confusion, ['pet', 'background', 'border'])
   # Chance: predicting background everywhere scores about 0.26 here.
   assert result['mean_iou'] > 0.55, result
   assert result['per_class_iou']['pet'] > 0.6, result
@@ -95,7 +96,7 @@ def test_run_fn_is_reproducible(trained, tmp_path):
   """Two seeded trainings on the same transformed data give the same curves."""
   _, store = trained
   examples = _output(store, 'Transform', 'transformed_examples')
-  config = tunable.training_config_of(metadata.executions(store, 'petseg', 'Trainer')[0])
+  config = trainer_component.training_config_of(metadata.executions(store, 'petseg', 'Trainer')[0])
   histories = []
   for attempt in ('a', 'b'):
     trainer.run_fn(tfx.components.FnArgs(
@@ -122,7 +123,7 @@ def test_a_model_trained_on_crops_scores_and_serves_whole_images(trained, tmp_pa
   mirror with the image."""
   root, store = trained
   examples = _output(store, 'Transform', 'transformed_examples')
-  config = tunable.training_config_of(metadata.executions(store, 'petseg', 'Trainer')[0])
+  config = trainer_component.training_config_of(metadata.executions(store, 'petseg', 'Trainer')[0])
   serving = tmp_path / 'serving'
   trainer.run_fn(tfx.components.FnArgs(
       train_files=[os.path.join(examples, 'Split-train', '*')],

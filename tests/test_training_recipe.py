@@ -11,10 +11,11 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
 import tf_keras as keras
 
-from petseg import config as config_lib
-from petseg import errors
-from petseg.labels import IGNORE_ID
-from petseg.models import features
+from petseg.components import sources
+from petseg.core import config as config_lib
+from petseg.core import errors
+from petseg.core import features
+from petseg.core.labels import IGNORE_ID
 from petseg.models import input_pipeline
 from petseg.models import preprocessing
 from petseg.models import trainer
@@ -368,9 +369,9 @@ def test_resume_saves_over_what_a_killed_save_left(tmp_path):
                                            ('camvid', 'camvid')])
 def test_the_shipped_recipes_are_valid_and_say_what_they_measured(name, dataset):
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  settings = config_lib.load_overrides(os.path.join(root, 'recipes', f'{name}.json'))
+  settings = config_lib.load_settings(os.path.join(root, 'recipes', f'{name}.json'))
   training_settings = settings.pop('training')
-  labels = config_lib.dataset_config(dataset, root, settings).labels
+  labels = sources.dataset_config(dataset, root, settings).labels
   config = training.TrainingConfig.from_json({**training_settings,
                                               'num_classes': labels.num_classes})
   assert config.max_train_minutes and config.recipe.startswith(f'{name}: ')

@@ -19,9 +19,9 @@ import tensorflow_model_analysis as tfma
 from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
-from petseg import config as config_lib
-from petseg import segmentation_metrics as sm
 from petseg.components import ingest_report
+from petseg.components import segmentation_metrics as sm
+from petseg.core import config as config_lib
 from petseg.models import input_pipeline
 from petseg.models import training
 
@@ -114,7 +114,7 @@ def _json_fingerprint(value: Any) -> str:
 
 def gate(evaluation_uri: str) -> Dict[str, Any]:
   """The thresholds the Evaluator applied, from the EvalConfig it wrote beside its results
-  (the tunable bound already folded in); `max_mean_iou_drop` is None on a first release."""
+  (the runtime bound already folded in); `max_mean_iou_drop` is None on a first release."""
   eval_config = tfma.writers.eval_config_writer.load_eval_run(evaluation_uri)[0]
   result: Dict[str, Any] = {'min_mean_iou': None, 'max_mean_iou_drop': None,
                             'min_class_iou': {}}

@@ -21,9 +21,9 @@ from tensorflow_model_analysis.metrics import metric_util
 from tensorflow_model_analysis.metrics import preprocessors
 from tensorflow_model_analysis.metrics import semantic_segmentation_confusion_matrix_metrics as tfma_seg
 
-from petseg import evaluation
-from petseg.labels import IGNORE_ID
-from petseg.models import features
+from petseg.core import confusion as confusion_lib
+from petseg.core import features
+from petseg.core.labels import IGNORE_ID
 
 Matrix = tfma_seg.Matrix
 GROUND_TRUTH_KEY = features.TRUE_CLASS_IDS  # the `transform_features` signature's output
@@ -159,7 +159,7 @@ class _ConfusionMatrixCombiner(beam.CombineFn):
     return np.zeros((self._num_classes, self._num_classes), np.int64)
 
   def add_input(self, accumulator, element):
-    evaluation.add(accumulator, np.asarray(element.get_labels()),
+    confusion_lib.add(accumulator, np.asarray(element.get_labels()),
                    np.asarray(element.get_predictions()))
     return accumulator
 

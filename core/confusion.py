@@ -1,29 +1,13 @@
-"""Scoring an exported model on raw records with NumPy: the reference the metrics follow.
+"""Confusion matrices of class maps and the scores read from them, in NumPy.
 
-Uses only the SavedModel's own signatures: `serving_examples` for the predicted class map
-and `transform_features` for the ground truth at the same size, so no project code is
-needed to score a model.
+The reference that the TFMA metrics (components/segmentation_metrics.py) and scoring a
+released model (models/evaluation.py) both follow.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional
 
 import numpy as np
-import tensorflow as tf
 
-from petseg.labels import IGNORE_ID
-from petseg.models import features
-from petseg.models import input_pipeline
-
-
-def confusion_matrix(model_dir: str, file_patterns: Sequence[str], num_classes: int,
-                     batch_size: int = 16) -> np.ndarray:
-  """[true class, predicted class] pixel counts over the records; ignored pixels skipped."""
-  model = tf.saved_model.load(model_dir)
-  confusion = np.zeros((num_classes, num_classes), np.int64)
-  for batch in input_pipeline.records(file_patterns).batch(batch_size):
-    predicted = model.signatures['serving_examples'](examples=batch)[features.CLASS_IDS].numpy()
-    truth = model.signatures['transform_features'](examples=batch)[features.TRUE_CLASS_IDS].numpy()
-    add(confusion, truth, predicted)
-  return confusion
+from petseg.core.labels import IGNORE_ID
 
 
 def add(confusion: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> None:

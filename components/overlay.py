@@ -5,8 +5,8 @@ import numpy as np
 from PIL import Image
 from PIL import ImageDraw
 
-from petseg import labels as labels_lib
-from petseg.labels import IGNORE_ID
+from petseg.core import labels as labels_lib
+from petseg.core.labels import IGNORE_ID
 
 IGNORE_COLOUR = (0, 0, 0)
 _SWATCH = 14  # legend swatch size in pixels

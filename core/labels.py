@@ -7,7 +7,7 @@ RGB colours) onto that contract; a value it does not map is an error, never a gu
 import dataclasses
 from typing import Mapping, Sequence, Tuple, Union
 
-from petseg import errors
+from petseg.core import errors
 
 IGNORE_ID = 255
 

@@ -17,9 +17,9 @@ from PIL import Image
 import tensorflow as tf
 from tfx.dsl.io import fileio
 
-from petseg import labels as labels_lib
-from petseg import overlay
-from petseg.models import features
+from petseg.components import overlay
+from petseg.core import features
+from petseg.core import labels as labels_lib
 from petseg.models import input_pipeline
 
 SAMPLE_SIZE = 8

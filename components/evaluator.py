@@ -1,0 +1,135 @@
+"""The evaluation stage: TFX's Evaluator with the release gate (config.ReleaseConfig) as a
+TFMA EvalConfig, its mean-IoU bound a runtime parameter of its own, and the baseline taken
+from the release registry.
+
+The EvalConfig reads raw test examples: the model's `transform_features` signature gives
+the ground-truth mask at the model's size and `serving_examples` the predicted class map,
+so evaluation sees what serving will. Gates apply to the whole test split; the slices
+(species for Oxford Pets) are reported, not gated. The metrics are
+components/segmentation_metrics.py's.
+"""
+import json
+from typing import Any, Dict, Mapping, Sequence, Union
+
+import tensorflow_model_analysis as tfma
+from tfx import types
+from tfx.components.evaluator import executor as evaluator_executor
+from tfx.dsl.components.base import base_component
+from tfx.dsl.components.base import executor_spec
+from tfx.orchestration import data_types
+from tfx.types import standard_artifacts
+from tfx.types import standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+from tfx.utils import json_utils
+from tfx.utils import proto_utils
+
+from petseg.components import release_registry
+from petseg.components import segmentation_metrics
+from petseg.core import config as config_lib
+from petseg.core import labels as labels_lib
+
+PARAMETERS = config_lib.runtime_parameters('release')
+METRICS_MODULE = segmentation_metrics.__name__
+
+Value = Union[int, float, str, data_types.RuntimeParameter]
+
+
+def _metric(class_name: str, threshold=None, **config) -> tfma.MetricConfig:
+  metric = tfma.MetricConfig(class_name=class_name, module=METRICS_MODULE,
+                             config=json.dumps(config))
+  if threshold is not None:
+    # Gated on the whole split only; the slices are there to be read.
+    metric.per_slice_thresholds.add(slicing_specs=[tfma.SlicingSpec()]).threshold.CopyFrom(
+        threshold)
+  return metric
+
+
+def set_min_mean_iou(config: tfma.EvalConfig, bound: float) -> None:
+  """Changes the mean-IoU lower bound of an EvalConfig made by eval_config()."""
+  gate, = [metric.per_slice_thresholds[0].threshold
+           for metric in config.metrics_specs[0].metrics if metric.class_name == 'MeanIoU']
+  gate.value_threshold.lower_bound.value = bound
+
+
+def _lower_bound(value: float) -> tfma.MetricThreshold:
+  return tfma.MetricThreshold(
+      value_threshold=tfma.GenericValueThreshold(lower_bound={'value': value}))
+
+
+def eval_config(release: config_lib.ReleaseConfig, labels: labels_lib.LabelSpec,
+                slice_features: Sequence[str] = ()) -> tfma.EvalConfig:
+  """Raw test examples in; the model's `transform_features` gives the ground-truth mask at
+  the model's size and `serving_examples` the predicted class map."""
+  release.check_classes(labels)
+  class_ids = list(range(labels.num_classes))
+  mean_iou_gate = _lower_bound(release.min_mean_iou)  # see set_min_mean_iou
+  mean_iou_gate.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
+      direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+      absolute={'value': -release.max_mean_iou_drop}))
+  metrics = [
+      _metric('MeanIoU', mean_iou_gate, class_ids=class_ids),
+      _metric('PixelAccuracy', class_ids=class_ids),
+      _metric('ConfusionMatrix', num_classes=labels.num_classes),
+  ]
+  for class_id, name in enumerate(labels.class_names):
+    bound = release.min_class_iou.get(name)
+    metrics.append(_metric(
+        'ClassIoU', None if bound is None else _lower_bound(bound), class_ids=class_ids,
+        class_id=class_id, name=segmentation_metrics.class_iou_name(name)))
+  return tfma.EvalConfig(
+      model_specs=[tfma.ModelSpec(signature_name='serving_examples',
+                                  preprocessing_function_names=['transform_features'])],
+      slicing_specs=[tfma.SlicingSpec(),
+                     *(tfma.SlicingSpec(feature_keys=[f]) for f in slice_features)],
+      metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
+      # The default metrics are Keras' compiled ones, which need a label key.
+      options=tfma.Options(include_default_metrics={'value': False}),
+  )
+
+
+class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
+  PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS,
+                **{p.name: ExecutionParameter(type=p.ptype) for p in PARAMETERS}}
+
+
+class EvaluatorExecutor(evaluator_executor.Executor):
+  """TFX's Evaluator, with the runtime bound folded in and the baseline taken from the
+  release registry: none when nothing has been released yet, so that the change
+  threshold is skipped on a first release, as TFX does without a baseline."""
+
+  def Do(self, input_dict, output_dict, exec_properties) -> None:
+    inputs = dict(input_dict)
+    baseline = inputs.get(standard_component_specs.BASELINE_MODEL_KEY)
+    if baseline and not baseline[0].get_int_custom_property(release_registry.VERSION):
+      del inputs[standard_component_specs.BASELINE_MODEL_KEY]
+    super().Do(inputs, output_dict, fold_min_mean_iou(exec_properties))
+
+
+def fold_min_mean_iou(exec_properties: Mapping[str, Any]) -> Dict[str, Any]:
+  """The Evaluator's properties with `min_mean_iou` moved into its EvalConfig."""
+  properties = dict(exec_properties)
+  config = proto_utils.json_to_proto(properties[standard_component_specs.EVAL_CONFIG_KEY],
+                                     tfma.EvalConfig())
+  min_mean_iou, = PARAMETERS
+  set_min_mean_iou(config, properties.pop(min_mean_iou.name))
+  properties[standard_component_specs.EVAL_CONFIG_KEY] = proto_utils.proto_to_json(config)
+  return properties
+
+
+class Evaluator(base_component.BaseComponent):
+  """tfx.components.Evaluator (EvalConfig, no module file) with the release runtime
+  parameters: `parameters` holds a value, or a RuntimeParameter, for each name in
+  PARAMETERS."""
+  SPEC_CLASS = EvaluatorSpec
+  EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(EvaluatorExecutor)
+
+  def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
+               baseline_model: types.BaseChannel, eval_config: tfma.EvalConfig,
+               example_splits: Sequence[str], parameters: Mapping[str, Value]):
+    super().__init__(spec=EvaluatorSpec(
+        examples=examples, model=model, baseline_model=baseline_model,
+        eval_config=eval_config, example_splits=json_utils.dumps(example_splits),
+        fairness_indicator_thresholds=json_utils.dumps(None),
+        **{p.name: parameters[p.name] for p in PARAMETERS},
+        evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+        blessing=types.Channel(type=standard_artifacts.ModelBlessing)))
