@@ -15,7 +15,6 @@ from google.protobuf import wrappers_pb2
 from tfx.components.example_gen import base_example_gen_executor
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
-from tfx.dsl.io import fileio
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
@@ -60,9 +59,8 @@ def _write_report(events: List[Any], path: str, config: config_lib.DatasetConfig
   counts = dict(e for kind, e in events if kind == _COUNT)
   skipped = listed_skips + [e for kind, e in events if kind == _REJECTED]
   converted = [e for kind, e in events if kind == _CONVERTED]
-  report = ingest_report.build(config.name, data_dir, counts, skipped, converted)
-  with fileio.open(path, 'w') as f:
-    f.write(ingest_report.dumps(report))
+  ingest_report.write(ingest_report.build(config.name, data_dir, counts, skipped, converted),
+                      path)
 
 
 def dataset_config_of(exec_properties: Dict[str, Any]) -> config_lib.DatasetConfig:
@@ -118,11 +116,11 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     self._report_path = ingest_report.path(examples.uri)
     super().Do(input_dict, output_dict, exec_properties)
     report = ingest_report.load(examples.uri)
-    for line in ingest_report.summary_lines(report):
+    for line in report.summary_lines():
       logging.info('Ingested %s', line)
-    for split, stats in report['splits'].items():
-      examples.set_int_custom_property(f'{split}_examples', stats['ingested'])
-      examples.set_int_custom_property(f'{split}_rejected', stats['rejected'])
+    for split, stats in report.splits.items():
+      examples.set_int_custom_property(f'{split}_examples', stats.ingested)
+      examples.set_int_custom_property(f'{split}_rejected', stats.rejected)
     examples.set_string_custom_property('labels', json.dumps(self._config.labels.to_json()))
     ingest_report.check(report, self._config.max_reject_fraction, self._report_path,
                         self._required_splits)

@@ -2,12 +2,13 @@
 
 Written as JSON beside the examples (ingest_report.json in the Examples artifact) and
 summarised in the log; too many rejections fail the run with a message saying what to fix.
+`IngestReport` is the record; `read` and `load` are its one loader.
 """
 import collections
 import dataclasses
 import json
 import posixpath
-from typing import Iterable, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 from tfx.dsl.io import fileio
 
@@ -23,9 +24,71 @@ def path(examples_uri: str) -> str:
   return posixpath.join(examples_uri, FILE_NAME)
 
 
-def load(examples_uri: str) -> dict:
-  with fileio.open(path(examples_uri)) as f:
-    return json.load(f)
+@dataclasses.dataclass(frozen=True)
+class SplitCounts:
+  ingested: int
+  rejected: int
+  converted: int
+  reject_fraction: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Converted:
+  """An item whose image was re-encoded (e.g. CMYK JPEG, 16-bit PNG) to be ingested."""
+  split: str
+  name: str
+  file: str
+  detail: str
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestReport:
+  dataset: str
+  data_dir: str
+  splits: Mapping[str, SplitCounts]
+  rejected_by_reason: Mapping[str, int]
+  ignored_by_reason: Mapping[str, int]
+  rejected: Tuple[items.Skipped, ...]
+  ignored_files: Tuple[items.Skipped, ...]
+  converted: Tuple[Converted, ...]
+
+  def to_json(self) -> Dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_json(cls, data: Mapping[str, Any]) -> 'IngestReport':
+    return cls(**{
+        **data,
+        'splits': {split: SplitCounts(**counts) for split, counts in data['splits'].items()},
+        'rejected': tuple(items.Skipped(**r) for r in data['rejected']),
+        'ignored_files': tuple(items.Skipped(**i) for i in data['ignored_files']),
+        'converted': tuple(Converted(**c) for c in data['converted'])})
+
+  def summary_lines(self) -> List[str]:
+    """Per split what was ingested, then why items were rejected or files ignored."""
+    return [f'{split:>5}: {s.ingested} ingested, {s.rejected} rejected, '
+            f'{s.converted} converted' for split, s in self.splits.items()] + self.reason_lines()
+
+  def reason_lines(self) -> List[str]:
+    """Why items were rejected and files ignored, with counts; none when nothing was."""
+    return [f'{title}: ' + ', '.join(f'{r} ({n})' for r, n in sorted(by_reason.items()))
+            for title, by_reason in (('rejected', self.rejected_by_reason),
+                                     ('ignored', self.ignored_by_reason)) if by_reason]
+
+
+def read(report_path: str) -> IngestReport:
+  with fileio.open(report_path) as f:
+    return IngestReport.from_json(json.load(f))
+
+
+def load(examples_uri: str) -> IngestReport:
+  """The report of an Examples artifact."""
+  return read(path(examples_uri))
+
+
+def write(report: IngestReport, report_path: str) -> None:
+  with fileio.open(report_path, 'w') as f:
+    f.write(json.dumps(report.to_json(), indent=2))
 
 
 class IngestError(errors.DataError):
@@ -34,7 +97,7 @@ class IngestError(errors.DataError):
   (the artifact that held it is discarded when its step fails) and say so in
   `report_path`."""
 
-  def __init__(self, problems: str, report: Mapping, report_path: str):
+  def __init__(self, problems: str, report: 'IngestReport', report_path: str):
     super().__init__(problems)
     self.problems, self.report, self.report_path = problems, report, report_path
 
@@ -46,68 +109,47 @@ class IngestError(errors.DataError):
 
 def build(dataset: str, data_dir: str, counts: Mapping[str, int],
           skipped: Iterable[items.Skipped],
-          converted: Iterable[Tuple[str, str, str, str]]) -> dict:
+          converted: Iterable[Tuple[str, str, str, str]]) -> IngestReport:
   """Assembles the report from per-split example counts, skipped items and conversions."""
   skipped = sorted(skipped, key=lambda s: (s.split or '', s.reason, s.file))
-  rejected = [dataclasses.asdict(s) for s in skipped if s.is_rejection]
-  ignored = [dataclasses.asdict(s) for s in skipped if not s.is_rejection]
-  converted = [dict(zip(('split', 'name', 'file', 'detail'), c)) for c in sorted(converted)]
+  rejected = tuple(s for s in skipped if s.is_rejection)
+  converted = tuple(Converted(*c) for c in sorted(converted))
   splits = {}
   for split in listing.SPLITS:
-    n_rejected = sum(1 for r in rejected if r['split'] == split)
+    n_rejected = sum(1 for r in rejected if r.split == split)
     n_ingested = counts.get(split, 0)
-    splits[split] = {
-        'ingested': n_ingested,
-        'rejected': n_rejected,
-        'converted': sum(1 for c in converted if c['split'] == split),
-        'reject_fraction': n_rejected / max(1, n_ingested + n_rejected),
-    }
-  return {
-      'dataset': dataset,
-      'data_dir': data_dir,
-      'splits': splits,
-      'rejected_by_reason': dict(collections.Counter(r['reason'] for r in rejected)),
-      'ignored_by_reason': dict(collections.Counter(i['reason'] for i in ignored)),
-      'rejected': rejected,
-      'ignored_files': ignored,
-      'converted': converted,
-  }
+    splits[split] = SplitCounts(
+        ingested=n_ingested, rejected=n_rejected,
+        converted=sum(1 for c in converted if c.split == split),
+        reject_fraction=n_rejected / max(1, n_ingested + n_rejected))
+  ignored = tuple(s for s in skipped if not s.is_rejection)
+  return IngestReport(
+      dataset=dataset, data_dir=data_dir, splits=splits,
+      rejected_by_reason=dict(collections.Counter(r.reason for r in rejected)),
+      ignored_by_reason=dict(collections.Counter(i.reason for i in ignored)),
+      rejected=rejected, ignored_files=ignored, converted=converted)
 
 
-def summary_lines(report: Mapping) -> List[str]:
-  lines = [f'{split:>5}: {s["ingested"]} ingested, {s["rejected"]} rejected, '
-           f'{s["converted"]} converted' for split, s in report['splits'].items()]
-  for title, key in (('rejected', 'rejected_by_reason'), ('ignored', 'ignored_by_reason')):
-    if report[key]:
-      reasons = ', '.join(f'{r} ({n})' for r, n in sorted(report[key].items()))
-      lines.append(f'{title}: {reasons}')
-  return lines
-
-
-def check(report: Mapping, max_reject_fraction: float, report_path: str,
+def check(report: IngestReport, max_reject_fraction: float, report_path: str,
           splits: Sequence[str] = listing.SPLITS) -> None:
   """Raises IngestError, naming every failing split, when one of `splits` is empty or
   rejects more than it may."""
   failures = []
   for split in splits:
-    stats = report['splits'][split]
-    rejected = [r for r in report['rejected'] if r['split'] == split]
-    if stats['reject_fraction'] > max_reject_fraction:
-      reasons = collections.Counter(r['reason'] for r in rejected).most_common()
-      examples = ''.join(f'\n  {r["file"]}: {r["detail"]}' for r in rejected[:5])
+    stats = report.splits[split]
+    rejected = [r for r in report.rejected if r.split == split]
+    if stats.reject_fraction > max_reject_fraction:
+      reasons = collections.Counter(r.reason for r in rejected).most_common()
+      examples = ''.join(f'\n  {r.file}: {r.detail}' for r in rejected[:5])
       more = f'\n  ... and {len(rejected) - 5} more' if len(rejected) > 5 else ''
       failures.append(
-          f'split {split!r}: {stats["rejected"]} of {stats["rejected"] + stats["ingested"]} '
-          f'items were rejected ({stats["reject_fraction"]:.1%}), more than the allowed '
+          f'split {split!r}: {stats.rejected} of {stats.rejected + stats.ingested} '
+          f'items were rejected ({stats.reject_fraction:.1%}), more than the allowed '
           f'{max_reject_fraction:.1%}. Reasons: '
           + ', '.join(f'{r} ({n})' for r, n in reasons) + f'.{examples}{more}')
-    elif stats['ingested'] == 0:
+    elif stats.ingested == 0:
       failures.append(
-          f'split {split!r} has no examples (data: {report["data_dir"]}). Add data, or '
+          f'split {split!r} has no examples (data: {report.data_dir}). Add data, or '
           'change --eval-fraction / --test-fraction so that every split gets some.')
   if failures:
     raise IngestError('\n'.join(failures), report, report_path)
-
-
-def dumps(report: Mapping) -> str:
-  return json.dumps(report, indent=2, sort_keys=False)

@@ -2,7 +2,6 @@
 (JSON, which the Pusher stores beside the model it releases) and the HTML report (an
 artifact the Kubeflow Pipelines UI shows).
 """
-import json
 import os
 from typing import Any, Dict, List
 
@@ -24,11 +23,10 @@ from petseg.components import release_registry
 from petseg.components import report
 from petseg.components import run_summary
 
-SUMMARY_FILE = os.path.basename(release_registry.RECORD_FILE)  # the same record
 
 
-class RunSummary(artifact.Artifact):
-  """A directory holding release.json: what `run_summary.build` says of a run."""
+class RunSummaryArtifact(artifact.Artifact):
+  """A directory holding release.json: a run_summary.RunSummary."""
   TYPE_NAME = 'petseg.RunSummary'
 
 
@@ -45,13 +43,7 @@ class HtmlReport(value_artifact.ValueArtifact):
 
 
 # The artifact types of ours that cross the Kubeflow boundary (see kubeflow/entrypoint.py).
-CUSTOM_TYPES = (RunSummary, HtmlReport)
-
-
-def read(summary_uri: str) -> Dict[str, Any]:
-  """The run summary held by a RunSummary artifact."""
-  with fileio.open(os.path.join(summary_uri, SUMMARY_FILE)) as f:
-    return json.load(f)
+CUSTOM_TYPES = (RunSummaryArtifact, HtmlReport)
 
 
 class ReleaseRecordSpec(ComponentSpec):
@@ -71,7 +63,7 @@ class ReleaseRecordSpec(ComponentSpec):
       'baseline': ChannelParameter(type=standard_artifacts.Model),
   }
   OUTPUTS = {
-      'summary': ChannelParameter(type=RunSummary),
+      'summary': ChannelParameter(type=RunSummaryArtifact),
       'report': ChannelParameter(type=HtmlReport),
   }
 
@@ -97,12 +89,10 @@ class Executor(base_executor.BaseExecutor):
         pipeline_run=self._context.pipeline_run_id or exec_properties['pipeline_run'],
         serving_dir=exec_properties['serving_dir'])
     output = one['summary']
-    fileio.makedirs(output.uri)
-    with fileio.open(os.path.join(output.uri, SUMMARY_FILE), 'w') as f:
-      f.write(json.dumps(summary, indent=2))
-    output.set_int_custom_property('blessed', int(summary['blessed']))
-    if summary['test']['mean_iou'] is not None:
-      output.set_float_custom_property('mean_iou', summary['test']['mean_iou'])
+    run_summary.write(summary, output.uri)
+    output.set_int_custom_property('blessed', int(summary.blessed))
+    if summary.test['mean_iou'] is not None:
+      output.set_float_custom_property('mean_iou', summary.test['mean_iou'])
     page = one['report']
     fileio.makedirs(os.path.dirname(page.uri))
     report.write(summary, ingest, page.uri)
@@ -121,4 +111,4 @@ class ReleaseRecord(base_component.BaseComponent):
         examples=examples, model=model, model_run=model_run, evaluation=evaluation,
         blessing=blessing, baseline=baseline, pipeline_name=pipeline_name,
         pipeline_run=pipeline_run, serving_dir=serving_dir,
-        summary=types.Channel(type=RunSummary), report=types.Channel(type=HtmlReport)))
+        summary=types.Channel(type=RunSummaryArtifact), report=types.Channel(type=HtmlReport)))

@@ -17,7 +17,9 @@ from PIL import Image
 import tensorflow as tf
 from tfx.dsl.io import fileio
 
+from petseg.components import ingest_report
 from petseg.components import overlay
+from petseg.components import run_summary
 from petseg.core import features
 from petseg.core import labels as labels_lib
 from petseg.models import input_pipeline
@@ -124,13 +126,13 @@ def _curves_svg(history_csv: str) -> str:
   return ''.join(charts)
 
 
-def _decision(summary: Dict[str, Any]) -> str:
-  gate = summary['gate']
-  said = ('<p class="yes">Blessed.</p>' if summary['blessed'] else
-          '<p class="no">Not blessed: ' + html.escape('; '.join(summary['reasons'])) + '</p>')
-  baseline = summary['baseline']
-  release = (f'The Pusher releases it to {summary["serving_dir"]}, as the next version '
-             'unless the newest version already holds this model.' if summary['blessed']
+def _decision(summary: run_summary.RunSummary) -> str:
+  gate = summary.gate
+  said = ('<p class="yes">Blessed.</p>' if summary.blessed else
+          '<p class="no">Not blessed: ' + html.escape('; '.join(summary.reasons)) + '</p>')
+  baseline = summary.baseline
+  release = (f'The Pusher releases it to {summary.serving_dir}, as the next version '
+             'unless the newest version already holds this model.' if summary.blessed
              else 'Nothing is released.')
   drop = ('no released model to compare with' if gate['max_mean_iou_drop'] is None else
           f'at most {gate["max_mean_iou_drop"]} below the released model')
@@ -143,33 +145,33 @@ def _decision(summary: Dict[str, Any]) -> str:
           + html.escape(release) + '</p>')
 
 
-def _skipped(ingest: Dict[str, Any]) -> str:
-  rows = [f'<tr><td>{html.escape(s["split"] or "")}</td><td>{html.escape(s["reason"])}</td>'
-          f'<td style="text-align:left">{html.escape(s["file"])}</td>'
-          f'<td style="text-align:left">{html.escape(s["detail"])}</td></tr>'
-          for s in ingest['rejected'] + ingest['ignored_files']]
+def _skipped(ingest: ingest_report.IngestReport) -> str:
+  rows = [f'<tr><td>{html.escape(s.split or "")}</td><td>{html.escape(s.reason)}</td>'
+          f'<td style="text-align:left">{html.escape(s.file)}</td>'
+          f'<td style="text-align:left">{html.escape(s.detail)}</td></tr>'
+          for s in ingest.rejected + ingest.ignored_files]
   if not rows:
     return '<p>None: every listed item was ingested.</p>'
   return ('<table><tr><th>split</th><th>reason</th><th>file</th><th>detail</th></tr>'
           + ''.join(rows) + '</table>')
 
 
-def write(summary: Dict[str, Any], ingest: Dict[str, Any], path: str) -> None:
+def write(summary: run_summary.RunSummary, ingest: ingest_report.IngestReport, path: str) -> None:
   """Writes the report of a run (its release record and ingest report) to `path`."""
-  labels = labels_lib.LabelSpec.from_json(summary['labels'])
-  test = summary['test']
+  labels = labels_lib.LabelSpec.from_json(summary.labels)
+  test = summary.test
   body = [
-      f'<h1>petseg run: {html.escape(summary["model"])}</h1>',
-      f'<p>Model: {html.escape(summary["model_path"])}</p>',
+      f'<h1>petseg run: {html.escape(summary.model)}</h1>',
+      f'<p>Model: {html.escape(summary.model_path)}</p>',
       '<h2>Release decision</h2>', _decision(summary),
       f'<h2>Test split</h2><p>mean IoU {test["mean_iou"]:.3f}, pixel accuracy '
-      f'{test["pixel_accuracy"]:.3f}, on {summary["data"]["test"]["ingested"]} images</p>',
+      f'{test["pixel_accuracy"]:.3f}, on {summary.data["test"]["ingested"]} images</p>',
       _iou_bars(test),
       '<h2>Confusion matrix (pixels)</h2>',
-      _confusion_table(test['confusion_matrix'], summary['class_names']),
-      '<h2>Training curves</h2>', _curves_svg(summary['training_history']),
+      _confusion_table(test['confusion_matrix'], summary.class_names),
+      '<h2>Training curves</h2>', _curves_svg(summary.training_history),
       '<h2>Sample of the test split</h2>',
-      _sample_grid(summary['model_path'], [summary['test_examples']], labels),
+      _sample_grid(summary.model_path, [summary.test_examples], labels),
       '<h2>Skipped at ingestion</h2>', _skipped(ingest),
   ]
   with fileio.open(path, 'w') as f:

@@ -2,10 +2,11 @@
 its metrics on the test split, the gate, the blessing decision with its reasons and the
 released model it was compared with, built from the run's artifacts.
 
-`build()` makes it (the ReleaseRecord component runs it on every orchestrator, and the
-Pusher stores it beside each released version); `table()` gives the lines `petseg run`
-prints.
+`RunSummary` is the record and `read()` its one loader; `build()` makes it (the
+ReleaseRecord component runs it on every orchestrator, and the Pusher stores it beside
+each released version).
 """
+import dataclasses
 import datetime
 import hashlib
 import json
@@ -20,13 +21,63 @@ from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
 from petseg.components import ingest_report
+from petseg.components import release_registry
 from petseg.components import segmentation_metrics as sm
 from petseg.core import config as config_lib
 from petseg.models import input_pipeline
 from petseg.models import training
 
-FILE_NAME = 'run_summary.json'  # `petseg run` writes the run's summary there, in OUTPUT_DIR
+# In a RunSummary artifact, named as the record in a released version.
+SUMMARY_FILE = posixpath.basename(release_registry.RECORD_FILE)
 OVERALL = 'overall'
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+  """A run's release record. Scores (`test`, each of `slices`) are {mean_iou,
+  per_class_iou, pixel_accuracy, confusion_matrix}; `baseline` is {version, model_path,
+  mean_iou} of the released model compared with, None on a first release."""
+  pipeline: str
+  pipeline_run: str
+  created: str
+  model: str
+  model_path: str
+  training: Dict[str, Any]  # the TrainingConfig, as JSON
+  training_history: str  # history.csv
+  class_names: List[str]
+  labels: Dict[str, Any]  # the LabelSpec, as JSON
+  data: Dict[str, Dict[str, int]]  # split -> {ingested, rejected}
+  data_fingerprint: str
+  config_fingerprint: str
+  ingest_report: str
+  test_examples: str
+  test: Dict[str, Any]
+  slices: Dict[str, Dict[str, Any]]
+  baseline: Optional[Dict[str, Any]]
+  blessed: bool
+  reasons: List[str]  # why not blessed
+  gate: Dict[str, Any]  # the thresholds applied
+  serving_dir: str
+  evaluation: str  # the Evaluator's output
+
+  def to_json(self) -> Dict[str, Any]:
+    return dataclasses.asdict(self)
+
+  @classmethod
+  def from_json(cls, data: Dict[str, Any]) -> 'RunSummary':
+    return config_lib.dataclass_from_json(cls, data, 'run summary')
+
+
+def read(summary_uri: str) -> RunSummary:
+  """The run summary held by a RunSummary artifact (release_record.RunSummaryArtifact)."""
+  with fileio.open(posixpath.join(summary_uri, SUMMARY_FILE)) as f:
+    return RunSummary.from_json(json.load(f))
+
+
+def write(summary: RunSummary, summary_uri: str) -> None:
+  fileio.makedirs(summary_uri)
+  with fileio.open(posixpath.join(summary_uri, SUMMARY_FILE), 'w') as f:
+    f.write(json.dumps(summary.to_json(), indent=2))
 
 
 def _value(metric_value) -> Any:
@@ -132,9 +183,10 @@ def gate(evaluation_uri: str) -> Dict[str, Any]:
   return result
 
 
-def build(examples_uri: str, ingest: Dict[str, Any], model_uri: str, model_run_uri: str,
-          evaluation_uri: str, blessed: bool, baseline: Optional[Dict[str, Any]],
-          pipeline: str, pipeline_run: str, serving_dir: str) -> Dict[str, Any]:
+def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
+          model_run_uri: str, evaluation_uri: str, blessed: bool,
+          baseline: Optional[Dict[str, Any]], pipeline: str, pipeline_run: str,
+          serving_dir: str) -> RunSummary:
   """The release record of a run, from its artifacts and `ingest`, the examples' ingest
   report: `baseline` is {'version', 'model_path'} of the released model it was compared
   with, or None on a first release."""
@@ -145,65 +197,31 @@ def build(examples_uri: str, ingest: Dict[str, Any], model_uri: str, model_run_u
   metrics = load_metrics(evaluation_uri)
   candidate = metrics[tfma.CANDIDATE_KEY]
   applied_gate = gate(evaluation_uri)
-  return {
-      'pipeline': pipeline,
-      'pipeline_run': pipeline_run,
-      'created': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-      'model': config['model'],
-      'model_path': path_utils.serving_model_dir(model_uri),
-      'training': config,
-      'training_history': posixpath.join(model_run_uri, 'history.csv'),
-      'class_names': class_names,
-      'labels': labels,
-      'data': {split: {'ingested': s['ingested'], 'rejected': s['rejected']}
-               for split, s in ingest['splits'].items()},
-      'data_fingerprint': data_fingerprint(examples_uri, list(ingest['splits'])),
-      'config_fingerprint': _json_fingerprint({'training': config, 'labels': labels,
-                                               'gate': applied_gate}),
-      'ingest_report': ingest_report.path(examples_uri),
-      'test_examples': posixpath.join(examples_uri, 'Split-test', '*'),
-      'test': scores(candidate[OVERALL], class_names),
-      'slices': {name: scores(m, class_names) for name, m in candidate.items()
-                 if name != OVERALL},
-      'baseline': ({**baseline,
-                    'mean_iou': metrics[tfma.BASELINE_KEY][OVERALL][sm.MEAN_IOU]}
-                   if baseline else None),
-      'blessed': blessed,
-      'reasons': [] if blessed else blessing_reasons(evaluation_uri),
-      'gate': applied_gate,
-      'serving_dir': serving_dir,
-      'evaluation': evaluation_uri,
-  }
-
-
-def _fmt(value: Optional[float]) -> str:
-  return 'n/a' if value is None else f'{value:.3f}'
-
-
-def table(summary: Dict[str, Any]) -> List[str]:
-  test, training_config = summary['test'], summary['training']
-  lines = [f'Model      {summary["model"]}  {summary["model_path"]}',
-           f'Training   {training_config["epochs"]} epochs at most'
-           + (f' or {training_config["max_train_minutes"]:g} minutes'
-              if training_config['max_train_minutes'] else '')
-           + f', images {config_lib.format_size(training_config["image_size"])}, loss '
-           f'{training_config["loss"]}',
-           *([f'Recipe     {training_config["recipe"]}'] if training_config['recipe'] else []),
-           'Data       ' + ', '.join(f'{split} {d["ingested"]} (+{d["rejected"]} rejected)'
-                                    for split, d in summary['data'].items()),
-           f'Test       mean IoU {_fmt(test["mean_iou"])}, pixel accuracy '
-           f'{_fmt(test["pixel_accuracy"])}',
-           '           ' + ', '.join(f'{name} {_fmt(v)}'
-                                    for name, v in test['per_class_iou'].items())]
-  for name, s in summary['slices'].items():
-    lines.append(f"  {name + ':':<16} mean IoU {_fmt(s['mean_iou'])}")
-  baseline = summary['baseline']
-  lines.append('Baseline   ' + (f'version {baseline["version"]}, mean IoU '
-                                f'{_fmt(baseline["mean_iou"])}  {baseline["model_path"]}'
-                                if baseline else 'none (nothing released before)'))
-  if summary['blessed']:
-    lines.append('Blessed    yes')
-  else:
-    lines.append('Blessed    no: ' + '; '.join(summary['reasons']))
-  lines.append(f'Pushed     {summary["pushed"] or "no"}')
-  return lines
+  return RunSummary(
+      pipeline=pipeline,
+      pipeline_run=pipeline_run,
+      created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
+      model=config['model'],
+      model_path=path_utils.serving_model_dir(model_uri),
+      training=config,
+      training_history=posixpath.join(model_run_uri, 'history.csv'),
+      class_names=class_names,
+      labels=labels,
+      data={split: {'ingested': s.ingested, 'rejected': s.rejected}
+            for split, s in ingest.splits.items()},
+      data_fingerprint=data_fingerprint(examples_uri, list(ingest.splits)),
+      config_fingerprint=_json_fingerprint({'training': config, 'labels': labels,
+                                            'gate': applied_gate}),
+      ingest_report=ingest_report.path(examples_uri),
+      test_examples=posixpath.join(examples_uri, 'Split-test', '*'),
+      test=scores(candidate[OVERALL], class_names),
+      slices={name: scores(m, class_names) for name, m in candidate.items()
+              if name != OVERALL},
+      baseline=({**baseline, 'mean_iou': metrics[tfma.BASELINE_KEY][OVERALL][sm.MEAN_IOU]}
+                if baseline else None),
+      blessed=blessed,
+      reasons=[] if blessed else blessing_reasons(evaluation_uri),
+      gate=applied_gate,
+      serving_dir=serving_dir,
+      evaluation=evaluation_uri,
+  )

@@ -35,6 +35,7 @@ from tfx.utils import proto_utils
 
 from petseg.components import release_record
 from petseg.components import release_registry
+from petseg.components import run_summary
 
 SUMMARY_KEY = 'summary'
 
@@ -110,8 +111,8 @@ class Executor(pusher_executor.Executor):
                               destination)
     base_directory = destination.filesystem.base_directory
     model_path = self.GetModelPath(input_dict)
-    version = publish(model_path, base_directory, release_record.read(
-        artifact_utils.get_single_instance(input_dict[SUMMARY_KEY]).uri))
+    version = publish(model_path, base_directory, run_summary.read(
+        artifact_utils.get_single_instance(input_dict[SUMMARY_KEY]).uri).to_json())
     # The pushed artifact keeps its own copy, as TFX's Pusher does, for lineage.
     io_utils.copy_dir(model_path, pushed_model.uri)
     self._MarkPushed(pushed_model, pushed_destination=os.path.join(base_directory, version),
@@ -121,7 +122,7 @@ class Executor(pusher_executor.Executor):
 
 class ServingPusherSpec(standard_component_specs.PusherSpec):
   INPUTS = {**standard_component_specs.PusherSpec.INPUTS,
-            SUMMARY_KEY: ChannelParameter(type=release_record.RunSummary)}
+            SUMMARY_KEY: ChannelParameter(type=release_record.RunSummaryArtifact)}
 
 
 class ServingPusher(base_component.BaseComponent):

@@ -27,6 +27,7 @@ from tfx import v1 as tfx
 from petseg.core import errors
 from petseg.core import features
 from petseg.core import labels as labels_lib
+from petseg.core import progress
 from petseg.models import blocks
 from petseg.models import export
 from petseg.models import input_pipeline
@@ -193,6 +194,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
       raise errors.ConfigError('max_train_minutes needs a single worker; set epochs instead')
     budget = training.TimeBudget(config.max_train_minutes, config.epochs, steps_per_epoch)
     callbacks.append(budget)
+  callbacks.append(training.Progress(keep_best, config.epochs, budget))
   resume, state = None, None
   if resume_root and not several_workers:
     resume = training.Resume(resume_directory(resume_root, fn_args), keep_best, history_csv,
@@ -237,7 +239,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   if state and not restored:  # every phase was done: the best weights are all it needs
     resume.restore_best(state)
   keep_best.restore()
-  logging.info('Weights of the best eval mean IoU (%.4f) restored', keep_best.best)
+  progress.LOGGER.info('best eval mean IoU %.3f, at epoch %d: its weights are kept',
+                       keep_best.best, keep_best.best_epoch + 1, extra={'final': True})
   export.save(model, tf_transform_output, config, labels, serving_dir)
   if serving_dir != fn_args.serving_model_dir:
     shutil.rmtree(os.path.dirname(serving_dir))  # a worker's scratch copy

@@ -12,14 +12,15 @@ and argument errors answer at once.
 """
 import argparse
 import json
-import logging
 import os
 import shutil
 import sys
+import tempfile
 import warnings
 from typing import List, Optional, Sequence
 
 import petseg  # pylint: disable=unused-import  (sets TF_USE_LEGACY_KERAS before TF loads)
+from petseg import console
 from petseg.components import sources
 from petseg.core import config as config_lib
 from petseg.core import errors
@@ -27,6 +28,7 @@ from petseg.kubeflow import conformance
 from petseg.models import registry
 
 REPORT_FILE = 'report.html'  # in OUTPUT_DIR: a copy of the run's report artifact
+SUMMARY_FILE = 'run_summary.json'  # in OUTPUT_DIR: the run's result (metadata.RunResult)
 
 
 def _make_sample_data(args: argparse.Namespace) -> None:
@@ -76,38 +78,29 @@ def _class_bound(text: str):
     raise argparse.ArgumentTypeError(f'expected CLASS=BOUND, e.g. pet=0.6, got {text!r}') from None
 
 
-def _summarise_run(output_dir: str, pipeline_name: str, run_id: str) -> None:
-  """Prints the run's node states and its release record (from the ReleaseRecord step);
-  writes it, with where the model went, as OUTPUT_DIR/run_summary.json, and copies its
-  HTML report to OUTPUT_DIR/report.html and its ingest report to OUTPUT_DIR."""
-  from petseg.components import run_summary  # pylint: disable=g-import-not-at-top
+def _summarise_run(output_dir: str, pipeline_name: str, run_id: str, log_path: str) -> None:
+  """Says what the run decided (its ReleaseRecord step's release record); writes its
+  result as OUTPUT_DIR/run_summary.json, and copies its HTML report and its ingest report
+  to OUTPUT_DIR."""
   from petseg.components import ingest_report  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import metadata  # pylint: disable=g-import-not-at-top
   metadata_path = local_runner.metadata_path(output_dir)
-  print(f'\nRun {run_id} finished; ML Metadata: {metadata_path}')
   store = metadata.connect(metadata_path)
-  executions = metadata.run_executions(store, pipeline_name, run_id)
-  for node_id, execution in executions.items():
-    state = execution.State.Name(execution.last_known_state).lower()
-    print(f'  {node_id:<30} {state}')
-  summary = metadata.run_summary(store, executions)
+  result = metadata.run_result(store, metadata.run_executions(store, pipeline_name, run_id))
   ingest_path = os.path.join(output_dir, ingest_report.FILE_NAME)
-  shutil.copyfile(summary['ingest_report'], ingest_path)
-  with open(ingest_path) as f:
-    ingest = json.load(f)
-  for line in ingest_report.summary_lines(ingest):
-    print(f'  {line}')
-  print(f'Ingest report: {ingest_path} (a copy of {summary["ingest_report"]})')
-  summary_path = os.path.join(output_dir, run_summary.FILE_NAME)
-  with open(summary_path, 'w') as f:
-    json.dump(summary, f, indent=2)
+  shutil.copyfile(result.summary.ingest_report, ingest_path)
+  with open(os.path.join(output_dir, SUMMARY_FILE), 'w') as f:
+    json.dump(result.to_json(), f, indent=2)
   # The artifact is one file named `value` (TFX's layout), which browsers show as text.
-  report_path = os.path.join(output_dir, REPORT_FILE)
-  shutil.copyfile(summary['report'], report_path)
-  print('\n'.join(run_summary.table(summary)))
-  print(f'Report     {report_path} (a copy of {summary["report"]})')
-  print(f'Summary    {summary_path}')
+  shutil.copyfile(result.report, os.path.join(output_dir, REPORT_FILE))
+  console.say(f'Run {run_id} finished (ML Metadata: {metadata_path})')
+  for line in console.run_table(result.summary, result.pushed):
+    console.say(line)
+  for line in ingest_report.read(ingest_path).reason_lines():
+    console.say(f'Skipped    {line} (see {ingest_report.FILE_NAME})')
+  console.say(f'Wrote      {REPORT_FILE}, {SUMMARY_FILE} and {ingest_report.FILE_NAME} in '
+              f'{output_dir}; log: {log_path}')
 
 
 def _local_data(dataset: config_lib.DatasetConfig, data_dir: str) -> None:
@@ -123,7 +116,30 @@ def _run_config(args: argparse.Namespace):
   return run_config.RunConfig.from_settings(args.dataset, args.data_dir, _settings(args))
 
 
-def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
+def _writable_dir(path: str, flag: str) -> str:
+  """`path`, made if need be and checked by writing into it; ConfigError names the flag.
+  Remote paths (gs://, ...) are left to the steps that write them."""
+  if '://' in path:
+    return path
+  if os.path.exists(path) and not os.path.isdir(path):
+    raise errors.ConfigError(f'{flag} {path}: exists and is not a directory')
+  try:
+    os.makedirs(path, exist_ok=True)
+    tempfile.TemporaryFile(dir=path).close()
+  except OSError as e:
+    raise errors.ConfigError(f'{flag} {path}: cannot write there ({e.strerror})') from None
+  return path
+
+
+def _log_path(args: argparse.Namespace) -> str:
+  """Where a command's log goes: OUTPUT_DIR/petseg.log for run and predict, else a
+  temporary file."""
+  if args.command in ('run', 'predict'):
+    return os.path.join(_writable_dir(args.output_dir, '--output-dir'), console.LOG_FILE)
+  return os.path.join(tempfile.gettempdir(), f'petseg-{args.command}-{os.getpid()}.log')
+
+
+def _run(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   """Checks every setting and path, takes the output directory's lock, tidies up after
   a run that was killed there, runs, and summarises."""
   from petseg import run_lock  # pylint: disable=g-import-not-at-top
@@ -131,60 +147,64 @@ def _run(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
   config = _run_config(args)
   _local_data(config.dataset, args.data_dir)
   local_runner.checked_beam_args(beam_args)
-  output_dir = local_runner.writable_dir(args.output_dir, '--output-dir')
-  serving_dir = local_runner.writable_dir(
+  output_dir = args.output_dir
+  serving_dir = _writable_dir(
       args.serving_dir or local_runner.default_serving_dir(output_dir), '--serving-dir')
   with run_lock.hold(output_dir) as previous:
     if previous:
-      print(f'Took over the lock of a run that ended without releasing it '
-            f'({run_lock.describe(previous)})')
+      console.say(f'Took over the lock of a run that ended without releasing it '
+                  f'({run_lock.describe(previous)})')
     for path in local_runner.tidy_interrupted(output_dir, args.pipeline_name):
-      print(f'Removed the partial output of an interrupted run: {path}')
+      console.say(f'Removed the partial output of an interrupted run: {path}')
+    console.say(f'Running {config.training.model} on {args.data_dir} into {output_dir}')
     pipeline = local_runner.build(
         output_dir, args.data_dir, config, serving_dir=serving_dir, beam_args=beam_args,
         enable_cache=not args.no_cache, pipeline_name=args.pipeline_name)
     run_id = local_runner.run(pipeline, output_dir)
-    _summarise_run(output_dir, args.pipeline_name, run_id)
+    _summarise_run(output_dir, args.pipeline_name, run_id, log_path)
 
 
-def _compile(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
+def _compile(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   from petseg.kubeflow import runner  # pylint: disable=g-import-not-at-top
   config = _run_config(args)
   path = runner.compile_pipeline(
       args.output, args.image, args.pipeline_root, args.data_dir, config,
       serving_dir=args.serving_dir, beam_args=beam_args,
       enable_cache=not args.no_cache, pipeline_name=args.pipeline_name, target=args.target)
-  print(f'Wrote {path}: pipeline {args.pipeline_name!r} for {args.target}, image '
-        f'{args.image}; runtime '
-        'parameters: ' + ', '.join(f'{p.name}={p.default}' for p in
-                                   runner.runtime_parameters(config).values()))
+  console.say(f'Wrote {path}: pipeline {args.pipeline_name!r} for {args.target}, image '
+              f'{args.image}; runtime parameters: '
+              + ', '.join(f'{p.name}={p.default}' for p in
+                          runner.runtime_parameters(config).values()))
+  console.error(f'Log: {log_path}')
 
 
-def _predict(args: argparse.Namespace) -> None:
+def _predict(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
+  del beam_args  # predict runs no Beam
   from petseg import released_model  # pylint: disable=g-import-not-at-top
   result = released_model.predict(args.model_dir, args.images, args.output_dir,
                                   args.max_pixels)
-  print(f'Model: {result["model"]}')
+  console.say(f'Model: {result["model"]}')
   release = result['release']
   if release:
-    print(f'Release: version {release["version"]} of {release["model"]}, released '
-          f'{release["released_at"]} by run {release["pipeline_run"]}, test mean IoU '
-          f'{release["test_mean_iou"]:.3f}')
+    console.say(f'Release: version {release["version"]} of {release["model"]}, released '
+                f'{release["released_at"]} by run {release["pipeline_run"]}, test mean IoU '
+                f'{release["test_mean_iou"]:.3f}')
   for _, reason in result['skipped']:  # the reason names the file
-    print(f'skipped {reason}', file=sys.stderr)
-  print(f'{len(result["written"])} masks and overlays written to {args.output_dir}, '
-        f'{len(result["skipped"])} images skipped')
+    console.error(f'skipped {reason}')
+  console.say(f'{len(result["written"])} masks and overlays written to {args.output_dir}, '
+              f'{len(result["skipped"])} images skipped; log: {log_path}')
   if result['skipped']:
     raise errors.DataError(f'{len(result["skipped"])} of {len(args.images)} images could not '
                            'be read (listed above)')
 
 
-def _evaluate(args: argparse.Namespace, beam_args: Sequence[str]) -> None:
+def _evaluate(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   from petseg import released_model  # pylint: disable=g-import-not-at-top
   dataset = sources.dataset_config(args.dataset, args.data_dir, _settings(args)['dataset'])
   _local_data(dataset, args.data_dir)
-  print(json.dumps(released_model.evaluate(args.model_dir, dataset, args.data_dir, args.split,
-                                           beam_args), indent=2))
+  console.say(json.dumps(released_model.evaluate(args.model_dir, dataset, args.data_dir,
+                                                 args.split, beam_args), indent=2))
+  console.error(f'Log: {log_path}')
 
 
 def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
@@ -234,6 +254,12 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--no-cache', action='store_true', help='re-run every component')
 
 
+def _add_verbose_flag(parser: argparse.ArgumentParser) -> None:
+  parser.add_argument('--verbose', action='store_true',
+                      help='show the libraries\' logs and warnings (TensorFlow, absl, Beam) as '
+                      'they come; they always go to the log file')
+
+
 def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog='petseg', description=__doc__.split('\n\n')[0])
   commands = parser.add_subparsers(dest='command', required=True)
@@ -243,7 +269,7 @@ def _parser() -> argparse.ArgumentParser:
   sample.add_argument('dir')
   sample.add_argument('--num-images', type=int, default=64)
   sample.add_argument('--seed', type=int, default=0)
-  sample.set_defaults(handler=lambda args, _: _make_sample_data(args))
+  sample.set_defaults(handler=lambda args, *_: _make_sample_data(args))
 
   run = commands.add_parser(
       'run', help='run the pipeline locally (LocalDagRunner, Beam DirectRunner)',
@@ -253,6 +279,7 @@ def _parser() -> argparse.ArgumentParser:
                    help='artifacts, ML Metadata (metadata.sqlite) and reports go here')
   run.add_argument('--serving-dir', help='blessed models are pushed here as numbered '
                    'versions, TensorFlow Serving\'s layout (default OUTPUT_DIR/serving)')
+  _add_verbose_flag(run)
   run.set_defaults(handler=_run)
 
   compile_ = commands.add_parser(
@@ -273,6 +300,7 @@ def _parser() -> argparse.ArgumentParser:
                         help='where the cluster writes artifacts, e.g. gs://bucket/petseg')
   compile_.add_argument('--serving-dir', help='blessed models are pushed here '
                         '(default PIPELINE_ROOT/serving)')
+  _add_verbose_flag(compile_)
   compile_.set_defaults(handler=_compile)
 
   predict = commands.add_parser(
@@ -285,7 +313,8 @@ def _parser() -> argparse.ArgumentParser:
   predict.add_argument('--max-pixels', type=int, default=config_lib.DEFAULT_MAX_PIXELS,
                        help='skip images with more pixels than this (default '
                        f'{config_lib.DEFAULT_MAX_PIXELS:,}); memory grows with it')
-  predict.set_defaults(handler=lambda args, _: _predict(args))
+  _add_verbose_flag(predict)
+  predict.set_defaults(handler=_predict)
 
   evaluate = commands.add_parser(
       'evaluate', help='score a released model on a dataset of the same classes (JSON)',
@@ -298,6 +327,7 @@ def _parser() -> argparse.ArgumentParser:
   evaluate.add_argument('--split', default='test', choices=('train', 'eval', 'test'),
                         help='the split scored; the dataset may hold only that one')
   evaluate.add_argument('--follow-symlinks', action='store_true', help='as for run')
+  _add_verbose_flag(evaluate)
   evaluate.set_defaults(handler=_evaluate)
   return parser
 
@@ -308,13 +338,17 @@ def main(argv: Optional[List[str]] = None) -> int:
   if '--' in argv:
     argv, beam_args = argv[:argv.index('--')], argv[argv.index('--') + 1:]
   args = _parser().parse_args(argv)
-  logging.basicConfig(level=os.environ.get('PETSEG_LOG_LEVEL', 'WARNING'))
   # TFX 1.16 requires Python 3.10, which Google's client libraries warn about at import,
   # once per module; TensorFlow's C++ info lines say nothing a user can act on.
   warnings.filterwarnings('ignore', message='You are using a non-supported Python version')
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
   try:
-    args.handler(args, beam_args)
+    if args.command == 'make-sample-data':  # no library that logs
+      args.handler(args)
+    else:
+      log_path = _log_path(args)
+      with console.session(log_path, verbose=args.verbose):
+        args.handler(args, beam_args, log_path)
   except errors.PetsegError as e:
     # Errors that the user can fix get one clear message; anything else keeps its trace.
     print(f'petseg: error: {e}', file=sys.stderr)

@@ -179,8 +179,8 @@ def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
   report = ingest_report.load(examples.uri)
   shutil.rmtree(work_dir)
   return {**describe(model_dir), 'dataset': dataset.name, 'data_dir': data_dir, 'split': split,
-          'examples': report['splits'][split]['ingested'],
-          'rejected': [{'file': r['file'], 'reason': r['reason'], 'detail': r['detail']}
-                       for r in report['rejected'] if r['split'] == split],
+          'examples': report.splits[split].ingested,
+          'rejected': [{'file': r.file, 'reason': r.reason, 'detail': r.detail}
+                       for r in report.rejected if r.split == split],
           **confusion_lib.scores(confusion, list(labels.class_names)),
           'confusion_matrix': confusion.tolist()}

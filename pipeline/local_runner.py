@@ -1,7 +1,8 @@
 """Runs the pipeline on this machine: LocalDagRunner, Beam DirectRunner, SQLite ML Metadata."""
+import contextlib
 import datetime
+import io
 import os
-import tempfile
 from typing import List, Optional, Sequence
 
 from apache_beam.options import pipeline_options
@@ -35,12 +36,14 @@ def checked_beam_args(user_args: Sequence[str]) -> List[str]:
   rejects a malformed option by exiting from inside a component, and drops an unknown
   one (a typo) with a warning only."""
   args = [*DEFAULT_BEAM_ARGS, *user_args]
-  parsers = []
+  parsers, message = [], io.StringIO()
   try:
-    pipeline_options.PipelineOptions(args).get_all_options(add_extra_args_fn=parsers.append)
+    with contextlib.redirect_stderr(message):  # argparse's usage and error
+      pipeline_options.PipelineOptions(args).get_all_options(add_extra_args_fn=parsers.append)
   except SystemExit:
+    reason = (message.getvalue().strip().splitlines() or ['no reason given'])[-1]
     raise errors.ConfigError(
-        f'Beam rejected the arguments {" ".join(user_args)} (its message is above)') from None
+        f'Beam rejected the arguments {" ".join(user_args)}: {reason}') from None
   _, unknown = parsers[0].parse_known_args(args)
   if unknown:
     raise errors.ConfigError(f'Beam does not know the arguments {" ".join(unknown)} (after '
@@ -73,21 +76,6 @@ def pipeline_root(output_dir: str) -> str:
   return os.path.join(output_dir, 'pipeline_root')
 
 
-def writable_dir(path: str, flag: str) -> str:
-  """`path`, made if need be and checked by writing into it; ConfigError names the flag.
-  Remote paths (gs://, ...) are left to the steps that write them."""
-  if '://' in path:
-    return path
-  if os.path.exists(path) and not os.path.isdir(path):
-    raise errors.ConfigError(f'{flag} {path}: exists and is not a directory')
-  try:
-    os.makedirs(path, exist_ok=True)
-    tempfile.TemporaryFile(dir=path).close()
-  except OSError as e:
-    raise errors.ConfigError(f'{flag} {path}: cannot write there ({e.strerror})') from None
-  return path
-
-
 def run(pipeline: tfx.dsl.Pipeline, output_dir: str) -> str:
   """Runs a pipeline made by build(output_dir, ...) and waits for it; returns the run's id
   (the name of its pipeline_run context in ML Metadata)."""
@@ -102,8 +90,7 @@ def run(pipeline: tfx.dsl.Pipeline, output_dir: str) -> str:
   except ingest_report.IngestError as e:
     # The failed step's artifact, which held the report, is discarded: keep it here.
     e.report_path = os.path.join(output_dir, ingest_report.FILE_NAME)
-    with open(e.report_path, 'w') as f:
-      f.write(ingest_report.dumps(e.report))
+    ingest_report.write(e.report, e.report_path)
     raise
   return run_id
 

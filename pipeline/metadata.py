@@ -1,5 +1,6 @@
 """Reading a run's results back from ML Metadata (executions and artifacts per component),
 and tidying up after a run that was killed."""
+import dataclasses
 import glob
 import os
 import shutil
@@ -8,7 +9,7 @@ from typing import Any, Dict, List, Optional
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
-from petseg.components import release_record
+from petseg.components import run_summary
 
 
 def connect(sqlite_path: str, readonly: bool = True) -> mlmd.MetadataStore:
@@ -107,17 +108,28 @@ def abandon_interrupted(store: mlmd.MetadataStore, pipeline_name: str,
   return removed
 
 
-def run_summary(store: mlmd.MetadataStore,
-                executions: Dict[str, metadata_store_pb2.Execution]) -> Dict[str, Any]:
-  """A run's release record (the ReleaseRecord step's), with where its HTML report is and
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+  """What a run produced: its release record, its HTML report (an artifact's URI), and
   where the model was pushed (None when it was not)."""
+  summary: run_summary.RunSummary
+  report: str
+  pushed: Optional[str]
+
+  def to_json(self) -> Dict[str, Any]:
+    """OUTPUT_DIR/run_summary.json: the release record, with the report and the push."""
+    return {**self.summary.to_json(), 'report': self.report, 'pushed': self.pushed}
+
+
+def run_result(store: mlmd.MetadataStore,
+               executions: Dict[str, metadata_store_pb2.Execution]) -> RunResult:
+  """A run's result, from its ReleaseRecord and Pusher executions."""
   node = executions['ReleaseRecord']
   summary_artifact, = output_artifacts(store, node.id, 'summary')
   report, = output_artifacts(store, node.id, 'report')
-  summary = release_record.read(summary_artifact.uri)
   pushed = None
   if 'Pusher' in executions:
     pushed_model, = output_artifacts(store, executions['Pusher'].id, 'pushed_model')
     if pushed_model.custom_properties['pushed'].int_value == 1:
       pushed = pushed_model.custom_properties['pushed_destination'].string_value
-  return {**summary, 'report': report.uri, 'pushed': pushed}
+  return RunResult(run_summary.read(summary_artifact.uri), report.uri, pushed)

@@ -9,17 +9,9 @@ import tensorflow as tf
 from petseg.components import decoding
 from petseg.components import items
 from petseg.core import labels
-from tests.conftest import rgb, trimap, write_image
+from tests.helpers import encode, rgb, trimap, write_image
 
 OXFORD = labels.oxford_trimap_labels()
-
-
-def _encode(array_or_image, fmt, **save_args) -> bytes:
-  out = io.BytesIO()
-  img = (array_or_image if isinstance(array_or_image, Image.Image)
-         else Image.fromarray(np.asarray(array_or_image)))
-  img.save(out, format=fmt, **save_args)
-  return out.getvalue()
 
 
 def _decoded(data: bytes) -> np.ndarray:
@@ -38,7 +30,7 @@ def _rejection(fn, *args):
 @pytest.mark.parametrize('fmt, mode', [('JPEG', 'RGB'), ('JPEG', 'L'), ('PNG', 'RGB'),
                                        ('PNG', 'L')])
 def test_jpeg_and_png_bytes_are_kept_unchanged(fmt, mode):
-  data = _encode(Image.fromarray(rgb()).convert(mode), fmt)
+  data = encode(Image.fromarray(rgb()).convert(mode), fmt)
   encoded, image_format, size, note = decoding.read_image(data, 'x')
   assert encoded == data and image_format == fmt.lower()
   assert size == (16, 12) and note is None
@@ -46,7 +38,7 @@ def test_jpeg_and_png_bytes_are_kept_unchanged(fmt, mode):
 
 def test_opaque_rgba_png_named_jpg_is_flattened_losslessly():
   pixels = rgb()
-  data = _encode(np.dstack([pixels, np.full((12, 16), 255, np.uint8)]), 'PNG')
+  data = encode(np.dstack([pixels, np.full((12, 16), 255, np.uint8)]), 'PNG')
   encoded, image_format, _, note = decoding.read_image(data, 'Abyssinian_5.jpg')
   assert image_format == 'png' and note == 'PNG RGBA re-encoded as 8-bit RGB PNG'
   np.testing.assert_array_equal(_decoded(encoded), pixels)
@@ -55,14 +47,14 @@ def test_opaque_rgba_png_named_jpg_is_flattened_losslessly():
 def test_transparent_rgba_is_rejected_as_unsafe():
   alpha = np.full((12, 16), 255, np.uint8)
   alpha[:3] = 0
-  r = _rejection(decoding.read_image, _encode(np.dstack([rgb(), alpha]), 'PNG'), 'a.png')
+  r = _rejection(decoding.read_image, encode(np.dstack([rgb(), alpha]), 'PNG'), 'a.png')
   assert r.reason == items.UNSUPPORTED_MODE and r.file == 'a.png'
   assert 'transparent pixels' in r.detail
 
 
 def test_gif_is_re_encoded_as_png_with_the_same_pixels():
   palette_img = Image.fromarray(rgb()).quantize(colors=16)
-  data = _encode(palette_img, 'GIF')
+  data = encode(palette_img, 'GIF')
   encoded, image_format, _, note = decoding.read_image(data, 'Abyssinian_34.jpg')
   assert image_format == 'png' and note.startswith('GIF P')
   np.testing.assert_array_equal(_decoded(encoded), np.asarray(palette_img.convert('RGB')))
@@ -78,33 +70,33 @@ def test_animated_gif_is_rejected():
 
 def test_palette_png_is_converted():
   palette_img = Image.fromarray(rgb()).quantize(colors=32)
-  encoded, _, _, note = decoding.read_image(_encode(palette_img, 'PNG'), 'p.png')
+  encoded, _, _, note = decoding.read_image(encode(palette_img, 'PNG'), 'p.png')
   assert note == 'PNG P re-encoded as 8-bit RGB PNG'
   np.testing.assert_array_equal(_decoded(encoded), np.asarray(palette_img.convert('RGB')))
 
 
 def test_cmyk_jpeg_is_converted_to_rgb():
   cmyk = Image.fromarray(rgb()).convert('CMYK')
-  encoded, image_format, _, note = decoding.read_image(_encode(cmyk, 'JPEG'), 'c.jpg')
+  encoded, image_format, _, note = decoding.read_image(encode(cmyk, 'JPEG'), 'c.jpg')
   assert image_format == 'png' and note == 'JPEG CMYK re-encoded as 8-bit RGB PNG'
   assert _decoded(encoded).shape == (12, 16, 3)
 
 
 def test_16_bit_grey_png_is_scaled_to_8_bits():
   values = np.arange(12 * 16, dtype=np.uint16).reshape(12, 16) * 300
-  encoded, _, _, note = decoding.read_image(_encode(Image.fromarray(values), 'PNG'), 'g.png')
+  encoded, _, _, note = decoding.read_image(encode(Image.fromarray(values), 'PNG'), 'g.png')
   assert note == '16-bit PNG I;16 re-encoded as 8-bit RGB PNG'
   np.testing.assert_array_equal(_decoded(encoded)[..., 0], (values >> 8).astype(np.uint8))
 
 
 def test_float_image_is_rejected():
   img = Image.fromarray(np.zeros((4, 4), np.float32))
-  r = _rejection(decoding.read_image, _encode(img, 'TIFF'), 'f.tif')
+  r = _rejection(decoding.read_image, encode(img, 'TIFF'), 'f.tif')
   assert r.reason == items.UNSUPPORTED_MODE and 'mode F' in r.detail
 
 
 def test_truncated_jpeg_is_rejected():
-  data = _encode(rgb(64, 64), 'JPEG')
+  data = encode(rgb(64, 64), 'JPEG')
   r = _rejection(decoding.read_image, data[:len(data) // 2], 'cut.jpg')
   assert r.reason == items.UNREADABLE_IMAGE and r.file == 'cut.jpg'
   assert 'cannot be decoded' in r.detail and 'truncated' in r.detail
@@ -122,39 +114,39 @@ def _mask_ids(png: bytes) -> np.ndarray:
 
 
 def test_trimap_values_become_class_ids():
-  ids = _mask_ids(decoding.read_mask(_encode(trimap(), 'PNG'), 't.png', OXFORD, (16, 12)))
+  ids = _mask_ids(decoding.read_mask(encode(trimap(), 'PNG'), 't.png', OXFORD, (16, 12)))
   np.testing.assert_array_equal(ids, trimap() - 1)
 
 
 def test_border_as_ignore_maps_to_255():
   spec = labels.oxford_trimap_labels(border_as_ignore=True)
-  ids = _mask_ids(decoding.read_mask(_encode(trimap(), 'PNG'), 't.png', spec, (16, 12)))
+  ids = _mask_ids(decoding.read_mask(encode(trimap(), 'PNG'), 't.png', spec, (16, 12)))
   assert set(np.unique(ids)) == {0, 1, 255}
 
 
 def test_mask_values_outside_the_label_set_are_named():
   bad = trimap()
   bad[0, 0], bad[0, 1] = 0, 7
-  r = _rejection(decoding.read_mask, _encode(bad, 'PNG'), 'bad.png', OXFORD, (16, 12))
+  r = _rejection(decoding.read_mask, encode(bad, 'PNG'), 'bad.png', OXFORD, (16, 12))
   assert r.reason == items.UNKNOWN_MASK_VALUES and r.file == 'bad.png'
   assert 'outside the label set: 0, 7' in r.detail
 
 
 def test_size_mismatch_names_both_sizes():
-  r = _rejection(decoding.read_mask, _encode(trimap(), 'PNG'), 'm.png', OXFORD, (20, 12))
+  r = _rejection(decoding.read_mask, encode(trimap(), 'PNG'), 'm.png', OXFORD, (20, 12))
   assert r.reason == items.SIZE_MISMATCH and 'mask is 16x12 but its image is 20x12' in r.detail
 
 
 def test_camvid_void_becomes_ignore():
   values = np.array([[0, 10, 11]], np.uint8)
-  ids = _mask_ids(decoding.read_mask(_encode(values, 'PNG'), 'c.png', labels.camvid_labels(),
+  ids = _mask_ids(decoding.read_mask(encode(values, 'PNG'), 'c.png', labels.camvid_labels(),
                                      (3, 1)))
   np.testing.assert_array_equal(ids, [[0, 10, 255]])
 
 
 def test_16_bit_class_id_mask():
   values = np.array([[1, 2, 3]], np.uint16)
-  ids = _mask_ids(decoding.read_mask(_encode(Image.fromarray(values), 'PNG'), 'm.png', OXFORD,
+  ids = _mask_ids(decoding.read_mask(encode(Image.fromarray(values), 'PNG'), 'm.png', OXFORD,
                                      (3, 1)))
   np.testing.assert_array_equal(ids, [[0, 1, 2]])
 
@@ -166,20 +158,20 @@ def test_palette_indexed_mask_uses_indices_as_ids():
   img.putpalette([c for i in range(256) for c in labels.voc_colour(i)])
   spec = labels.class_id_labels(labels.VOC_CLASSES)
   np.testing.assert_array_equal(
-      _mask_ids(decoding.read_mask(_encode(img, 'PNG'), 'v.png', spec, (3, 1))), [[0, 15, 255]])
+      _mask_ids(decoding.read_mask(encode(img, 'PNG'), 'v.png', spec, (3, 1))), [[0, 15, 255]])
 
 
 def test_rgb_mask_through_the_voc_palette():
   colours = np.array([[labels.voc_colour(0), labels.voc_colour(12), (224, 224, 192)]],
                      np.uint8)
-  ids = _mask_ids(decoding.read_mask(_encode(colours, 'PNG'), 'v.png', labels.voc_labels(),
+  ids = _mask_ids(decoding.read_mask(encode(colours, 'PNG'), 'v.png', labels.voc_labels(),
                                      (3, 1)))
   np.testing.assert_array_equal(ids, [[0, 12, 255]])
 
 
 def test_unknown_colour_is_named_with_the_file():
   colours = np.array([[labels.voc_colour(1), (1, 2, 3)]], np.uint8)
-  r = _rejection(decoding.read_mask, _encode(colours, 'PNG'), 'masks/x.png',
+  r = _rejection(decoding.read_mask, encode(colours, 'PNG'), 'masks/x.png',
                  labels.voc_labels(), (2, 1))
   assert r.reason == items.UNKNOWN_MASK_VALUES and r.file == 'masks/x.png'
   assert 'mask colours outside the label set: (1, 2, 3)' in r.detail
@@ -187,13 +179,13 @@ def test_unknown_colour_is_named_with_the_file():
 
 def test_colour_mask_for_a_class_id_dataset_is_rejected():
   colours = np.array([[(1, 2, 3)]], np.uint8)
-  r = _rejection(decoding.read_mask, _encode(colours, 'PNG'), 'm.png', OXFORD, (1, 1))
+  r = _rejection(decoding.read_mask, encode(colours, 'PNG'), 'm.png', OXFORD, (1, 1))
   assert r.reason == items.UNSUPPORTED_MODE and 'give the dataset a palette' in r.detail
 
 
 def test_grey_stored_as_rgb_mask_is_read_as_class_ids():
   grey = np.repeat(np.array([[1, 2, 3]], np.uint8)[..., None], 3, axis=2)
-  ids = _mask_ids(decoding.read_mask(_encode(grey, 'PNG'), 'm.png', OXFORD, (3, 1)))
+  ids = _mask_ids(decoding.read_mask(encode(grey, 'PNG'), 'm.png', OXFORD, (3, 1)))
   np.testing.assert_array_equal(ids, [[0, 1, 2]])
 
 

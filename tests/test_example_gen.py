@@ -1,7 +1,6 @@
 """The ExampleGen executor on Beam: records per split, the ingest report, the reject limit."""
 import io
 import json
-import os
 import shutil
 
 import numpy as np
@@ -14,21 +13,7 @@ from petseg.components import example_gen
 from petseg.components import ingest_report
 from petseg.components import items
 from petseg.components import sources
-from petseg.models import input_pipeline
-from tests.conftest import rgb, trimap, write_image
-
-
-def _split_files(examples_uri: str, split: str):
-  return [os.path.join(examples_uri, f'Split-{split}', '*')]
-
-
-def count_records(examples_uri: str, split: str) -> int:
-  return input_pipeline.count(_split_files(examples_uri, split))
-
-
-def read_records(examples_uri: str, split: str):
-  return [tf.train.Example.FromString(r.numpy())
-          for r in input_pipeline.records(_split_files(examples_uri, split))]
+from tests.helpers import count_records, read_records, rgb, trimap, write_image
 
 
 @pytest.fixture

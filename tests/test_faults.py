@@ -30,7 +30,7 @@ from petseg.components import items
 from petseg.components import oxford_pets
 from petseg.components import oxford_pets_reader
 from petseg.components import sources
-from tests.conftest import rgb, write_image
+from tests.helpers import rgb, write_image
 
 _KILL_AFTER_EPOCHS = 2
 # Small and seeded: the two runs of the kill-and-resume test must train identically.

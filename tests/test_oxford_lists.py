@@ -1,6 +1,6 @@
 """The Oxford-IIIT Pet list format and facts, checked against the official lists."""
 from petseg.components import oxford_pets
-from tests.conftest import shared_data
+from tests.helpers import shared_data
 
 
 def test_parse_list_skips_comments_and_names_bad_lines():

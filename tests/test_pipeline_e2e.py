@@ -1,4 +1,5 @@
 """The real pipeline (LocalDagRunner, Beam, SQLite ML Metadata) on a few dozen generated pets."""
+import re
 import shutil
 
 from ml_metadata.proto import metadata_store_pb2
@@ -11,7 +12,7 @@ from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
 from petseg.pipeline import run_config
-from tests.test_example_gen import count_records
+from tests.helpers import count_records
 
 pytestmark = pytest.mark.slow
 # One epoch at 32 pixels cannot reach the release gate: Pusher is skipped.
@@ -51,7 +52,11 @@ def test_pipeline_ingests_validates_and_caches(tmp_path, sample_dir, capsys):
   for split, n in counts.items():
     assert examples.custom_properties[f'{split}_examples'].int_value == n
   printed = capsys.readouterr().out
-  assert 'test: 9 ingested, 0 rejected' in printed and 'Ingest report:' in printed
+  assert 'test 9 (+0 rejected)' in printed and 'ingest_report.json' in printed
+  for node in NODES:  # each step on a line of its own, with how it went
+    assert re.search(rf'^  {node} +ran +\d+\.\d s$', printed, re.M), node
+  assert 'WARNING' not in printed and 'tensorflow' not in printed.lower()
+  assert (out / 'petseg.log').stat().st_size > 0
 
   # Unchanged inputs and configuration: every step up to the model comes from the cache.
   assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(sample_dir),

@@ -9,7 +9,7 @@ from petseg.components import listing
 from petseg.components import oxford_pets_reader
 from petseg.components import sources
 from petseg.core import errors
-from tests.conftest import rgb, trimap, write_image
+from tests.helpers import rgb, trimap, write_image
 
 
 def _oxford(tmp_path, sample_dir):

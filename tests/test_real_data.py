@@ -11,8 +11,8 @@ from petseg.components import ingest_report
 from petseg.components import items
 from petseg.components import oxford_pets_reader
 from petseg.components import sources
-from tests.conftest import shared_data
-from tests.test_example_gen import count_records
+from tests.helpers import shared_data
+from tests.helpers import count_records
 
 UNLISTED = {'Abyssinian_34', 'Abyssinian_82'}
 

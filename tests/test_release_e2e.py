@@ -13,7 +13,7 @@ from petseg import cli
 from petseg.components import release_registry
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
-from tests.conftest import TRAINING_FLAGS
+from tests.helpers import TRAINING_FLAGS
 
 pytestmark = pytest.mark.slow
 CACHED = metadata_store_pb2.Execution.CACHED

@@ -20,7 +20,7 @@ from petseg.models import input_pipeline
 from petseg.models import preprocessing
 from petseg.models import trainer
 from petseg.models import training
-from tests.test_decoding import _encode
+from tests.helpers import encode
 
 # Loss.
 
@@ -284,7 +284,7 @@ def test_preprocessing_fn_resizes_and_analyzes():
   masks = [np.zeros((20, 30), np.uint8), np.full((40, 10), 2, np.uint8)]
   masks[0][:, :15] = 1
   masks[1][:4] = IGNORE_ID
-  raw = [{'image': [_encode(i, 'PNG')], 'mask': [_encode(m, 'PNG')]}
+  raw = [{'image': [encode(i, 'PNG')], 'mask': [encode(m, 'PNG')]}
          for i, m in zip(images, masks)]
   metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec({
       'image': tf.io.FixedLenFeature([1], tf.string),
