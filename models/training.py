@@ -336,27 +336,33 @@ class KeepBest(keras.callbacks.Callback):
 
 class Progress(keras.callbacks.Callback):
   """Says after each epoch how training goes, on core.progress (the console shows it):
-  "epoch 3/30: loss 0.812, eval mean IoU 0.412, best 0.450, about 1.2 min left", judged
-  by the last epoch's time and capped by a TimeBudget. Comes after KeepBest among the
+  "epoch 3/30: loss 0.812, eval mean IoU 0.412, best 0.450, about 1.2 min left", the time
+  judged by the last epoch's and capped by a TimeBudget. Comes after KeepBest among the
   callbacks."""
 
   def __init__(self, keep_best: KeepBest, epochs: int, budget: Optional[TimeBudget] = None):
     super().__init__()
     self.keep_best, self.epochs, self.budget = keep_best, epochs, budget
-    self._epoch_start = 0.0
+    self._epoch_start, self._first = 0.0, True
+
+  def on_train_begin(self, logs=None):
+    self._first = True  # a fit's first epoch also builds its graphs: no estimate from it
 
   def on_epoch_begin(self, epoch, logs=None):
     self._epoch_start = time.monotonic()
 
   def on_epoch_end(self, epoch, logs=None):
     logs = logs or {}
-    left = (time.monotonic() - self._epoch_start) * (self.epochs - epoch - 1)
-    if self.budget:
-      left = min(left, max(0.0, self.budget.seconds - self.budget.spent()))
-    progress.LOGGER.info(
-        'epoch %d/%d: loss %.3f, eval mean IoU %.3f, best %.3f, about %.1f min left',
-        epoch + 1, self.epochs, logs.get('loss', math.nan),
-        logs.get(self.keep_best.monitor, math.nan), self.keep_best.best, left / 60)
+    line = (f'epoch {epoch + 1}/{self.epochs}: loss {logs.get("loss", math.nan):.3f}, eval '
+            f'mean IoU {logs.get(self.keep_best.monitor, math.nan):.3f}, best '
+            f'{self.keep_best.best:.3f}')
+    if not self._first:
+      left = (time.monotonic() - self._epoch_start) * (self.epochs - epoch - 1)
+      if self.budget:
+        left = min(left, max(0.0, self.budget.seconds - self.budget.spent()))
+      line += f', about {left / 60:.1f} min left'
+    self._first = False
+    progress.LOGGER.info(line)
 
 
 class Resume(keras.callbacks.Callback):

@@ -131,14 +131,6 @@ def _writable_dir(path: str, flag: str) -> str:
   return path
 
 
-def _log_path(args: argparse.Namespace) -> str:
-  """Where a command's log goes: OUTPUT_DIR/petseg.log for run and predict, else a
-  temporary file."""
-  if args.command in ('run', 'predict'):
-    return os.path.join(_writable_dir(args.output_dir, '--output-dir'), console.LOG_FILE)
-  return os.path.join(tempfile.gettempdir(), f'petseg-{args.command}-{os.getpid()}.log')
-
-
 def _run(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   """Checks every setting and path, takes the output directory's lock, tidies up after
   a run that was killed there, runs, and summarises."""
@@ -147,7 +139,7 @@ def _run(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> N
   config = _run_config(args)
   _local_data(config.dataset, args.data_dir)
   local_runner.checked_beam_args(beam_args)
-  output_dir = args.output_dir
+  output_dir = _writable_dir(args.output_dir, '--output-dir')
   serving_dir = _writable_dir(
       args.serving_dir or local_runner.default_serving_dir(output_dir), '--serving-dir')
   with run_lock.hold(output_dir) as previous:
@@ -346,8 +338,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.command == 'make-sample-data':  # no library that logs
       args.handler(args)
     else:
-      log_path = _log_path(args)
-      with console.session(log_path, verbose=args.verbose):
+      # run and predict keep their log in OUTPUT_DIR; the others in a temporary file.
+      log_path = (os.path.join(args.output_dir, console.LOG_FILE)
+                  if args.command in ('run', 'predict') else None)
+      with console.session(log_path, verbose=args.verbose) as log_path:
         args.handler(args, beam_args, log_path)
   except errors.PetsegError as e:
     # Errors that the user can fix get one clear message; anything else keeps its trace.

@@ -10,7 +10,9 @@ error as one line, any other as its traceback.
 import contextlib
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import time
 from typing import Iterator, List, Optional, TextIO
 
@@ -95,16 +97,19 @@ def _console_stream(stream: TextIO) -> TextIO:
 
 
 @contextlib.contextmanager
-def session(log_path: str, verbose: bool = False) -> Iterator[str]:
+def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[str]:
   """Runs a command with the console described above; yields the log file's path.
 
   Quiet: file descriptors 1 and 2 (TensorFlow's C++ logs, subprocesses) and Python's
   sys.stdout/sys.stderr (Keras, warnings) point at the log file until the command ends;
-  say() and error() write to copies of the terminal's streams.
+  say() and error() write to copies of the terminal's streams. The log is written to a
+  temporary file and moved to `log_path` at the end if its folder exists then (a command
+  refused for its settings makes no folder); without `log_path` it stays there.
   """
   global _out, _err
-  os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)
-  log = open(log_path, 'a', buffering=1, encoding='utf-8', errors='replace')
+  fd, temporary = tempfile.mkstemp(prefix='petseg-', suffix='.log')
+  log = open(fd, 'w', buffering=1, encoding='utf-8', errors='replace')
+  log_path = log_path or temporary
   root = logging.getLogger()
   saved = (_out, _err, sys.stdout, sys.stderr, root.level, list(root.handlers))
   file_handler = logging.StreamHandler(log)
@@ -128,7 +133,7 @@ def session(log_path: str, verbose: bool = False) -> Iterator[str]:
     # flags later (which sets the default, WARNING) keeps it.
     absl_logging.set_verbosity(absl_logging.INFO)
     logging.captureWarnings(True)
-    yield log_path
+    yield os.path.abspath(log_path)
   except BaseException:
     logging.exception('The command failed')
     raise
@@ -145,6 +150,8 @@ def session(log_path: str, verbose: bool = False) -> Iterator[str]:
     root.setLevel(saved[4])
     root.handlers = saved[5]
     log.close()
+    if log_path != temporary and os.path.isdir(os.path.dirname(os.path.abspath(log_path))):
+      shutil.move(temporary, log_path)
 
 
 def _fmt(value: Optional[float]) -> str:

@@ -102,7 +102,7 @@ def _mock_oxford_iiit_pet(self, split, decoders=None, read_config=None, **kwargs
 
 def test_tfds_source_reads_encoded_examples(tmp_path):
   config = sources.dataset_config('tfds', str(tmp_path / 'tfds'),
-                                     {'max_reject_fraction': 1.0, 'eval_fraction': 0.3})
+                                  {'max_reject_fraction': 1.0, 'eval_fraction': 0.3})
   with tfds.testing.mock_data(as_dataset_fn=_mock_oxford_iiit_pet):
     with pytest.raises(ingest_report.IngestError, match="split 'test' has no examples"):
       example_gen.ingest(str(tmp_path / 'tfds'), config, str(tmp_path / 'examples'))

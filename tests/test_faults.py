@@ -183,18 +183,17 @@ def test_hostile_items_are_each_rejected_once_with_file_and_reason(tmp_path, hos
   examples = example_gen.ingest(str(data), config, str(tmp_path / 'examples'),
                                 required_splits=())
   report = ingest_report.load(examples.uri)
-  rejected = {(r['reason'], os.path.basename(r['file'])): r['detail']
-              for r in report['rejected']}
+  rejected = {(r.reason, os.path.basename(r.file)): r.detail for r in report.rejected}
   assert sorted(rejected) == sorted([
       (items.UNREADABLE_IMAGE, f'{names[0]}.png'), (items.OUTSIDE_DATA_DIR, f'{names[1]}.jpg'),
       (items.BAD_LIST_LINE, 'trainval.txt'), (items.MISSING_IMAGE, 'Bengal_404.*')])
   assert 'no mask' in rejected[(items.MISSING_IMAGE, 'Bengal_404.*')]  # once, both named
   assert 'elsewhere.jpg, outside the data directory' in rejected[
       (items.OUTSIDE_DATA_DIR, f'{names[1]}.jpg')]
-  assert sum(s['ingested'] for s in report['splits'].values()) == 8 - 2
+  assert sum(s.ingested for s in report.splits.values()) == 8 - 2
 
   followed = sources.dataset_config('oxford_pets', str(data),
-                                       {'max_reject_fraction': 1.0, 'follow_symlinks': True})
+                                    {'max_reject_fraction': 1.0, 'follow_symlinks': True})
   candidates, skipped = oxford_pets_reader.list_candidates(str(data), followed)
   assert names[1] in {c.name for c in candidates}
   assert items.OUTSIDE_DATA_DIR not in {s.reason for s in skipped}

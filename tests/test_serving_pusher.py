@@ -1,5 +1,6 @@
 """Releasing into a TensorFlow Serving directory: numbered versions, never half-written,
 each with its release record."""
+import dataclasses
 import json
 import os
 
@@ -9,6 +10,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from petseg.components import release_record
+from petseg.components import run_summary
 from petseg.components import release_registry
 from petseg.components import serving_pusher
 
@@ -77,11 +79,12 @@ def _push(tmp_path, blessed):
   _saved_model(tmp_path / 'model' / 'Format-Serving')
   blessing = standard_artifacts.ModelBlessing()
   blessing.set_int_custom_property('blessed', int(blessed))
-  summary = release_record.RunSummary()
+  summary = release_record.RunSummaryArtifact()
   summary.uri = str(tmp_path / 'summary')
   os.makedirs(summary.uri)
-  with open(os.path.join(summary.uri, release_record.SUMMARY_FILE), 'w') as f:
-    json.dump(SUMMARY, f)
+  with open(os.path.join(summary.uri, run_summary.SUMMARY_FILE), 'w') as f:
+    json.dump({**{field.name: None for field in dataclasses.fields(run_summary.RunSummary)},
+               **SUMMARY}, f)
   pushed = standard_artifacts.PushedModel()
   pushed.uri = str(tmp_path / 'pushed')
   destination = pusher_pb2.PushDestination(
