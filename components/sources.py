@@ -35,6 +35,7 @@ class Reader(Protocol):
 
 @dataclasses.dataclass(frozen=True)
 class Source:
+  """One kind of dataset (see the module docstring)."""
   # Import path of the reader module.
   reader_module: str
   # A file of schemas/ (folder.pbtxt fits any image/mask pairs).
@@ -59,6 +60,7 @@ def _oxford_labels(data_dir: str, settings: Mapping[str, Any]) -> labels_lib.Lab
 
 
 def _folder_labels(data_dir: str, settings: Mapping[str, Any]) -> labels_lib.LabelSpec:
+  # Imported when called: the CLI imports this module, and TFX's file I/O loads TensorFlow.
   from petseg.components import folder_reader  # pylint: disable=g-import-not-at-top
   return folder_reader.default_labels(data_dir, settings)
 

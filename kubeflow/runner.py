@@ -81,8 +81,8 @@ def runtime_parameters(config: run_config.RunConfig) -> Dict[str, RuntimeParamet
 
 
 def compile_pipeline(output: str, image: str, pipeline_root: str, data_dir: str,
-                     config: run_config.RunConfig, serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
-                     enable_cache: bool = True,
+                     config: run_config.RunConfig, serving_dir: Optional[str] = None,
+                     beam_args: Sequence[str] = (), enable_cache: bool = True,
                      pipeline_name: str = pipeline_lib.PIPELINE_NAME,
                      target: str = 'kfp') -> str:
   """Writes the spec for `target` (conformance.TARGETS) to `output`: .json a PipelineJob

@@ -154,8 +154,14 @@ def resume_directory(resume_root: str, fn_args: tfx.components.FnArgs) -> str:
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-  """TFX's Trainer calls this by name (pipeline.RUN_FN) with the run's FnArgs; custom_config
-  holds the TrainingConfig, the labels and, where runs can resume, `resume_dir`."""
+  """TFX's Trainer calls this by name (pipeline.RUN_FN) with the run's FnArgs.
+
+  custom_config holds the TrainingConfig, the labels and, where runs can resume,
+  `resume_dir`. Trains the registry's model on the transformed train split (in phases when
+  its encoder starts frozen), keeps the weights of the epoch with the best eval mean IoU,
+  and exports them with the transform graph as the serving model (models/export.py);
+  writes the config, history.csv and TensorBoard logs to the model_run directory.
+  """
   strategy = distribution_strategy()
   custom_config = dict(fn_args.custom_config)
   labels = labels_lib.LabelSpec.from_json(custom_config.pop('labels'))

@@ -28,7 +28,7 @@ from petseg.kubeflow import conformance
 from petseg.models import registry
 
 REPORT_FILE = 'report.html'  # in OUTPUT_DIR: a copy of the run's report artifact
-SUMMARY_FILE = 'run_summary.json'  # in OUTPUT_DIR: the run's result (metadata.RunResult)
+RUN_SUMMARY_FILE = 'run_summary.json'  # in OUTPUT_DIR: the run's result (metadata.RunResult)
 
 
 def _make_sample_data(args: argparse.Namespace) -> None:
@@ -90,7 +90,7 @@ def _summarise_run(output_dir: str, pipeline_name: str, run_id: str, log_path: s
   result = metadata.run_result(store, metadata.run_executions(store, pipeline_name, run_id))
   ingest_path = os.path.join(output_dir, ingest_report.FILE_NAME)
   shutil.copyfile(result.summary.ingest_report, ingest_path)
-  with open(os.path.join(output_dir, SUMMARY_FILE), 'w') as f:
+  with open(os.path.join(output_dir, RUN_SUMMARY_FILE), 'w') as f:
     json.dump(result.to_json(), f, indent=2)
   # The artifact is one file named `value` (TFX's layout), which browsers show as text.
   shutil.copyfile(result.report, os.path.join(output_dir, REPORT_FILE))
@@ -99,7 +99,7 @@ def _summarise_run(output_dir: str, pipeline_name: str, run_id: str, log_path: s
     console.say(line)
   for line in ingest_report.read(ingest_path).reason_lines():
     console.say(f'Skipped    {line} (see {ingest_report.FILE_NAME})')
-  console.say(f'Wrote      {REPORT_FILE}, {SUMMARY_FILE} and {ingest_report.FILE_NAME} in '
+  console.say(f'Wrote      {REPORT_FILE}, {RUN_SUMMARY_FILE} and {ingest_report.FILE_NAME} in '
               f'{output_dir}; log: {log_path}')
 
 
@@ -205,9 +205,10 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       help=sources.help_text())
   parser.add_argument('--data-dir', required=True,
                       help='the dataset folder (for tfds: the TFDS data directory)')
-  parser.add_argument('--config', help='JSON file with dataset settings (classes, palette, '
-                      '...), a "training" object for the rest of the training recipe and a '
-                      '"release" object for the release gate')
+  parser.add_argument('--config', help='JSON file of the run configuration: a "dataset" '
+                      'object (classes, palette, split fractions; its keys may also sit at '
+                      'the top level), a "training" object for the training recipe and a '
+                      '"release" object for the release gate; flags override it')
   parser.add_argument('--model', choices=list(registry.MODELS), metavar='NAME',
                       help=registry.help_text())
   parser.add_argument('--epochs', type=int)

@@ -31,21 +31,27 @@ _STEP_CACHED = 'A cached execution %d is used.'
 _STEP_SKIPPED = 'Skipping execution for %s'
 _STEP_ENDS = 'Component %s is finished.'
 
-_out: TextIO = sys.stdout
-_err: TextIO = sys.stderr
+_LOGGER = logging.getLogger('petseg.console')
+# The terminal's streams while a session redirects sys.stdout and sys.stderr.
+_out: Optional[TextIO] = None
+_err: Optional[TextIO] = None
+
+
+def _write(stream: TextIO, text: str) -> None:
+  stream.write(text)
+  stream.flush()
 
 
 def say(line: str = '') -> None:
   """A line on the terminal's standard output (and in the log)."""
-  _out.write(f'{line}\n')
-  _out.flush()
-  logging.getLogger('petseg.console').info(line)
+  _write(_out or sys.stdout, f'{line}\n')
+  _LOGGER.info(line)
 
 
 def error(line: str) -> None:
-  """A line on the terminal's standard error."""
-  _err.write(f'{line}\n')
-  _err.flush()
+  """A line on the terminal's standard error (and in the log)."""
+  _write(_err or sys.stderr, f'{line}\n')
+  _LOGGER.info(line)
 
 
 class _Steps(logging.Handler):
@@ -59,8 +65,7 @@ class _Steps(logging.Handler):
     self._status, self._start, self._last_progress = 'ran', 0.0, 0.0
 
   def _write(self, text: str) -> None:
-    _out.write(text)
-    _out.flush()
+    _write(_out or sys.stdout, text)
 
   def emit(self, record: logging.LogRecord) -> None:
     if record.name == progress.LOGGER.name:
@@ -104,7 +109,8 @@ def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[s
   sys.stdout/sys.stderr (Keras, warnings) point at the log file until the command ends;
   say() and error() write to copies of the terminal's streams. The log is written to a
   temporary file and moved to `log_path` at the end if its folder exists then (a command
-  refused for its settings makes no folder); without `log_path` it stays there.
+  refused for its settings makes no folder, and leaves no log); without `log_path` it
+  stays there.
   """
   global _out, _err
   fd, temporary = tempfile.mkstemp(prefix='petseg-', suffix='.log')
@@ -113,7 +119,8 @@ def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[s
   root = logging.getLogger()
   saved = (_out, _err, sys.stdout, sys.stderr, root.level, list(root.handlers))
   file_handler = logging.StreamHandler(log)
-  file_handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
+  file_handler.setFormatter(
+      logging.Formatter('%(asctime)s %(levelname)s %(name)s: %(message)s'))
   handlers = [file_handler, _Steps()]
   if verbose:
     terminal = logging.StreamHandler(sys.stderr)
@@ -123,9 +130,9 @@ def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[s
   try:
     if not verbose:
       _out, _err = _console_stream(sys.stdout), _console_stream(sys.stderr)
-      for fd in (1, 2):
-        saved_fds.append((fd, os.dup(fd)))
-        os.dup2(log.fileno(), fd)
+      for target in (1, 2):
+        saved_fds.append((target, os.dup(target)))
+        os.dup2(log.fileno(), target)
       sys.stdout = sys.stderr = log
     root.handlers = handlers
     root.setLevel(logging.INFO)
@@ -135,23 +142,26 @@ def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[s
     logging.captureWarnings(True)
     yield os.path.abspath(log_path)
   except BaseException:
-    logging.exception('The command failed')
+    _LOGGER.info('The command failed', exc_info=True)  # the log only: main() says it
     raise
   finally:
     logging.captureWarnings(False)
     absl_logging.set_verbosity(verbosity)
-    for fd, copy in saved_fds:
-      os.dup2(copy, fd)
+    for target, copy in saved_fds:
+      os.dup2(copy, target)
       os.close(copy)
     for stream in (_out, _err):
-      if stream not in saved[:4]:
+      if stream is not None and stream not in saved[:4]:
         stream.close()
     _out, _err, sys.stdout, sys.stderr = saved[:4]
     root.setLevel(saved[4])
     root.handlers = saved[5]
     log.close()
-    if log_path != temporary and os.path.isdir(os.path.dirname(os.path.abspath(log_path))):
-      shutil.move(temporary, log_path)
+    if log_path != temporary:
+      if os.path.isdir(os.path.dirname(os.path.abspath(log_path))):
+        shutil.move(temporary, log_path)
+      else:  # refused before it made its folder: the error said why
+        os.remove(temporary)
 
 
 def _fmt(value: Optional[float]) -> str:

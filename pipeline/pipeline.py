@@ -116,8 +116,9 @@ def create_pipeline(
       parameters=parameters)
 
   # Evaluate against the release gate and the baseline: the newest version released to
-  # the serving directory (none on a first release, when the change threshold is skipped). Read from the registry itself rather
-  # than resolved from ML Metadata, so that every orchestrator can run it.
+  # the serving directory (none on a first release, when the change threshold is
+  # skipped), read from the registry itself rather than resolved from ML Metadata, so
+  # that every orchestrator can run it.
   baseline = release_registry.LatestRelease(serving_dir=serving_dir).with_id(
       release_registry.NODE_ID)
   # Raw test examples: the model's own signatures transform them, so evaluation sees
