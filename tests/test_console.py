@@ -14,7 +14,9 @@ def _noise():
   """What libraries write while a command runs, at every level it can come from."""
   os.write(2, b'C++ log line from TensorFlow\n')  # a file descriptor, as C++ code writes
   print('a library print')
-  warnings.warn('a deprecated thing', FutureWarning)
+  with warnings.catch_warnings():
+    warnings.simplefilter('always')  # shown every time, not once per place
+    warnings.warn('a deprecated thing', FutureWarning)
   absl_logging.warning('an absl warning')
 
 
