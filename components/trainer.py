@@ -2,7 +2,7 @@
 change at submission (config.RUNTIME_PARAMETERS) as execution properties of their own.
 
 A KFP runtime parameter must be a whole execution property, while TFX's Trainer takes one
-JSON `custom_config`. This Trainer adds `model_name`, `epochs` and `learning_rate`; its
+JSON `custom_config`. This Trainer adds the table's training entries as properties; its
 executor folds them into the custom_config before TFX's own executor runs `run_fn`
 (models/trainer.py). Locally they hold plain values, so the pipeline is the same on every
 runner.
