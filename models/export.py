@@ -5,6 +5,8 @@ Signatures:
                       probabilities [B, H, W, C] at each image's own size (a batch of
                       different sizes is padded to the largest: class id 255, probability
                       0 there), with height [B] and width [B]
+  serving_class_ids   the same without the probabilities: for REST clients, whose JSON
+                      would otherwise carry C floats per pixel
   serving_examples    serialized raw tf.Examples [B] -> class_ids [B, h, w] and
                       probabilities [B, h, w, C] at the image size of the training config
                       (for evaluation)
@@ -42,22 +44,34 @@ def _predict(model, config: training.TrainingConfig, transformed):
           'probabilities': probabilities}
 
 
-def _at_own_size(probabilities, heights, widths):
-  """Resizes each map back to its image's size, padding the batch to the largest."""
+def _at_own_size(probabilities, heights, widths, with_probabilities: bool):
+  """Class ids (and, if asked, probabilities) resized back to each image's size, the
+  batch padded to its largest image with class IGNORE_ID (and probability 0). Each image
+  is resized, its argmax taken and padded on its own: a padded batch of float maps is
+  only made when the probabilities are returned."""
   max_h, max_w = tf.reduce_max(heights), tf.reduce_max(widths)
 
   def restore(args):
     p, h, w = args
     resized = tf.image.resize(p, tf.stack([h, w]), method='bilinear')
-    return tf.pad(resized, [[0, max_h - h], [0, max_w - w], [0, 0]])
+    padding = [[0, max_h - h], [0, max_w - w]]
+    class_ids = tf.pad(tf.cast(tf.argmax(resized, axis=-1), tf.uint8), padding,
+                       constant_values=IGNORE_ID)
+    if not with_probabilities:
+      return class_ids
+    return class_ids, tf.pad(resized, [*padding, [0, 0]])
 
-  restored = tf.map_fn(restore, (probabilities, heights, widths),
-                       fn_output_signature=tf.TensorSpec([None, None, None], tf.float32))
-  inside = ((tf.range(max_h)[tf.newaxis, :, tf.newaxis] < heights[:, tf.newaxis, tf.newaxis])
-            & (tf.range(max_w)[tf.newaxis, tf.newaxis, :] < widths[:, tf.newaxis, tf.newaxis]))
-  class_ids = tf.where(inside, tf.cast(tf.argmax(restored, axis=-1), tf.uint8),
-                       tf.constant(IGNORE_ID, tf.uint8))
-  return class_ids, restored
+  class_ids_spec = tf.TensorSpec([None, None], tf.uint8)
+  return tf.map_fn(restore, (probabilities, heights, widths), fn_output_signature=(
+      (class_ids_spec, tf.TensorSpec([None, None, None], tf.float32))
+      if with_probabilities else class_ids_spec))
+
+
+def _image_shape(encoded):
+  """(height, width) of encoded image bytes: from a JPEG's header, else by decoding."""
+  return tf.cond(tf.io.is_jpeg(encoded),
+                 lambda: tf.image.extract_jpeg_shape(encoded)[:2],
+                 lambda: tf.shape(features.decode_image(encoded))[:2])
 
 
 def save(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
@@ -66,17 +80,21 @@ def save(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
   model.tft_layer = tf_transform_output.transform_features_layer()
   image_spec = {'image': tf.io.FixedLenFeature([1], tf.string)}
 
-  @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='images')])
-  def serve_images(images):
-    shapes = tf.map_fn(
-        lambda e: tf.shape(features.decode_image(e))[:2],
-        images, fn_output_signature=tf.TensorSpec([2], tf.int32))
+  def predict_images(images, with_probabilities):
+    shapes = tf.map_fn(_image_shape, images, fn_output_signature=tf.TensorSpec([2], tf.int32))
     transformed = model.tft_layer({'image': tf.reshape(images, [-1, 1])})
-    predicted = _predict(model, config, transformed)
-    class_ids, probabilities = _at_own_size(predicted['probabilities'], shapes[:, 0],
-                                            shapes[:, 1])
-    return {features.CLASS_IDS: class_ids, 'probabilities': probabilities,
-            'height': shapes[:, 0], 'width': shapes[:, 1]}
+    restored = _at_own_size(_predict(model, config, transformed)['probabilities'],
+                            shapes[:, 0], shapes[:, 1], with_probabilities)
+    sizes = {'height': shapes[:, 0], 'width': shapes[:, 1]}
+    if with_probabilities:
+      return {features.CLASS_IDS: restored[0], 'probabilities': restored[1], **sizes}
+    return {features.CLASS_IDS: restored, **sizes}
+
+  images_spec = [tf.TensorSpec([None], tf.string, name='images')]
+  serve_images = tf.function(lambda images: predict_images(images, True),
+                             input_signature=images_spec)
+  serve_class_ids = tf.function(lambda images: predict_images(images, False),
+                                input_signature=images_spec)
 
   @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name='examples')])
   def serve_examples(examples):
@@ -92,7 +110,8 @@ def save(model: keras.Model, tf_transform_output: tft.TFTransformOutput,
     return {features.TRUE_CLASS_IDS: tf.cast(parsed, tf.int64)}
 
   model.save(export_dir, save_format='tf', signatures={
-      'serving_default': serve_images, 'serving_examples': serve_examples,
+      'serving_default': serve_images, 'serving_class_ids': serve_class_ids,
+      'serving_examples': serve_examples,
       'transform_features': transform_features})
   tf.io.gfile.makedirs(os.path.dirname(os.path.join(export_dir, LABELS_FILE)))
   with tf.io.gfile.GFile(os.path.join(export_dir, LABELS_FILE), 'w') as f:

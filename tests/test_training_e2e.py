@@ -69,9 +69,11 @@ import tensorflow as tf
 model = tf.saved_model.load(sys.argv[1])
 images = [open(path, 'rb').read() for path in sys.argv[2:]]
 out = model.signatures['serving_default'](images=tf.constant(images))
+lean = model.signatures['serving_class_ids'](images=tf.constant(images))
 print(json.dumps({
     'shapes': [list(out['class_ids'].shape), list(out['probabilities'].shape)],
     'sizes': [out['height'].numpy().tolist(), out['width'].numpy().tolist()],
+    'lean': sorted(lean), 'same_ids': bool(tf.reduce_all(lean['class_ids'] == out['class_ids'])),
     'petseg_loaded': any(name.startswith('petseg') for name in sys.modules)}))
 '''
 
@@ -90,6 +92,8 @@ def test_exported_model_serves_raw_jpegs_without_project_code(trained):
   assert [(w, h) for w, h in zip(widths, heights)] == sizes
   max_h, max_w = max(heights), max(widths)
   assert served['shapes'] == [[2, max_h, max_w], [2, max_h, max_w, 3]]
+  # The lean signature: the same class ids, no probabilities.
+  assert served['lean'] == ['class_ids', 'height', 'width'] and served['same_ids']
 
 
 def test_run_fn_is_reproducible(trained, tmp_path):
