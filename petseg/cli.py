@@ -63,7 +63,7 @@ def _flag_settings(args: argparse.Namespace) -> dict:
 def _settings(args: argparse.Namespace) -> dict:
   """The config file's settings, overridden by the flags', by section."""
   from petseg.pipeline import run_config  # pylint: disable=g-import-not-at-top
-  return run_config.merge(run_config.load(args.config) if args.config else {},
+  return run_config.merge(config_lib.load_settings(args.config) if args.config else {},
                           _flag_settings(args))
 
 

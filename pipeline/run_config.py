@@ -72,7 +72,3 @@ def merge(*layers: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
         merged[name][key] = value
   return merged
 
-
-def load(path: str) -> Dict[str, Dict[str, Any]]:
-  """The sectioned settings of a config file (see README, "Running the pipeline")."""
-  return sections(config_lib.load_settings(path))

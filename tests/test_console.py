@@ -68,8 +68,10 @@ def test_a_verbose_session_shows_the_libraries_too(tmp_path, capfd):
 
 
 def test_a_command_refused_before_its_folder_exists_leaves_no_log(tmp_path):
-  logs = lambda: {f for f in os.listdir(tempfile.gettempdir())  # noqa: E731
-                  if f.startswith('petseg-') and f.endswith('.log')}
+  def logs():
+    return {f for f in os.listdir(tempfile.gettempdir())
+            if f.startswith('petseg-') and f.endswith('.log')}
+
   before = logs()
   log = tmp_path / 'never_made' / console.LOG_FILE
   with pytest.raises(ValueError):
