@@ -57,7 +57,7 @@ def main():
   with tempfile.TemporaryDirectory() as tmp:
     start = time.perf_counter()
     examples = example_gen.ingest(data_dir, config, os.path.join(tmp, 'ours'),
-                                  [*local_runner.DEFAULT_BEAM_ARGS, *beam_args])
+                                  local_runner.checked_beam_args(beam_args))
     ours_s = time.perf_counter() - start
 
     os.makedirs(os.path.join(tmp, 'baseline'))

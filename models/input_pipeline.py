@@ -1,11 +1,15 @@
 """tf.data input from the transformed records: parse once, cache, augment in parallel.
 
+A split is cached in memory when its parsed tensors fit MEMORY_CACHE_BYTES; a larger one
+is read again from its records each epoch (they are local or remote files; parsing a
+record is a copy), so that the Trainer's memory does not grow with the data.
+
 Augmentation is paired: one random draw decides the flip, zoom and crop of both the image
 and its mask (the mask with nearest neighbour); colour jitter touches the image only.
 Every random draw is stateless and seeded per element from one seed, so a run is
 reproducible however many threads the map uses.
 """
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import tensorflow as tf
 
@@ -14,6 +18,7 @@ from petseg.core.labels import IGNORE_ID
 from petseg.models import training
 
 AUTOTUNE = tf.data.AUTOTUNE
+MEMORY_CACHE_BYTES = 1 << 30
 _SPEC = {features.IMAGE: tf.io.FixedLenFeature([], tf.string),
          features.MASK: tf.io.FixedLenFeature([], tf.string)}
 
@@ -69,17 +74,26 @@ def records(file_patterns: List[str]) -> tf.data.Dataset:
   return tf.data.TFRecordDataset(files, compression_type='GZIP', num_parallel_reads=AUTOTUNE)
 
 
+def cached_in_memory(examples: int, image_size: Tuple[int, int]) -> bool:
+  """Whether a split of `examples` parsed examples (image and mask) fits the budget."""
+  return examples * image_size[0] * image_size[1] * 4 <= MEMORY_CACHE_BYTES
+
+
 def dataset(file_patterns: List[str], config: training.TrainingConfig, batch_size: int,
-            training_split: bool, skip_batches: int = 0) -> tf.data.Dataset:
-  """(float32 image 0..255 [B, h, w, 3], uint8 mask [B, h, w]) batches.
+            training_split: bool, skip_batches: int = 0,
+            examples: Optional[int] = None) -> tf.data.Dataset:
+  """(float32 image 0..255 [B, h, w, 3], uint8 mask [B, h, w]) batches of the split's
+  `examples` records (None: counted first, one more pass over them).
 
   The training split repeats forever, shuffled and augmented (crops of config.crop), from
   its `skip_batches`th batch (what a resumed training has done already); others are one
   pass of whole images as they are (config.image_size).
   """
-  # Records are small uint8 tensors, so parsed examples are cached in memory.
   ds = records(file_patterns).map(lambda r: _parse(r, config.image_size),
-                                  num_parallel_calls=AUTOTUNE).cache()
+                                  num_parallel_calls=AUTOTUNE)
+  if cached_in_memory(count(file_patterns) if examples is None else examples,
+                      config.image_size):
+    ds = ds.cache()
   if training_split:
     ds = ds.repeat().shuffle(1024, seed=config.seed)
     # One seed pair per element, from a seeded stream: reproducible in any thread order.

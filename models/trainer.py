@@ -174,9 +174,11 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
   batch_size = config.batch_size * strategy.num_replicas_in_sync
   logging.info('%d replicas in sync, global batch %d', strategy.num_replicas_in_sync,
                batch_size)
-  steps_per_epoch = max(1, input_pipeline.count(fn_args.train_files) // batch_size)
-  evaluation = _shard_by_example(input_pipeline.dataset(fn_args.eval_files, config,
-                                                        batch_size, training_split=False))
+  train_examples = input_pipeline.count(fn_args.train_files)
+  steps_per_epoch = max(1, train_examples // batch_size)
+  evaluation = _shard_by_example(input_pipeline.dataset(
+      fn_args.eval_files, config, batch_size, training_split=False,
+      examples=input_pipeline.count(fn_args.eval_files)))
   with strategy.scope():
     model = build_model(config, stats)
 
@@ -239,7 +241,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     # Each fit reads the stream from its start: a resumed one skips the epochs done.
     train = _shard_by_example(input_pipeline.dataset(
         fn_args.train_files, config, batch_size, training_split=True,
-        skip_batches=(start - first_epoch) * steps_per_epoch))
+        skip_batches=(start - first_epoch) * steps_per_epoch, examples=train_examples))
     model.fit(train, steps_per_epoch=steps_per_epoch, validation_data=evaluation,
               initial_epoch=start, epochs=last_epoch, callbacks=callbacks, verbose=2)
   if state and not restored:  # every phase was done: the best weights are all it needs

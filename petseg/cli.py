@@ -192,8 +192,10 @@ def _predict(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) 
 
 def _evaluate(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   from petseg import released_model  # pylint: disable=g-import-not-at-top
+  from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   dataset = sources.dataset_config(args.dataset, args.data_dir, _settings(args)['dataset'])
   _local_data(dataset, args.data_dir)
+  beam_args = local_runner.checked_beam_args(beam_args)
   console.say(json.dumps(released_model.evaluate(args.model_dir, dataset, args.data_dir,
                                                  args.split, beam_args), indent=2))
   console.error(f'Log: {log_path}')

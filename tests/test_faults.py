@@ -240,6 +240,11 @@ def test_a_test_only_camvid_folder_is_a_camvid_dataset(tmp_path):
     (['--epochs', '0'], 'epochs must be an integer >= 1, got 0'),
     (['--max-mean-iou-drop', 'inf'], 'max_mean_iou_drop must be a finite number'),
     (['--', '--direct_num_wrkers=2'], 'Beam does not know the arguments --direct_num_wrkers=2'),
+    (['--', '--runner=DataflowRunner', '--project=p', '--region=r'],
+     "Beam's DataflowRunner runs its workers in containers, which need petseg's code: pass "
+     '--sdk_container_image='),
+    (['--', '--runner=PortableRunner', '--job_endpoint=localhost:8099'],
+     "Beam's PortableRunner runs its workers in containers"),
 ])
 def test_bad_settings_fail_before_anything_runs(tmp_path, sample_dir, capsys, flags, message):
   out = tmp_path / 'out'

@@ -241,7 +241,7 @@ def test_conformance_refuses_what_open_source_kfp_refuses_naming_the_task(compil
 
 def test_dataflow_needs_the_vertex_target(sample_dir, tmp_path, capsys):
   dataflow = ['--', '--runner=DataflowRunner', '--project=p', '--region=r',
-              '--temp_location=gs://b/tmp']
+              '--temp_location=gs://b/tmp', f'--sdk_container_image={IMAGE}']
   assert cli.main(['compile', '--engine', 'kubeflow', '--output', str(tmp_path / 'p.json'),
                    '--image', IMAGE, '--pipeline-root', PIPELINE_ROOT, '--dataset',
                    'oxford_pets', '--data-dir', str(sample_dir), *dataflow]) == 1

@@ -4,6 +4,7 @@ import shutil
 
 from ml_metadata.proto import metadata_store_pb2
 import pytest
+from tfx.utils import dependency_utils
 
 from petseg import cli
 from petseg.components import sources
@@ -105,8 +106,29 @@ def test_beam_arguments_reach_the_pipeline(tmp_path, sample_dir):
                                 QUICK_TRAINING)
   pipeline = local_runner.build(str(tmp_path), str(sample_dir), config,
                                 beam_args=['--direct_num_workers=2'])
-  assert pipeline.beam_pipeline_args[-1] == '--direct_num_workers=2'
-  assert '--direct_running_mode=in_memory' in pipeline.beam_pipeline_args
+  args = pipeline.beam_pipeline_args
+  assert args.index('--direct_num_workers=2') > args.index('--direct_num_workers=1')  # wins
+  assert '--direct_running_mode=in_memory' in args
+
+
+@pytest.mark.parametrize('user_args, image', [
+    ([], 'unused:workers-share-this-python'),
+    (['--runner=PortableRunner', '--job_endpoint=localhost:1', '--environment_type=LOOPBACK'],
+     'unused:workers-share-this-python'),
+    (['--runner=PortableRunner', '--job_endpoint=localhost:1', '--environment_type=DOCKER',
+      '--environment_config=registry/petseg:1'], 'registry/petseg:1'),
+])
+def test_tfx_packages_nothing_for_workers_that_have_petseg(user_args, image):
+  args = local_runner.checked_beam_args(user_args)
+  assert args[-1] == f'--sdk_container_image={image}'
+  # TFX's own check: without a worker image it would build and stage a package of itself.
+  assert dependency_utils.make_beam_dependency_flags(args) == args
+
+
+def test_a_worker_image_given_is_kept():
+  user_args = ['--runner=DataflowRunner', '--project=p', '--region=r',
+               '--sdk_container_image=registry/petseg:1']
+  assert local_runner.checked_beam_args(user_args)[-len(user_args):] == user_args
 
 
 def test_bad_beam_arguments_stop_before_the_run(tmp_path, sample_dir, capsys):
