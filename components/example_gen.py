@@ -3,11 +3,13 @@
 A FileBasedExampleGen with its own executor, so that it runs under every TFX orchestrator
 (the Kubeflow v2 driver included) and caches on the driver's fingerprint of the data files.
 Splits come from the dataset's own lists and folders, not from ExampleGen's hash buckets,
-so the executor overrides GenerateExamplesByBeam, as the base class suggests for that.
+so the executor overrides GenerateExamplesByBeam, as the base class suggests for that, and
+it writes the records where they are decoded (Executor.Do says why).
 """
 from concurrent import futures
 import json
 import os
+import posixpath
 from typing import Any, Dict, List, Sequence
 
 from absl import logging
@@ -15,7 +17,9 @@ import apache_beam as beam
 from google.protobuf import message
 from google.protobuf import wrappers_pb2
 from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen import write_split
 from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
@@ -43,7 +47,9 @@ class _DecodeFn(beam.DoFn):
 
   Decoding is nearly all C that releases the GIL (Pillow, zlib, TensorFlow's decoder), so
   a batch is decoded on one thread per core: 1.8x on 2 cores (measured), whatever the
-  runner, with no worker processes to start.
+  runner, with no worker processes to start. The batch's records are then compressed and
+  written downstream in the same stage, with the threads idle: writing while the next batch
+  decodes was slower, every GIL hand-over between the writer and the decoders waiting.
   """
 
   def __init__(self, config: config_lib.DatasetConfig):
@@ -64,7 +70,8 @@ class _DecodeFn(beam.DoFn):
       return r
 
   def process(self, batch: List[items.Candidate]):
-    for candidate, decoded in zip(batch, self._pool.map(self._decode, batch)):
+    decoded_batch = list(self._pool.map(self._decode, batch))  # all decoded, then written
+    for candidate, decoded in zip(batch, decoded_batch):
       if isinstance(decoded, items.Rejected):
         self._rejected.inc()
         yield beam.pvalue.TaggedOutput(_REJECTED, items.Skipped(
@@ -136,11 +143,24 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             for i, split in enumerate(listing.SPLITS)}
 
   def Do(self, input_dict, output_dict, exec_properties) -> None:
+    """The base class's Do, but each split's records are written in the stage that decodes
+    them. The base class reshuffles every record before writing it, which on the
+    DirectRunner holds the whole dataset in memory (4.5 GB at 9,600 images of 375-500 px,
+    measured); here the records come in no particular order already (the candidates were
+    reshuffled before decoding), and memory stays that of a few batches."""
     examples = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EXAMPLES_KEY])
     self._config = dataset_config_of(exec_properties)
     self._report_path = ingest_report.path(examples.uri)
-    super().Do(input_dict, output_dict, exec_properties)
+    examples.split_names = artifact_utils.encode_split_names(list(listing.SPLITS))
+    with self._make_beam_pipeline() as pipeline:
+      for split, records in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
+        _ = records | f'WriteSplit[{split}]' >> beam.io.WriteToTFRecord(
+            posixpath.join(artifact_utils.get_split_uri([examples], split),
+                           write_split.DEFAULT_FILE_NAME), file_name_suffix='.gz')
+    examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
+    examples_utils.set_file_format(
+        examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
     report = ingest_report.load(examples.uri)
     for line in report.summary_lines():
       logging.info('Ingested %s', line)

@@ -276,6 +276,23 @@ def test_input_pipeline_is_reproducible(tmp_path):
   assert input_pipeline.count([path]) == 10
 
 
+def test_a_split_over_the_memory_budget_streams_the_same_batches(tmp_path, monkeypatch):
+  path = str(tmp_path / 'part.gz')
+  _write_transformed(path, 10)
+  config = training.TrainingConfig(image_size=16, seed=5)
+  # 10 parsed 16x16 examples (image and mask) are 10 KiB: one byte less does not fit.
+  assert input_pipeline.cached_in_memory(10, (16, 16))
+  batches = lambda examples: [  # noqa: E731
+      (i.numpy(), m.numpy()) for i, m in input_pipeline.dataset(
+          [path], config, 4, training_split=True, examples=examples).take(6)]
+  cached = batches(10)
+  monkeypatch.setattr(input_pipeline, 'MEMORY_CACHE_BYTES', 10 * 16 * 16 * 4 - 1)
+  assert not input_pipeline.cached_in_memory(10, (16, 16))
+  streamed = batches(10)
+  assert all(np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+             for a, b in zip(cached, streamed))
+
+
 # Transform's preprocessing_fn, through TFT on Beam.
 
 def test_preprocessing_fn_resizes_and_analyzes():
