@@ -144,12 +144,14 @@ def _plot(results: dict, path: str, title: str) -> None:
   from matplotlib import pyplot  # pylint: disable=g-import-not-at-top
   sizes = sorted(results)
   figure, (time_axis, memory_axis) = pyplot.subplots(1, 2, figsize=(11, 4.2))
-  for stage in results[sizes[-1]]['stages']:
+  for stage, figures in results[sizes[-1]]['stages'].items():
+    if figures['seconds'] < 1:
+      continue  # the bookkeeping steps: a flat line at zero
     seconds = [results[n]['stages'][stage]['seconds'] for n in sizes]
     memory = [results[n]['stages'][stage]['peak_rss_mb'] / 1024 for n in sizes]
     time_axis.plot(sizes, seconds, marker='o', label=stage)
     memory_axis.plot(sizes, memory, marker='o', label=stage)
-  time_axis.set(xlabel='images', ylabel='wall time (s)', title='time per stage')
+  time_axis.set(xlabel='images', ylabel='wall time (s)', title='time per stage (those of 1 s or more)')
   memory_axis.set(xlabel='images', ylabel='peak RSS (GiB)', title='peak memory per stage',
                   ylim=(0, None))
   memory_axis.legend(fontsize=7, loc='lower right')
