@@ -39,6 +39,7 @@ setuptools.setup(
         'Pillow>=10',
     ],
     # cel-python: the Kubeflow harness evaluates trigger conditions as the backends do (CEL).
-    extras_require={'test': ['pytest>=8', 'cel-python>=0.5,<0.6']},
+    extras_require={'test': ['pytest>=8', 'cel-python>=0.5,<0.6'],
+                    'bench': ['matplotlib>=3.8,<3.10']},
     entry_points={'console_scripts': ['petseg=petseg.cli:main']},
 )

@@ -145,7 +145,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     """The base class's Do, but each split's records are written in the stage that decodes
     them. The base class reshuffles every record before writing it, which on the
-    DirectRunner holds the whole dataset in memory (4.5 GB at 9,600 images of 375-500 px,
+    DirectRunner holds the whole dataset in memory (4.4 GiB at 9,600 images of 375-500 px,
     measured); here the records come in no particular order already (the candidates were
     reshuffled before decoding), and memory stays that of a few batches."""
     examples = artifact_utils.get_single_instance(
