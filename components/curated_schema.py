@@ -8,8 +8,10 @@ built with: an image holding a different petseg fails here, not later in trainin
 import hashlib
 import os
 
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental import annotations
+from tfx.dsl.component.experimental import decorators
 from tfx.dsl.io import fileio
+from tfx.types import standard_artifacts
 
 from petseg import schemas
 from petseg.core import errors
@@ -22,11 +24,11 @@ def digest(schema_name: str) -> str:
     return hashlib.sha256(f.read()).hexdigest()
 
 
-@tfx.dsl.components.component
-def CuratedSchema(schema_name: tfx.dsl.components.Parameter[str],
-                  sha256: tfx.dsl.components.Parameter[str],
-                  schema: tfx.dsl.components.OutputArtifact[
-                      tfx.types.standard_artifacts.Schema]) -> None:
+@decorators.component
+def CuratedSchema(schema_name: annotations.Parameter[str],
+                  sha256: annotations.Parameter[str],
+                  schema: annotations.OutputArtifact[
+                      standard_artifacts.Schema]) -> None:
   """Copies schemas/<schema_name> into `schema`, if its digest is `sha256`."""
   path = schemas.schema_path(schema_name)
   if digest(schema_name) != sha256:

@@ -13,8 +13,10 @@ import os
 from typing import Any, Dict, Optional
 
 from absl import logging
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental import annotations
+from tfx.dsl.component.experimental import decorators
 from tfx.dsl.io import fileio
+from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 from tfx.utils import path_utils
 
@@ -60,10 +62,10 @@ def write_record(version_dir: str, record: Dict[str, Any]) -> None:
     f.write(json.dumps(record, indent=2, sort_keys=True))
 
 
-@tfx.dsl.components.component
-def LatestRelease(serving_dir: tfx.dsl.components.Parameter[str],
-                  baseline: tfx.dsl.components.OutputArtifact[
-                      tfx.types.standard_artifacts.Model]) -> None:
+@decorators.component
+def LatestRelease(serving_dir: annotations.Parameter[str],
+                  baseline: annotations.OutputArtifact[
+                      standard_artifacts.Model]) -> None:
   """Hands the newest released version in `serving_dir` to the Evaluator as its baseline.
 
   The version is copied into `baseline` (as a Trainer's model is laid out), so that the

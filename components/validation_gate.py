@@ -7,9 +7,11 @@ import os
 from typing import List
 
 from tensorflow_metadata.proto.v0 import anomalies_pb2
-from tfx import v1 as tfx
+from tfx.dsl.component.experimental import annotations
+from tfx.dsl.component.experimental import decorators
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils
+from tfx.types import standard_artifacts
 
 from petseg.core import errors
 
@@ -45,8 +47,8 @@ def check_anomalies(anomalies_artifact) -> None:
         + '\nFix the data, or, if the change is intended, the curated schema in schemas/.')
 
 
-@tfx.dsl.components.component
-def ValidationGate(anomalies: tfx.dsl.components.InputArtifact[
-    tfx.types.standard_artifacts.ExampleAnomalies]) -> None:
+@decorators.component
+def ValidationGate(anomalies: annotations.InputArtifact[
+    standard_artifacts.ExampleAnomalies]) -> None:
   """Raises DataValidationError when any split has anomalies."""
   check_anomalies(anomalies)

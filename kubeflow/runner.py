@@ -15,7 +15,8 @@ import os
 import re
 from typing import Any, Dict, Optional, Sequence
 
-from tfx import v1 as tfx
+from tfx.orchestration import data_types
+from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 import yaml
 
 from petseg.core import config as config_lib
@@ -25,7 +26,7 @@ from petseg.pipeline import local_runner
 from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import run_config
 
-RuntimeParameter = tfx.dsl.experimental.RuntimeParameter
+RuntimeParameter = data_types.RuntimeParameter
 TFX_ENTRYPOINT = ['python', '-m', 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor']
 ENTRYPOINT = ['python', '-m', 'petseg.kubeflow.entrypoint']
 _IMPLICIT_INPUT = re.compile(r'_(?P<producer>[^.]+)\.(?P<key>.+)')
@@ -98,8 +99,8 @@ def compile_pipeline(output: str, image: str, pipeline_root: str, data_dir: str,
       beam_pipeline_args=local_runner.checked_beam_args(beam_args),
       enable_cache=enable_cache,
       runtime_parameters=parameters)
-  job = tfx.orchestration.experimental.KubeflowV2DagRunner(
-      config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+  job = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+      config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
           default_image=image, use_pipeline_spec_2_1=True),
   ).run(pipeline, parameter_values={p.name: p.default for p in parameters.values()},
         write_out=False)

@@ -22,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
-from tfx import v1 as tfx
+from tfx.components.trainer import fn_args_utils
 
 from petseg.core import errors
 from petseg.core import features
@@ -144,7 +144,7 @@ def resumed_start(state: Optional[Dict[str, Any]], phase: int, first_epoch: int
   return state['epoch'] + 1
 
 
-def resume_directory(resume_root: str, fn_args: tfx.components.FnArgs) -> str:
+def resume_directory(resume_root: str, fn_args: fn_args_utils.FnArgs) -> str:
   """Where this training keeps what it needs to resume: under `resume_root`, named by a
   digest of everything it depends on (its settings, data and transform graph), so that
   only a re-run of the same training picks it up."""
@@ -153,7 +153,7 @@ def resume_directory(resume_root: str, fn_args: tfx.components.FnArgs) -> str:
   return os.path.join(resume_root, hashlib.sha256(inputs.encode()).hexdigest()[:16])
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+def run_fn(fn_args: fn_args_utils.FnArgs) -> None:
   """TFX's Trainer calls this by name (pipeline.RUN_FN) with the run's FnArgs.
 
   custom_config holds the TrainingConfig, the labels and, where runs can resume,

@@ -6,9 +6,11 @@ import os
 from typing import Any, Dict, List, Optional, Sequence
 
 from apache_beam.options import pipeline_options
-from tfx import v1 as tfx
 from tfx.dsl.compiler import compiler
 from tfx.dsl.compiler import constants
+from tfx.orchestration import metadata as tfx_metadata
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.orchestration.local import local_dag_runner
 from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
@@ -87,7 +89,7 @@ def checked_beam_args(user_args: Sequence[str]) -> List[str]:
 def build(output_dir: str, data_dir: str, config: run_config.RunConfig,
           serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
           enable_cache: bool = True,
-          pipeline_name: str = pipeline_lib.PIPELINE_NAME) -> tfx.dsl.Pipeline:
+          pipeline_name: str = pipeline_lib.PIPELINE_NAME) -> tfx_pipeline.Pipeline:
   """The pipeline with ML Metadata and every artifact under `output_dir`; released models
   go to `serving_dir` (default OUTPUT_DIR/serving)."""
   # Before anything is created: the metadata connection config makes OUTPUT_DIR.
@@ -98,7 +100,7 @@ def build(output_dir: str, data_dir: str, config: run_config.RunConfig,
       data_dir=os.path.abspath(data_dir) if '://' not in data_dir else data_dir,
       config=config,
       serving_dir=os.path.abspath(serving_dir or default_serving_dir(output_dir)),
-      metadata_connection_config=tfx.orchestration.metadata
+      metadata_connection_config=tfx_metadata
       .sqlite_metadata_connection_config(metadata_path(output_dir)),
       beam_pipeline_args=beam_args,
       enable_cache=enable_cache,
@@ -109,7 +111,7 @@ def pipeline_root(output_dir: str) -> str:
   return os.path.join(output_dir, 'pipeline_root')
 
 
-def run(pipeline: tfx.dsl.Pipeline, output_dir: str) -> str:
+def run(pipeline: tfx_pipeline.Pipeline, output_dir: str) -> str:
   """Runs a pipeline made by build(output_dir, ...) and waits for it; returns the run's id
   (the name of its pipeline_run context in ML Metadata)."""
   os.makedirs(output_dir, exist_ok=True)
@@ -119,7 +121,7 @@ def run(pipeline: tfx.dsl.Pipeline, output_dir: str) -> str:
   runtime_parameter_utils.substitute_runtime_parameter(
       ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
   try:
-    tfx.orchestration.LocalDagRunner().run_with_ir(ir)
+    local_dag_runner.LocalDagRunner().run_with_ir(ir)
   except ingest_report.IngestError as e:
     # The failed step's artifact, which held the report, is discarded: keep it here.
     e.report_path = os.path.join(output_dir, ingest_report.FILE_NAME)
@@ -137,7 +139,7 @@ def tidy_interrupted(output_dir: str, pipeline_name: str) -> List[str]:
   return metadata.abandon_interrupted(store, pipeline_name, pipeline_root(output_dir))
 
 
-def compile_ir(pipeline: tfx.dsl.Pipeline) -> pipeline_pb2.Pipeline:
+def compile_ir(pipeline: tfx_pipeline.Pipeline) -> pipeline_pb2.Pipeline:
   """The pipeline's IR, with the nodes of pipeline_lib.NEVER_CACHED never cached."""
   ir = compiler.Compiler().compile(pipeline)
   for node in ir.nodes:

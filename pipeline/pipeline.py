@@ -6,7 +6,12 @@ kubeflow/runner.py (compiles for Kubeflow Pipelines v2 and Vertex AI).
 from typing import Mapping, Optional, Sequence
 
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
+from tfx import components as tfx_components
+from tfx.dsl.experimental.conditionals import conditional
+from tfx.orchestration import data_types
+from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import trainer_pb2
+from tfx.proto import transform_pb2
 
 from petseg.components import curated_schema
 from petseg.components import evaluator as evaluator_lib
@@ -43,9 +48,9 @@ def create_pipeline(
     metadata_connection_config: Optional[metadata_store_pb2.ConnectionConfig] = None,
     beam_pipeline_args: Sequence[str] = (),
     enable_cache: bool = True,
-    runtime_parameters: Optional[Mapping[str, tfx.dsl.experimental.RuntimeParameter]] = None,
+    runtime_parameters: Optional[Mapping[str, data_types.RuntimeParameter]] = None,
     resume_dir: Optional[str] = None,
-) -> tfx.dsl.Pipeline:
+) -> tfx_pipeline.Pipeline:
   """Ingest -> validate (failing on anomalies) -> transform -> train -> evaluate against
   the release gate and the released model -> record -> push, only when blessed.
 
@@ -78,10 +83,10 @@ def create_pipeline(
   ingest = example_gen.IngestExampleGen(data_dir, dataset)
   # Validate: describe the examples, compare them with the source's curated schema, and
   # stop the run on any anomaly.
-  statistics_gen = tfx.components.StatisticsGen(examples=ingest.outputs['examples'])
+  statistics_gen = tfx_components.StatisticsGen(examples=ingest.outputs['examples'])
   schema_gen = curated_schema.CuratedSchema(
       schema_name=source.schema, sha256=curated_schema.digest(source.schema))
-  example_validator = tfx.components.ExampleValidator(
+  example_validator = tfx_components.ExampleValidator(
       statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
   gate = validation_gate.ValidationGate(anomalies=example_validator.outputs['anomalies'])
 
@@ -89,7 +94,7 @@ def create_pipeline(
   # the exported model carries, so that serving transforms exactly as training did.
   # Code is referenced by import path, not module_file, so that nothing is packaged at
   # compile time and the Kubeflow image runs the installed package.
-  transform = tfx.components.Transform(
+  transform = tfx_components.Transform(
       examples=ingest.outputs['examples'],
       schema=schema_gen.outputs['schema'],
       preprocessing_fn=PREPROCESSING_FN,
@@ -97,7 +102,7 @@ def create_pipeline(
                      'num_classes': dataset.labels.num_classes},
       # Statistics come from the training split only; StatisticsGen already described
       # the data, so Transform's own statistics would only cost time.
-      splits_config=tfx.proto.SplitsConfig(analyze=['train'],
+      splits_config=transform_pb2.SplitsConfig(analyze=['train'],
                                            transform=['train', 'eval', 'test']),
       disable_statistics=True)
   transform.add_upstream_node(gate)
@@ -107,8 +112,8 @@ def create_pipeline(
       run_fn=RUN_FN,
       examples=transform.outputs['transformed_examples'],
       transform_graph=transform.outputs['transform_graph'],
-      train_args=tfx.proto.TrainArgs(splits=['train']),
-      eval_args=tfx.proto.EvalArgs(splits=['eval']),
+      train_args=trainer_pb2.TrainArgs(splits=['train']),
+      eval_args=trainer_pb2.EvalArgs(splits=['eval']),
       custom_config={**{k: v for k, v in config.training.to_json().items()
                         if k not in {p.field for p in trainer_lib.PARAMETERS}},
                      'labels': dataset.labels.to_json(),
@@ -139,12 +144,12 @@ def create_pipeline(
       pipeline_name=pipeline_name, pipeline_run=PIPELINE_RUN_PLACEHOLDER,
       serving_dir=serving_dir)
   # Push: copy the model into the serving directory as its next version, only when blessed.
-  with tfx.dsl.Cond(evaluator.outputs['blessing'].future()[0].custom_property('blessed') == 1):
+  with conditional.Cond(evaluator.outputs['blessing'].future()[0].custom_property('blessed') == 1):
     pusher = serving_pusher.ServingPusher(
         model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
         summary=record.outputs['summary'], base_directory=serving_dir).with_id('Pusher')
 
-  return tfx.dsl.Pipeline(
+  return tfx_pipeline.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
       components=[ingest, statistics_gen, schema_gen, example_validator, gate, transform,
