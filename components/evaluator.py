@@ -77,8 +77,9 @@ def eval_config(release: config_lib.ReleaseConfig, labels: labels_lib.LabelSpec,
         'ClassIoU', None if bound is None else _lower_bound(bound), class_ids=class_ids,
         class_id=class_id, name=segmentation_metrics.class_iou_name(name)))
   return tfma.EvalConfig(
-      # Said, not detected: TFMA would otherwise load each model once more to find out.
-      model_specs=[tfma.ModelSpec(signature_name='serving_examples', model_type=tfma.TF_KERAS,
+      # A SavedModel served through its signatures. Said, not detected: TFMA would otherwise
+      # try to load each model as Keras first, which fails on the custom objects, in seconds.
+      model_specs=[tfma.ModelSpec(signature_name='serving_examples', model_type=tfma.TF_GENERIC,
                                   preprocessing_function_names=['transform_features'])],
       slicing_specs=[tfma.SlicingSpec(),
                      *(tfma.SlicingSpec(feature_keys=[f]) for f in slice_features)],
