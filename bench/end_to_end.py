@@ -15,6 +15,7 @@ against the script's training. The last line is one JSON object.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,7 +96,7 @@ def pipeline(data_dir: str, epochs: int, image_size: int, batch_size: int) -> di
   train = executions['Trainer']
   with open(os.path.join(out, 'run_summary.json')) as f:
     summary = json.load(f)
-  subprocess.run(['rm', '-rf', out], check=True)
+  shutil.rmtree(out)
   return {'seconds': seconds,
           'train_seconds': (train.last_update_time_since_epoch
                             - train.create_time_since_epoch) / 1000,

@@ -17,6 +17,7 @@ RSS at the largest N to its peak at the smallest.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -51,18 +52,19 @@ def dataset(pool: str, n: int) -> str:
   out = f'{pool}-as-{n}'
   if os.path.exists(os.path.join(out, 'annotations', 'list.txt')):
     return out
-  pool_names = [line.split()[0] for line in open(
-      os.path.join(pool, 'annotations', 'list.txt')) if not line.startswith('#')]
+  list_path = os.path.join(pool, 'annotations', 'list.txt')
+  with open(list_path, 'rb') as f:
+    entries, _ = oxford_pets.parse_list(f.read(), list_path)
   by_breed = {}
-  for name in pool_names:
-    by_breed.setdefault(oxford_pets.breed_of(name), []).append(name)
+  for entry in entries:
+    by_breed.setdefault(entry.breed, []).append(entry.name)
   os.makedirs(os.path.join(out, 'images'))
   os.makedirs(os.path.join(out, 'annotations', 'trimaps'))
   names = []
   for i in range(n):
-    breed = oxford_pets.BREEDS[i % len(oxford_pets.BREEDS)]
-    source = by_breed[breed][(i // len(oxford_pets.BREEDS)) % len(by_breed[breed])]
-    name = f'{breed}_{i // len(oxford_pets.BREEDS) + 1}'
+    name = sample_data.sample_name(i)
+    pool_of_breed = by_breed[oxford_pets.breed_of(name)]
+    source = pool_of_breed[(i // len(oxford_pets.BREEDS)) % len(pool_of_breed)]
     for folder, ext in (('images', '.jpg'), (os.path.join('annotations', 'trimaps'), '.png')):
       os.link(os.path.join(pool, folder, source + ext), os.path.join(out, folder, name + ext))
     names.append(name)
@@ -151,7 +153,8 @@ def _plot(results: dict, path: str, title: str) -> None:
     memory = [results[n]['stages'][stage]['peak_rss_mb'] / 1024 for n in sizes]
     time_axis.plot(sizes, seconds, marker='o', label=stage)
     memory_axis.plot(sizes, memory, marker='o', label=stage)
-  time_axis.set(xlabel='images', ylabel='wall time (s)', title='time per stage (those of 1 s or more)')
+  time_axis.set(xlabel='images', ylabel='wall time (s)',
+                title='time per stage (those of 1 s or more)')
   memory_axis.set(xlabel='images', ylabel='peak RSS (GiB)', title='peak memory per stage',
                   ylim=(0, None))
   memory_axis.legend(fontsize=7, loc='lower right')
@@ -173,7 +176,7 @@ def main():
   pool = _pool(min_size, max_size, args.pool)
   if args.one:
     out = os.path.join(CACHE, f'run-{args.one}')
-    subprocess.run(['rm', '-rf', out], check=True)
+    shutil.rmtree(out, ignore_errors=True)
     print(json.dumps(run_one(dataset(pool, args.one), out, args.image_size)))
     return
 

@@ -87,6 +87,11 @@ def make_pet(rng: np.random.Generator, width: int, height: int, cat: bool):
   return np.clip(pixels, 0, 255).astype(np.uint8), trimap
 
 
+def sample_name(i: int) -> str:
+  """The name of the `i`th pet: the breeds in turn, each numbered from 1."""
+  return f'{oxford_pets.BREEDS[i % len(oxford_pets.BREEDS)]}_{i // len(oxford_pets.BREEDS) + 1}'
+
+
 def make_sample_data(out_dir: str, num_images: int = 64, test_fraction: float = 0.25,
                      seed: int = 0, min_size: int = 96, max_size: int = 192) -> Dict[str, int]:
   """Writes images/, annotations/trimaps/ and the three lists; returns the list sizes."""
@@ -99,8 +104,8 @@ def make_sample_data(out_dir: str, num_images: int = 64, test_fraction: float = 
   os.makedirs(trimaps_dir, exist_ok=True)
   names = []
   for i in range(num_images):
-    breed = oxford_pets.BREEDS[i % len(oxford_pets.BREEDS)]
-    name = f'{breed}_{i // len(oxford_pets.BREEDS) + 1}'
+    name = sample_name(i)
+    breed = oxford_pets.breed_of(name)
     width, height = (int(v) for v in rng.integers(min_size, max_size + 1, size=2))
     image, trimap = make_pet(rng, width, height, cat=oxford_pets.species_id(breed) == 1)
     Image.fromarray(image).save(os.path.join(images_dir, name + '.jpg'), quality=92)
