@@ -1,21 +1,30 @@
-"""The evaluation stage: TFX's Evaluator with the release gate (config.ReleaseConfig) as a
-TFMA EvalConfig, its mean-IoU bound a runtime parameter of its own, and the baseline taken
-from the release registry.
+"""The evaluation stage: TFX's Evaluator with the release gate (config.ReleaseConfig), its
+mean-IoU bound a runtime parameter of its own, and the baseline taken from the release
+registry.
 
 The EvalConfig reads raw test examples: the model's `transform_features` signature gives
 the ground-truth mask at the model's size and `serving_examples` the predicted class map,
-so evaluation sees what serving will. Gates apply to the whole test split; the slices
-(species for Oxford Pets) are reported, not gated. The metrics are
-components/segmentation_metrics.py's.
+so evaluation sees what serving will. The metrics are components/segmentation_metrics.py's,
+each with a 95% interval from TFMA's jackknife over the test examples.
+
+The bounds (mean IoU, named classes) are TFMA thresholds on the whole split. The
+comparison with the released model is not: TFMA's change thresholds judge point
+estimates, which the luck of a few hundred test images moves by a few hundredths. The
+executor decides it after TFMA, on the intervals of the paired differences, for the whole
+split, each slice (species for Oxford Pets) and each class (core/comparison.py), and
+withdraws the blessing when the model is worse beyond noise by more than allowed.
 """
 import json
+import posixpath
 from typing import Any, Dict, Mapping, Sequence, Union
 
 import tensorflow_model_analysis as tfma
 from tfx import types
+from tfx.components.evaluator import constants as tfx_constants
 from tfx.components.evaluator import executor as evaluator_executor
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.io import fileio
 from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
@@ -23,6 +32,7 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 from tfx.utils import proto_utils
 
+from petseg.components import evaluation_results
 from petseg.components import release_registry
 from petseg.components import segmentation_metrics
 from petseg.core import config as config_lib
@@ -62,12 +72,9 @@ def eval_config(release: config_lib.ReleaseConfig, labels: labels_lib.LabelSpec,
   the model's size and `serving_examples` the predicted class map."""
   release.check_classes(labels)
   class_ids = list(range(labels.num_classes))
-  mean_iou_gate = _lower_bound(release.min_mean_iou)  # see set_min_mean_iou
-  mean_iou_gate.change_threshold.CopyFrom(tfma.GenericChangeThreshold(
-      direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-      absolute={'value': -release.max_mean_iou_drop}))
   metrics = [
-      _metric('MeanIoU', mean_iou_gate, class_ids=class_ids),
+      # The bound that set_min_mean_iou changes.
+      _metric('MeanIoU', _lower_bound(release.min_mean_iou), class_ids=class_ids),
       _metric('PixelAccuracy', class_ids=class_ids),
       _metric('ConfusionMatrix', num_classes=labels.num_classes),
   ]
@@ -84,27 +91,60 @@ def eval_config(release: config_lib.ReleaseConfig, labels: labels_lib.LabelSpec,
       slicing_specs=[tfma.SlicingSpec(),
                      *(tfma.SlicingSpec(feature_keys=[f]) for f in slice_features)],
       metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
-      # The default metrics are Keras' compiled ones, which need a label key.
-      options=tfma.Options(include_default_metrics={'value': False}),
+      options=tfma.Options(
+          # The default metrics are Keras' compiled ones, which need a label key.
+          include_default_metrics={'value': False},
+          # Delete-a-group jackknife: 20 random groups of examples, each model's and each
+          # difference's metrics computed without one group at a time, for both models
+          # from the same groups. It reruns the combiners, not the models.
+          compute_confidence_intervals={'value': True},
+          confidence_intervals=tfma.ConfidenceIntervalOptions(
+              method=tfma.ConfidenceIntervalOptions.JACKKNIFE)),
   )
+
+
+ALLOWED_DROPS_KEY = 'allowed_drops'  # ReleaseConfig.allowed_drops(), as JSON
 
 
 class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
   PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS,
+                ALLOWED_DROPS_KEY: ExecutionParameter(type=str),
                 **{p.name: ExecutionParameter(type=p.ptype) for p in PARAMETERS}}
 
 
 class EvaluatorExecutor(evaluator_executor.Executor):
   """TFX's Evaluator, with the runtime bound folded in and the baseline taken from the
-  release registry: none when nothing has been released yet, so that the change
-  threshold is skipped on a first release, as TFX does without a baseline."""
+  release registry (none when nothing has been released yet: then there is nothing to
+  compare with), then the comparison with the baseline decided on intervals."""
 
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     inputs = dict(input_dict)
     baseline = inputs.get(standard_component_specs.BASELINE_MODEL_KEY)
     if baseline and not baseline[0].get_int_custom_property(release_registry.VERSION):
       del inputs[standard_component_specs.BASELINE_MODEL_KEY]
-    super().Do(inputs, output_dict, fold_min_mean_iou(exec_properties))
+    properties = fold_min_mean_iou(exec_properties)
+    allowed_drops = json.loads(properties.pop(ALLOWED_DROPS_KEY))
+    super().Do(inputs, output_dict, properties)
+    if standard_component_specs.BASELINE_MODEL_KEY not in inputs:
+      return
+    evaluation, = output_dict[standard_component_specs.EVALUATION_KEY]
+    comparison = evaluation_results.compare(evaluation_results.load(evaluation.uri),
+                                            **allowed_drops)
+    evaluation_results.write_comparison(evaluation.uri, comparison)
+    blessing, = output_dict[standard_component_specs.BLESSING_KEY]
+    if comparison.reasons() and blessing.get_int_custom_property(BLESSED_KEY):
+      _withdraw(blessing)
+
+
+BLESSED_KEY = tfx_constants.ARTIFACT_PROPERTY_BLESSED_KEY
+
+
+def _withdraw(blessing: types.Artifact) -> None:
+  """Turns the blessing TFX wrote into a refusal, as TFX writes one."""
+  fileio.remove(posixpath.join(blessing.uri, tfx_constants.BLESSED_FILE_NAME))
+  with fileio.open(posixpath.join(blessing.uri, tfx_constants.NOT_BLESSED_FILE_NAME), 'w'):
+    pass
+  blessing.set_int_custom_property(BLESSED_KEY, tfx_constants.NOT_BLESSED_VALUE)
 
 
 def fold_min_mean_iou(exec_properties: Mapping[str, Any]) -> Dict[str, Any]:
@@ -127,10 +167,12 @@ class Evaluator(base_component.BaseComponent):
 
   def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
                baseline_model: types.BaseChannel, eval_config: tfma.EvalConfig,
-               example_splits: Sequence[str], parameters: Mapping[str, Value]):
+               release: config_lib.ReleaseConfig, example_splits: Sequence[str],
+               parameters: Mapping[str, Value]):
     super().__init__(spec=EvaluatorSpec(
         examples=examples, model=model, baseline_model=baseline_model,
         eval_config=eval_config, example_splits=json_utils.dumps(example_splits),
+        allowed_drops=json.dumps(release.allowed_drops()),
         fairness_indicator_thresholds=json_utils.dumps(None),
         **{p.name: parameters[p.name] for p in PARAMETERS},
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),

@@ -22,6 +22,7 @@ from tfx.utils import path_utils
 
 SAVED_MODEL = 'saved_model.pb'
 RECORD_FILE = os.path.join('assets.extra', 'release.json')
+MODEL_CARD_FILE = os.path.join('assets.extra', 'model_card.html')
 NODE_ID = 'LatestRelease'
 # Custom properties of LatestRelease's output: the version found (0: none) and its path.
 VERSION = 'released_version'
@@ -56,10 +57,13 @@ def read_record(version_dir: str) -> Optional[Dict[str, Any]]:
     return json.load(f)
 
 
-def write_record(version_dir: str, record: Dict[str, Any]) -> None:
+def write_record(version_dir: str, record: Dict[str, Any], model_card_page: str) -> None:
+  """Writes a version's release record and its model card (HTML) beside the model."""
   fileio.makedirs(os.path.dirname(os.path.join(version_dir, RECORD_FILE)))
   with fileio.open(os.path.join(version_dir, RECORD_FILE), 'w') as f:
     f.write(json.dumps(record, indent=2, sort_keys=True))
+  with fileio.open(os.path.join(version_dir, MODEL_CARD_FILE), 'w') as f:
+    f.write(model_card_page)
 
 
 @decorators.component

@@ -1,16 +1,17 @@
 """The run's visual report: one self-contained HTML file (pictures inlined), viewable
 offline and in the Kubeflow Pipelines UI, which shows an HTML artifact as it is.
 
-It shows the blessing decision, per-class IoU bars, the confusion matrix, the training
+It shows the blessing decision, the comparison with the released model, IoU bars with
+their 95% intervals (whole split and each slice), the confusion matrix, the training
 curves, a grid of image / true mask / predicted mask for a fixed sample of the test split
-(the first images by file name), and the files ingestion skipped.
+(the first images by file name), the files ingestion skipped, and the model card.
 """
 import base64
 import csv
 import heapq
 import html
 import io
-from typing import Any, Dict, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import numpy as np
 from PIL import Image
@@ -18,6 +19,7 @@ import tensorflow as tf
 from tfx.dsl.io import fileio
 
 from petseg.components import ingest_report
+from petseg.components import model_card
 from petseg.components import overlay
 from petseg.components import run_summary
 from petseg.core import features
@@ -31,7 +33,8 @@ _RAW_SPEC = {'file_name': tf.io.FixedLenFeature([], tf.string),
              'mask': tf.io.FixedLenFeature([], tf.string)}
 _CSS = '''body{font-family:sans-serif;margin:2em;max-width:70em}
 table{border-collapse:collapse}td,th{padding:.2em .5em;text-align:right}
-.bar{background:#4a7ebb;height:1em}.grid img{width:%dpx;margin:2px}
+.track{position:relative;width:300px;height:1em}.bar{background:#4a7ebb;height:1em}
+.ci{position:absolute;top:.4em;height:.2em;background:#222}.grid img{width:%dpx;margin:2px}
 .no{color:#b00}.yes{color:#070}''' % _THUMBNAIL
 
 
@@ -76,15 +79,52 @@ def _sample_grid(model_dir: str, file_patterns: Sequence[str],
           f'<div class="grid">{"".join(rows)}</div>')
 
 
-def _iou_bars(test: Dict[str, Any]) -> str:
-  rows = []
-  for name, value in test['per_class_iou'].items():
-    shown = 'absent' if value is None else f'{value:.3f}'
-    width = 0 if value is None else round(300 * value)
-    rows.append(f'<tr><th>{html.escape(name)}</th><td>{shown}</td>'
-                f'<td style="text-align:left"><div class="bar" style="width:{width}px"></div>'
-                '</td></tr>')
-  return f'<table>{"".join(rows)}</table>'
+def _bar(value: Optional[float], interval: Optional[List[float]]) -> str:
+  """A bar 300 px for 1.0, with its 95% interval drawn as a whisker over it."""
+  if value is None:
+    return ''
+  whisker = '' if not interval else (
+      f'<div class="ci" style="left:{round(300 * interval[0])}px;'
+      f'width:{max(round(300 * (interval[1] - interval[0])), 1)}px"></div>')
+  return (f'<div class="track"><div class="bar" style="width:{round(300 * value)}px"></div>'
+          f'{whisker}</div>')
+
+
+def _shown(value: Optional[float], interval: Optional[List[float]]) -> str:
+  if value is None:
+    return 'absent'
+  return f'{value:.3f}' + (f' [{interval[0]:.3f}, {interval[1]:.3f}]' if interval else '')
+
+
+def _iou_bars(scores: Dict[str, Any]) -> str:
+  """Mean IoU and each class's IoU with their 95% intervals, as bars with whiskers."""
+  intervals = scores['intervals']
+  rows = [('mean IoU', scores['mean_iou'], intervals['mean_iou'])] + [
+      (name, value, intervals['per_class_iou'][name])
+      for name, value in scores['per_class_iou'].items()]
+  return '<table>' + ''.join(
+      f'<tr><th>{html.escape(name)}</th><td>{_shown(value, interval)}</td>'
+      f'<td style="text-align:left">{_bar(value, interval)}</td></tr>'
+      for name, value, interval in rows) + '</table>'
+
+
+def _comparison(comparison: Optional[Dict[str, Any]]) -> str:
+  """Every check against the released model: candidate, released, the difference with
+  its interval, the verdict and the drop allowed."""
+  if not comparison:
+    return '<p>No released model to compare with.</p>'
+  rows = ''.join(
+      f'<tr class="{"" if c["passed"] else "no"}"><td style="text-align:left">'
+      f'{html.escape(c["slice"])}</td><td style="text-align:left">{html.escape(c["metric"])}'
+      f'</td><td>{c["candidate"]:.3f}</td><td>{c["released"]:.3f}</td>'
+      f'<td>{_shown(c["difference"], c["interval"])}</td><td>{html.escape(c["verdict"])}</td>'
+      f'<td>{c["allowed_drop"]:.3f}</td></tr>' for c in comparison['checks'])
+  return ('<p>Both models on the same test images; each difference (this model minus the '
+          'released one) with its 95% interval from the same resamples. A check fails when '
+          'the whole interval lies below minus the allowed drop.</p>'
+          '<table><tr><th>slice</th><th>metric</th><th>this model</th><th>released</th>'
+          '<th>difference [95%]</th><th>verdict</th><th>allowed drop</th></tr>'
+          f'{rows}</table>')
 
 
 def _confusion_table(matrix: List[List[int]], class_names: Sequence[str]) -> str:
@@ -135,14 +175,22 @@ def _decision(summary: run_summary.RunSummary) -> str:
              'unless the newest version already holds this model.' if summary.blessed
              else 'Nothing is released.')
   drop = ('no released model to compare with' if gate['max_mean_iou_drop'] is None else
-          f'at most {gate["max_mean_iou_drop"]} below the released model')
-  return (said + f'<p>Gate: mean IoU &ge; {gate["min_mean_iou"]}, {drop}'
+          f'not worse than the released model beyond noise by more than '
+          f'{gate["max_mean_iou_drop"]} in mean IoU, {gate["max_slice_drop"]} in any slice or '
+          'class' + ''.join(f', {html.escape(k)} {v}'
+                            for k, v in gate['max_class_drop'].items()))
+  comparison = summary.comparison
+  verdict = ('' if not comparison else
+             f', {html.escape(comparison["verdict"])} (difference '
+             f'{_shown(comparison["difference"], comparison["interval"])})')
+  return (said + f'<p>Gate: mean IoU &ge; {gate["min_mean_iou"]}'
           + ''.join(f', {html.escape(k)} IoU &ge; {v}' for k, v in gate['min_class_iou'].items())
-          + '.</p><p>Baseline: ' + (f'version {baseline["version"]}, mean IoU '
-                                     f'{baseline["mean_iou"]:.3f} '
-                                     f'({html.escape(baseline["model_path"])})' if baseline
-                                     else 'none (nothing released before)') + '</p><p>'
-          + html.escape(release) + '</p>')
+          + f'; {drop}.</p><p>Baseline: ' + (f'version {baseline["version"]}, mean IoU '
+                                              f'{baseline["mean_iou"]:.3f} '
+                                              f'({html.escape(baseline["model_path"])})'
+                                              f'{verdict}' if baseline
+                                              else 'none (nothing released before)')
+          + '</p><p>' + html.escape(release) + '</p>')
 
 
 def _skipped(ingest: ingest_report.IngestReport) -> str:
@@ -164,15 +212,20 @@ def write(summary: run_summary.RunSummary, ingest: ingest_report.IngestReport, p
       f'<h1>petseg run: {html.escape(summary.model)}</h1>',
       f'<p>Model: {html.escape(summary.model_path)}</p>',
       '<h2>Release decision</h2>', _decision(summary),
-      f'<h2>Test split</h2><p>mean IoU {test["mean_iou"]:.3f}, pixel accuracy '
-      f'{test["pixel_accuracy"]:.3f}, on {summary.data["test"]["ingested"]} images</p>',
+      '<h2>Against the released model</h2>', _comparison(summary.comparison),
+      f'<h2>Test split</h2><p>On {summary.data["test"]["ingested"]} images, pixel accuracy '
+      f'{_shown(test["pixel_accuracy"], test["intervals"]["pixel_accuracy"])}; 95% '
+      'intervals from TFMA\'s jackknife over the images.</p>',
       _iou_bars(test),
+      *(part for name, scores in summary.slices.items()
+        for part in (f'<h3>{html.escape(name)}</h3>', _iou_bars(scores))),
       '<h2>Confusion matrix (pixels)</h2>',
       _confusion_table(test['confusion_matrix'], summary.class_names),
       '<h2>Training curves</h2>', _curves_svg(summary.training_history),
       '<h2>Sample of the test split</h2>',
       _sample_grid(summary.model_path, [summary.test_examples], labels),
       '<h2>Skipped at ingestion</h2>', _skipped(ingest),
+      '<h2>Model card</h2>', model_card.section(summary.model_card),
   ]
   with fileio.open(path, 'w') as f:
     f.write('<!doctype html><html><head><meta charset="utf-8"><title>petseg run</title>'

@@ -1,6 +1,7 @@
 """The release record of a run: the data, the model and the settings it was trained with,
-its metrics on the test split, the gate, the blessing decision with its reasons and the
-released model it was compared with, built from the run's artifacts.
+its metrics on the test split with their intervals, the gate, the comparison with the
+released model, the blessing decision with its reasons, and the model card, built from
+the run's artifacts.
 
 `RunSummary` is the record and `read()` its one loader; `build()` makes it (the
 ReleaseRecord component runs it on every orchestrator, and the Pusher stores it beside
@@ -14,13 +15,14 @@ import math
 import posixpath
 from typing import Any, Dict, List, Optional, Sequence
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
+from petseg.components import evaluation_results
 from petseg.components import ingest_report
+from petseg.components import model_card
 from petseg.components import release_registry
 from petseg.components import segmentation_metrics as sm
 from petseg.core import config as config_lib
@@ -29,14 +31,14 @@ from petseg.models import training
 
 # In a RunSummary artifact, named as the record in a released version.
 SUMMARY_FILE = posixpath.basename(release_registry.RECORD_FILE)
-OVERALL = 'overall'
+OVERALL = evaluation_results.OVERALL
 
 
 @dataclasses.dataclass(frozen=True)
 class RunSummary:
   """A run's release record. Scores (`test`, each of `slices`) are {mean_iou,
-  per_class_iou, pixel_accuracy, confusion_matrix}; `baseline` is {version, model_path,
-  mean_iou} of the released model compared with, None on a first release."""
+  per_class_iou, pixel_accuracy, confusion_matrix, intervals}; `baseline` is {version,
+  model_path, mean_iou} of the released model compared with, None on a first release."""
   pipeline: str
   pipeline_run: str
   created: str
@@ -54,11 +56,16 @@ class RunSummary:
   test: Dict[str, Any]
   slices: Dict[str, Dict[str, Any]]
   baseline: Optional[Dict[str, Any]]
+  # With a baseline: core.comparison.Comparison, as JSON: the verdict on the whole
+  # split's mean IoU (better, no detectable change, worse), the difference and its 95%
+  # interval, the allowed drops, the reasons and every check (slices, classes).
+  comparison: Optional[Dict[str, Any]]
   blessed: bool
   reasons: List[str]  # why not blessed
   gate: Dict[str, Any]  # the thresholds applied
   serving_dir: str
   evaluation: str  # the Evaluator's output
+  model_card: Dict[str, Any]  # components/model_card.py
 
   def to_json(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)
@@ -80,43 +87,25 @@ def write(summary: RunSummary, summary_uri: str) -> None:
     f.write(json.dumps(summary.to_json(), indent=2))
 
 
-def _value(metric_value) -> Any:
-  """A TFMA metric value as JSON: a float (None for NaN) or a nested list."""
-  if metric_value.HasField('array_value'):
-    array = metric_value.array_value
-    return np.array(array.int64_values or array.float64_values).reshape(
-        tuple(array.shape)).tolist()
-  value = metric_value.double_value.value
-  return None if math.isnan(value) else value
+def scores(metrics: Dict[str, evaluation_results.Estimate],
+           class_names: List[str]) -> Dict[str, Any]:
+  """One slice's metrics in the shape of petseg.evaluation.scores, with the matrix and the
+  95% interval of each figure ([low, high], None where TFMA gave none)."""
 
+  def interval(name):
+    bounds = metrics[name][1]
+    return list(bounds) if bounds else None
 
-def _slice_name(slice_key) -> str:
-  parts = [f'{k.column}={k.bytes_value.decode() if k.HasField("bytes_value") else k.int64_value}'
-           for k in slice_key.single_slice_keys]
-  return ','.join(parts) or OVERALL
-
-
-def load_metrics(evaluation_uri: str) -> Dict[str, Dict[str, Dict[str, Any]]]:
-  """{model ('candidate', 'baseline'): {slice: {metric name: value}}} of an Evaluator run;
-  a run without a baseline names its model 'candidate' too."""
-  result: Dict[str, Dict[str, Dict[str, Any]]] = {}
-  for per_slice in tfma.load_metrics(evaluation_uri):
-    for entry in per_slice.metric_keys_and_values:
-      if entry.key.is_diff:
-        continue
-      model = entry.key.model_name or tfma.CANDIDATE_KEY
-      (result.setdefault(model, {}).setdefault(_slice_name(per_slice.slice_key), {})
-       [entry.key.name]) = _value(entry.value)
-  return result
-
-
-def scores(metrics: Dict[str, Any], class_names: List[str]) -> Dict[str, Any]:
-  """One slice's metrics in the shape of petseg.evaluation.scores, with the matrix."""
   return {
-      'mean_iou': metrics[sm.MEAN_IOU],
-      'per_class_iou': {n: metrics[sm.class_iou_name(n)] for n in class_names},
-      'pixel_accuracy': metrics[sm.PIXEL_ACCURACY],
-      'confusion_matrix': metrics[sm.CONFUSION_MATRIX],
+      'mean_iou': metrics[sm.MEAN_IOU][0],
+      'per_class_iou': {n: metrics[sm.class_iou_name(n)][0] for n in class_names},
+      'pixel_accuracy': metrics[sm.PIXEL_ACCURACY][0],
+      'confusion_matrix': metrics[sm.CONFUSION_MATRIX][0],
+      'intervals': {
+          'mean_iou': interval(sm.MEAN_IOU),
+          'per_class_iou': {n: interval(sm.class_iou_name(n)) for n in class_names},
+          'pixel_accuracy': interval(sm.PIXEL_ACCURACY),
+      },
   }
 
 
@@ -127,20 +116,20 @@ def _reason(failure) -> str:
   threshold = failure.metric_threshold
   if math.isnan(value):
     return f'{name} has no value (the class is absent from the test split)'
-  if failure.metric_key.is_diff:
-    allowed = -threshold.change_threshold.absolute.value
-    return (f'{name} is {-value:.3f} below the released model\'s, more than the allowed '
-            f'drop of {allowed:.3f}')
   bound = threshold.value_threshold.lower_bound.value
   return f'{name} {value:.3f} is below the lower bound {bound:.3f} by {bound - value:.3f}'
 
 
-def blessing_reasons(evaluation_uri: str) -> List[str]:
+def blessing_reasons(evaluation_uri: str,
+                     comparison: Optional[Dict[str, Any]]) -> List[str]:
+  """Why the Evaluator refused: TFMA's failed bounds, then the comparison's failed checks
+  (comparison.json, as JSON)."""
   validation = tfma.load_validation_result(evaluation_uri)
   reasons = [_reason(failure) for per_slice in validation.metric_validations_per_slice
              for failure in per_slice.failures]
-  reasons += [f'no examples in slice {_slice_name(s)}' for s in validation.missing_slices]
-  return reasons
+  reasons += [f'no examples in slice {evaluation_results.slice_name(s)}'
+              for s in validation.missing_slices]
+  return reasons + (comparison['reasons'] if comparison else [])
 
 
 def data_fingerprint(examples_uri: str, splits: Sequence[str]) -> str:
@@ -163,12 +152,16 @@ def _json_fingerprint(value: Any) -> str:
   return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
-def gate(evaluation_uri: str) -> Dict[str, Any]:
-  """The thresholds the Evaluator applied, from the EvalConfig it wrote beside its results
-  (the runtime bound already folded in); `max_mean_iou_drop` is None on a first release."""
+def gate(evaluation_uri: str, comparison: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+  """The thresholds the Evaluator applied: the bounds from the EvalConfig it wrote beside
+  its results (the runtime bound already folded in), the allowed drops from its
+  `comparison` (as JSON; None on a first release, and then so are the drops)."""
   eval_config = tfma.writers.eval_config_writer.load_eval_run(evaluation_uri)[0]
-  result: Dict[str, Any] = {'min_mean_iou': None, 'max_mean_iou_drop': None,
-                            'min_class_iou': {}}
+  result: Dict[str, Any] = {'min_mean_iou': None, 'min_class_iou': {},
+                            'max_mean_iou_drop': None, 'max_slice_drop': None,
+                            'max_class_drop': {}}
+  if comparison:
+    result.update({k: comparison[k] for k in config_lib.ReleaseConfig().allowed_drops()})
   prefix = len(sm.class_iou_name(''))
   for metric in eval_config.metrics_specs[0].metrics:
     name = json.loads(metric.config or '{}').get('name', sm.MEAN_IOU)
@@ -176,8 +169,6 @@ def gate(evaluation_uri: str) -> Dict[str, Any]:
       threshold = per_slice.threshold
       if name == sm.MEAN_IOU:
         result['min_mean_iou'] = threshold.value_threshold.lower_bound.value
-        if threshold.HasField('change_threshold'):  # TFMA drops it without a baseline
-          result['max_mean_iou_drop'] = -threshold.change_threshold.absolute.value
       else:
         result['min_class_iou'][name[prefix:]] = threshold.value_threshold.lower_bound.value
   return result
@@ -194,10 +185,11 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
     config = json.load(f)
   labels = config.pop('labels')
   class_names = labels['class_names']
-  metrics = load_metrics(evaluation_uri)
-  candidate = metrics[tfma.CANDIDATE_KEY]
-  applied_gate = gate(evaluation_uri)
-  return RunSummary(
+  metrics = evaluation_results.load(evaluation_uri)
+  candidate = metrics[evaluation_results.CANDIDATE]
+  comparison = evaluation_results.read_comparison(evaluation_uri)
+  applied_gate = gate(evaluation_uri, comparison)
+  summary = RunSummary(
       pipeline=pipeline,
       pipeline_run=pipeline_run,
       created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
@@ -217,11 +209,15 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       test=scores(candidate[OVERALL], class_names),
       slices={name: scores(m, class_names) for name, m in candidate.items()
               if name != OVERALL},
-      baseline=({**baseline, 'mean_iou': metrics[tfma.BASELINE_KEY][OVERALL][sm.MEAN_IOU]}
+      baseline=({**baseline, 'mean_iou':
+                 metrics[evaluation_results.BASELINE][OVERALL][sm.MEAN_IOU][0]}
                 if baseline else None),
+      comparison=comparison,
       blessed=blessed,
-      reasons=[] if blessed else blessing_reasons(evaluation_uri),
+      reasons=[] if blessed else blessing_reasons(evaluation_uri, comparison),
       gate=applied_gate,
       serving_dir=serving_dir,
       evaluation=evaluation_uri,
+      model_card={},
   )
+  return dataclasses.replace(summary, model_card=model_card.build(summary, ingest))

@@ -33,6 +33,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
+from petseg.components import model_card
 from petseg.components import release_record
 from petseg.components import release_registry
 from petseg.components import run_summary
@@ -42,12 +43,13 @@ SUMMARY_KEY = 'summary'
 
 def _digests(directory: str) -> Dict[str, str]:
   """Relative path -> sha256 of every file of the model under `directory` (its release
-  record aside)."""
+  record and model card aside)."""
   digests = {}
   for root, _, files in fileio.walk(directory):
     for name in files:
       path = os.path.join(root, name)
-      if os.path.relpath(path, directory) == release_registry.RECORD_FILE:
+      if os.path.relpath(path, directory) in (release_registry.RECORD_FILE,
+                                              release_registry.MODEL_CARD_FILE):
         continue
       digest = hashlib.sha256()
       with fileio.open(path, 'rb') as f:
@@ -59,15 +61,16 @@ def _digests(directory: str) -> Dict[str, str]:
 
 def _copy_saved_model(source: str, destination: str, record: Dict[str, Any]) -> None:
   io_utils.copy_dir(source, destination, deny_regex_patterns=[r'saved_model\.pb'])
-  release_registry.write_record(destination, record)
+  release_registry.write_record(destination, record,
+                                model_card.page(record[model_card.KEY]))
   io_utils.copy_file(os.path.join(source, release_registry.SAVED_MODEL),
                      os.path.join(destination, release_registry.SAVED_MODEL))
 
 
 def publish(model_path: str, base_directory: str, summary: Dict[str, Any]) -> str:
   """Copies the SavedModel at `model_path` to the next version with its release record
-  (the run summary, its version and time), unless the newest version already holds the
-  same model; returns the version that serves it."""
+  (the run summary, its version and time) and model card, unless the newest version
+  already holds the same model; returns the version that serves it."""
   fileio.makedirs(base_directory)
   newest = release_registry.newest_release(base_directory)
   if newest is not None and _digests(model_path) == _digests(
@@ -75,9 +78,12 @@ def publish(model_path: str, base_directory: str, summary: Dict[str, Any]) -> st
     logging.info('%s is already released as version %d', model_path, newest)
     return str(newest)
   version = str((release_registry.newest_version(base_directory) or 0) + 1)
+  card = summary[model_card.KEY]
   record = {**summary, 'version': int(version),
             'released_at': datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec='seconds')}
+                timespec='seconds'),
+            model_card.KEY: {**card, 'model_details': {**card['model_details'],
+                                                       'version': int(version)}}}
   final = os.path.join(base_directory, version)
   if '://' in base_directory:
     _copy_saved_model(model_path, final, record)

@@ -9,7 +9,7 @@ submission. `check_number()` is how every configuration checks its numbers.
 import dataclasses
 import json
 import math
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 from petseg.core import errors
 from petseg.core import labels as labels_lib
@@ -57,24 +57,38 @@ DEFAULT_MIN_MEAN_IOU = 0.4
 @dataclasses.dataclass(frozen=True)
 class ReleaseConfig:
   """The release gate. A model is blessed when, on the test split, its mean IoU reaches
-  `min_mean_iou`, each class named in `min_class_iou` reaches its own bound, and (once a
-  model has been released) its mean IoU is not below the released model's by more than
-  `max_mean_iou_drop`."""
+  `min_mean_iou` and each class named in `min_class_iou` reaches its own bound; and, once
+  a model has been released, when it is not worse than the released model beyond noise
+  (core/comparison.py) by more than `max_mean_iou_drop` in mean IoU, `max_slice_drop` in
+  any slice's mean IoU or in any class's IoU (in the whole split or a slice), or a class's
+  own `max_class_drop`."""
   min_mean_iou: float = DEFAULT_MIN_MEAN_IOU
   min_class_iou: Mapping[str, float] = dataclasses.field(default_factory=dict)
   max_mean_iou_drop: float = 0.01
+  max_slice_drop: float = 0.02
+  max_class_drop: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
   def __post_init__(self):
     for name, bound in [('min_mean_iou', self.min_mean_iou),
                         *((f'min_class_iou[{k}]', v) for k, v in self.min_class_iou.items())]:
       check_number(name, bound, 0, 1)
-    check_number('max_mean_iou_drop', self.max_mean_iou_drop, 0)
+    for name, drop in [('max_mean_iou_drop', self.max_mean_iou_drop),
+                       ('max_slice_drop', self.max_slice_drop),
+                       *((f'max_class_drop[{k}]', v) for k, v in self.max_class_drop.items())]:
+      check_number(name, drop, 0)
 
   def check_classes(self, labels: labels_lib.LabelSpec) -> None:
-    unknown = sorted(set(self.min_class_iou) - set(labels.class_names))
-    if unknown:
-      raise errors.ConfigError(f'min_class_iou names unknown classes {unknown}; the classes '
-                               f'are {list(labels.class_names)}')
+    for field in ('min_class_iou', 'max_class_drop'):
+      unknown = sorted(set(getattr(self, field)) - set(labels.class_names))
+      if unknown:
+        raise errors.ConfigError(f'{field} names unknown classes {unknown}; the classes '
+                                 f'are {list(labels.class_names)}')
+
+  def allowed_drops(self) -> Dict[str, Any]:
+    """The settings of the comparison with the released model."""
+    return {'max_mean_iou_drop': self.max_mean_iou_drop,
+            'max_slice_drop': self.max_slice_drop,
+            'max_class_drop': dict(self.max_class_drop)}
 
   @classmethod
   def from_json(cls, data: Mapping[str, Any]) -> 'ReleaseConfig':

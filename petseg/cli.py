@@ -43,7 +43,7 @@ _SECTION_FLAGS = {
     'dataset': ('eval_fraction', 'test_fraction', 'max_reject_fraction'),
     'training': ('model', 'epochs', 'batch_size', 'learning_rate', 'image_size', 'crop_size',
                  'max_train_minutes'),
-    'release': ('min_mean_iou', 'max_mean_iou_drop'),
+    'release': ('min_mean_iou', 'max_mean_iou_drop', 'max_slice_drop'),
 }
 
 
@@ -55,8 +55,9 @@ def _flag_settings(args: argparse.Namespace) -> dict:
   for flag in ('border_as_ignore', 'follow_symlinks'):
     if getattr(args, flag, False):
       settings['dataset'][flag] = True
-  if getattr(args, 'min_class_iou', None):
-    settings['release']['min_class_iou'] = dict(args.min_class_iou)
+  for flag in ('min_class_iou', 'max_class_drop'):
+    if getattr(args, flag, None):
+      settings['release'][flag] = dict(getattr(args, flag))
   return settings
 
 
@@ -68,7 +69,7 @@ def _settings(args: argparse.Namespace) -> dict:
 
 
 def _class_bound(text: str):
-  """NAME=X for --min-class-iou."""
+  """NAME=X for --min-class-iou and --max-class-drop."""
   name, _, value = text.rpartition('=')
   try:
     if not name:
@@ -240,8 +241,15 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
                       metavar='CLASS=X',
                       help='and only if this class\'s IoU reaches X (repeatable)')
   parser.add_argument('--max-mean-iou-drop', type=float,
-                      help='and only if its mean IoU is at most this much below the last '
-                      'released model\'s (default 0.01)')
+                      help='and only if its mean IoU is not below the last released '
+                      'model\'s, on the same test images, beyond noise by more than this '
+                      '(default 0.01)')
+  parser.add_argument('--max-slice-drop', type=float,
+                      help='nor any slice\'s mean IoU (species for Oxford Pets), nor any '
+                      'class\'s IoU in the whole split or a slice, by more than this (0.02)')
+  parser.add_argument('--max-class-drop', type=_class_bound, action='append',
+                      metavar='CLASS=X',
+                      help='this class\'s own allowed drop instead (repeatable)')
   parser.add_argument('--pipeline-name', default='petseg')
   parser.add_argument('--follow-symlinks', action='store_true',
                       help='read files that symlinks in the data directory point to outside '

@@ -164,8 +164,11 @@ def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[s
         os.remove(temporary)
 
 
-def _fmt(value: Optional[float]) -> str:
-  return 'n/a' if value is None else f'{value:.3f}'
+def _fmt(value: Optional[float], interval: Optional[List[float]] = None) -> str:
+  """0.634, with its 95% interval when there is one: 0.634 [0.601, 0.667]."""
+  if value is None:
+    return 'n/a'
+  return f'{value:.3f}' + (f' [{interval[0]:.3f}, {interval[1]:.3f}]' if interval else '')
 
 
 def run_table(summary, pushed: Optional[str]) -> List[str]:
@@ -181,16 +184,19 @@ def run_table(summary, pushed: Optional[str]) -> List[str]:
            *([f'Recipe     {training["recipe"]}'] if training['recipe'] else []),
            'Data       ' + ', '.join(f'{split} {d["ingested"]} (+{d["rejected"]} rejected)'
                                     for split, d in summary.data.items()),
-           f'Test       mean IoU {_fmt(test["mean_iou"])}, pixel accuracy '
-           f'{_fmt(test["pixel_accuracy"])}',
+           f'Test       mean IoU {_fmt(test["mean_iou"], test["intervals"]["mean_iou"])}, '
+           f'pixel accuracy {_fmt(test["pixel_accuracy"])} (95% intervals)',
            '           ' + ', '.join(f'{name} {_fmt(v)}'
                                     for name, v in test['per_class_iou'].items())]
   for name, s in summary.slices.items():
-    lines.append(f"  {name + ':':<16} mean IoU {_fmt(s['mean_iou'])}")
-  baseline = summary.baseline
+    lines.append(f"  {name + ':':<16} mean IoU {_fmt(s['mean_iou'], s['intervals']['mean_iou'])}")
+  baseline, comparison = summary.baseline, summary.comparison
   lines.append('Baseline   ' + (f'version {baseline["version"]}, mean IoU '
                                 f'{_fmt(baseline["mean_iou"])}  {baseline["model_path"]}'
                                 if baseline else 'none (nothing released before)'))
+  if comparison:
+    lines.append(f'Compared   {comparison["verdict"]}: mean IoU difference '
+                 f'{_fmt(comparison["difference"], comparison["interval"])}')
   lines.append('Blessed    ' + ('yes' if summary.blessed else
                                 'no: ' + '; '.join(summary.reasons)))
   lines.append(f'Pushed     {pushed or "no"}')

@@ -121,8 +121,8 @@ def create_pipeline(
       parameters=parameters)
 
   # Evaluate against the release gate and the baseline: the newest version released to
-  # the serving directory (none on a first release, when the change threshold is
-  # skipped), read from the registry itself rather than resolved from ML Metadata, so
+  # the serving directory (none on a first release, when there is nothing to compare
+  # with), read from the registry itself rather than resolved from ML Metadata, so
   # that every orchestrator can run it.
   baseline = release_registry.LatestRelease(serving_dir=serving_dir).with_id(
       release_registry.NODE_ID)
@@ -135,7 +135,7 @@ def create_pipeline(
       example_splits=['test'],
       eval_config=evaluator_lib.eval_config(config.release, dataset.labels,
                                             slice_features=source.slice_features),
-      parameters=parameters)
+      release=config.release, parameters=parameters)
   # Record: the run summary and HTML report, as artifacts, whether or not it is blessed.
   record = release_record.ReleaseRecord(
       examples=ingest.outputs['examples'], model=trainer.outputs['model'],

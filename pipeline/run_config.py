@@ -61,13 +61,13 @@ def sections(settings: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
 
 
 def merge(*layers: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
-  """Sectioned settings, each layer overriding the ones before it; `min_class_iou`
-  bounds are merged class by class."""
+  """Sectioned settings, each layer overriding the ones before it; the per-class settings
+  (`min_class_iou`, `max_class_drop`) are merged class by class."""
   merged = {name: {} for name in SECTIONS}
   for layer in layers:
     for name, section in sections(layer).items():
       for key, value in section.items():
-        if key == 'min_class_iou':
+        if key in ('min_class_iou', 'max_class_drop'):
           value = {**merged[name].get(key, {}), **value}
         merged[name][key] = value
   return merged

@@ -1,5 +1,6 @@
 """Helpers shared by the tests: image writers, record counts, the real data in
 ../shared/data, and the demo's training flags. Fixtures are in conftest.py."""
+import dataclasses
 import io
 import os
 import pathlib
@@ -71,3 +72,43 @@ def count_records(examples_uri: str, split: str) -> int:
 def read_records(examples_uri: str, split: str):
   return [tf.train.Example.FromString(r.numpy())
           for r in input_pipeline.records(split_files(examples_uri, split))]
+
+
+def _around(value: float):
+  return [value - 0.05, value + 0.05]
+
+
+def _scores(mean_iou: float, per_class: dict) -> dict:
+  """A slice's scores, each figure with an interval 0.05 either side."""
+  return {'mean_iou': mean_iou, 'per_class_iou': per_class, 'pixel_accuracy': 0.9,
+          'confusion_matrix': [[9, 1, 0], [1, 9, 0], [0, 1, 9]],
+          'intervals': {'mean_iou': _around(mean_iou),
+                        'per_class_iou': {n: _around(v) for n, v in per_class.items()},
+                        'pixel_accuracy': _around(0.9)}}
+
+
+def run_summary_of(**changes):
+  """A components.run_summary.RunSummary as a trained Oxford Pets run makes one (border
+  IoU 0.38, a first release), with its model card; `changes` replace fields first."""
+  from petseg.components import ingest_report  # pylint: disable=g-import-not-at-top
+  from petseg.components import model_card  # pylint: disable=g-import-not-at-top
+  from petseg.components import run_summary  # pylint: disable=g-import-not-at-top
+  from petseg.models import training  # pylint: disable=g-import-not-at-top
+  per_class = {'pet': 0.7, 'background': 0.83, 'border': 0.38}
+  summary = run_summary.RunSummary(
+      pipeline='petseg', pipeline_run='run-1', created='2026-11-22T06:00:00+00:00',
+      model='unet_xception', model_path='/out/Trainer/model/7/Format-Serving',
+      training=training.TrainingConfig(num_classes=3).to_json(), training_history='h.csv',
+      class_names=list(per_class), labels={}, data={
+          'train': {'ingested': 240, 'rejected': 1}, 'eval': {'ingested': 60, 'rejected': 0},
+          'test': {'ingested': 300, 'rejected': 0}},
+      data_fingerprint='d' * 64, config_fingerprint='c' * 64, ingest_report='ingest.json',
+      test_examples='Split-test/*', test=_scores(0.637, per_class),
+      slices={'species=cat': _scores(0.6, per_class), 'species=dog': _scores(0.66, per_class)},
+      baseline=None, comparison=None, blessed=True, reasons=[], gate={},
+      serving_dir='/serving', evaluation='/out/Evaluator/evaluation/9', model_card={})
+  summary = dataclasses.replace(summary, **changes)
+  ingest = ingest_report.IngestReport(
+      dataset='oxford_pets', data_dir='/data', splits={}, rejected_by_reason={'truncated': 1},
+      ignored_by_reason={}, rejected=(), ignored_files=(), converted=())
+  return dataclasses.replace(summary, model_card=model_card.build(summary, ingest))

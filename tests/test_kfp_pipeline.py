@@ -20,7 +20,7 @@ from tests import kfp_harness
 pytestmark = pytest.mark.slow
 IMAGE = 'registry.example/petseg:test'
 FLAGS = ['--image-size', '64', '--epochs', '2', '--batch-size', '8', '--min-mean-iou', '0',
-         '--max-mean-iou-drop', '0.5']
+         '--max-mean-iou-drop', '0.5', '--max-slice-drop', '0.5']
 
 
 def _spec(tmp_path, sample_dir, target, pipeline_root, serving):
@@ -66,8 +66,9 @@ def test_first_release_on_open_source_kfp_is_pushed_as_version_1_with_its_record
   assert 'input_fingerprint' not in first['ExampleGen'].log  # no pre-cache check here
   summary = _summary(runs['oss'], first)
   assert summary['blessed'] and summary['baseline'] is None
-  assert summary['gate'] == {'min_mean_iou': 0.0, 'max_mean_iou_drop': None,
-                             'min_class_iou': {}}
+  assert summary['gate'] == {'min_mean_iou': 0.0, 'min_class_iou': {},
+                             'max_mean_iou_drop': None, 'max_slice_drop': None,
+                             'max_class_drop': {}}
   assert summary['pipeline_run'] == 'run-1-0000-kfp'  # the backend's placeholder, replaced
   record = release_registry.read_record(str(runs['serving'] / '1'))
   assert record['version'] == 1 and record['released_at']
@@ -103,6 +104,7 @@ def test_vertex_run_compares_against_the_version_released_by_the_first(runs):
   assert summary['baseline']['model_path'] == str(runs['serving'] / '1')
   assert summary['baseline']['mean_iou'] == pytest.approx(first_summary['test']['mean_iou'])
   assert summary['blessed'] and summary['gate']['max_mean_iou_drop'] == 0.5
+  assert summary['comparison']['max_slice_drop'] == 0.5 and summary['comparison']['checks']
   assert summary['data_fingerprint'] == first_summary['data_fingerprint']  # same data
   pushed = second['Pusher'].outputs['pushed_model']['metadata']['pushed_version']
   assert versions == sorted({'1', pushed})  # the same model stays version 1

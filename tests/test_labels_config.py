@@ -100,14 +100,18 @@ def test_training_and_release_flags_override_the_config_file(tmp_path):
   settings_file.write_text(json.dumps({
       'eval_fraction': 0.25,
       'training': {'model': 'fcn_vgg16', 'epochs': 7, 'optimizer': 'adamw'},
-      'release': {'min_mean_iou': 0.5, 'min_class_iou': {'pet': 0.4, 'border': 0.1}}}))
+      'release': {'min_mean_iou': 0.5, 'min_class_iou': {'pet': 0.4, 'border': 0.1},
+                  'max_class_drop': {'border': 0.1}}}))
   args = cli._parser().parse_args(['run', '--dataset', 'oxford_pets', '--data-dir', 'd',
                                    '--output-dir', 'o', '--config', str(settings_file),
                                    '--epochs', '3', '--min-class-iou', 'pet=0.6',
-                                   '--max-mean-iou-drop', '0.05'])
+                                   '--max-mean-iou-drop', '0.05', '--max-slice-drop', '0.03',
+                                   '--max-class-drop', 'pet=0.04'])
   settings = cli._settings(args)
   assert settings['release'] == {'min_mean_iou': 0.5, 'max_mean_iou_drop': 0.05,
-                                 'min_class_iou': {'pet': 0.6, 'border': 0.1}}
+                                 'max_slice_drop': 0.03,
+                                 'min_class_iou': {'pet': 0.6, 'border': 0.1},
+                                 'max_class_drop': {'pet': 0.04, 'border': 0.1}}
   assert settings['dataset'] == {'eval_fraction': 0.25}
   config = run_config.RunConfig.from_settings('oxford_pets', 'd', settings)
   assert config.dataset.eval_fraction == 0.25
@@ -116,6 +120,9 @@ def test_training_and_release_flags_override_the_config_file(tmp_path):
   assert config.training.image_size == (224, 224)  # the model's own default
   assert config.training.num_classes == 3  # from the dataset's labels
   assert config.release.min_class_iou == {'pet': 0.6, 'border': 0.1}
+  assert config.release.allowed_drops() == {
+      'max_mean_iou_drop': 0.05, 'max_slice_drop': 0.03,
+      'max_class_drop': {'pet': 0.04, 'border': 0.1}}
 
 
 def test_the_config_file_may_hold_a_dataset_section(tmp_path):

@@ -144,5 +144,8 @@ def test_portable_runner_with_two_workers_matches_the_direct_runner(
   # The same model (seeded training on the same transformed data), the same metrics.
   summaries = [run_summary.read(run('ReleaseRecord', 'summary').uri)
                for run in (direct, portable)]
-  assert summaries[0].test == summaries[1].test
-  assert summaries[0].slices == summaries[1].slices
+  # The intervals come from TFMA's random grouping of examples, which differs run to run.
+  scores = [{name: {k: v for k, v in s.items() if k != 'intervals'}
+             for name, s in {'overall': summary.test, **summary.slices}.items()}
+            for summary in summaries]
+  assert scores[0] == scores[1]

@@ -59,6 +59,9 @@ def test_first_run_is_blessed_and_pushed_as_version_1_with_its_record(runs):
   assert summary['baseline'] is None
   assert summary['test']['mean_iou'] > summary['gate']['min_mean_iou'] == 0.4
   assert summary['gate']['max_mean_iou_drop'] is None  # nothing to compare with yet
+  assert summary['comparison'] is None
+  low, high = summary['test']['intervals']['mean_iou']
+  assert low < summary['test']['mean_iou'] < high
   assert versions == ['1']  # no staging directory is left behind
   assert summary['pushed'] == str(runs['root'] / 'out' / 'serving' / '1')
   assert os.path.isfile(os.path.join(summary['pushed'], 'saved_model.pb'))
@@ -71,6 +74,13 @@ def test_first_run_is_blessed_and_pushed_as_version_1_with_its_record(runs):
   assert set(summary['test']['per_class_iou']) == {'pet', 'background', 'border'}
   assert set(summary['slices']) == {'species=cat', 'species=dog'}
   assert summary['data']['test'] == {'ingested': 16, 'rejected': 0}
+  card = record['model_card']
+  assert card['model_details']['version'] == 1 and card['blessed']
+  assert card['model_parameters']['data']['splits'] == summary['data']
+  assert {m['slice'] for m in card['quantitative_analysis']['performance_metrics']} == {
+      'overall', 'species=cat', 'species=dog'}
+  with open(os.path.join(summary['pushed'], 'assets.extra', 'model_card.html')) as f:
+    assert 'Known limits' in f.read()
 
 
 EVERY_RUN = {'LatestRelease', 'Evaluator', 'ReleaseRecord', 'Pusher'}
@@ -88,6 +98,10 @@ def test_rerun_evaluates_against_the_released_version_and_does_not_copy_it_again
     assert summary['baseline']['version'] == 1
     assert summary['baseline']['model_path'] == runs['first'][0]['pushed']
     assert summary['baseline']['mean_iou'] == pytest.approx(summary['test']['mean_iou'])
+    # The same model on the same images: every difference is 0, with no room around it.
+    assert summary['comparison']['verdict'] == 'no detectable change'
+    assert summary['comparison']['interval'] == [0, 0]
+    assert summary['comparison']['reasons'] == []
     assert summary['test']['mean_iou'] == pytest.approx(runs['first'][0]['test']['mean_iou'])
     assert summary['pushed'] == runs['first'][0]['pushed'] and versions == ['1']
 
@@ -101,12 +115,14 @@ def test_weaker_model_is_not_pushed_and_says_why(runs):
   baseline = summary['baseline']
   assert baseline['mean_iou'] == pytest.approx(runs['first'][0]['test']['mean_iou'])
   assert summary['test']['mean_iou'] < baseline['mean_iou'] - 0.01
-  reason, = summary['reasons']
-  said = re.fullmatch(r"mean_iou is (\S+) below the released model's, more than the "
-                      r"allowed drop of 0\.010", reason)
+  assert summary['comparison']['verdict'] == 'worse'
+  reason = summary['reasons'][0]  # the whole split's mean IoU comes first
+  said = re.fullmatch(r"mean_iou is (\S+) below the released model's \(95% interval of the "
+                      r"drop (\S+) to (\S+)\), more than the allowed drop of 0\.010", reason)
   assert said, reason
   drop = baseline['mean_iou'] - summary['test']['mean_iou']
   assert float(said.group(1)) == pytest.approx(drop, abs=1e-3)
+  assert 0.01 < float(said.group(2)) < drop < float(said.group(3))
 
 
 def test_unreachable_threshold_leaves_the_serving_directory_unchanged(runs):
@@ -127,6 +143,8 @@ def test_report_is_an_artifact_of_the_run_in_one_file(runs):
   with open(runs['root'] / 'out' / 'report.html') as f:
     assert f.read() == page  # the copy petseg run leaves in the output directory
   assert 'Not blessed: mean_iou' in page and 'Confusion matrix' in page
+  assert 'Against the released model' in page and 'no detectable change' in page
+  assert '<h2>Model card</h2>' in page and 'species=cat' in page
   assert '<svg' in page and 'val_mean_iou' in page
   for i in range(8):
     for kind in ('image', 'truth', 'predicted'):

@@ -45,9 +45,7 @@ def _check_tfma_metrics(config, extracts, check):
 
 def test_metrics_match_the_numpy_reference_including_an_absent_class():
   config = evaluator.eval_config(config_lib.ReleaseConfig(), LABELS)
-  # There is no baseline model here, and TFMA refuses a change threshold without one.
-  config.metrics_specs[0].metrics[0].per_slice_thresholds[0].threshold.ClearField(
-      'change_threshold')
+  config.options.ClearField('compute_confidence_intervals')  # two examples: values alone
   # Extracts come in batches (here of one), as TFMA's predict step makes them.
   extracts = [{'features': {sm.GROUND_TRUTH_KEY: t[np.newaxis]},
                'predictions': {sm.PREDICTION_KEY: p[np.newaxis]}}
@@ -95,11 +93,14 @@ def _thresholds(config):
   return out
 
 
-def test_eval_config_gates_mean_iou_change_and_named_classes_on_the_whole_split():
+def test_eval_config_bounds_mean_iou_and_named_classes_with_intervals_on_every_slice():
   config = evaluator.eval_config(
       config_lib.ReleaseConfig(min_mean_iou=0.5, min_class_iou={'pet': 0.6},
                             max_mean_iou_drop=0.02), LABELS, slice_features=['species'])
-  assert _thresholds(config) == {'MeanIoU': (0.5, -0.02), 'iou/pet': (0.6, None)}
+  # The drop from the released model is the executor's to judge, on intervals.
+  assert _thresholds(config) == {'MeanIoU': (0.5, None), 'iou/pet': (0.6, None)}
+  assert config.options.compute_confidence_intervals.value
+  assert config.options.confidence_intervals.method == tfma.ConfidenceIntervalOptions.JACKKNIFE
   assert [list(s.feature_keys) for s in config.slicing_specs] == [[], ['species']]
   spec, = config.model_specs
   assert spec.signature_name == 'serving_examples'
@@ -111,6 +112,8 @@ def test_eval_config_gates_mean_iou_change_and_named_classes_on_the_whole_split(
     ({'min_mean_iou': 1.5}, 'min_mean_iou must be a finite number in'),
     ({'min_class_iou': {'pet': -0.1}}, r'min_class_iou\[pet\]'),
     ({'max_mean_iou_drop': -1}, 'max_mean_iou_drop'),
+    ({'max_slice_drop': float('nan')}, 'max_slice_drop'),
+    ({'max_class_drop': {'pet': -0.5}}, r'max_class_drop\[pet\]'),
     ({'min_iou': 0.3}, 'unknown release settings'),
 ])
 def test_release_settings_are_checked(settings, message):
@@ -118,9 +121,10 @@ def test_release_settings_are_checked(settings, message):
     config_lib.ReleaseConfig.from_json(settings)
 
 
-def test_a_gate_on_an_unknown_class_names_the_classes():
-  with pytest.raises(errors.ConfigError, match="unknown classes.*'cat'.*pet"):
-    evaluator.eval_config(config_lib.ReleaseConfig(min_class_iou={'cat': 0.5}), LABELS)
+@pytest.mark.parametrize('field', ['min_class_iou', 'max_class_drop'])
+def test_a_gate_on_an_unknown_class_names_the_classes(field):
+  with pytest.raises(errors.ConfigError, match=f"{field} names unknown classes.*'cat'.*pet"):
+    evaluator.eval_config(config_lib.ReleaseConfig(**{field: {'cat': 0.5}}), LABELS)
 
 
 def test_metric_keys_have_no_sub_key_so_they_can_be_gated():

@@ -1,6 +1,5 @@
 """Releasing into a TensorFlow Serving directory: numbered versions, never half-written,
 each with its release record."""
-import dataclasses
 import json
 import os
 
@@ -13,8 +12,9 @@ from petseg.components import release_record
 from petseg.components import run_summary
 from petseg.components import release_registry
 from petseg.components import serving_pusher
+from tests import helpers
 
-SUMMARY = {'model': 'unet_xception', 'blessed': True, 'test': {'mean_iou': 0.7}}
+SUMMARY = helpers.run_summary_of().to_json()
 
 
 def _saved_model(path):
@@ -48,7 +48,14 @@ def test_each_version_carries_its_release_record(tmp_path):
   serving_pusher.publish(model, str(serving), SUMMARY)
   record = release_registry.read_record(str(serving / '1'))
   assert record['version'] == 1 and record['released_at']
-  assert {k: record[k] for k in SUMMARY} == SUMMARY
+  card = record.pop('model_card')
+  assert {k: record[k] for k in SUMMARY if k != 'model_card'} == {
+      k: v for k, v in SUMMARY.items() if k != 'model_card'}
+  # The card, with the version it was released as, and as a page beside the record.
+  assert card == {**SUMMARY['model_card'], 'model_details': {
+      **SUMMARY['model_card']['model_details'], 'version': 1}}
+  page = (serving / '1' / 'assets.extra' / 'model_card.html').read_text()
+  assert 'unet_xception, version 1' in page and 'border: IoU 0.380' in page
   assert release_registry.read_record(str(tmp_path / 'model')) is None
 
 
@@ -83,8 +90,7 @@ def _push(tmp_path, blessed):
   summary.uri = str(tmp_path / 'summary')
   os.makedirs(summary.uri)
   with open(os.path.join(summary.uri, run_summary.SUMMARY_FILE), 'w') as f:
-    json.dump({**{field.name: None for field in dataclasses.fields(run_summary.RunSummary)},
-               **SUMMARY}, f)
+    json.dump(SUMMARY, f)
   pushed = standard_artifacts.PushedModel()
   pushed.uri = str(tmp_path / 'pushed')
   destination = pusher_pb2.PushDestination(
@@ -104,8 +110,8 @@ def test_executor_pushes_a_blessed_model_and_records_where(tmp_path):
       tmp_path / 'serving' / '1')
   assert pushed.get_string_custom_property('pushed_version') == '1'
   assert (tmp_path / 'serving' / '1' / 'saved_model.pb').is_file()
-  assert release_registry.read_record(str(tmp_path / 'serving' / '1'))['test'] == {
-      'mean_iou': 0.7}
+  assert release_registry.read_record(str(tmp_path / 'serving' / '1'))['test'] == \
+      SUMMARY['test']
 
 
 def test_executor_refuses_an_unblessed_model(tmp_path):

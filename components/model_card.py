@@ -1,0 +1,161 @@
+"""The model card of a run's model: what it is for, the data it saw, the recipe, its
+metrics with their 95% intervals (whole split, per class, per slice), the comparison with
+the released version, and its known limits.
+
+As JSON in the run summary (and so in each released version's release record) and as
+HTML: a section of the report, and `assets.extra/model_card.html` beside each released
+version. The fields follow Model Card Toolkit's schema (model_details, model_parameters,
+quantitative_analysis, considerations); the toolkit itself (2.0) requires TFMA < 0.42 and
+does not install beside TFX 1.16.
+"""
+import html
+from typing import Any, Dict, List, Optional
+
+from petseg.components import ingest_report as ingest_lib
+
+# A class whose IoU's interval lies below this is named among the known limits.
+LOW_IOU = 0.5
+
+# The release record's key for the card; the Pusher fills in the version it releases.
+KEY = 'model_card'
+
+
+def _interval(bounds: Optional[List[float]]) -> Optional[Dict[str, float]]:
+  return {'lower_bound': bounds[0], 'upper_bound': bounds[1]} if bounds else None
+
+
+def _performance(scores: Dict[str, Any], slice_name: str) -> List[Dict[str, Any]]:
+  intervals = scores['intervals']
+  rows = [{'type': 'mean_iou', 'slice': slice_name, 'value': scores['mean_iou'],
+           'confidence_interval': _interval(intervals['mean_iou'])},
+          {'type': 'pixel_accuracy', 'slice': slice_name, 'value': scores['pixel_accuracy'],
+           'confidence_interval': _interval(intervals['pixel_accuracy'])}]
+  rows += [{'type': f'iou/{name}', 'slice': slice_name, 'value': value,
+            'confidence_interval': _interval(intervals['per_class_iou'][name])}
+           for name, value in scores['per_class_iou'].items()]
+  return rows
+
+
+def _limitations(summary, test_images: int) -> List[str]:
+  limits = []
+  for name, value in summary.test['per_class_iou'].items():
+    bounds = summary.test['intervals']['per_class_iou'][name]
+    if value is None:
+      limits.append(f'{name}: absent from the test split, so not measured')
+    elif (bounds[1] if bounds else value) < LOW_IOU:
+      limits.append(f'{name}: IoU {value:.3f} (95% interval up to '
+                    f'{bounds[1] if bounds else value:.3f}), below {LOW_IOU}')
+  limits.append(f'Measured on {test_images} test images at {summary.training["image_size"]} '
+                'pixels; images unlike them (other cameras, scenes, classes) are untested.')
+  return limits
+
+
+def build(summary, ingest: ingest_lib.IngestReport) -> Dict[str, Any]:
+  """The card of `summary`'s model (a run_summary.RunSummary), with the data's `ingest`
+  report; `model_details.version` is None until the Pusher releases it."""
+  training = summary.training
+  test_images = summary.data['test']['ingested']
+  comparison = summary.comparison
+  return {
+      'model_details': {
+          'name': summary.model,
+          'overview': (f'Semantic segmentation: each pixel of an image gets one of '
+                       f'{len(summary.class_names)} classes '
+                       f'({", ".join(summary.class_names)}).'),
+          'version': None,
+          'created': summary.created,
+          'pipeline': summary.pipeline,
+          'pipeline_run': summary.pipeline_run,
+      },
+      'model_parameters': {
+          'model_architecture': summary.model,
+          'input_format': ('serving_default: encoded JPEG or PNG images of any size; '
+                           'serving_examples: tf.Examples as ingested'),
+          'output_format': ('class ids (and per-class probabilities) at each image\'s own '
+                            'size; serving_class_ids: class ids only'),
+          'data': {
+              'dataset': ingest.dataset,
+              'classes': list(summary.class_names),
+              'splits': summary.data,
+              'rejected_by_reason': dict(ingest.rejected_by_reason),
+              'fingerprint': summary.data_fingerprint,
+              'ingest_report': summary.ingest_report,
+          },
+          'recipe': {k: training.get(k) for k in (
+              'recipe', 'epochs', 'max_train_minutes', 'image_size', 'crop_size', 'batch_size',
+              'learning_rate', 'loss', 'seed')},
+      },
+      'quantitative_analysis': {
+          'performance_metrics': _performance(summary.test, 'overall') + [
+              row for name, scores in summary.slices.items()
+              for row in _performance(scores, name)],
+          'comparison': None if comparison is None else {
+              'baseline_version': summary.baseline['version'],
+              'verdict': comparison['verdict'],
+              'mean_iou_difference': comparison['difference'],
+              'confidence_interval': _interval(comparison['interval']),
+          },
+      },
+      'considerations': {
+          'use_cases': [f'Segmenting images like those of {ingest.dataset} into '
+                        f'{", ".join(summary.class_names)}.'],
+          'limitations': _limitations(summary, test_images),
+      },
+      'blessed': summary.blessed,
+  }
+
+
+def _number(value: Optional[float]) -> str:
+  return 'n/a' if value is None else f'{value:.3f}'
+
+
+def _bounds(interval: Optional[Dict[str, float]]) -> str:
+  return ('' if not interval else
+          f'[{_number(interval["lower_bound"])}, {_number(interval["upper_bound"])}]')
+
+
+def _items(texts: List[str]) -> str:
+  return ''.join(f'<li>{html.escape(t)}</li>' for t in texts)
+
+
+def section(card: Dict[str, Any]) -> str:
+  """The card as an HTML fragment."""
+  details, parameters = card['model_details'], card['model_parameters']
+  analysis, considerations = card['quantitative_analysis'], card['considerations']
+  data = parameters['data']
+  version = details['version']
+  rows = ''.join(
+      f'<tr><td style="text-align:left">{html.escape(m["slice"])}</td>'
+      f'<td style="text-align:left">{html.escape(m["type"])}</td><td>{_number(m["value"])}</td>'
+      f'<td>{_bounds(m["confidence_interval"])}</td></tr>'
+      for m in analysis['performance_metrics'])
+  comparison = analysis['comparison']
+  compared = ('No released version to compare with.' if comparison is None else
+              f'Against version {comparison["baseline_version"]}: {comparison["verdict"]} '
+              f'(mean IoU difference {_number(comparison["mean_iou_difference"])}, 95% '
+              f'interval {_bounds(comparison["confidence_interval"])}).')
+  recipe = ', '.join(f'{k} {v}' for k, v in parameters['recipe'].items() if v is not None)
+  splits = ', '.join(f'{split} {counts["ingested"]} (+{counts["rejected"]} rejected)'
+                     for split, counts in data['splits'].items())
+  rejected = ', '.join(f'{r} ({n})' for r, n in sorted(data['rejected_by_reason'].items()))
+  return (
+      f'<p>{html.escape(details["name"])}'
+      f'{"" if version is None else f", version {version}"}, created '
+      f'{html.escape(details["created"])} by run {html.escape(details["pipeline_run"])}. '
+      f'{html.escape(details["overview"])}</p>'
+      f'<p>Intended use:</p><ul>{_items(considerations["use_cases"])}</ul>'
+      f'<p>Data: {html.escape(data["dataset"])}, {html.escape(splits)}'
+      f'{f"; rejected: {html.escape(rejected)}" if rejected else ""}. Classes: '
+      f'{html.escape(", ".join(data["classes"]))}.</p>'
+      f'<p>Recipe: {html.escape(recipe)}.</p>'
+      f'<p>{html.escape(compared)}</p>'
+      '<table><tr><th>slice</th><th>metric</th><th>value</th><th>95% interval</th></tr>'
+      f'{rows}</table>'
+      f'<p>Known limits:</p><ul>{_items(considerations["limitations"])}</ul>')
+
+
+def page(card: Dict[str, Any]) -> str:
+  """The card as a page of its own."""
+  return ('<!doctype html><html><head><meta charset="utf-8"><title>Model card</title>'
+          '</head><body style="font-family:sans-serif;margin:2em;max-width:60em">'
+          f'<h1>Model card</h1>{section(card)}</body></html>')

@@ -1,0 +1,53 @@
+"""The model card: what a release is for, the data, the recipe, metrics with intervals,
+the comparison with the released version and the known limits; JSON and HTML."""
+import pytest
+
+from petseg.components import model_card
+from tests import helpers
+
+
+def test_the_card_holds_the_data_the_recipe_and_every_figure_with_its_interval():
+  summary = helpers.run_summary_of()
+  card = summary.model_card
+  assert card['model_details']['name'] == 'unet_xception'
+  assert card['model_details']['version'] is None  # until the Pusher releases it
+  assert 'pet, background, border' in card['model_details']['overview']
+  data = card['model_parameters']['data']
+  assert data['splits'] == summary.data and data['rejected_by_reason'] == {'truncated': 1}
+  assert data['classes'] == ['pet', 'background', 'border']
+  assert card['model_parameters']['recipe']['epochs'] == summary.training['epochs']
+  metrics = card['quantitative_analysis']['performance_metrics']
+  assert len(metrics) == 3 * (2 + 3)  # 3 slices: mean IoU, pixel accuracy, 3 classes
+  overall = next(m for m in metrics if (m['slice'], m['type']) == ('overall', 'mean_iou'))
+  assert overall == {'type': 'mean_iou', 'slice': 'overall', 'value': 0.637,
+                     'confidence_interval': {'lower_bound': pytest.approx(0.587),
+                                             'upper_bound': pytest.approx(0.687)}}
+  assert card['quantitative_analysis']['comparison'] is None  # a first release
+
+
+def test_known_limits_name_the_classes_whose_interval_lies_below_the_mark():
+  limits = helpers.run_summary_of().model_card['considerations']['limitations']
+  assert [l for l in limits if l.startswith('border')] == [
+      'border: IoU 0.380 (95% interval up to 0.430), below 0.5']
+  assert not any(l.startswith(('pet', 'background')) for l in limits)
+  assert any('300 test images' in l for l in limits)
+
+
+def test_the_card_says_how_it_compares_with_the_released_version():
+  comparison = {'verdict': 'no detectable change', 'difference': -0.004,
+                'interval': [-0.02, 0.012]}
+  card = helpers.run_summary_of(
+      baseline={'version': 3, 'model_path': '/serving/3', 'mean_iou': 0.641},
+      comparison=comparison).model_card
+  assert card['quantitative_analysis']['comparison'] == {
+      'baseline_version': 3, 'verdict': 'no detectable change', 'mean_iou_difference': -0.004,
+      'confidence_interval': {'lower_bound': -0.02, 'upper_bound': 0.012}}
+  page = model_card.page(card)
+  assert 'Against version 3: no detectable change (mean IoU difference -0.004, 95% ' \
+         'interval [-0.020, 0.012])' in page
+
+
+def test_the_page_escapes_what_it_shows():
+  summary = helpers.run_summary_of(class_names=['<pet>', 'background', 'border'])
+  page = model_card.page(summary.model_card)
+  assert '&lt;pet&gt;' in page and '<pet>' not in page

@@ -1,0 +1,165 @@
+"""The release gate's comparison with the released model: TFMA's jackknife intervals over
+the test examples (the Evaluator's EvalConfig, run by TFMA's own Beam evaluation and
+writers), paired between the two models, read back and decided as the Evaluator does."""
+import apache_beam as beam
+import numpy as np
+import pytest
+import tensorflow_model_analysis as tfma
+
+from petseg.components import evaluation_results
+from petseg.components import evaluator
+from petseg.components import segmentation_metrics as sm
+from petseg.core import comparison as comparison_lib
+from petseg.core import config as config_lib
+from petseg.core import labels as labels_lib
+
+LABELS = labels_lib.class_id_labels(['pet', 'background', 'border'])
+SIZE = 16  # pixels a side
+
+
+def _truths(count: int, seed: int = 0):
+  """`count` class maps: a pet square on background with a border ring, of random size
+  and place, and the species of each (alternating)."""
+  rng = np.random.default_rng(seed)
+  truths = []
+  for _ in range(count):
+    truth = np.ones((SIZE, SIZE), np.int64)
+    side = rng.integers(4, 12)
+    top, left = rng.integers(1, SIZE - side, size=2)
+    truth[top - 1:top + side + 1, left - 1:left + side + 1] = 2
+    truth[top:top + side, left:left + side] = 0
+    truths.append(truth)
+  return truths, [b'cat' if i % 2 else b'dog' for i in range(count)]
+
+
+def _predict(truths, rates, seed: int):
+  """Each truth with a random share of its pixels (its own rate, from `rates`) given
+  another class."""
+  rng = np.random.default_rng(seed)
+  return [np.where(rng.random(t.shape) < rate, (t + rng.integers(1, 3, t.shape)) % 3, t)
+          for t, rate in zip(truths, rates)]
+
+
+def _rates(count: int, seed: int):
+  """Error rates that differ from image to image, as a model's do: some images are hard."""
+  return np.random.default_rng(seed).uniform(0, 0.6, count)
+
+
+def _evaluate(tmp_path, truths, species, candidate, baseline=None):
+  """TFMA's evaluation of the predictions (and the baseline's, on the same examples) as
+  the Evaluator configures it, written and read back."""
+  release = config_lib.ReleaseConfig(min_mean_iou=0.0)
+  config = tfma.utils.update_eval_config_with_defaults(
+      evaluator.eval_config(release, LABELS, slice_features=['species']),
+      has_baseline=baseline is not None)
+  extracts = []
+  for i, truth in enumerate(truths):
+    predictions = {sm.PREDICTION_KEY: candidate[i][np.newaxis]}
+    if baseline is not None:
+      predictions = {tfma.CANDIDATE_KEY: predictions,
+                     tfma.BASELINE_KEY: {sm.PREDICTION_KEY: baseline[i][np.newaxis]}}
+    extracts.append({'features': {sm.GROUND_TRUTH_KEY: truth[np.newaxis],
+                                  'species': np.array([species[i]])},
+                     'predictions': predictions})
+  output = str(tmp_path / f'evaluation-{len(list(tmp_path.iterdir()))}')
+  with beam.Pipeline() as p:
+    _ = (p | beam.Create(extracts)
+         | tfma.ExtractAndEvaluate(extractors=tfma.default_extractors(eval_config=config),
+                                   evaluators=tfma.default_evaluators(eval_config=config))
+         | tfma.WriteResults(writers=tfma.default_writers(output, eval_config=config)))
+  return evaluation_results.load(output)
+
+
+def _compare(metrics, **drops):
+  allowed = {**config_lib.ReleaseConfig().allowed_drops(), **drops}
+  return evaluation_results.compare(metrics, **allowed)
+
+
+def test_every_figure_has_a_95_percent_interval_around_it(tmp_path):
+  truths, species = _truths(60)
+  metrics = _evaluate(tmp_path, truths, species, _predict(truths, _rates(60, 1), seed=1))
+  for slice_name in ('overall', 'species=cat', 'species=dog'):
+    for name in (sm.MEAN_IOU, sm.PIXEL_ACCURACY, *map(sm.class_iou_name, LABELS.class_names)):
+      value, (low, high) = metrics['candidate'][slice_name][name]
+      assert low < value < high, (slice_name, name)
+
+
+def test_a_model_compared_with_itself_is_no_detectable_change_and_passes(tmp_path):
+  truths, species = _truths(40)
+  predictions = _predict(truths, _rates(40, 1), seed=1)
+  comparison = _compare(_evaluate(tmp_path, truths, species, predictions, predictions))
+  assert comparison.verdict == comparison_lib.NO_CHANGE
+  assert comparison.mean_iou.difference == 0 and comparison.mean_iou.interval == (0, 0)
+  assert comparison.reasons() == []
+  assert {(d.slice, d.metric) for d in comparison.checks} >= {
+      ('overall', 'mean_iou'), ('species=cat', 'mean_iou'), ('species=dog', 'iou/border')}
+
+
+def test_equally_good_models_differ_by_noise_and_pass_where_a_point_estimate_would_not(
+    tmp_path):
+  """Two models with the same spread of errors over the images: the point difference is
+  beyond the allowed 0.01, the interval holds 0."""
+  truths, species = _truths(40)
+  one = _predict(truths, _rates(40, 1), seed=1)
+  for seed in range(2, 20):
+    comparison = _compare(_evaluate(tmp_path, truths, species, one,
+                                    _predict(truths, _rates(40, seed), seed=seed)))
+    if 0.01 < -comparison.mean_iou.difference < 0.04:
+      break
+  else:
+    pytest.fail('no draw was worse by 0.01 to 0.04')
+  assert comparison.verdict == comparison_lib.NO_CHANGE, comparison.mean_iou
+  assert comparison.mean_iou.passed
+
+
+@pytest.fixture(scope='module')
+def worse_on_cats(tmp_path_factory):
+  """The metrics of a model as good as the released one on dogs (the same predictions)
+  and worse on cats."""
+  count = 80
+  truths, species = _truths(count)
+  released = _predict(truths, [0.05] * count, seed=1)
+  degraded = _predict(truths, [0.3] * count, seed=2)
+  candidate = [d if s == b'cat' else r for d, r, s in zip(degraded, released, species)]
+  return _evaluate(tmp_path_factory.mktemp('cats'), truths, species, candidate, released)
+
+
+def test_a_model_worse_only_on_cats_is_refused_naming_that_slice(worse_on_cats):
+  comparison = _compare(worse_on_cats, max_mean_iou_drop=0.5)
+  assert comparison.verdict == comparison_lib.WORSE and comparison.mean_iou.passed
+  reasons = comparison.reasons()
+  assert any(r.startswith('mean_iou on species=cat is ') for r in reasons), reasons
+  assert not any('species=dog' in r for r in reasons), reasons
+  dogs = next(d for d in comparison.checks if (d.slice, d.metric) == ('species=dog', 'mean_iou'))
+  assert dogs.passed and dogs.verdict == comparison_lib.NO_CHANGE
+
+
+def test_a_class_may_be_allowed_a_drop_of_its_own(worse_on_cats):
+  strict, lenient = ({(d.slice, d.metric) for d in _compare(
+      worse_on_cats, max_mean_iou_drop=0.5, max_class_drop=drops).checks if not d.passed}
+                     for drops in ({}, {'border': 1.0}))
+  assert {('species=cat', 'iou/border'), ('species=cat', 'mean_iou')} <= strict
+  assert lenient == strict - {('species=cat', 'iou/border'), ('overall', 'iou/border')}
+
+
+def test_intervals_shrink_as_the_test_split_grows(tmp_path):
+  widths = []
+  for count in (40, 640):
+    truths, species = _truths(count, seed=count)
+    metrics = _evaluate(tmp_path, truths, species, _predict(truths, _rates(count, 1), seed=1))
+    _, (low, high) = metrics['candidate']['overall'][sm.MEAN_IOU]
+    widths.append(high - low)
+  # About a quarter (1/sqrt(16)); the jackknife's own noise leaves a margin.
+  assert widths[1] < widths[0] / 2, widths
+
+
+def test_without_an_interval_the_point_difference_decides_and_says_so():
+  worse = comparison_lib.Difference('species=cat', 'mean_iou', 0.5, 0.6, -0.1, None, 0.02)
+  assert worse.verdict == comparison_lib.WORSE and not worse.passed
+  assert 'no interval' in worse.reason()
+  noisy = comparison_lib.Difference('overall', 'mean_iou', 0.5, 0.6, -0.1, (-0.2, 0.01), 0.01)
+  assert noisy.verdict == comparison_lib.NO_CHANGE and noisy.passed
+  beyond = comparison_lib.Difference('overall', 'mean_iou', 0.5, 0.6, -0.1, (-0.2, -0.03), 0.01)
+  assert not beyond.passed and beyond.reason() == (
+      "mean_iou is 0.100 below the released model's (95% interval of the drop 0.030 to "
+      '0.200), more than the allowed drop of 0.010')
