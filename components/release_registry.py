@@ -6,8 +6,12 @@ with which settings, measured how, and compared against what. The baseline that 
 Evaluator compares a new model with is read from here, not from an orchestrator's
 metadata, so the same pipeline runs on LocalDagRunner, Vertex AI and open-source Kubeflow
 Pipelines (whose backend cannot run TFX's resolver tasks). The registry changes outside
-the pipeline, so `LatestRelease` is never served from a cache (see pipeline.NEVER_CACHED).
+the pipeline: a local run, built anew each time, gives `LatestRelease` the registry's
+`state()` as a parameter, so that its cached result (and the evaluation after it) is
+reused only while the registry is unchanged; a Kubeflow spec, compiled once, never serves
+it from a cache (see pipeline.NEVER_CACHED).
 """
+import hashlib
 import json
 import os
 from typing import Any, Dict, Optional
@@ -24,6 +28,7 @@ SAVED_MODEL = 'saved_model.pb'
 RECORD_FILE = os.path.join('assets.extra', 'release.json')
 MODEL_CARD_FILE = os.path.join('assets.extra', 'model_card.html')
 NODE_ID = 'LatestRelease'
+REGISTRY_STATE = 'registry_state'  # LatestRelease's parameter
 # Custom properties of LatestRelease's output: the version found (0: none) and its path.
 VERSION = 'released_version'
 PATH = 'released_path'
@@ -48,6 +53,22 @@ def newest_release(base_directory: str) -> Optional[int]:
              default=None)
 
 
+def state(base_directory: str) -> str:
+  """What the newest release is, as a cache key: its version and a digest of its release
+  record (its saved_model.pb's size and time where it has none); 'none' when there is
+  none."""
+  version = newest_release(base_directory)
+  if version is None:
+    return 'none'
+  version_dir = os.path.join(base_directory, str(version))
+  record = os.path.join(version_dir, RECORD_FILE)
+  if fileio.exists(record):
+    with fileio.open(record, 'rb') as f:
+      return f'{version}:{hashlib.sha256(f.read()).hexdigest()}'
+  stat = fileio.stat(os.path.join(version_dir, SAVED_MODEL))
+  return f'{version}:{stat.length}:{stat.mtime_nsec}'
+
+
 def read_record(version_dir: str) -> Optional[Dict[str, Any]]:
   """A version's release record, or None for a model released without one."""
   path = os.path.join(version_dir, RECORD_FILE)
@@ -68,9 +89,13 @@ def write_record(version_dir: str, record: Dict[str, Any], model_card_page: str)
 
 @decorators.component
 def LatestRelease(serving_dir: annotations.Parameter[str],
-                  baseline: annotations.OutputArtifact[
-                      standard_artifacts.Model]) -> None:
+                  baseline: annotations.OutputArtifact[standard_artifacts.Model],
+                  registry_state: annotations.Parameter[str] = '') -> None:
   """Hands the newest released version in `serving_dir` to the Evaluator as its baseline.
+
+  `registry_state` is not read: it is the registry's state() when the run was built, so
+  that TFX's cache serves this step only while the registry holds the same release; a
+  runner must not cache a LatestRelease without one (pipeline.NEVER_CACHED).
 
   The version is copied into `baseline` (as a Trainer's model is laid out), so that the
   evaluation reads exactly the model it records; `released_version` says which one, 0

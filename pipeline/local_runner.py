@@ -15,6 +15,7 @@ from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
 from petseg.components import ingest_report
+from petseg.components import release_registry
 from petseg.core import errors
 from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib
@@ -94,17 +95,19 @@ def build(output_dir: str, data_dir: str, config: run_config.RunConfig,
   go to `serving_dir` (default OUTPUT_DIR/serving)."""
   # Before anything is created: the metadata connection config makes OUTPUT_DIR.
   beam_args = checked_beam_args(beam_args)
+  serving_dir = os.path.abspath(serving_dir or default_serving_dir(output_dir))
   return pipeline_lib.create_pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root(output_dir),
       data_dir=os.path.abspath(data_dir) if '://' not in data_dir else data_dir,
       config=config,
-      serving_dir=os.path.abspath(serving_dir or default_serving_dir(output_dir)),
+      serving_dir=serving_dir,
       metadata_connection_config=tfx_metadata
       .sqlite_metadata_connection_config(metadata_path(output_dir)),
       beam_pipeline_args=beam_args,
       enable_cache=enable_cache,
-      resume_dir=os.path.join(pipeline_root(output_dir), 'Trainer', '.resume'))
+      resume_dir=os.path.join(pipeline_root(output_dir), 'Trainer', '.resume'),
+      registry_state=release_registry.state(serving_dir))
 
 
 def pipeline_root(output_dir: str) -> str:
@@ -140,9 +143,13 @@ def tidy_interrupted(output_dir: str, pipeline_name: str) -> List[str]:
 
 
 def compile_ir(pipeline: tfx_pipeline.Pipeline) -> pipeline_pb2.Pipeline:
-  """The pipeline's IR, with the nodes of pipeline_lib.NEVER_CACHED never cached."""
+  """The pipeline's IR, with the nodes of pipeline_lib.NEVER_CACHED never cached unless
+  they were given the registry's state (build() gives it)."""
   ir = compiler.Compiler().compile(pipeline)
   for node in ir.nodes:
-    if node.pipeline_node.node_info.id in pipeline_lib.NEVER_CACHED:
-      node.pipeline_node.execution_options.caching_options.enable_cache = False
+    node = node.pipeline_node
+    state = node.parameters.parameters.get(release_registry.REGISTRY_STATE)
+    if node.node_info.id in pipeline_lib.NEVER_CACHED and not (
+        state and state.field_value.string_value):
+      node.execution_options.caching_options.enable_cache = False
   return ir

@@ -32,7 +32,8 @@ PIPELINE_NAME = 'petseg'
 PREPROCESSING_FN = 'petseg.models.preprocessing.preprocessing_fn'
 RUN_FN = 'petseg.models.trainer.run_fn'
 # Nodes whose output depends on more than their inputs (the serving directory changes
-# outside the pipeline): every runner runs them every time instead of reusing a result.
+# outside the pipeline): a spec compiled once (Kubeflow) runs them every time instead of
+# reusing a result. A pipeline built for each run passes `registry_state` instead.
 NEVER_CACHED = (release_registry.NODE_ID,)
 # The run's id: Kubeflow Pipelines (open-source and Vertex AI) replaces this placeholder in
 # a task's inputs; the local runner gives it to the executor instead.
@@ -50,6 +51,7 @@ def create_pipeline(
     enable_cache: bool = True,
     runtime_parameters: Optional[Mapping[str, data_types.RuntimeParameter]] = None,
     resume_dir: Optional[str] = None,
+    registry_state: Optional[str] = None,
 ) -> tfx_pipeline.Pipeline:
   """Ingest -> validate (failing on anomalies) -> transform -> train -> evaluate against
   the release gate and the released model -> record -> push, only when blessed.
@@ -124,7 +126,8 @@ def create_pipeline(
   # the serving directory (none on a first release, when there is nothing to compare
   # with), read from the registry itself rather than resolved from ML Metadata, so
   # that every orchestrator can run it.
-  baseline = release_registry.LatestRelease(serving_dir=serving_dir).with_id(
+  baseline = release_registry.LatestRelease(
+      serving_dir=serving_dir, registry_state=registry_state or '').with_id(
       release_registry.NODE_ID)
   # Raw test examples: the model's own signatures transform them, so evaluation sees
   # exactly what serving will.

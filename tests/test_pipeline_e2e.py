@@ -7,11 +7,13 @@ import pytest
 from tfx.utils import dependency_utils
 
 from petseg import cli
+from petseg.components import release_registry
 from petseg.components import sources
 from petseg.components import validation_gate
 from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
+from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import run_config
 from tests.helpers import count_records
 
@@ -20,8 +22,6 @@ pytestmark = pytest.mark.slow
 NODES = ['ExampleGen', 'CuratedSchema', 'StatisticsGen', 'ExampleValidator',
          'ValidationGate', 'Transform', 'Trainer', 'LatestRelease', 'Evaluator',
          'ReleaseRecord']
-# The registry is read on every run, and what compares the model with it follows.
-EVERY_RUN = ('LatestRelease', 'Evaluator', 'ReleaseRecord')
 # Training is tested in test_training_e2e; here one short epoch keeps the run quick.
 QUICK = ['--epochs', '1', '--image-size', '32', '--batch-size', '4']
 QUICK_TRAINING = training.TrainingConfig(epochs=1, image_size=32, batch_size=4)
@@ -59,11 +59,41 @@ def test_pipeline_ingests_validates_and_caches(tmp_path, sample_dir, capsys):
   assert 'WARNING' not in printed and 'tensorflow' not in printed.lower()
   assert (out / 'petseg.log').stat().st_size > 0
 
-  # Unchanged inputs and configuration: every step up to the model comes from the cache.
+  # Unchanged inputs, configuration and release registry: every step comes from the cache.
   assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(sample_dir),
                    '--output-dir', str(out), *QUICK]) == 0
-  assert _states(out) == {node: COMPLETE if node in EVERY_RUN else CACHED for node in NODES}
+  assert _states(out) == {node: CACHED for node in NODES}
   assert _examples(out).id == examples.id
+
+
+def test_latest_release_is_cached_only_while_the_registry_is_unchanged(tmp_path, sample_dir):
+  config = run_config.RunConfig(sources.dataset_config('oxford_pets', str(sample_dir)),
+                                QUICK_TRAINING)
+  serving = tmp_path / 'serving'
+
+  def caching():
+    pipeline = local_runner.build(str(tmp_path), str(sample_dir), config,
+                                  serving_dir=str(serving))
+    node, = [n.pipeline_node for n in local_runner.compile_ir(pipeline).nodes
+             if n.pipeline_node.node_info.id == release_registry.NODE_ID]
+    return (node.parameters.parameters[release_registry.REGISTRY_STATE].field_value
+            .string_value, node.execution_options.caching_options.enable_cache)
+
+  assert caching() == ('none', True)
+  (serving / '1' / 'assets.extra').mkdir(parents=True)
+  (serving / '1' / 'saved_model.pb').write_bytes(b'graph')
+  (serving / '1' / 'assets.extra' / 'release.json').write_text('{"version": 1}')
+  first = caching()
+  assert first[0].startswith('1:') and first[1]
+  assert caching() == first  # the same release: the same cache key
+  (serving / '1' / 'assets.extra' / 'release.json').write_text('{"version": 1, "x": 2}')
+  assert caching() != first
+  # A pipeline made without the registry's state (as for Kubeflow) never caches the step.
+  bare = pipeline_lib.create_pipeline(
+      'petseg', str(tmp_path / 'root'), str(sample_dir), config, str(serving))
+  node, = [n.pipeline_node for n in local_runner.compile_ir(bare).nodes
+           if n.pipeline_node.node_info.id == release_registry.NODE_ID]
+  assert not node.execution_options.caching_options.enable_cache
 
 
 def test_schema_anomalies_fail_the_run(tmp_path, sample_dir):
