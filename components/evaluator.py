@@ -112,6 +112,17 @@ class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
                 **{p.name: ExecutionParameter(type=p.ptype) for p in PARAMETERS}}
 
 
+BLESSED_KEY = tfx_constants.ARTIFACT_PROPERTY_BLESSED_KEY
+
+
+def _withdraw(blessing: types.Artifact) -> None:
+  """Turns the blessing TFX wrote into a refusal, as TFX writes one."""
+  fileio.remove(posixpath.join(blessing.uri, tfx_constants.BLESSED_FILE_NAME))
+  with fileio.open(posixpath.join(blessing.uri, tfx_constants.NOT_BLESSED_FILE_NAME), 'w'):
+    pass
+  blessing.set_int_custom_property(BLESSED_KEY, tfx_constants.NOT_BLESSED_VALUE)
+
+
 class EvaluatorExecutor(evaluator_executor.Executor):
   """TFX's Evaluator, with the runtime bound folded in and the baseline taken from the
   release registry (none when nothing has been released yet: then there is nothing to
@@ -134,17 +145,6 @@ class EvaluatorExecutor(evaluator_executor.Executor):
     blessing, = output_dict[standard_component_specs.BLESSING_KEY]
     if comparison.reasons() and blessing.get_int_custom_property(BLESSED_KEY):
       _withdraw(blessing)
-
-
-BLESSED_KEY = tfx_constants.ARTIFACT_PROPERTY_BLESSED_KEY
-
-
-def _withdraw(blessing: types.Artifact) -> None:
-  """Turns the blessing TFX wrote into a refusal, as TFX writes one."""
-  fileio.remove(posixpath.join(blessing.uri, tfx_constants.BLESSED_FILE_NAME))
-  with fileio.open(posixpath.join(blessing.uri, tfx_constants.NOT_BLESSED_FILE_NAME), 'w'):
-    pass
-  blessing.set_int_custom_property(BLESSED_KEY, tfx_constants.NOT_BLESSED_VALUE)
 
 
 def fold_min_mean_iou(exec_properties: Mapping[str, Any]) -> Dict[str, Any]:
