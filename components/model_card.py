@@ -134,7 +134,8 @@ def section(card: Dict[str, Any]) -> str:
               f'Against version {comparison["baseline_version"]}: {comparison["verdict"]} '
               f'(mean IoU difference {_number(comparison["mean_iou_difference"])}, 95% '
               f'interval {_bounds(comparison["confidence_interval"])}).')
-  recipe = ', '.join(f'{k} {v}' for k, v in parameters['recipe'].items() if v is not None)
+  recipe = ', '.join(f'{k} {v}' for k, v in parameters['recipe'].items()
+                     if v not in (None, ''))
   splits = ', '.join(f'{split} {counts["ingested"]} (+{counts["rejected"]} rejected)'
                      for split, counts in data['splits'].items())
   rejected = ', '.join(f'{r} ({n})' for r, n in sorted(data['rejected_by_reason'].items()))

@@ -31,7 +31,6 @@ from petseg.models import training
 
 # In a RunSummary artifact, named as the record in a released version.
 SUMMARY_FILE = posixpath.basename(release_registry.RECORD_FILE)
-OVERALL = evaluation_results.OVERALL
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,11 +205,12 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
                                             'gate': applied_gate}),
       ingest_report=ingest_report.path(examples_uri),
       test_examples=posixpath.join(examples_uri, 'Split-test', '*'),
-      test=scores(candidate[OVERALL], class_names),
+      test=scores(candidate[evaluation_results.OVERALL], class_names),
       slices={name: scores(m, class_names) for name, m in candidate.items()
-              if name != OVERALL},
+              if name != evaluation_results.OVERALL},
       baseline=({**baseline, 'mean_iou':
-                 metrics[evaluation_results.BASELINE][OVERALL][sm.MEAN_IOU][0]}
+                 metrics[evaluation_results.BASELINE][evaluation_results.OVERALL][
+                     sm.MEAN_IOU][0]}
                 if baseline else None),
       comparison=comparison,
       blessed=blessed,
