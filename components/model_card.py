@@ -12,6 +12,8 @@ import html
 from typing import Any, Dict, List, Optional
 
 from petseg.components import ingest_report as ingest_lib
+from petseg.components import segmentation_metrics as sm
+from petseg.core import comparison as comparison_lib
 
 # A class whose IoU's interval lies below this is named among the known limits.
 LOW_IOU = 0.5
@@ -30,7 +32,7 @@ def _performance(scores: Dict[str, Any], slice_name: str) -> List[Dict[str, Any]
            'confidence_interval': _interval(intervals['mean_iou'])},
           {'type': 'pixel_accuracy', 'slice': slice_name, 'value': scores['pixel_accuracy'],
            'confidence_interval': _interval(intervals['pixel_accuracy'])}]
-  rows += [{'type': f'iou/{name}', 'slice': slice_name, 'value': value,
+  rows += [{'type': sm.class_iou_name(name), 'slice': slice_name, 'value': value,
             'confidence_interval': _interval(intervals['per_class_iou'][name])}
            for name, value in scores['per_class_iou'].items()]
   return rows
@@ -40,11 +42,11 @@ def _limitations(summary, test_images: int) -> List[str]:
   limits = []
   for name, value in summary.test['per_class_iou'].items():
     bounds = summary.test['intervals']['per_class_iou'][name]
+    high = bounds[1] if bounds else value
     if value is None:
       limits.append(f'{name}: absent from the test split, so not measured')
-    elif (bounds[1] if bounds else value) < LOW_IOU:
-      limits.append(f'{name}: IoU {value:.3f} (95% interval up to '
-                    f'{bounds[1] if bounds else value:.3f}), below {LOW_IOU}')
+    elif high < LOW_IOU:
+      limits.append(f'{name}: IoU {value:.3f} (95% interval up to {high:.3f}), below {LOW_IOU}')
   limits.append(f'Measured on {test_images} test images at {summary.training["image_size"]} '
                 'pixels; images unlike them (other cameras, scenes, classes) are untested.')
   return limits
@@ -105,13 +107,9 @@ def build(summary, ingest: ingest_lib.IngestReport) -> Dict[str, Any]:
   }
 
 
-def _number(value: Optional[float]) -> str:
-  return 'n/a' if value is None else f'{value:.3f}'
-
-
-def _bounds(interval: Optional[Dict[str, float]]) -> str:
-  return ('' if not interval else
-          f'[{_number(interval["lower_bound"])}, {_number(interval["upper_bound"])}]')
+def _shown(value: Optional[float], interval: Optional[Dict[str, float]]) -> str:
+  return comparison_lib.shown(
+      value, interval and (interval['lower_bound'], interval['upper_bound']))
 
 
 def _items(texts: List[str]) -> str:
@@ -126,14 +124,14 @@ def section(card: Dict[str, Any]) -> str:
   version = details['version']
   rows = ''.join(
       f'<tr><td style="text-align:left">{html.escape(m["slice"])}</td>'
-      f'<td style="text-align:left">{html.escape(m["type"])}</td><td>{_number(m["value"])}</td>'
-      f'<td>{_bounds(m["confidence_interval"])}</td></tr>'
+      f'<td style="text-align:left">{html.escape(m["type"])}</td>'
+      f'<td>{_shown(m["value"], m["confidence_interval"])}</td></tr>'
       for m in analysis['performance_metrics'])
   comparison = analysis['comparison']
   compared = ('No released version to compare with.' if comparison is None else
               f'Against version {comparison["baseline_version"]}: {comparison["verdict"]} '
-              f'(mean IoU difference {_number(comparison["mean_iou_difference"])}, 95% '
-              f'interval {_bounds(comparison["confidence_interval"])}).')
+              f'(mean IoU difference, with its 95% interval, '
+              f'{_shown(comparison["mean_iou_difference"], comparison["confidence_interval"])}).')
   recipe = ', '.join(f'{k} {v}' for k, v in parameters['recipe'].items()
                      if v not in (None, ''))
   splits = ', '.join(f'{split} {counts["ingested"]} (+{counts["rejected"]} rejected)'
@@ -150,7 +148,7 @@ def section(card: Dict[str, Any]) -> str:
       f'{html.escape(", ".join(data["classes"]))}.</p>'
       f'<p>Recipe: {html.escape(recipe)}.</p>'
       f'<p>{html.escape(compared)}</p>'
-      '<table><tr><th>slice</th><th>metric</th><th>value</th><th>95% interval</th></tr>'
+      '<table><tr><th>slice</th><th>metric</th><th>value [95% interval]</th></tr>'
       f'{rows}</table>'
       f'<p>Known limits:</p><ul>{_items(considerations["limitations"])}</ul>')
 

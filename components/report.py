@@ -22,6 +22,7 @@ from petseg.components import ingest_report
 from petseg.components import model_card
 from petseg.components import overlay
 from petseg.components import run_summary
+from petseg.core import comparison as comparison_lib
 from petseg.core import features
 from petseg.core import labels as labels_lib
 from petseg.models import input_pipeline
@@ -83,17 +84,14 @@ def _bar(value: Optional[float], interval: Optional[List[float]]) -> str:
   """A bar 300 px for 1.0, with its 95% interval drawn as a whisker over it."""
   if value is None:
     return ''
-  whisker = '' if not interval else (
-      f'<div class="ci" style="left:{round(300 * interval[0])}px;'
-      f'width:{max(round(300 * (interval[1] - interval[0])), 1)}px"></div>')
+  if interval:  # drawn within the track: a t-interval can reach past 0 or 1
+    low, high = max(interval[0], 0.0), min(interval[1], 1.0)
+    whisker = (f'<div class="ci" style="left:{round(300 * low)}px;'
+               f'width:{max(round(300 * (high - low)), 1)}px"></div>')
+  else:
+    whisker = ''
   return (f'<div class="track"><div class="bar" style="width:{round(300 * value)}px"></div>'
           f'{whisker}</div>')
-
-
-def _shown(value: Optional[float], interval: Optional[List[float]]) -> str:
-  if value is None:
-    return 'absent'
-  return f'{value:.3f}' + (f' [{interval[0]:.3f}, {interval[1]:.3f}]' if interval else '')
 
 
 def _iou_bars(scores: Dict[str, Any]) -> str:
@@ -103,7 +101,8 @@ def _iou_bars(scores: Dict[str, Any]) -> str:
       (name, value, intervals['per_class_iou'][name])
       for name, value in scores['per_class_iou'].items()]
   return '<table>' + ''.join(
-      f'<tr><th>{html.escape(name)}</th><td>{_shown(value, interval)}</td>'
+      f'<tr><th>{html.escape(name)}</th>'
+      f'<td>{comparison_lib.shown(value, interval, missing="absent")}</td>'
       f'<td style="text-align:left">{_bar(value, interval)}</td></tr>'
       for name, value, interval in rows) + '</table>'
 
@@ -117,7 +116,8 @@ def _comparison(comparison: Optional[Dict[str, Any]]) -> str:
       f'<tr class="{"" if c["passed"] else "no"}"><td style="text-align:left">'
       f'{html.escape(c["slice"])}</td><td style="text-align:left">{html.escape(c["metric"])}'
       f'</td><td>{c["candidate"]:.3f}</td><td>{c["released"]:.3f}</td>'
-      f'<td>{_shown(c["difference"], c["interval"])}</td><td>{html.escape(c["verdict"])}</td>'
+      f'<td>{comparison_lib.shown(c["difference"], c["interval"])}</td>'
+      f'<td>{html.escape(c["verdict"])}</td>'
       f'<td>{c["allowed_drop"]:.3f}</td></tr>' for c in comparison['checks'])
   return ('<p>Both models on the same test images; each difference (this model minus the '
           'released one) with its 95% interval from the same resamples. A check fails when '
@@ -182,7 +182,7 @@ def _decision(summary: run_summary.RunSummary) -> str:
   comparison = summary.comparison
   verdict = ('' if not comparison else
              f', {html.escape(comparison["verdict"])} (difference '
-             f'{_shown(comparison["difference"], comparison["interval"])})')
+             f'{comparison_lib.shown(comparison["difference"], comparison["interval"])})')
   return (said + f'<p>Gate: mean IoU &ge; {gate["min_mean_iou"]}'
           + ''.join(f', {html.escape(k)} IoU &ge; {v}' for k, v in gate['min_class_iou'].items())
           + f'; {drop}.</p><p>Baseline: ' + (f'version {baseline["version"]}, mean IoU '
@@ -214,7 +214,7 @@ def write(summary: run_summary.RunSummary, ingest: ingest_report.IngestReport, p
       '<h2>Release decision</h2>', _decision(summary),
       '<h2>Against the released model</h2>', _comparison(summary.comparison),
       f'<h2>Test split</h2><p>On {summary.data["test"]["ingested"]} images, pixel accuracy '
-      f'{_shown(test["pixel_accuracy"], test["intervals"]["pixel_accuracy"])}; 95% '
+      f'{comparison_lib.shown(test["pixel_accuracy"], test["intervals"]["pixel_accuracy"])}; 95% '
       'intervals from TFMA\'s jackknife over the images.</p>',
       _iou_bars(test),
       *(part for name, scores in summary.slices.items()

@@ -13,7 +13,7 @@ interval (a slice too small for its resamples) the point difference decides, and
 reason says so.
 """
 import dataclasses
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 BETTER = 'better'
 NO_CHANGE = 'no detectable change'
@@ -21,6 +21,15 @@ WORSE = 'worse'
 OVERALL = 'overall'  # the slice that is the whole split
 
 Interval = Tuple[float, float]
+
+
+def shown(value: Optional[float], interval: Optional[Sequence[float]] = None,
+          missing: str = 'n/a') -> str:
+  """How a figure is written everywhere: 0.634 [0.601, 0.667], its 95% interval after it
+  when there is one; `missing` for no value."""
+  if value is None:
+    return missing
+  return f'{value:.3f}' + (f' [{interval[0]:.3f}, {interval[1]:.3f}]' if interval else '')
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Iterator, List, Optional, TextIO
 
 from absl import logging as absl_logging
 
+from petseg.core import comparison as comparison_lib
 from petseg.core import config as config_lib
 from petseg.core import progress
 
@@ -164,17 +165,13 @@ def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[s
         os.remove(temporary)
 
 
-def _fmt(value: Optional[float], interval: Optional[List[float]] = None) -> str:
-  """0.634, with its 95% interval when there is one: 0.634 [0.601, 0.667]."""
-  if value is None:
-    return 'n/a'
-  return f'{value:.3f}' + (f' [{interval[0]:.3f}, {interval[1]:.3f}]' if interval else '')
 
 
 def run_table(summary, pushed: Optional[str]) -> List[str]:
   """The lines `petseg run` ends with: a components.run_summary.RunSummary, and where the
   model was pushed (None: it was not)."""
   test, training = summary.test, summary.training
+  shown = comparison_lib.shown
   lines = [f'Model      {summary.model}  {summary.model_path}',
            f'Training   {training["epochs"]} epochs at most'
            + (f' or {training["max_train_minutes"]:g} minutes'
@@ -184,19 +181,19 @@ def run_table(summary, pushed: Optional[str]) -> List[str]:
            *([f'Recipe     {training["recipe"]}'] if training['recipe'] else []),
            'Data       ' + ', '.join(f'{split} {d["ingested"]} (+{d["rejected"]} rejected)'
                                     for split, d in summary.data.items()),
-           f'Test       mean IoU {_fmt(test["mean_iou"], test["intervals"]["mean_iou"])}, '
-           f'pixel accuracy {_fmt(test["pixel_accuracy"])} (95% intervals)',
-           '           ' + ', '.join(f'{name} {_fmt(v)}'
+           f'Test       mean IoU {shown(test["mean_iou"], test["intervals"]["mean_iou"])}, '
+           f'pixel accuracy {shown(test["pixel_accuracy"])} (95% intervals)',
+           '           ' + ', '.join(f'{name} {shown(v)}'
                                     for name, v in test['per_class_iou'].items())]
   for name, s in summary.slices.items():
-    lines.append(f"  {name + ':':<16} mean IoU {_fmt(s['mean_iou'], s['intervals']['mean_iou'])}")
+    lines.append(f"  {name + ':':<16} mean IoU {shown(s['mean_iou'], s['intervals']['mean_iou'])}")
   baseline, comparison = summary.baseline, summary.comparison
   lines.append('Baseline   ' + (f'version {baseline["version"]}, mean IoU '
-                                f'{_fmt(baseline["mean_iou"])}  {baseline["model_path"]}'
+                                f'{shown(baseline["mean_iou"])}  {baseline["model_path"]}'
                                 if baseline else 'none (nothing released before)'))
   if comparison:
     lines.append(f'Compared   {comparison["verdict"]}: mean IoU difference '
-                 f'{_fmt(comparison["difference"], comparison["interval"])}')
+                 f'{shown(comparison["difference"], comparison["interval"])}')
   lines.append('Blessed    ' + ('yes' if summary.blessed else
                                 'no: ' + '; '.join(summary.reasons)))
   lines.append(f'Pushed     {pushed or "no"}')

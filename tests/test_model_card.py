@@ -43,8 +43,8 @@ def test_the_card_says_how_it_compares_with_the_released_version():
       'baseline_version': 3, 'verdict': 'no detectable change', 'mean_iou_difference': -0.004,
       'confidence_interval': {'lower_bound': -0.02, 'upper_bound': 0.012}}
   page = model_card.page(card)
-  assert 'Against version 3: no detectable change (mean IoU difference -0.004, 95% ' \
-         'interval [-0.020, 0.012])' in page
+  assert 'Against version 3: no detectable change (mean IoU difference, with its 95% ' \
+         'interval, -0.004 [-0.020, 0.012])' in page
 
 
 def test_the_page_escapes_what_it_shows():
