@@ -70,14 +70,14 @@ def load(evaluation_uri: str) -> Metrics:
   return result
 
 
-def compare(metrics: Metrics, max_mean_iou_drop: float, max_slice_drop: float,
-            max_class_drop: Mapping[str, float]) -> comparison_lib.Comparison:
+def compare(metrics: Metrics, allowed_drops: Mapping[str, Any]) -> comparison_lib.Comparison:
   """The candidate against the baseline, from `metrics` of an Evaluator run with both, with
-  the drops allowed (config.ReleaseConfig's): the whole split's mean IoU against
-  `max_mean_iou_drop`, each other slice's mean IoU against `max_slice_drop`, and each
-  class's IoU, in the whole split and in each slice, against its `max_class_drop`
+  the drops allowed (config.ReleaseConfig.allowed_drops()): the whole split's mean IoU
+  against `max_mean_iou_drop`, each other slice's mean IoU against `max_slice_drop`, and
+  each class's IoU, in the whole split and in each slice, against its `max_class_drop`
   (`max_slice_drop` for the classes not named). A metric without a value in either model
   (a class absent from a slice) is not checked."""
+  max_slice_drop = allowed_drops['max_slice_drop']
   prefix = sm.class_iou_name('')
   checks = []
   for slice_, differences in sorted(metrics[DIFFERENCE].items(),
@@ -85,9 +85,10 @@ def compare(metrics: Metrics, max_mean_iou_drop: float, max_slice_drop: float,
     for name, (difference, interval) in sorted(
         differences.items(), key=lambda item: (item[0] != sm.MEAN_IOU, item[0])):
       if name == sm.MEAN_IOU:
-        allowed = max_mean_iou_drop if slice_ == OVERALL else max_slice_drop
+        allowed = (allowed_drops['max_mean_iou_drop'] if slice_ == OVERALL
+                   else max_slice_drop)
       elif name.startswith(prefix):
-        allowed = max_class_drop.get(name[len(prefix):], max_slice_drop)
+        allowed = allowed_drops['max_class_drop'].get(name[len(prefix):], max_slice_drop)
       else:
         continue
       candidate = metrics[CANDIDATE][slice_][name][0]
@@ -96,9 +97,7 @@ def compare(metrics: Metrics, max_mean_iou_drop: float, max_slice_drop: float,
         checks.append(comparison_lib.Difference(slice_, name, candidate, released,
                                                 difference, interval, allowed))
   return comparison_lib.Comparison(mean_iou=checks[0], others=tuple(checks[1:]),
-                                   allowed={'max_mean_iou_drop': max_mean_iou_drop,
-                                            'max_slice_drop': max_slice_drop,
-                                            'max_class_drop': dict(max_class_drop)})
+                                   allowed=dict(allowed_drops))
 
 
 def write_comparison(evaluation_uri: str, comparison: comparison_lib.Comparison) -> None:

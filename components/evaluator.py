@@ -140,7 +140,7 @@ class EvaluatorExecutor(evaluator_executor.Executor):
       return
     evaluation, = output_dict[standard_component_specs.EVALUATION_KEY]
     comparison = evaluation_results.compare(evaluation_results.load(evaluation.uri),
-                                            **allowed_drops)
+                                            allowed_drops)
     evaluation_results.write_comparison(evaluation.uri, comparison)
     blessing, = output_dict[standard_component_specs.BLESSING_KEY]
     if comparison.reasons() and blessing.get_int_custom_property(BLESSED_KEY):

@@ -72,7 +72,7 @@ def _evaluate(tmp_path, truths, species, candidate, baseline=None):
 
 def _compare(metrics, **drops):
   allowed = {**config_lib.ReleaseConfig().allowed_drops(), **drops}
-  return evaluation_results.compare(metrics, **allowed)
+  return evaluation_results.compare(metrics, allowed)
 
 
 def test_every_figure_has_a_95_percent_interval_around_it(tmp_path):
