@@ -165,8 +165,6 @@ def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[s
         os.remove(temporary)
 
 
-
-
 def run_table(summary, pushed: Optional[str]) -> List[str]:
   """The lines `petseg run` ends with: a components.run_summary.RunSummary, and where the
   model was pushed (None: it was not)."""

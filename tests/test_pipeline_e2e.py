@@ -71,11 +71,15 @@ def test_latest_release_is_cached_only_while_the_registry_is_unchanged(tmp_path,
                                 QUICK_TRAINING)
   serving = tmp_path / 'serving'
 
-  def caching():
-    pipeline = local_runner.build(str(tmp_path), str(sample_dir), config,
-                                  serving_dir=str(serving))
+  def latest_release(pipeline):
+    """LatestRelease's node in the IR the local runner compiles."""
     node, = [n.pipeline_node for n in local_runner.compile_ir(pipeline).nodes
              if n.pipeline_node.node_info.id == release_registry.NODE_ID]
+    return node
+
+  def caching():
+    node = latest_release(local_runner.build(str(tmp_path), str(sample_dir), config,
+                                             serving_dir=str(serving)))
     return (node.parameters.parameters[release_registry.REGISTRY_STATE].field_value
             .string_value, node.execution_options.caching_options.enable_cache)
 
@@ -91,9 +95,7 @@ def test_latest_release_is_cached_only_while_the_registry_is_unchanged(tmp_path,
   # A pipeline made without the registry's state (as for Kubeflow) never caches the step.
   bare = pipeline_lib.create_pipeline(
       'petseg', str(tmp_path / 'root'), str(sample_dir), config, str(serving))
-  node, = [n.pipeline_node for n in local_runner.compile_ir(bare).nodes
-           if n.pipeline_node.node_info.id == release_registry.NODE_ID]
-  assert not node.execution_options.caching_options.enable_cache
+  assert not latest_release(bare).execution_options.caching_options.enable_cache
 
 
 def test_schema_anomalies_fail_the_run(tmp_path, sample_dir):
