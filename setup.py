@@ -37,9 +37,14 @@ setuptools.setup(
         'dill',
         'tensorflow-datasets>=4.9,<5',
         'Pillow>=10',
+        # Object stores (core/storage.py): s3:// for TensorFlow (tensorflow-io's file
+        # system; 0.37 is the release built for TensorFlow 2.16) and for Beam (boto3).
+        'tensorflow-io>=0.37.1,<0.38',
+        'boto3>=1.28',
     ],
-    # cel-python: the Kubeflow harness evaluates trigger conditions as the backends do (CEL).
-    extras_require={'test': ['pytest>=8', 'cel-python>=0.5,<0.6'],
+    # cel-python: the Kubeflow harness evaluates trigger conditions as the backends do (CEL);
+    # moto: a real S3 API server on localhost, the tests' object store.
+    extras_require={'test': ['pytest>=8', 'cel-python>=0.5,<0.6', 'moto[server]>=5,<6'],
                     'bench': ['matplotlib>=3.8,<3.10']},
-    entry_points={'console_scripts': ['petseg=petseg.cli:main']},
+    entry_points={'console_scripts': ['petseg=petseg.cli:entry']},
 )

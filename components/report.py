@@ -25,6 +25,7 @@ from petseg.components import run_summary
 from petseg.core import comparison as comparison_lib
 from petseg.core import features
 from petseg.core import labels as labels_lib
+from petseg.core import storage
 from petseg.models import input_pipeline
 
 SAMPLE_SIZE = 8
@@ -221,9 +222,10 @@ def write(summary: run_summary.RunSummary, ingest: ingest_report.IngestReport, p
         for part in (f'<h3>{html.escape(name)}</h3>', _iou_bars(scores))),
       '<h2>Confusion matrix (pixels)</h2>',
       _confusion_table(test['confusion_matrix'], summary.class_names),
-      '<h2>Training curves</h2>', _curves_svg(summary.training_history),
+      '<h2>Training curves</h2>', _curves_svg(storage.openable(summary.training_history)),
       '<h2>Sample of the test split</h2>',
-      _sample_grid(summary.model_path, [summary.test_examples], labels),
+      _sample_grid(storage.openable(summary.model_path),
+                   [storage.openable(summary.test_examples)], labels),
       '<h2>Skipped at ingestion</h2>', _skipped(ingest),
       '<h2>Model card</h2>', model_card.section(summary.model_card),
   ]

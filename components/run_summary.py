@@ -26,6 +26,7 @@ from petseg.components import model_card
 from petseg.components import release_registry
 from petseg.components import segmentation_metrics as sm
 from petseg.core import config as config_lib
+from petseg.core import storage
 from petseg.models import input_pipeline
 from petseg.models import training
 
@@ -193,9 +194,9 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       pipeline_run=pipeline_run,
       created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
       model=config['model'],
-      model_path=path_utils.serving_model_dir(model_uri),
+      model_path=storage.durable(path_utils.serving_model_dir(model_uri)),
       training=config,
-      training_history=posixpath.join(model_run_uri, 'history.csv'),
+      training_history=storage.durable(posixpath.join(model_run_uri, 'history.csv')),
       class_names=class_names,
       labels=labels,
       data={split: {'ingested': s.ingested, 'rejected': s.rejected}
@@ -203,8 +204,8 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       data_fingerprint=data_fingerprint(examples_uri, list(ingest.splits)),
       config_fingerprint=_json_fingerprint({'training': config, 'labels': labels,
                                             'gate': applied_gate}),
-      ingest_report=ingest_report.path(examples_uri),
-      test_examples=posixpath.join(examples_uri, 'Split-test', '*'),
+      ingest_report=storage.durable(ingest_report.path(examples_uri)),
+      test_examples=storage.durable(posixpath.join(examples_uri, 'Split-test', '*')),
       test=scores(candidate[evaluation_results.OVERALL], class_names),
       slices={name: scores(m, class_names) for name, m in candidate.items()
               if name != evaluation_results.OVERALL},
@@ -217,7 +218,7 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       reasons=[] if blessed else blessing_reasons(evaluation_uri, comparison),
       gate=applied_gate,
       serving_dir=serving_dir,
-      evaluation=evaluation_uri,
+      evaluation=storage.durable(evaluation_uri),
       model_card={},
   )
   return dataclasses.replace(summary, model_card=model_card.build(summary, ingest))

@@ -21,6 +21,28 @@ from petseg.core import errors
 TARGETS = ('kfp', 'vertex')
 _CONDITION_INPUT = re.compile(r"inputs\.artifacts\['([^']+)'\]")
 _RUNNER = re.compile(r'--runner=(\S+)')
+# A GPU's name: a Kubernetes extended resource (vendor/name) on open-source KFP, an
+# accelerator type on Vertex AI.
+_GPU_TYPE = {'kfp': re.compile(r'[\w.-]+/[\w.-]+'), 'vertex': re.compile(r'[A-Z][A-Z0-9_]+')}
+
+
+def resource_problems(resources: Dict[str, Any], target: str) -> List[str]:
+  """What is wrong with a container's `resources` on `target`: a step must say what it
+  needs, or the cluster gives it the namespace's default (and no GPU)."""
+  found = []
+  for limit in ('cpuLimit', 'memoryLimit'):
+    if not resources.get(limit, 0) > 0:
+      found.append(f'no {limit}')
+  for request, limit in (('cpuRequest', 'cpuLimit'), ('memoryRequest', 'memoryLimit')):
+    if request in resources and not 0 < resources[request] <= resources.get(limit, 0):
+      found.append(f'{request} {resources[request]} is not within its limit')
+  accelerator = resources.get('accelerator')
+  if accelerator is not None:
+    if not int(accelerator.get('count') or 0) > 0:
+      found.append('an accelerator without a count')
+    if not _GPU_TYPE[target].fullmatch(accelerator.get('type', '')):
+      found.append(f'accelerator type {accelerator.get("type")!r} is not one {target} reads')
+  return found
 
 
 def condition_inputs(condition: str) -> List[str]:
@@ -48,6 +70,9 @@ def problems(spec: Dict[str, Any], target: str) -> List[str]:
     if missing:
       found.append(f'task {name}: its trigger condition reads inputs it does not have: '
                    f'{missing}')
+    if 'container' in executor:
+      found += [f'task {name}: resources: {problem}'
+                for problem in resource_problems(container.get('resources', {}), target)]
     if target == 'vertex':
       continue
     if 'resolver' in executor:

@@ -27,21 +27,26 @@ reproduced in tests/test_kubeflow_entrypoint.py and by the harness (tests/kfp_ha
   AI, artifacts are read and written where they are (`gs://`).
 - Output directories on a local file system are made before the step, as TFX's own
   launcher does (steps write into them; an object store needs none, a disk does).
-- The exit: once the executor output is written, the process ends at once, as a step of
-  TFX 1.17 on S3 was seen crashing in a C++ destructor at interpreter exit after its work
-  was done (sky-uk/kfp-operator's TFX notes), which the launcher counts as a failure.
+- The exit: once the executor output is written, the process ends at once
+  (core/storage.exit): a process that used tensorflow-io's S3 file system aborts in a C++
+  destructor at interpreter exit after its work is done (measured here; sky-uk/
+  kfp-operator's TFX notes saw it with TFX 1.17), which the launcher counts as a failure.
+- Object stores: s3:// (and minio://, read as s3://) through tensorflow-io and Beam's S3
+  file system, configured by the standard AWS environment, which the compiled spec sets
+  from a Kubernetes secret (see core/storage.py and kubeflow/README.md).
 """
 import argparse
 import json
 import os
 import sys
 import traceback
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Tuple
 
 # pylint: disable=g-bad-import-order
 import petseg  # noqa: F401  (first: sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from absl import app
 from absl.flags import argparse_flags
+from tfx.dsl.io import fileio
 from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 from tfx.types import value_artifact
@@ -51,25 +56,15 @@ import yaml
 
 from petseg.components import release_record
 from petseg.core import errors
+from petseg.core import storage
 
-# Where the open-source launcher puts local copies of artifacts, by URI scheme.
-LOCAL_MOUNTS = {'gs://': 'gcs', 'minio://': 'minio', 's3://': 's3'}
-# The root of those mounts: '/' in a pod; tests point it at a temporary directory.
-LOCAL_ROOT_ENV = 'PETSEG_KFP_LOCAL_ROOT'
 LOCAL_COPIES_FLAG = '--local_artifact_copies'
+# The run's id, given by the compiled spec to the tasks that must run every time (see
+# runner.RUN_ID_INPUT); part of the cache key only, not the component's.
+RUN_ID_INPUT = 'petseg_run_id'
 LAUNCHER_OUTPUTS = ('executor-logs',)
 _CUSTOM_TYPES = {cls.TYPE_NAME: name_utils.get_full_name(cls)
                  for cls in release_record.CUSTOM_TYPES}
-
-
-def local_path(uri: str, root: Optional[str] = None) -> Optional[str]:
-  """Where the open-source launcher keeps its copy of the artifact at `uri`, below `root`
-  (default: $PETSEG_KFP_LOCAL_ROOT or '/'), or None for a path on a local file system."""
-  for scheme, mount in LOCAL_MOUNTS.items():
-    if uri.startswith(scheme):
-      return os.path.join(root or os.environ.get(LOCAL_ROOT_ENV, '/'), mount,
-                          uri[len(scheme):])
-  return None
 
 
 def _title(artifact_type: Dict[str, Any]) -> str:
@@ -80,11 +75,13 @@ def _title(artifact_type: Dict[str, Any]) -> str:
 
 def normalise(executor_input: Dict[str, Any], inputs_spec: Dict[str, Any],
               local_copies: bool = False) -> Tuple[Dict[str, Any], Dict[str, str]]:
-  """(the executor input as TFX reads it, local path -> the URI it stands for); with
-  `local_copies`, the artifacts are read and written at the launcher's local copies."""
+  """(the executor input as TFX reads it, path opened -> the URI it stands for); with
+  `local_copies`, the artifacts are read and written at the launcher's local copies,
+  otherwise where they are (minio:// as s3://)."""
   declared = {key: spec['artifactType']
               for key, spec in inputs_spec.get('artifacts', {}).items()}
-  inputs = executor_input.setdefault('inputs', {}).get('artifacts', {})
+  executor_input.setdefault('inputs', {}).get('parameterValues', {}).pop(RUN_ID_INPUT, None)
+  inputs = executor_input['inputs'].get('artifacts', {})
   outputs = executor_input.setdefault('outputs', {}).get('artifacts', {})
   for key in LAUNCHER_OUTPUTS:
     outputs.pop(key, None)
@@ -97,10 +94,11 @@ def normalise(executor_input: Dict[str, Any], inputs_spec: Dict[str, Any],
         title = _title(artifact.get('type', {}))
         if title in _CUSTOM_TYPES:
           artifact['type'] = {'schemaTitle': _CUSTOM_TYPES[title]}
-        local = local_copies and local_path(artifact.get('uri', ''))
-        if local:
-          relocated[local] = artifact['uri']
-          artifact['uri'] = local
+        uri = artifact.get('uri', '')
+        opened = (storage.local_copy(uri) if local_copies else None) or storage.openable(uri)
+        if opened != uri:
+          relocated[opened] = uri
+          artifact['uri'] = opened
   return executor_input, relocated
 
 
@@ -124,15 +122,16 @@ def make_output_dirs(executor_input: Dict[str, Any]) -> None:
 
 
 def restore_uris(output_file: str, relocated: Dict[str, str]) -> None:
-  """Puts the artifacts' own URIs back into the executor output TFX wrote."""
+  """Puts the artifacts' own URIs back into the executor output TFX wrote (a local file,
+  or one in the store under Vertex AI)."""
   if not relocated:
     return
-  with open(output_file) as f:
+  with fileio.open(storage.openable(output_file)) as f:
     output = json.load(f)
   for artifact_list in output.get('artifacts', {}).values():
     for artifact in artifact_list.get('artifacts', []):
       artifact['uri'] = relocated.get(artifact.get('uri'), artifact.get('uri'))
-  with open(output_file, 'w') as f:
+  with fileio.open(storage.openable(output_file), 'w') as f:
     json.dump(output, f)
 
 
@@ -146,14 +145,11 @@ def _parse(argv: List[str]) -> Tuple[argparse.Namespace, List[str]]:
   return parser.parse_known_args(argv[1:])
 
 
-def _exit(code: int) -> None:
-  sys.stdout.flush()
-  sys.stderr.flush()
-  os._exit(code)  # pylint: disable=protected-access  (see the module doc: no interpreter exit)
-
-
 def main(parsed: Tuple[argparse.Namespace, List[str]]) -> None:
   args, beam_args = parsed
+  if args.local_artifact_copies:  # what storage.local_copy and storage.durable read
+    os.environ.setdefault(storage.LOCAL_ROOT_ENV, '/')
+  storage.register()
   executor_input, relocated = normalise(json.loads(args.json_serialized_invocation_args),
                                         json.loads(args.json_serialized_inputs_spec_args),
                                         args.local_artifact_copies)
@@ -164,11 +160,11 @@ def main(parsed: Tuple[argparse.Namespace, List[str]]) -> None:
     restore_uris(executor_input['outputs']['outputFile'], relocated)
   except errors.PetsegError as e:
     print(f'petseg: error: {e}', file=sys.stderr)
-    _exit(1)
+    storage.exit(1)
   except Exception:  # pylint: disable=broad-except
     traceback.print_exc()
-    _exit(1)
-  _exit(0)
+    storage.exit(1)
+  storage.exit(0)
 
 
 if __name__ == '__main__':

@@ -10,16 +10,19 @@ TFX's spec is then adapted to what both backends run (`adapt`) and checked again
 the target backend refuses (conformance.check).
 """
 import copy
+import dataclasses
 import json
 import os
 import re
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 import yaml
 
 from petseg.core import config as config_lib
+from petseg.core import errors
+from petseg.core import storage
 from petseg.kubeflow import conformance
 from petseg.kubeflow import entrypoint
 from petseg.pipeline import local_runner
@@ -30,6 +33,93 @@ RuntimeParameter = data_types.RuntimeParameter
 TFX_ENTRYPOINT = ['python', '-m', 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor']
 ENTRYPOINT = ['python', '-m', 'petseg.kubeflow.entrypoint']
 _IMPLICIT_INPUT = re.compile(r'_(?P<producer>[^.]+)\.(?P<key>.+)')
+# An input given to the tasks that must run on every run, whatever the submission says
+# about caching (kfp.Client(...).create_run_from_pipeline_package(enable_caching=True) and
+# Vertex's PipelineJob(enable_caching=True) turn every task's cache on): the run's id,
+# which the backend puts in the task's cache key. The entrypoint drops it.
+RUN_ID_INPUT = entrypoint.RUN_ID_INPUT
+# The oldest and newest open-source backends the spec is made and tested for
+# (tests/kfp_harness.py emulates both): 2.5 is the first that replaces
+# {{$.pipeline_job_uuid}}, on which the run id above and the release record's run rely.
+SUPPORTED_BACKENDS = ('2.5.0', '2.17.0')
+# What a GPU is called where each target reads it: a Kubernetes resource name on
+# open-source KFP, an accelerator type on Vertex AI.
+DEFAULT_GPU_TYPE = {'kfp': 'nvidia.com/gpu', 'vertex': 'NVIDIA_TESLA_T4'}
+# KFP's own MinIO on a default install, and the secret its pods read it with.
+MINIO_ENDPOINT = 'http://minio-service.kubeflow:9000'
+MINIO_SECRET = 'mlpipeline-minio-artifact'
+_SECRET_KEYS = (('accesskey', 'AWS_ACCESS_KEY_ID'), ('secretkey', 'AWS_SECRET_ACCESS_KEY'))
+
+
+@dataclasses.dataclass(frozen=True)
+class StepResources:
+  """What a step's container asks for: CPUs, memory in GB, and GPUs (of `gpu_type`)."""
+  cpu: float
+  memory_gb: float
+  gpus: int = 0
+  gpu_type: str = ''
+
+  def to_spec(self, target: str) -> Dict[str, Any]:
+    """The PipelineSpec `resources` of a container, as `target` reads it: limits, and on
+    open-source KFP requests of the same size (so that the pod is scheduled where they
+    fit, and is not the first evicted)."""
+    spec: Dict[str, Any] = {'cpuLimit': self.cpu, 'memoryLimit': self.memory_gb}
+    if target == 'kfp':
+      spec.update(cpuRequest=self.cpu, memoryRequest=self.memory_gb)
+    if self.gpus:
+      spec['accelerator'] = {'type': self.gpu_type or DEFAULT_GPU_TYPE[target],
+                             'count': str(self.gpus)}
+    return spec
+
+
+# Every step's default: the Beam steps hold a split's batches and run on the pod's cores;
+# the Trainer, the model and its data; the rest read or copy one model or artifact.
+_LIGHT = StepResources(cpu=1, memory_gb=4)
+_BEAM = StepResources(cpu=2, memory_gb=8)
+DEFAULT_RESOURCES = {'ExampleGen': _BEAM, 'StatisticsGen': _BEAM, 'Transform': _BEAM,
+                     'Evaluator': _BEAM, 'Trainer': StepResources(cpu=4, memory_gb=16)}
+
+
+def resources_of(step: str, overrides: Mapping[str, StepResources]) -> StepResources:
+  return overrides.get(step) or DEFAULT_RESOURCES.get(step, _LIGHT)
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectStore:
+  """How the steps reach an S3-compatible store: its endpoint ('' for AWS itself) and the
+  Kubernetes secret holding the keys ('accesskey', 'secretkey', as KFP's own), '' where
+  the pods have an identity instead (IAM roles for service accounts)."""
+  endpoint: str = ''
+  secret: str = ''
+
+  @classmethod
+  def for_paths(cls, paths: Sequence[str], endpoint: Optional[str],
+                secret: Optional[str]) -> Optional['ObjectStore']:
+    """The store the paths need, None when none is in one: a minio:// path means KFP's
+    own MinIO unless the flags say otherwise."""
+    if not any(p.startswith(('s3://', 'minio://')) for p in paths):
+      if endpoint or secret:
+        raise errors.ConfigError('--s3-endpoint and --s3-secret need an s3:// or minio:// '
+                                 'pipeline root, data directory or serving directory')
+      return None
+    minio = any(p.startswith('minio://') for p in paths)
+    return cls(endpoint=MINIO_ENDPOINT if endpoint is None and minio else endpoint or '',
+               secret=MINIO_SECRET if secret is None and minio else secret or '')
+
+  def env(self) -> List[Dict[str, str]]:
+    """The container's environment (core/storage.py reads it)."""
+    if not self.endpoint:
+      return []
+    # MinIO and most S3-compatible stores accept any region; the SDKs need one.
+    return [{'name': storage.ENDPOINT_ENV, 'value': self.endpoint},
+            {'name': 'AWS_REGION', 'value': 'us-east-1'}]
+
+  def secret_as_env(self) -> List[Dict[str, Any]]:
+    """The Kubernetes platform spec's secretAsEnv of every step."""
+    if not self.secret:
+      return []
+    return [{'secretName': self.secret,
+             'keyToEnv': [{'secretKey': key, 'envVar': env} for key, env in _SECRET_KEYS]}]
 
 
 def _fix_condition_inputs(task: Dict[str, Any]) -> None:
@@ -51,12 +141,26 @@ def _fix_condition_inputs(task: Dict[str, Any]) -> None:
   task['triggerPolicy']['condition'] = condition
 
 
-def adapt(spec: Dict[str, Any], target: str) -> Dict[str, Any]:
+def _run_every_time(spec: Dict[str, Any], task: Dict[str, Any]) -> None:
+  """No cache for the task, and the run's id among its inputs, so that no cache key of
+  it repeats even when caching is forced on at submission."""
+  task.setdefault('cachingOptions', {})['enableCache'] = False
+  task.setdefault('inputs', {}).setdefault('parameters', {})[RUN_ID_INPUT] = {
+      'runtimeValue': {'constant': pipeline_lib.PIPELINE_RUN_PLACEHOLDER}}
+  component = spec['components'][task['componentRef']['name']]
+  component.setdefault('inputDefinitions', {}).setdefault('parameters', {})[RUN_ID_INPUT] = {
+      'parameterType': 'STRING'}
+
+
+def adapt(spec: Dict[str, Any], target: str,
+          resources: Mapping[str, StepResources] = None,
+          store: Optional[ObjectStore] = None) -> Dict[str, Any]:
   """TFX's spec made to run on `target`: every step through petseg's entrypoint (see
   kubeflow/entrypoint.py; on open-source KFP, through the launcher's local copies of the
-  artifacts), conditions on the tasks' own inputs, and no cache for the nodes that must
-  always run (and, on open-source KFP, for the steps whose pre-cache check it does not
-  run)."""
+  artifacts), with its resources (DEFAULT_RESOURCES, `resources` by step) and the object
+  store's endpoint; conditions on the tasks' own inputs; and the nodes that must run every
+  time (and, on open-source KFP, the steps whose pre-cache check it does not run) never
+  served from a cache."""
   spec = copy.deepcopy(spec)
   for executor in spec['deploymentSpec']['executors'].values():
     container = executor.get('container')
@@ -64,13 +168,28 @@ def adapt(spec: Dict[str, Any], target: str) -> Dict[str, Any]:
       container['command'] = list(ENTRYPOINT)
       if target == 'kfp':
         container['args'] = [entrypoint.LOCAL_COPIES_FLAG, *container['args']]
+      if store and store.env():
+        container['env'] = store.env()
   for name, task in spec['root']['dag']['tasks'].items():
     _fix_condition_inputs(task)
-    container = conformance.executor_of(spec, task).get('container', {})
+    container = conformance.executor_of(spec, task).get('container')
+    if container is not None:
+      container['resources'] = resources_of(name, resources or {}).to_spec(target)
     if name in pipeline_lib.NEVER_CACHED or (
-        target == 'kfp' and 'preCacheCheck' in container.get('lifecycle', {})):
-      task.setdefault('cachingOptions', {})['enableCache'] = False
+        target == 'kfp' and 'preCacheCheck' in (container or {}).get('lifecycle', {})):
+      _run_every_time(spec, task)
   return spec
+
+
+def platform_spec(spec: Dict[str, Any], store: Optional[ObjectStore]) -> Dict[str, Any]:
+  """The Kubernetes platform spec (the YAML's second document, which open-source KFP
+  reads): every step's object-store keys from the secret; {} when there is none."""
+  if not store or not store.secret_as_env():
+    return {}
+  return {'platforms': {'kubernetes': {'deploymentSpec': {'executors': {
+      label: {'secretAsEnv': store.secret_as_env()}
+      for label, executor in spec['deploymentSpec']['executors'].items()
+      if 'container' in executor}}}}}
 
 
 def runtime_parameters(config: run_config.RunConfig) -> Dict[str, RuntimeParameter]:
@@ -85,17 +204,31 @@ def compile_pipeline(output: str, image: str, pipeline_root: str, data_dir: str,
                      config: run_config.RunConfig, serving_dir: Optional[str] = None,
                      beam_args: Sequence[str] = (), enable_cache: bool = True,
                      pipeline_name: str = pipeline_lib.PIPELINE_NAME,
-                     target: str = 'kfp') -> str:
+                     target: str = 'kfp',
+                     resources: Optional[Mapping[str, StepResources]] = None,
+                     s3_endpoint: Optional[str] = None,
+                     s3_secret: Optional[str] = None) -> str:
   """Writes the spec for `target` (conformance.TARGETS) to `output`: .json a PipelineJob
-  (spec and parameter values), .yaml a PipelineSpec; returns its absolute path. Raises
+  (spec and parameter values), .yaml a PipelineSpec (and, where the steps read an object
+  store's keys from a secret, the Kubernetes platform spec after it); returns its absolute
+  path. `resources` overrides DEFAULT_RESOURCES by step; `s3_endpoint` and `s3_secret`
+  say how the steps reach an s3:// or minio:// store (ObjectStore.for_paths). Raises
   ConfigError, naming the task, when the target would refuse the spec."""
+  serving_dir = serving_dir or f'{pipeline_root.rstrip("/")}/serving'
+  store = ObjectStore.for_paths([pipeline_root, data_dir, serving_dir], s3_endpoint,
+                                s3_secret)
+  if store and store.secret and target == 'kfp' and not output.endswith(('.yaml', '.yml')):
+    raise errors.ConfigError(f'--output {output}: the steps read the object store\'s keys '
+                             f'from the secret {store.secret}, which only a .yaml spec can '
+                             'say (its Kubernetes platform spec); write a .yaml')
   parameters = runtime_parameters(config)
   pipeline = pipeline_lib.create_pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
-      data_dir=data_dir,
+      # The steps open these themselves: minio:// as s3:// (the launcher knows minio://).
+      data_dir=storage.openable(data_dir),
       config=config,
-      serving_dir=serving_dir or f'{pipeline_root.rstrip("/")}/serving',
+      serving_dir=storage.openable(serving_dir),
       beam_pipeline_args=local_runner.checked_beam_args(beam_args),
       enable_cache=enable_cache,
       runtime_parameters=parameters)
@@ -110,12 +243,13 @@ def compile_pipeline(output: str, image: str, pipeline_root: str, data_dir: str,
   for parameter in parameters.values():
     job['pipelineSpec']['root']['inputDefinitions']['parameters'][parameter.name].update(
         defaultValue=parameter.default, isOptional=True)
-  job['pipelineSpec'] = adapt(job['pipelineSpec'], target)
+  job['pipelineSpec'] = adapt(job['pipelineSpec'], target, resources, store)
   conformance.check(job['pipelineSpec'], target)
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   with open(output, 'w') as f:
     if output.endswith(('.yaml', '.yml')):
-      yaml.safe_dump(job['pipelineSpec'], f, sort_keys=True)
+      documents = [job['pipelineSpec'], platform_spec(job['pipelineSpec'], store)]
+      yaml.safe_dump_all([d for d in documents if d], f, sort_keys=True)
     else:
       json.dump(job, f, sort_keys=True, indent=1)
   return os.path.abspath(output)

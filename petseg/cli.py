@@ -13,7 +13,7 @@ and argument errors answer at once.
 import argparse
 import json
 import os
-import shutil
+import re
 import sys
 import tempfile
 import warnings
@@ -24,6 +24,7 @@ from petseg import console
 from petseg.components import sources
 from petseg.core import config as config_lib
 from petseg.core import errors
+from petseg.core import storage
 from petseg.kubeflow import conformance
 from petseg.models import registry
 
@@ -79,6 +80,12 @@ def _class_bound(text: str):
     raise argparse.ArgumentTypeError(f'expected CLASS=BOUND, e.g. pet=0.6, got {text!r}') from None
 
 
+def _copy_here(uri: str, path: str) -> None:
+  """Copies an artifact's file (local or in an object store) to `path` on this machine."""
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  tf.io.gfile.copy(storage.openable(uri), path, overwrite=True)
+
+
 def _summarise_run(output_dir: str, pipeline_name: str, run_id: str, log_path: str) -> None:
   """Says what the run decided (its ReleaseRecord step's release record); writes its
   result as OUTPUT_DIR/run_summary.json, and copies its HTML report and its ingest report
@@ -90,11 +97,11 @@ def _summarise_run(output_dir: str, pipeline_name: str, run_id: str, log_path: s
   store = metadata.connect(metadata_path)
   result = metadata.run_result(store, metadata.run_executions(store, pipeline_name, run_id))
   ingest_path = os.path.join(output_dir, ingest_report.FILE_NAME)
-  shutil.copyfile(result.summary.ingest_report, ingest_path)
+  _copy_here(result.summary.ingest_report, ingest_path)
   with open(os.path.join(output_dir, RUN_SUMMARY_FILE), 'w') as f:
     json.dump(result.to_json(), f, indent=2)
   # The artifact is one file named `value` (TFX's layout), which browsers show as text.
-  shutil.copyfile(result.report, os.path.join(output_dir, REPORT_FILE))
+  _copy_here(result.report, os.path.join(output_dir, REPORT_FILE))
   console.say(f'Run {run_id} finished (ML Metadata: {metadata_path})')
   for line in console.run_table(result.summary, result.pushed):
     console.say(line)
@@ -105,9 +112,21 @@ def _summarise_run(output_dir: str, pipeline_name: str, run_id: str, log_path: s
 
 
 def _local_data(dataset: config_lib.DatasetConfig, data_dir: str) -> None:
-  """Refuses a data directory on this machine that is not there (TFDS makes its own)."""
-  if (sources.get(dataset.name).needs_data_dir and '://' not in data_dir
-      and not os.path.isdir(data_dir)):
+  """Refuses a data directory that is not there (TFDS makes its own), or an object store
+  that cannot be read (its endpoint or credentials)."""
+  if not sources.get(dataset.name).needs_data_dir:
+    return
+  if not storage.is_remote(data_dir):
+    if not os.path.isdir(data_dir):
+      raise errors.ConfigError(f'--data-dir {data_dir}: no such directory')
+    return
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  try:
+    found = tf.io.gfile.isdir(storage.openable(data_dir))
+  except tf.errors.OpError as e:
+    raise errors.ConfigError(f'--data-dir {data_dir}: cannot be read ({e.message}); '
+                             f'check {storage.ENDPOINT_ENV} and the credentials') from None
+  if not found:
     raise errors.ConfigError(f'--data-dir {data_dir}: no such directory')
 
 
@@ -118,9 +137,17 @@ def _run_config(args: argparse.Namespace):
 
 
 def _writable_dir(path: str, flag: str) -> str:
-  """`path`, made if need be and checked by writing into it; ConfigError names the flag.
-  Remote paths (gs://, ...) are left to the steps that write them."""
-  if '://' in path:
+  """`path`, made if need be and checked by writing into it; ConfigError names the flag."""
+  if storage.is_remote(path):
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    probe = f'{storage.openable(path).rstrip("/")}/.petseg-write-check'
+    try:
+      with tf.io.gfile.GFile(probe, 'w') as f:
+        f.write('')
+      tf.io.gfile.remove(probe)
+    except tf.errors.OpError as e:
+      raise errors.ConfigError(f'{flag} {path}: cannot write there ({e.message}); check '
+                               f'{storage.ENDPOINT_ENV} and the credentials') from None
     return path
   if os.path.exists(path) and not os.path.isdir(path):
     raise errors.ConfigError(f'{flag} {path}: exists and is not a directory')
@@ -137,33 +164,55 @@ def _run(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> N
   a run that was killed there, runs, and summarises."""
   from petseg import run_lock  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  storage.register()
   config = _run_config(args)
   _local_data(config.dataset, args.data_dir)
   local_runner.checked_beam_args(beam_args)
+  if storage.is_remote(args.output_dir):
+    raise errors.ConfigError(f'--output-dir {args.output_dir}: must be on this machine (it '
+                             'holds ML Metadata, the lock and the log); put the artifacts '
+                             'in an object store with --pipeline-root')
   output_dir = _writable_dir(args.output_dir, '--output-dir')
   serving_dir = _writable_dir(
       args.serving_dir or local_runner.default_serving_dir(output_dir), '--serving-dir')
+  pipeline_root = _writable_dir(
+      args.pipeline_root or local_runner.default_pipeline_root(output_dir),
+      '--pipeline-root')
   with run_lock.hold(output_dir) as previous:
     if previous:
       console.say(f'Took over the lock of a run that ended without releasing it '
                   f'({run_lock.describe(previous)})')
-    for path in local_runner.tidy_interrupted(output_dir, args.pipeline_name):
+    for path in local_runner.tidy_interrupted(output_dir, args.pipeline_name, pipeline_root):
       console.say(f'Removed the partial output of an interrupted run: {path}')
     console.say(f'Running {config.training.model} on {args.data_dir} into {output_dir}')
     pipeline = local_runner.build(
         output_dir, args.data_dir, config, serving_dir=serving_dir, beam_args=beam_args,
-        enable_cache=not args.no_cache, pipeline_name=args.pipeline_name)
+        enable_cache=not args.no_cache, pipeline_name=args.pipeline_name,
+        pipeline_root=pipeline_root)
     run_id = local_runner.run(pipeline, output_dir)
     _summarise_run(output_dir, args.pipeline_name, run_id, log_path)
+
+
+def _memory_gb(text: str) -> float:
+  """--trainer-memory: 16, 16G (gigabytes) or 16Gi (gibibytes), as gigabytes."""
+  match = re.fullmatch(r'(\d+(?:\.\d+)?)(G|Gi)?', text)
+  if not match or float(match[1]) <= 0:
+    raise argparse.ArgumentTypeError(f'expected gigabytes, e.g. 16, 16G or 16Gi, got {text!r}')
+  return float(match[1]) * (1.073741824 if match[2] == 'Gi' else 1)
 
 
 def _compile(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   from petseg.kubeflow import runner  # pylint: disable=g-import-not-at-top
   config = _run_config(args)
+  trainer = runner.resources_of('Trainer', {})
+  trainer = runner.StepResources(
+      cpu=args.trainer_cpu or trainer.cpu, memory_gb=args.trainer_memory or trainer.memory_gb,
+      gpus=args.trainer_gpus or 0, gpu_type=args.trainer_gpu_type or '')
   path = runner.compile_pipeline(
       args.output, args.image, args.pipeline_root, args.data_dir, config,
       serving_dir=args.serving_dir, beam_args=beam_args,
-      enable_cache=not args.no_cache, pipeline_name=args.pipeline_name, target=args.target)
+      enable_cache=not args.no_cache, pipeline_name=args.pipeline_name, target=args.target,
+      resources={'Trainer': trainer}, s3_endpoint=args.s3_endpoint, s3_secret=args.s3_secret)
   console.say(f'Wrote {path}: pipeline {args.pipeline_name!r} for {args.target}, image '
               f'{args.image}; runtime parameters: '
               + ', '.join(f'{p.name}={p.default}' for p in
@@ -174,6 +223,7 @@ def _compile(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) 
 def _predict(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   del beam_args  # predict runs no Beam
   from petseg import released_model  # pylint: disable=g-import-not-at-top
+  storage.register()
   result = released_model.predict(args.model_dir, args.images, args.output_dir,
                                   args.max_pixels)
   console.say(f'Model: {result["model"]}')
@@ -194,6 +244,7 @@ def _predict(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) 
 def _evaluate(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   from petseg import released_model  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  storage.register()
   dataset = sources.dataset_config(args.dataset, args.data_dir, _settings(args)['dataset'])
   _local_data(dataset, args.data_dir)
   beam_args = local_runner.checked_beam_args(beam_args)
@@ -282,6 +333,8 @@ def _parser() -> argparse.ArgumentParser:
                    help='artifacts, ML Metadata (metadata.sqlite) and reports go here')
   run.add_argument('--serving-dir', help='blessed models are pushed here as numbered '
                    'versions, TensorFlow Serving\'s layout (default OUTPUT_DIR/serving)')
+  run.add_argument('--pipeline-root', help='artifacts go here (default '
+                   'OUTPUT_DIR/pipeline_root); s3://, minio:// or gs:// for an object store')
   _add_verbose_flag(run)
   run.set_defaults(handler=_run)
 
@@ -303,6 +356,24 @@ def _parser() -> argparse.ArgumentParser:
                         help='where the cluster writes artifacts, e.g. gs://bucket/petseg')
   compile_.add_argument('--serving-dir', help='blessed models are pushed here '
                         '(default PIPELINE_ROOT/serving)')
+  compile_.add_argument('--trainer-cpu', type=float, metavar='N',
+                        help='CPUs the Trainer requests and is limited to (default 4)')
+  compile_.add_argument('--trainer-memory', type=_memory_gb, metavar='GB',
+                        help='memory the Trainer requests and is limited to, e.g. 16, 16G '
+                        'or 16Gi (default 16G)')
+  compile_.add_argument('--trainer-gpus', type=int, metavar='N',
+                        help='GPUs for the Trainer (default none)')
+  compile_.add_argument('--trainer-gpu-type', metavar='TYPE',
+                        help='the GPUs\' resource name on Kubeflow (default nvidia.com/gpu) '
+                        'or accelerator type on Vertex AI (default NVIDIA_TESLA_T4)')
+  compile_.add_argument('--s3-endpoint', metavar='URL',
+                        help='the S3-compatible store the steps read and write (default for '
+                        'minio:// paths: KFP\'s MinIO, http://minio-service.kubeflow:9000; '
+                        'none for s3://: AWS)')
+  compile_.add_argument('--s3-secret', metavar='NAME',
+                        help='the Kubernetes secret with the store\'s keys under accesskey '
+                        'and secretkey (default for minio:// paths: KFP\'s own, '
+                        'mlpipeline-minio-artifact; none for s3://: the pods\' identity)')
   _add_verbose_flag(compile_)
   compile_.set_defaults(handler=_compile)
 
@@ -361,5 +432,10 @@ def main(argv: Optional[List[str]] = None) -> int:
   return 0
 
 
+def entry() -> None:
+  """The `petseg` command's entry point: main(), then the exit (storage.exit)."""
+  storage.exit(main())
+
+
 if __name__ == '__main__':
-  sys.exit(main())
+  entry()

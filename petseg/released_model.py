@@ -24,6 +24,7 @@ from petseg.components import release_registry
 from petseg.core import config as config_lib
 from petseg.core import confusion as confusion_lib
 from petseg.core import errors
+from petseg.core import storage
 from petseg.models import evaluation
 from petseg.models import export
 
@@ -32,7 +33,9 @@ _SERVED_FORMATS = ('JPEG', 'PNG', 'GIF', 'BMP')
 
 
 def resolve(model_dir: str) -> str:
-  """The SavedModel to use: `model_dir` itself, or its highest numbered version."""
+  """The SavedModel to use: `model_dir` itself, or its highest numbered version (either
+  may be in an object store)."""
+  model_dir = storage.openable(model_dir)
   if tf.io.gfile.exists(os.path.join(model_dir, 'saved_model.pb')):
     return model_dir
   if not tf.io.gfile.isdir(model_dir):
@@ -173,7 +176,8 @@ def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
         f'{data_dir} has {list(dataset.labels.class_names)}')
   # Kept when ingestion fails, so that the report its error names is there to read.
   work_dir = tempfile.mkdtemp(prefix='petseg-evaluate-')
-  examples = example_gen.ingest(data_dir, dataset, work_dir, beam_args, required_splits=[split])
+  examples = example_gen.ingest(storage.openable(data_dir), dataset, work_dir, beam_args,
+                                required_splits=[split])
   confusion = evaluation.confusion_matrix(
       model_dir, [os.path.join(examples.uri, f'Split-{split}', '*')], labels.num_classes)
   report = ingest_report.load(examples.uri)

@@ -17,6 +17,7 @@ from tfx.proto.orchestration import pipeline_pb2
 from petseg.components import ingest_report
 from petseg.components import release_registry
 from petseg.core import errors
+from petseg.core import storage
 from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import run_config
@@ -87,30 +88,37 @@ def checked_beam_args(user_args: Sequence[str]) -> List[str]:
   return [*args, f'--sdk_container_image={image}']
 
 
+def _absolute(path: str) -> str:
+  return path if storage.is_remote(path) else os.path.abspath(path)
+
+
 def build(output_dir: str, data_dir: str, config: run_config.RunConfig,
           serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
-          enable_cache: bool = True,
-          pipeline_name: str = pipeline_lib.PIPELINE_NAME) -> tfx_pipeline.Pipeline:
-  """The pipeline with ML Metadata and every artifact under `output_dir`; released models
-  go to `serving_dir` (default OUTPUT_DIR/serving)."""
+          enable_cache: bool = True, pipeline_name: str = pipeline_lib.PIPELINE_NAME,
+          pipeline_root: Optional[str] = None) -> tfx_pipeline.Pipeline:
+  """The pipeline with ML Metadata in `output_dir` (on this machine) and its artifacts
+  under `pipeline_root` (default OUTPUT_DIR/pipeline_root); released models go to
+  `serving_dir` (default OUTPUT_DIR/serving). Any of the data directory, the pipeline
+  root and the serving directory may be in an object store (core/storage.py)."""
   # Before anything is created: the metadata connection config makes OUTPUT_DIR.
   beam_args = checked_beam_args(beam_args)
-  serving_dir = os.path.abspath(serving_dir or default_serving_dir(output_dir))
+  serving_dir = _absolute(storage.openable(serving_dir or default_serving_dir(output_dir)))
+  root = _absolute(storage.openable(pipeline_root or default_pipeline_root(output_dir)))
   return pipeline_lib.create_pipeline(
       pipeline_name=pipeline_name,
-      pipeline_root=pipeline_root(output_dir),
-      data_dir=os.path.abspath(data_dir) if '://' not in data_dir else data_dir,
+      pipeline_root=root,
+      data_dir=_absolute(storage.openable(data_dir)),
       config=config,
       serving_dir=serving_dir,
       metadata_connection_config=tfx_metadata
       .sqlite_metadata_connection_config(metadata_path(output_dir)),
       beam_pipeline_args=beam_args,
       enable_cache=enable_cache,
-      resume_dir=os.path.join(pipeline_root(output_dir), 'Trainer', '.resume'),
+      resume_dir=f'{root.rstrip("/")}/Trainer/.resume',
       registry_state=release_registry.state(serving_dir))
 
 
-def pipeline_root(output_dir: str) -> str:
+def default_pipeline_root(output_dir: str) -> str:
   return os.path.join(output_dir, 'pipeline_root')
 
 
@@ -133,13 +141,16 @@ def run(pipeline: tfx_pipeline.Pipeline, output_dir: str) -> str:
   return run_id
 
 
-def tidy_interrupted(output_dir: str, pipeline_name: str) -> List[str]:
-  """Cleans up after a run that was killed in `output_dir` (metadata.abandon_interrupted);
-  only while holding its lock (run_lock). Returns the directories removed."""
+def tidy_interrupted(output_dir: str, pipeline_name: str,
+                     pipeline_root: Optional[str] = None) -> List[str]:
+  """Cleans up after a run that was killed in `output_dir` (metadata.abandon_interrupted),
+  whose artifacts are under `pipeline_root` (default OUTPUT_DIR/pipeline_root); only while
+  holding its lock (run_lock). Returns the directories removed."""
   if not os.path.exists(metadata_path(output_dir)):
     return []
   store = metadata.connect(metadata_path(output_dir), readonly=False)
-  return metadata.abandon_interrupted(store, pipeline_name, pipeline_root(output_dir))
+  root = storage.openable(pipeline_root or default_pipeline_root(output_dir))
+  return metadata.abandon_interrupted(store, pipeline_name, _absolute(root))
 
 
 def compile_ir(pipeline: tfx_pipeline.Pipeline) -> pipeline_pb2.Pipeline:

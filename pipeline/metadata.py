@@ -2,12 +2,11 @@
 and tidying up after a run that was killed."""
 import dataclasses
 import glob
-import os
-import shutil
 from typing import Any, Dict, List, Optional
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
+from tfx.dsl.io import fileio
 
 from petseg.components import run_summary
 
@@ -95,15 +94,15 @@ def abandon_interrupted(store: mlmd.MetadataStore, pipeline_name: str,
   for context in store.get_contexts_by_type('node'):
     if not context.name.startswith(prefix):
       continue
-    node_dir = os.path.join(pipeline_root, context.name[len(prefix):])
+    node_dir = f'{pipeline_root.rstrip("/")}/{context.name[len(prefix):]}'
     for execution in store.get_executions_by_context(context.id):
       if execution.last_known_state not in _UNFINISHED:
         continue
       execution.last_known_state = metadata_store_pb2.Execution.CANCELED
       store.put_executions([execution])
       for kind in ('*', '.temp'):  # each output, and TFX's temporary files
-        for path in glob.glob(os.path.join(glob.escape(node_dir), kind, str(execution.id))):
-          shutil.rmtree(path)
+        for path in fileio.glob(f'{glob.escape(node_dir)}/{kind}/{execution.id}'):
+          fileio.rmtree(path)
           removed.append(path)
   return removed
 

@@ -1,6 +1,8 @@
 """Shared fixtures: generated datasets and one trained pipeline run (helpers.py has the
 helper functions)."""
+import os
 import pathlib
+import sys
 
 import pytest
 
@@ -30,3 +32,30 @@ def sample_dir(tmp_path_factory) -> pathlib.Path:
   path = tmp_path_factory.mktemp('sample')
   sample_data.make_sample_data(str(path), num_images=36, seed=7, min_size=64, max_size=96)
   return path
+
+
+@pytest.fixture(scope='session')
+def s3():
+  """A real S3 API server on localhost (tests/s3_server.py): (its environment, a boto3
+  client)."""
+  from tests import s3_server  # pylint: disable=g-import-not-at-top
+  with s3_server.serve() as env:
+    yield env, s3_server.client(env)
+
+
+def pytest_unconfigure(config):
+  """A process that used tensorflow-io's S3 file system aborts at exit after its work
+  (core/storage.py); end this one, after pytest's summary, with pytest's own status."""
+  del config
+  if 'tensorflow_io' in sys.modules:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(_EXIT_STATUS[0])  # pylint: disable=protected-access
+
+
+_EXIT_STATUS = [0]
+
+
+def pytest_sessionfinish(session, exitstatus):
+  del session
+  _EXIT_STATUS[0] = int(exitstatus)

@@ -1,45 +1,74 @@
 """Executes a compiled pipeline spec task by task, the way a Kubeflow backend does. A test
-harness, not a product runner: it stands in for the cluster that these machines lack.
+harness, not a product runner: it stands in for the cluster that these machines lack, and
+is as strict as the backend's own Go code (kubeflow/pipelines backend/src/v2: driver,
+component/launcher_v2.go, metadata, objectstore), version by version.
 
-Each task runs its own container `command`/`args` from the spec in a fresh process, with
-the `executor_input` built as the backend's driver builds it, in one of two flavours:
+The object store is a real S3 API server (tests/s3_server.py); the harness reaches it with
+boto3, as the launcher does with its own client. Each task runs its own container
+`command`/`args` from the spec in a fresh process, in an empty working directory and HOME
+of its own ("the pod", a temporary directory standing in for its /), with only the
+environment the spec gives it: the image's (kubeflow/Dockerfile's ENV), the container's
+`env`, and the Kubernetes platform spec's `secretAsEnv` filled from the cluster's
+secrets. Its `executor_input` is built as each flavour's driver builds it:
 
-- 'kfp', open-source KFP 2.x (kubeflow/pipelines backend/src/v2: driver, launcher):
-  input artifacts rebuilt from ML Metadata with a name (the MLMD id), a URI and metadata,
-  and no type; outputs at PIPELINE_ROOT/RUN/TASK/ID/KEY with the component's declared type,
-  plus the launcher's own `executor-logs` output (publishing logs is its default); the
-  executor output file in the pod; placeholders such as {{$.pipeline_job_uuid}} replaced in
-  constant inputs; no pre-cache check; object storage (minio://) reached through local
-  copies: inputs downloaded to /minio/BUCKET/KEY (/gcs/..., /s3/...) before the step,
-  outputs uploaded from there after it, file by file (the pod's / is a temporary
-  directory, given to the step as PETSEG_KFP_LOCAL_ROOT).
+- 'kfp', open-source KFP, at backend `version` (runner.SUPPORTED_BACKENDS, both ends):
+  input artifacts rebuilt from ML Metadata: named by their MLMD id, a URI, and metadata
+  as MLMD stored it (numbers as doubles, booleans as 0/1, lists and structs wrapped in
+  {"list": ...} / {"struct": ...}, a null refused; `display_name` and
+  `store_session_info` added), no type; outputs at RUN_ROOT/TASK/ID/KEY with the
+  component's declared type, plus the launcher's own `executor-logs`; the executor output
+  file in the pod at /tmp/kfp_outputs/ (2.5) or beside the outputs' local copies under the
+  task root (2.15 and later); constant inputs that are exactly one of the version's
+  placeholders replaced; no pre-cache check; inputs downloaded from the store to their
+  local copies (/minio/BUCKET/KEY, /s3/..., /gcs/...) before the step, object by object
+  under the URI as a key prefix (no empty directories; 2.17 skips keys not under it as a
+  folder), output folders' parents made, and each output's local copy uploaded after it,
+  file by file, a missing one only a warning.
 - 'vertex', Vertex AI Pipelines: typed input artifacts named by resource name; the
   container's pre-cache check run first, its parameters merged into the inputs (and the
-  cache key); the executor output file under the task's root; storage read directly.
+  cache key); the executor output file in the store under the task's root; artifacts
+  read and written where they are.
 
-Both: tasks in dependency order; trigger conditions evaluated with a real CEL
-implementation (cel-python) against the task's inputs; a task skipped by its condition
-produces nothing; a cached task (cachingOptions.enableCache and the same fingerprint of
-image, command, arguments and inputs as an earlier execution) reuses that execution's
+Both: run parameters type-checked against the spec and unknown ones refused; tasks in
+dependency order; trigger conditions evaluated with a real CEL implementation
+(cel-python) against the task's inputs; a task skipped by its condition produces nothing;
+the executor output parsed strictly (an unknown field fails the task, as protojson does);
+a cached task (cachingOptions.enableCache and the same fingerprint of image, command,
+arguments, inputs and outputs' types as an earlier execution) reuses that execution's
 outputs; the launcher records an output under the URI the step reports.
 """
 import dataclasses
 import hashlib
 import json
 import os
-import shutil
+import re
 import subprocess
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import celpy
+from google.protobuf import json_format
+from kfp.client import client as kfp_client
+from kfp.pipeline_spec import pipeline_spec_pb2
 
+from petseg.core import storage
 from petseg.kubeflow import conformance
 from petseg.kubeflow import entrypoint
+from petseg.kubeflow import runner
 
 FLAVOURS = ('kfp', 'vertex')
-_PLACEHOLDERS = ('{{$.pipeline_job_uuid}}', '{{$.pipeline_job_name}}',
-                 '{{$.pipeline_task_name}}')
+OLDEST, NEWEST = runner.SUPPORTED_BACKENDS
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Run parameters as the API checks them against the spec's parameterType.
+_PARAMETER_TYPES = {
+    'STRING': lambda v: isinstance(v, str),
+    'NUMBER_INTEGER': lambda v: isinstance(v, int) and not isinstance(v, bool) or (
+        isinstance(v, float) and v.is_integer()),
+    'NUMBER_DOUBLE': lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    'BOOLEAN': lambda v: isinstance(v, bool),
+    'LIST': lambda v: isinstance(v, list),
+    'STRUCT': lambda v: isinstance(v, dict),
+}
 
 
 class TaskFailed(AssertionError):
@@ -51,6 +80,10 @@ class TaskRun:
   state: str  # 'ran', 'cached' or 'skipped'
   outputs: Dict[str, Dict[str, Any]]  # output key -> recorded artifact
   log: str = ''
+
+
+def _version(text: str) -> Tuple[int, ...]:
+  return tuple(int(part) for part in text.split('.'))
 
 
 def _topological(tasks: Dict[str, Any]) -> List[str]:
@@ -65,72 +98,189 @@ def _topological(tasks: Dict[str, Any]) -> List[str]:
   return order
 
 
-def _copy(source: str, destination: str) -> None:
-  if os.path.isdir(source):
-    shutil.copytree(source, destination, dirs_exist_ok=True)
-  elif os.path.exists(source):
-    os.makedirs(os.path.dirname(destination), exist_ok=True)
-    shutil.copy2(source, destination)
+def image_env() -> Dict[str, str]:
+  """The environment the image sets (kubeflow/Dockerfile's ENV lines)."""
+  with open(os.path.join(ROOT, 'kubeflow', 'Dockerfile')) as f:
+    text = f.read().replace('\\\n', ' ')
+  return dict(pair for line in re.findall(r'^ENV (.+)$', text, re.M)
+              for pair in re.findall(r'(\w+)=(\S+)', line))
+
+
+def load(path: str, force_caching: Optional[bool] = None) -> Tuple[Dict, Dict]:
+  """(PipelineSpec, platform spec) of a compiled package, read as the KFP SDK reads it
+  for submission, with every task's caching set to `force_caching` as the SDK's
+  enable_caching does (None: as compiled)."""
+  if path.endswith('.json'):
+    with open(path) as f:
+      spec = json_format.ParseDict(json.load(f)['pipelineSpec'],
+                                   pipeline_spec_pb2.PipelineSpec())
+    platform = pipeline_spec_pb2.PlatformSpec()
+  else:
+    document = kfp_client._extract_pipeline_yaml(path)  # pylint: disable=protected-access
+    spec, platform = document.pipeline_spec, document.platform_spec
+  if force_caching is not None:
+    kfp_client._override_caching_options(spec, force_caching)  # pylint: disable=protected-access
+  return json_format.MessageToDict(spec), json_format.MessageToDict(platform)
+
+
+def _mlmd_value(key: str, value: Any) -> Any:
+  """A metadata value as open-source KFP stores it in ML Metadata and reads it back
+  (metadata/converter.go: StructValueToMLMDValue, then toRuntimeArtifact)."""
+  if isinstance(value, bool):
+    return float(int(value))
+  if isinstance(value, (int, float)):
+    return float(value)
+  if isinstance(value, str):
+    return value
+  if isinstance(value, list):
+    return {'list': value}
+  if isinstance(value, dict):
+    return {'struct': value}
+  raise TaskFailed(f'metadata {key}={value!r}: unknown/unsupported value type for ML '
+                   'Metadata')
 
 
 class Backend:
-  """One Kubeflow backend: its ML Metadata (artifact ids), its cache, its object store."""
+  """One Kubeflow backend: its ML Metadata (artifact ids), its cache, its object store
+  (an S3 API server: `s3`, a boto3 client) and its secrets ({name: {key: value}})."""
 
-  def __init__(self, flavour: str, work_dir: str):
+  def __init__(self, flavour: str, work_dir: str, s3, s3_env: Dict[str, str],
+               version: str = NEWEST, secrets: Optional[Dict[str, Dict[str, str]]] = None):
     assert flavour in FLAVOURS, flavour
     self.flavour = flavour
+    self.version = version
     self.work_dir = work_dir
-    self.store = os.path.join(work_dir, 'object-store')  # minio://, gs://, s3:// live here
+    self.s3 = s3
+    # The store's endpoint on this machine, and the keys of a pod identity (Vertex AI)
+    self.s3_env = s3_env
+    self.secrets = secrets or {}
     self._cache: Dict[str, Dict[str, Dict[str, Any]]] = {}
     self._ids = 0
     self._runs = 0
 
-  # Storage -------------------------------------------------------------------------------
+  @property
+  def version(self) -> str:
+    return self._version
 
-  def stored(self, uri: str) -> str:
-    """Where the object store keeps `uri` (a local path is its own)."""
-    for scheme, mount in entrypoint.LOCAL_MOUNTS.items():
-      if uri.startswith(scheme):
-        return os.path.join(self.store, mount, uri[len(scheme):])
-    return uri
+  @version.setter
+  def version(self, version: str) -> None:
+    """An upgrade keeps the cache and ML Metadata, as a cluster's does."""
+    if not _version(OLDEST) <= _version(version) <= _version(NEWEST):
+      raise ValueError(f'backend {version} is outside the supported range '
+                       f'{OLDEST}-{NEWEST}')
+    self._version = version
+
+  # The object store ----------------------------------------------------------------------
+
+  @staticmethod
+  def _bucket_key(uri: str) -> Tuple[str, str]:
+    bucket, _, key = storage.openable(uri).split('://', 1)[1].partition('/')
+    return bucket, key
+
+  def read(self, uri: str) -> bytes:
+    bucket, key = self._bucket_key(uri)
+    return self.s3.get_object(Bucket=bucket, Key=key)['Body'].read()
+
+  def keys(self, uri: str) -> List[str]:
+    """Every object key under `uri` (as a prefix), relative to it."""
+    bucket, prefix = self._bucket_key(uri)
+    found = []
+    for page in self.s3.get_paginator('list_objects_v2').paginate(Bucket=bucket,
+                                                                   Prefix=prefix):
+      found += [o['Key'][len(prefix):].lstrip('/') for o in page.get('Contents', [])]
+    return found
+
+  def _download(self, uri: str, local: str) -> None:
+    """objectstore.DownloadBlob: every object with the key prefix, file by file."""
+    bucket, prefix = self._bucket_key(uri)
+    for page in self.s3.get_paginator('list_objects_v2').paginate(Bucket=bucket,
+                                                                   Prefix=prefix):
+      for listed in page.get('Contents', []):
+        key = listed['Key']
+        if _version(self.version) >= (2, 14) and key != prefix and not key.startswith(
+            prefix.rstrip('/') + '/'):
+          continue  # isBlobKeyUnderPrefix
+        path = os.path.normpath(os.path.join(local, os.path.relpath(key, prefix)))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.s3.download_file(bucket, key, path)
+
+  def _upload(self, local: str, uri: str) -> bool:
+    """objectstore.UploadBlob: a file, or a directory's files (empty folders are lost);
+    False when nothing is there (the launcher warns and goes on)."""
+    if not os.path.exists(local):
+      return False
+    bucket, key = self._bucket_key(uri)
+    if os.path.isfile(local):
+      self.s3.upload_file(local, bucket, key)
+      return True
+    for folder, _, files in os.walk(local):
+      for name in files:
+        path = os.path.join(folder, name)
+        self.s3.upload_file(path, bucket,
+                            f'{key}/{os.path.relpath(path, local).replace(os.sep, "/")}')
+    return True
 
   # Running -------------------------------------------------------------------------------
 
   def run(self, spec: Dict[str, Any], pipeline_root: str,
-          parameters: Optional[Dict[str, Any]] = None) -> Dict[str, TaskRun]:
+          parameters: Optional[Dict[str, Any]] = None,
+          platform: Optional[Dict[str, Any]] = None) -> Dict[str, TaskRun]:
     """Runs the whole DAG once; returns each task's run. Raises TaskFailed naming the
-    task whose step, condition or wiring fails."""
+    task whose step, condition or wiring fails, and ValueError for run parameters the
+    API refuses."""
     self._runs += 1
-    run_id = f'run-{self._runs}-0000-{self.flavour}'
-    values = {name: definition.get('defaultValue')
-              for name, definition in spec['root'].get('inputDefinitions', {})
-              .get('parameters', {}).items()}
+    run_id = f'run-{self._runs}-0000-{self.flavour}-{self.version}'
+    definitions = spec['root'].get('inputDefinitions', {}).get('parameters', {})
+    unknown = set(parameters or {}) - set(definitions)
+    if unknown:
+      raise ValueError(f'unknown run parameters: {sorted(unknown)}')
+    for name, value in (parameters or {}).items():
+      if not _PARAMETER_TYPES[definitions[name]['parameterType']](value):
+        raise ValueError(f'run parameter {name}={value!r} is not a '
+                         f'{definitions[name]["parameterType"]}')
+    values = {name: definition.get('defaultValue') for name, definition in definitions.items()}
     values.update(parameters or {})
+    run_root = (f'{pipeline_root.rstrip("/")}/{spec["pipelineInfo"]["name"]}/{run_id}'
+                if self.flavour == 'kfp' else pipeline_root.rstrip('/'))
+    executors = (platform or {}).get('platforms', {}).get('kubernetes', {}).get(
+        'deploymentSpec', {}).get('executors', {})
     runs: Dict[str, TaskRun] = {}
     tasks = spec['root']['dag']['tasks']
     for name in _topological(tasks):
-      runs[name] = self._task(spec, name, tasks[name], runs, values, pipeline_root, run_id)
+      runs[name] = self._task(spec, name, tasks[name], runs, values, run_root, run_id,
+                              executors)
     return runs
+
+  def _placeholder(self, constant: str, run_id: str, task_name: str) -> str:
+    """driver.resolveInputParameter: a constant that is exactly a placeholder."""
+    substitutes = {'{{$.pipeline_job_name}}': f'{run_id} (display name)',
+                   '{{$.pipeline_job_resource_name}}': f'runs/{run_id}',
+                   '{{$.pipeline_job_uuid}}': run_id,
+                   '{{$.pipeline_task_name}}': task_name,
+                   '{{$.pipeline_task_uuid}}': str(self._ids + 1)}
+    if _version(self.version) >= (2, 14):
+      substitutes.update({'{{$.pipeline_job_create_time_utc}}': '2026-01-01T00:00:00Z',
+                          '{{$.pipeline_job_schedule_time_utc}}': '2026-01-01T00:00:00Z'})
+    return substitutes.get(constant, constant)
 
   def _parameter(self, spec_value: Dict[str, Any], values, run_id, task_name):
     if 'componentInputParameter' in spec_value:
       return values[spec_value['componentInputParameter']]
     if 'runtimeValue' in spec_value:
       constant = spec_value['runtimeValue']['constant']
-      substitutes = {'{{$.pipeline_job_uuid}}': run_id, '{{$.pipeline_job_name}}': run_id,
-                     '{{$.pipeline_task_name}}': task_name}
-      return substitutes.get(constant, constant) if isinstance(constant, str) else constant
+      return (self._placeholder(constant, run_id, task_name) if isinstance(constant, str)
+              else constant)
     raise TaskFailed(f'task {task_name}: parameter source not supported by the harness: '
                      f'{spec_value}')
 
   def _input_artifact(self, recorded: Dict[str, Any]) -> Dict[str, Any]:
     if self.flavour == 'kfp':  # rebuilt from ML Metadata: no type
       return {'name': recorded['id'], 'uri': recorded['uri'],
-              'metadata': recorded['metadata']}
+              'metadata': recorded['mlmd_metadata']}
     return {'name': recorded['resource'], 'uri': recorded['uri'],
             'metadata': recorded['metadata'], 'type': recorded['type']}
 
-  def _task(self, spec, name, task, runs, values, pipeline_root, run_id) -> TaskRun:
+  def _task(self, spec, name, task, runs, values, run_root, run_id, platform) -> TaskRun:
     component = spec['components'][task['componentRef']['name']]
     executor = conformance.executor_of(spec, task)
     if 'container' not in executor:
@@ -157,7 +307,7 @@ class Backend:
     self._ids += 1
     execution = self._ids
     pod = os.path.join(self.work_dir, 'pods', f'{run_id}-{name}')
-    task_root = f'{pipeline_root}/{run_id}/{name}/{execution}'
+    task_root = f'{run_root}/{name}/{execution}'
     outputs = {}
     for key, definition in component.get('outputDefinitions', {}).get('artifacts', {}).items():
       outputs[key] = {'artifacts': [{'name': key, 'uri': f'{task_root}/{key}',
@@ -167,29 +317,53 @@ class Backend:
       for key in entrypoint.LAUNCHER_OUTPUTS:
         outputs[key] = {'artifacts': [{'name': key, 'uri': f'{task_root}/{key}',
                                        'type': {'schemaTitle': 'system.Artifact'}}]}
-      output_file = os.path.join(pod, 'tmp', 'kfp_outputs', 'output_metadata.json')
+      output_file = (os.path.join(storage.local_copy(task_root, pod), 'output_metadata.json')
+                     if _version(self.version) >= (2, 15)
+                     else os.path.join(pod, 'tmp', 'kfp_outputs', 'output_metadata.json'))
     else:
-      output_file = f'{self.stored(task_root)}/executor_output.json'
+      output_file = f'{task_root}/executor_output.json'
     executor_input['outputs'] = {'artifacts': outputs, 'outputFile': output_file}
 
+    env = self._env(container, platform.get(component['executorLabel'], {}), pod, name)
     log = []
     if self.flavour == 'vertex' and 'preCacheCheck' in container.get('lifecycle', {}):
       check = container['lifecycle']['preCacheCheck']
-      log.append(self._launch(name, check['command'], check['args'], executor_input, pod))
-      with open(output_file) as f:
-        driver_output = json.load(f)
-      parameter_values.update(driver_output.get('parameterValues', {}))
+      log.append(self._launch(name, check['command'], check['args'], executor_input, pod,
+                              env))
+      parameter_values.update(self._executor_output(name, output_file).get(
+          'parameterValues', {}))
     key = self._fingerprint(container, executor_input)
     if task.get('cachingOptions', {}).get('enableCache') and key in self._cache:
       return TaskRun('cached', self._cache[key])
 
     if self.flavour == 'kfp':
-      self._download(executor_input['inputs']['artifacts'], pod)
+      for artifact_list in executor_input['inputs']['artifacts'].values():
+        artifact = artifact_list['artifacts'][0]
+        self._download(artifact['uri'], storage.local_copy(artifact['uri'], pod))
     log.append(self._launch(name, container['command'], container['args'], executor_input,
-                            pod))
-    recorded = self._record(outputs, output_file, pod)
-    self._cache[key] = recorded
+                            pod, env))
+    recorded = self._record(name, outputs, output_file, pod)
+    if task.get('cachingOptions', {}).get('enableCache'):
+      self._cache[key] = recorded
     return TaskRun('ran', recorded, '\n'.join(log))
+
+  def _env(self, container, kubernetes, pod: str, name: str) -> Dict[str, str]:
+    """The pod's environment: the image's, the container's env, the secrets' keys."""
+    env = {'PATH': os.environ['PATH'], 'HOME': os.path.join(pod, 'home'), **image_env()}
+    env.update({e['name']: e['value'] for e in container.get('env', [])})
+    for secret_env in kubernetes.get('secretAsEnv', []):
+      secret = self.secrets.get(secret_env['secretName'])
+      if secret is None:
+        raise TaskFailed(f'task {name}: secret "{secret_env["secretName"]}" not found')
+      for mapping in secret_env['keyToEnv']:
+        env[mapping['envVar']] = secret[mapping['secretKey']]
+    if self.flavour == 'kfp':
+      env[storage.LOCAL_ROOT_ENV] = pod  # stands for the pod's /
+      if storage.ENDPOINT_ENV in env:  # the store's address on this machine
+        env[storage.ENDPOINT_ENV] = self.s3_env[storage.ENDPOINT_ENV]
+    else:  # Vertex AI: the service account's access
+      env.update(self.s3_env)
+    return env
 
   def _condition(self, name: str, condition: str, executor_input) -> bool:
     """CEL against the task's inputs, as the driver evaluates a trigger policy."""
@@ -211,60 +385,70 @@ class Backend:
            'args': container['args'],
            'parameters': executor_input['inputs']['parameterValues'],
            'artifacts': {k: [(a['name'], a['uri']) for a in v['artifacts']]
-                         for k, v in executor_input['inputs']['artifacts'].items()}}
+                         for k, v in executor_input['inputs']['artifacts'].items()},
+           'outputs': {k: v['artifacts'][0]['type']
+                       for k, v in executor_input['outputs']['artifacts'].items()}}
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
-  def _download(self, artifacts, pod: str) -> None:
-    for artifact_list in artifacts.values():
-      for artifact in artifact_list['artifacts']:
-        local = entrypoint.local_path(artifact['uri'], pod)
-        if local:
-          _copy(self.stored(artifact['uri']), local)
-
   def _launch(self, name: str, command: List[str], args: List[str],
-              executor_input: Dict[str, Any], pod: str) -> str:
-    """Runs one container command as the launcher does; returns its output."""
+              executor_input: Dict[str, Any], pod: str, env: Dict[str, str]) -> str:
+    """Runs one container command as the launcher does, in the pod; returns its output."""
     argv = [sys.executable if word == 'python' else word for word in command]
     argv += [json.dumps(executor_input) if arg == '{{$}}' else arg for arg in args]
-    os.makedirs(pod, exist_ok=True)
-    for artifact_list in executor_input['outputs']['artifacts'].values():
-      local = entrypoint.local_path(artifact_list['artifacts'][0]['uri'], pod)
-      if local:  # the launcher makes each output's parent directory
+    for folder in ('work', 'home'):
+      os.makedirs(os.path.join(pod, folder), exist_ok=True)
+    if self.flavour == 'kfp':  # launcher_v2.prepareOutputFolders
+      for artifact_list in executor_input['outputs']['artifacts'].values():
+        local = storage.local_copy(artifact_list['artifacts'][0]['uri'], pod)
         os.makedirs(os.path.dirname(local), exist_ok=True)
-    os.makedirs(os.path.dirname(executor_input['outputs']['outputFile']), exist_ok=True)
-    env = dict(os.environ)
-    if self.flavour == 'kfp':
-      env[entrypoint.LOCAL_ROOT_ENV] = pod
-    result = subprocess.run(argv, capture_output=True, text=True, env=env)
+      os.makedirs(os.path.dirname(executor_input['outputs']['outputFile']), exist_ok=True)
+    result = subprocess.run(argv, capture_output=True, text=True, env=env,
+                            cwd=os.path.join(pod, 'work'), check=False)
     output = result.stdout + result.stderr
     if result.returncode != 0:
       raise TaskFailed(f'task {name}: {" ".join(command)} exited {result.returncode}:\n'
                        f'{output[-4000:]}')
     return output
 
-  def _record(self, outputs, output_file: str, pod: str) -> Dict[str, Dict[str, Any]]:
+  def _executor_output(self, name: str, output_file: str) -> Dict[str, Any]:
+    """The step's executor output, parsed as protojson does: strictly. {} when none."""
+    try:
+      if storage.is_remote(output_file):
+        text = self.read(output_file).decode()
+      elif os.path.exists(output_file):
+        with open(output_file) as f:
+          text = f.read()
+      else:
+        return {}
+    except self.s3.exceptions.NoSuchKey:
+      return {}
+    try:
+      return json_format.MessageToDict(json_format.Parse(
+          text, pipeline_spec_pb2.ExecutorOutput()))
+    except json_format.ParseError as e:
+      raise TaskFailed(f'task {name}: failed to unmarshall ExecutorOutput: {e}') from None
+
+  def _record(self, name, outputs, output_file: str, pod: str) -> Dict[str, Dict[str, Any]]:
     """Merges the step's reported outputs into the provisioned ones, uploads them
     (open-source launcher) and records them in ML Metadata."""
-    reported = {}
-    if os.path.exists(output_file):
-      with open(output_file) as f:
-        reported = json.load(f).get('artifacts', {})
+    reported = self._executor_output(name, output_file).get('artifacts', {})
     recorded = {}
     for key, artifact_list in outputs.items():
       artifact = dict(artifact_list['artifacts'][0])
-      if key in entrypoint.LAUNCHER_OUTPUTS:
-        continue
       if key in reported:
         step = reported[key]['artifacts'][0]
         artifact['uri'] = step.get('uri') or artifact['uri']
         artifact['metadata'] = {**artifact.get('metadata', {}), **step.get('metadata', {})}
       if self.flavour == 'kfp':
-        local = entrypoint.local_path(artifact['uri'], pod)
-        if local:
-          _copy(local, self.stored(artifact['uri']))
+        self._upload(storage.local_copy(artifact['uri'], pod), artifact['uri'])
+      if key in entrypoint.LAUNCHER_OUTPUTS:
+        continue
       self._ids += 1
       artifact['id'] = str(self._ids)
       artifact['resource'] = (f'projects/p/locations/l/metadataStores/default/artifacts/'
                               f'{self._ids}')
+      artifact['mlmd_metadata'] = {
+          **{k: _mlmd_value(k, v) for k, v in artifact.get('metadata', {}).items()},
+          'display_name': key, 'store_session_info': '{"Provider":"minio"}'}
       recorded[key] = artifact
     return recorded

@@ -1,61 +1,90 @@
 """The compiled pipeline, run task by task as Kubeflow runs it (tests/kfp_harness.py), to a
-released model, under both launchers, with the serving directory as the only registry:
+released model, with an S3 server on localhost as the only store: the data, the pipeline
+root and the release registry are all in its buckets, and every task runs in its own
+empty pod directory.
 
-1. open-source KFP 2.x (spec compiled for `--target kfp`, MinIO pipeline root): the first
-   release, pushed as version 1 with its release record; the HTML report an artifact;
-2. Vertex AI (spec compiled for `--target vertex`, ExampleGen's pre-cache check run): the
-   same data and settings, compared against version 1 found in the serving directory;
-3. Vertex AI again, min_mean_iou overridden to 0.99 at submission: everything up to the
-   Trainer from the cache, the registry read again, not blessed, nothing pushed.
+1. open-source KFP at the oldest supported backend, caching forced on at submission as
+   the SDK does: the first release, version 1, with its release record;
+2. Vertex AI (ExampleGen's pre-cache check run), 3 epochs instead of 2: compared against
+   version 1 found in the registry, and released as version 2;
+3. open-source KFP again, upgraded to the newest supported backend, caching forced on,
+   min_mean_iou 0.99: the registry is read again (the baseline is version 2, released
+   since run 1), not blessed, nothing pushed.
 """
 import json
-import os
 
 import pytest
 
 from petseg import cli
-from petseg.components import release_registry
+from petseg.kubeflow import runner
 from tests import kfp_harness
+from tests import s3_server
 
 pytestmark = pytest.mark.slow
 IMAGE = 'registry.example/petseg:test'
 FLAGS = ['--image-size', '64', '--epochs', '2', '--batch-size', '8', '--min-mean-iou', '0',
          '--max-mean-iou-drop', '0.5', '--max-slice-drop', '0.5']
+DATA = 's3://petseg-data/pets'
+SERVING = 'minio://mlpipeline/serving/petseg'
+OSS_ROOT = 'minio://mlpipeline/v2/artifacts'
+VERTEX_ROOT = 's3://vertex-root/petseg'
 
 
-def _spec(tmp_path, sample_dir, target, pipeline_root, serving):
-  output = tmp_path / f'{target}.json'
+def _package(tmp_path, target, pipeline_root, output):
+  path = tmp_path / output
   assert cli.main(['compile', '--engine', 'kubeflow', '--target', target, '--output',
-                   str(output), '--image', IMAGE, '--pipeline-root', pipeline_root,
-                   '--serving-dir', str(serving), '--dataset', 'oxford_pets', '--data-dir',
-                   str(sample_dir), *FLAGS]) == 0
-  with open(output) as f:
-    return json.load(f)['pipelineSpec']
+                   str(path), '--image', IMAGE, '--pipeline-root', pipeline_root,
+                   '--serving-dir', SERVING, '--dataset', 'oxford_pets', '--data-dir', DATA,
+                   *FLAGS]) == 0
+  return str(path)
 
 
 def _summary(backend, runs):
-  summary_uri = runs['ReleaseRecord'].outputs['summary']['uri']
-  with open(os.path.join(backend.stored(summary_uri), 'release.json')) as f:
-    return json.load(f)
+  return json.loads(backend.read(runs['ReleaseRecord'].outputs['summary']['uri']
+                                 + '/release.json'))
+
+
+def _record(backend, version):
+  return json.loads(backend.read(f'{SERVING}/{version}/assets.extra/release.json'))
+
+
+def _versions(backend):
+  return sorted({key.split('/')[0] for key in backend.keys(SERVING)})
+
+
+def _strings(value):
+  if isinstance(value, dict):
+    return [s for v in value.values() for s in _strings(v)]
+  if isinstance(value, list):
+    return [s for v in value for s in _strings(v)]
+  return [value] if isinstance(value, str) else []
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory, sample_dir):
+def runs(tmp_path_factory, sample_dir, s3):
+  env, client = s3
+  for bucket in ('petseg-data', 'mlpipeline', 'vertex-root'):
+    client.create_bucket(Bucket=bucket)
+  s3_server.upload_dir(client, str(sample_dir), 'petseg-data', 'pets')
   tmp_path = tmp_path_factory.mktemp('kfp')
-  serving = tmp_path / 'serving'
-  oss = kfp_harness.Backend('kfp', str(tmp_path / 'oss'))
-  first = oss.run(_spec(tmp_path, sample_dir, 'kfp', 'minio://mlpipeline/v2/artifacts',
-                        serving), 'minio://mlpipeline/v2/artifacts')
-  first_versions = sorted(os.listdir(serving))
-  vertex = kfp_harness.Backend('vertex', str(tmp_path / 'vertex'))
-  root = str(tmp_path / 'vertex-root')
-  vertex_spec = _spec(tmp_path, sample_dir, 'vertex', root, serving)
-  second = vertex.run(vertex_spec, root)
-  second_versions = sorted(os.listdir(serving))
-  third = vertex.run(vertex_spec, root, parameters={'min_mean_iou': 0.99})
-  return {'serving': serving, 'oss': oss, 'vertex': vertex,
+  secrets = {runner.MINIO_SECRET: {'accesskey': env['AWS_ACCESS_KEY_ID'],
+                                   'secretkey': env['AWS_SECRET_ACCESS_KEY']}}
+  oss = kfp_harness.Backend('kfp', str(tmp_path / 'oss'), client,
+                            {'AWS_ENDPOINT_URL': env['AWS_ENDPOINT_URL']},
+                            version=kfp_harness.OLDEST, secrets=secrets)
+  oss_spec, platform = kfp_harness.load(_package(tmp_path, 'kfp', OSS_ROOT, 'kfp.yaml'),
+                                        force_caching=True)
+  first = oss.run(oss_spec, OSS_ROOT, platform=platform)
+  first_versions = _versions(oss)
+  vertex = kfp_harness.Backend('vertex', str(tmp_path / 'vertex'), client, env)
+  vertex_spec, _ = kfp_harness.load(_package(tmp_path, 'vertex', VERTEX_ROOT, 'vertex.json'))
+  second = vertex.run(vertex_spec, VERTEX_ROOT, parameters={'epochs': 3})
+  second_versions = _versions(oss)
+  oss.version = kfp_harness.NEWEST
+  third = oss.run(oss_spec, OSS_ROOT, parameters={'min_mean_iou': 0.99}, platform=platform)
+  return {'oss': oss, 'vertex': vertex, 'oss_spec': oss_spec, 'platform': platform,
           'first': (first, first_versions), 'second': (second, second_versions),
-          'third': (third, sorted(os.listdir(serving)))}
+          'third': (third, _versions(oss)), 'tmp_path': tmp_path}
 
 
 def test_first_release_on_open_source_kfp_is_pushed_as_version_1_with_its_record(runs):
@@ -69,8 +98,8 @@ def test_first_release_on_open_source_kfp_is_pushed_as_version_1_with_its_record
   assert summary['gate'] == {'min_mean_iou': 0.0, 'min_class_iou': {},
                              'max_mean_iou_drop': None, 'max_slice_drop': None,
                              'max_class_drop': {}}
-  assert summary['pipeline_run'] == 'run-1-0000-kfp'  # the backend's placeholder, replaced
-  record = release_registry.read_record(str(runs['serving'] / '1'))
+  assert summary['pipeline_run'] == f'run-1-0000-kfp-{kfp_harness.OLDEST}'  # replaced
+  record = _record(runs['oss'], 1)
   assert record['version'] == 1 and record['released_at']
   for key in ('test', 'gate', 'data_fingerprint', 'config_fingerprint', 'model',
               'pipeline_run', 'training', 'data'):
@@ -78,16 +107,30 @@ def test_first_release_on_open_source_kfp_is_pushed_as_version_1_with_its_record
   assert set(record['test']['per_class_iou']) == {'pet', 'background', 'border'}
   # The artifacts went through MinIO: recorded under their own URIs, stored there.
   pushed = first['Pusher'].outputs['pushed_model']
-  assert pushed['uri'].startswith('minio://mlpipeline/v2/artifacts/')
-  assert pushed['metadata']['pushed_destination'] == str(runs['serving'] / '1')
+  assert pushed['uri'].startswith(f'{OSS_ROOT}/petseg/run-1-')
+  assert pushed['metadata']['pushed_destination'] == 's3://mlpipeline/serving/petseg/1'
+
+
+def test_release_records_name_only_uris_that_outlive_the_pods(runs):
+  """Every path in the release record, its model card and the report is a URI in the
+  store, never a pod's local copy of an artifact."""
+  first, _ = runs['first']
+  summary = _summary(runs['oss'], first)
+  paths = [s for s in _strings(summary) if '/' in s and ' ' not in s]
+  assert paths and all(p.startswith(('minio://', 's3://')) for p in paths), paths
+  assert summary['model_path'].startswith(f'{OSS_ROOT}/petseg/run-1-')
+  assert summary['model_card'] == _record(runs['oss'], 1)['model_card']
+  page = runs['oss'].read(first['ReleaseRecord'].outputs['report']['uri']).decode()
+  assert str(runs['tmp_path']) not in page and str(runs['tmp_path']) not in json.dumps(
+      _record(runs['oss'], 1))
+  assert f'Model: {summary["model_path"]}' in page
 
 
 def test_the_report_is_an_html_artifact_the_kfp_ui_shows(runs):
   first, _ = runs['first']
   report = first['ReleaseRecord'].outputs['report']
   assert json.dumps(report['type']).count('system.HTML') == 1
-  with open(runs['oss'].stored(report['uri'])) as f:  # one file at the artifact's URI
-    page = f.read()
+  page = runs['oss'].read(report['uri']).decode()  # one file at the artifact's URI
   assert page.startswith('<!doctype html>') and 'Blessed.' in page
   assert 'no released model to compare with' in page  # a first release
   assert page.count('src="data:image/png;base64,') == 3 * 8  # image, truth, prediction
@@ -101,26 +144,45 @@ def test_vertex_run_compares_against_the_version_released_by_the_first(runs):
   summary = _summary(runs['vertex'], second)
   first_summary = _summary(runs['oss'], runs['first'][0])
   assert summary['baseline']['version'] == 1
-  assert summary['baseline']['model_path'] == str(runs['serving'] / '1')
+  assert summary['baseline']['model_path'] == 's3://mlpipeline/serving/petseg/1'
   assert summary['baseline']['mean_iou'] == pytest.approx(first_summary['test']['mean_iou'])
   assert summary['blessed'] and summary['gate']['max_mean_iou_drop'] == 0.5
+  assert summary['training']['epochs'] == 3
   assert summary['comparison']['max_slice_drop'] == 0.5 and summary['comparison']['checks']
   assert summary['data_fingerprint'] == first_summary['data_fingerprint']  # same data
-  pushed = second['Pusher'].outputs['pushed_model']['metadata']['pushed_version']
-  assert versions == sorted({'1', pushed})  # the same model stays version 1
+  assert versions == ['1', '2']
+
+
+def test_forced_caching_does_not_serve_a_stale_baseline(runs):
+  """Run 3 submits the spec of run 1 with caching forced on, after version 2 was
+  released: the registry is read again, and the model compared with version 2."""
+  third, versions = runs['third']
+  assert all(task.get('cachingOptions', {}).get('enableCache')
+             for task in runs['oss_spec']['root']['dag']['tasks'].values())
+  assert versions == ['1', '2']
+  assert third['LatestRelease'].state == 'ran' and 'Baseline: version 2' in third[
+      'LatestRelease'].log
+  assert third['ExampleGen'].state == 'ran'  # no pre-cache check: it ingests again
+  assert third['CuratedSchema'].state == 'cached'  # caching itself is on
+  summary = _summary(runs['oss'], third)
+  assert summary['baseline']['version'] == 2
+  assert summary['pipeline_run'] == f'run-2-0000-kfp-{kfp_harness.NEWEST}'
 
 
 def test_an_unreachable_bound_set_at_submission_pushes_nothing(runs):
-  third, versions = runs['third']
-  assert versions == runs['second'][1]
-  states = {name: r.state for name, r in third.items()}
-  assert states.pop('Pusher') == 'skipped'
-  assert {name for name, state in states.items() if state == 'ran'} == {
-      'LatestRelease', 'Evaluator', 'ReleaseRecord'}
-  assert all(state == 'cached' for name, state in states.items()
-             if name not in ('LatestRelease', 'Evaluator', 'ReleaseRecord'))
-  summary = _summary(runs['vertex'], third)
+  third, _ = runs['third']
+  assert third['Pusher'].state == 'skipped'
+  summary = _summary(runs['oss'], third)
   assert not summary['blessed'] and summary['gate']['min_mean_iou'] == 0.99
   assert summary['reasons'] == [
       f'mean_iou {summary["test"]["mean_iou"]:.3f} is below the lower bound 0.990 by '
       f'{0.99 - summary["test"]["mean_iou"]:.3f}']
+
+
+def test_the_backend_refuses_unknown_or_mistyped_run_parameters(runs):
+  for parameters, said in (({'epoch': 3}, 'unknown run parameters'),
+                           ({'epochs': 2.5}, 'is not a NUMBER_INTEGER'),
+                           ({'min_mean_iou': '0.5'}, 'is not a NUMBER_DOUBLE')):
+    with pytest.raises(ValueError, match=said):
+      runs['oss'].run(runs['oss_spec'], OSS_ROOT, parameters=parameters,
+                      platform=runs['platform'])

@@ -11,6 +11,7 @@ from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 from tfx.types import standard_artifacts
 
 from petseg.components import release_record
+from petseg.core import storage
 from petseg.kubeflow import entrypoint
 
 EXAMPLES = {'instanceSchema': 'title: tfx.Examples\ntype: object\nproperties:\n  split_names:'
@@ -90,7 +91,7 @@ def test_petseg_artifact_types_are_parsed_as_their_class(artifact_type):
 
 def test_object_store_artifacts_are_read_and_written_at_the_launchers_local_copies(
     tmp_path, monkeypatch):
-  monkeypatch.setenv(entrypoint.LOCAL_ROOT_ENV, str(tmp_path))
+  monkeypatch.setenv(storage.LOCAL_ROOT_ENV, str(tmp_path))
   examples = {'name': '3', 'uri': 'minio://mlpipeline/v2/run/ExampleGen/examples',
               'metadata': SPLITS}
   model = {'name': 'model', 'uri': 'minio://mlpipeline/v2/run/Trainer/model', 'type': MODEL}
@@ -104,10 +105,11 @@ def test_object_store_artifacts_are_read_and_written_at_the_launchers_local_copi
                                    {'model': model, 'report': report, 'model_run': on_gcs},
                                    str(output_file))
   inputs_spec = {'artifacts': {'examples': {'artifactType': EXAMPLES}}}
-  # Vertex AI (no --local_artifact_copies): every artifact where it is.
+  # Vertex AI (no --local_artifact_copies): every artifact where it is, minio:// as s3://.
   direct, relocated = entrypoint.normalise(copy.deepcopy(executor_input), inputs_spec)
-  assert relocated == {} and direct['outputs']['artifacts']['model_run']['artifacts'][0][
-      'uri'] == on_gcs['uri']
+  assert relocated == {'s3://mlpipeline/v2/run/ExampleGen/examples': examples['uri'],
+                       's3://mlpipeline/v2/run/Trainer/model': model['uri']}
+  assert direct['outputs']['artifacts']['model_run']['artifacts'][0]['uri'] == on_gcs['uri']
   fixed, relocated = entrypoint.normalise(executor_input, inputs_spec, local_copies=True)
   artifacts = {**fixed['inputs']['artifacts'], **fixed['outputs']['artifacts']}
   uris = {key: a['artifacts'][0]['uri'] for key, a in artifacts.items()}
@@ -136,7 +138,7 @@ def test_object_store_artifacts_are_read_and_written_at_the_launchers_local_copi
 
 
 def test_local_paths_are_used_as_they_are(monkeypatch):
-  monkeypatch.delenv(entrypoint.LOCAL_ROOT_ENV, raising=False)
-  assert entrypoint.local_path('minio://b/k') == '/minio/b/k'
-  assert entrypoint.local_path('gs://b/k') == '/gcs/b/k'
-  assert entrypoint.local_path('/data/pipeline/x') is None
+  monkeypatch.delenv(storage.LOCAL_ROOT_ENV, raising=False)
+  assert storage.local_copy('minio://b/k') == '/minio/b/k'
+  assert storage.local_copy('gs://b/k') == '/gcs/b/k'
+  assert storage.local_copy('/data/pipeline/x') is None
