@@ -32,6 +32,8 @@ from petseg.pipeline import run_config
 RuntimeParameter = data_types.RuntimeParameter
 TFX_ENTRYPOINT = ['python', '-m', 'tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor']
 ENTRYPOINT = ['python', '-m', 'petseg.kubeflow.entrypoint']
+TFX_DRIVER = ['python', '-m', 'tfx.orchestration.kubeflow.v2.file_based_example_gen.driver']
+DRIVER = ['python', '-m', 'petseg.kubeflow.driver']
 _IMPLICIT_INPUT = re.compile(r'_(?P<producer>[^.]+)\.(?P<key>.+)')
 # An input given to the tasks that must run on every run, whatever the submission says
 # about caching (kfp.Client(...).create_run_from_pipeline_package(enable_caching=True) and
@@ -157,7 +159,7 @@ def adapt(spec: Dict[str, Any], target: str,
           store: Optional[ObjectStore] = None) -> Dict[str, Any]:
   """TFX's spec made to run on `target`: every step through petseg's entrypoint (see
   kubeflow/entrypoint.py; on open-source KFP, through the launcher's local copies of the
-  artifacts), with its resources (DEFAULT_RESOURCES, `resources` by step) and the object
+  artifacts) and ExampleGen's pre-cache check through kubeflow/driver.py, with its resources (DEFAULT_RESOURCES, `resources` by step) and the object
   store's endpoint; conditions on the tasks' own inputs; and the nodes that must run every
   time (and, on open-source KFP, the steps whose pre-cache check it does not run) never
   served from a cache."""
@@ -170,6 +172,9 @@ def adapt(spec: Dict[str, Any], target: str,
         container['args'] = [entrypoint.LOCAL_COPIES_FLAG, *container['args']]
       if store and store.env():
         container['env'] = store.env()
+    check = (container or {}).get('lifecycle', {}).get('preCacheCheck', {})
+    if check.get('command') == TFX_DRIVER:
+      check['command'] = list(DRIVER)
   for name, task in spec['root']['dag']['tasks'].items():
     _fix_condition_inputs(task)
     container = conformance.executor_of(spec, task).get('container')
