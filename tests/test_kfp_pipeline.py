@@ -116,8 +116,10 @@ def test_release_records_name_only_uris_that_outlive_the_pods(runs):
   store, never a pod's local copy of an artifact."""
   first, _ = runs['first']
   summary = _summary(runs['oss'], first)
-  paths = [s for s in _strings(summary) if '/' in s and ' ' not in s]
-  assert paths and all(p.startswith(('minio://', 's3://')) for p in paths), paths
+  strings = _strings(summary)
+  assert not [s for s in strings if s.startswith('/')]
+  uris = [s for s in strings if '://' in s]
+  assert uris and all(u.startswith(('minio://', 's3://')) for u in uris), uris
   assert summary['model_path'].startswith(f'{OSS_ROOT}/petseg/run-1-')
   assert summary['model_card'] == _record(runs['oss'], 1)['model_card']
   page = runs['oss'].read(first['ReleaseRecord'].outputs['report']['uri']).decode()
