@@ -155,7 +155,7 @@ def _run_every_time(spec: Dict[str, Any], task: Dict[str, Any]) -> None:
 
 
 def adapt(spec: Dict[str, Any], target: str,
-          resources: Mapping[str, StepResources] = None,
+          resources: Optional[Mapping[str, StepResources]] = None,
           store: Optional[ObjectStore] = None) -> Dict[str, Any]:
   """TFX's spec made to run on `target`: every step through petseg's entrypoint (see
   kubeflow/entrypoint.py; on open-source KFP, through the launcher's local copies of the
