@@ -181,28 +181,27 @@ class Backend:
     bucket, key = self._bucket_key(uri)
     return self.s3.get_object(Bucket=bucket, Key=key)['Body'].read()
 
+  def _listed(self, uri: str) -> Tuple[str, str, List[str]]:
+    """(bucket, key prefix, every object key with that prefix) of `uri`."""
+    bucket, prefix = self._bucket_key(uri)
+    pages = self.s3.get_paginator('list_objects_v2').paginate(Bucket=bucket, Prefix=prefix)
+    return bucket, prefix, [o['Key'] for page in pages for o in page.get('Contents', [])]
+
   def keys(self, uri: str) -> List[str]:
     """Every object key under `uri` (as a prefix), relative to it."""
-    bucket, prefix = self._bucket_key(uri)
-    found = []
-    for page in self.s3.get_paginator('list_objects_v2').paginate(Bucket=bucket,
-                                                                   Prefix=prefix):
-      found += [o['Key'][len(prefix):].lstrip('/') for o in page.get('Contents', [])]
-    return found
+    _, prefix, keys = self._listed(uri)
+    return [key[len(prefix):].lstrip('/') for key in keys]
 
   def _download(self, uri: str, local: str) -> None:
     """objectstore.DownloadBlob: every object with the key prefix, file by file."""
-    bucket, prefix = self._bucket_key(uri)
-    for page in self.s3.get_paginator('list_objects_v2').paginate(Bucket=bucket,
-                                                                   Prefix=prefix):
-      for listed in page.get('Contents', []):
-        key = listed['Key']
-        if _version(self.version) >= (2, 14) and key != prefix and not key.startswith(
-            prefix.rstrip('/') + '/'):
-          continue  # isBlobKeyUnderPrefix
-        path = os.path.normpath(os.path.join(local, os.path.relpath(key, prefix)))
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        self.s3.download_file(bucket, key, path)
+    bucket, prefix, keys = self._listed(uri)
+    for key in keys:
+      if _version(self.version) >= (2, 14) and key != prefix and not key.startswith(
+          prefix.rstrip('/') + '/'):
+        continue  # isBlobKeyUnderPrefix
+      path = os.path.normpath(os.path.join(local, os.path.relpath(key, prefix)))
+      os.makedirs(os.path.dirname(path), exist_ok=True)
+      self.s3.download_file(bucket, key, path)
 
   def _upload(self, local: str, uri: str) -> bool:
     """objectstore.UploadBlob: a file, or a directory's files (empty folders are lost);

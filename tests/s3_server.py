@@ -52,9 +52,11 @@ def client(env: Dict[str, str]):
                       region_name=env['AWS_REGION'])
 
 
-def upload_dir(s3, local: str, bucket: str, prefix: str) -> None:
-  """Copies a local folder into the bucket under `prefix`."""
+def stage(s3, local: str, data_bucket: str, prefix: str, *other_buckets: str) -> None:
+  """Makes the buckets and copies a local folder into `data_bucket` under `prefix`."""
+  for bucket in (data_bucket, *other_buckets):
+    s3.create_bucket(Bucket=bucket)
   for folder, _, files in os.walk(local):
     for name in files:
       path = os.path.join(folder, name)
-      s3.upload_file(path, bucket, f'{prefix}/{os.path.relpath(path, local)}')
+      s3.upload_file(path, data_bucket, f'{prefix}/{os.path.relpath(path, local)}')

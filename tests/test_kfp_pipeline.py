@@ -63,9 +63,7 @@ def _strings(value):
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory, sample_dir, s3):
   env, client = s3
-  for bucket in ('petseg-data', 'mlpipeline', 'vertex-root'):
-    client.create_bucket(Bucket=bucket)
-  s3_server.upload_dir(client, str(sample_dir), 'petseg-data', 'pets')
+  s3_server.stage(client, str(sample_dir), 'petseg-data', 'pets', 'mlpipeline', 'vertex-root')
   tmp_path = tmp_path_factory.mktemp('kfp')
   secrets = {runner.MINIO_SECRET: {'accesskey': env['AWS_ACCESS_KEY_ID'],
                                    'secretkey': env['AWS_SECRET_ACCESS_KEY']}}

@@ -21,9 +21,7 @@ def _petseg(env, *args):
 @pytest.fixture(scope='module')
 def released(s3, sample_dir, tmp_path_factory):
   env, client = s3
-  for bucket in ('local-data', 'local-root', 'local-serving'):
-    client.create_bucket(Bucket=bucket)
-  s3_server.upload_dir(client, str(sample_dir), 'local-data', 'pets')
+  s3_server.stage(client, str(sample_dir), 'local-data', 'pets', 'local-root', 'local-serving')
   out = tmp_path_factory.mktemp('s3-run')
   result = _petseg(env, 'run', '--dataset', 'oxford_pets', '--data-dir', 's3://local-data/pets',
                    '--pipeline-root', 's3://local-root/petseg', '--serving-dir',
