@@ -213,15 +213,15 @@ def to_example(candidate: items.Candidate,
   image, image_format, size, note = read_image(image_data, candidate.image_path)
   mask_data = _read(candidate.mask_path, candidate.mask_bytes, items.UNREADABLE_MASK)
   mask = read_mask(mask_data, candidate.mask_path, labels, size)
-  features = {
+  feature_map = {
       'image': _bytes_feature(image),
       'image_format': _bytes_feature(image_format.encode()),
       'mask': _bytes_feature(mask),
       'width': _int_feature(size[0]),
       'height': _int_feature(size[1]),
-      'file_name': _bytes_feature(candidate.image_path.rsplit('/', 1)[-1].encode()),
+      features.FILE_NAME: _bytes_feature(candidate.image_path.rsplit('/', 1)[-1].encode()),
   }
   for key, value in candidate.metadata:
-    features[key] = _bytes_feature(value.encode())
-  example = tf.train.Example(features=tf.train.Features(feature=features))
+    feature_map[key] = _bytes_feature(value.encode())
+  example = tf.train.Example(features=tf.train.Features(feature=feature_map))
   return example.SerializeToString(), note

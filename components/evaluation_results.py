@@ -1,17 +1,20 @@
 """The Evaluator's output read back: each model's metrics on each slice with their 95%
-intervals (TFMA's jackknife over test examples), and the comparison with the released
-model that the Evaluator decides on (core/comparison.py) and keeps beside TFMA's results.
+intervals (a bootstrap over the test images, core/bootstrap.py, that the Evaluator runs on
+TFMA's per-image confusion matrices and keeps beside TFMA's results), and the comparison
+with the released model that the Evaluator decides on (core/comparison.py).
 """
+import dataclasses
 import json
 import math
 import posixpath
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional
 
 import numpy as np
 import tensorflow_model_analysis as tfma
 from tfx.dsl.io import fileio
 
 from petseg.components import segmentation_metrics as sm
+from petseg.core import bootstrap
 from petseg.core import comparison as comparison_lib
 
 CANDIDATE = tfma.CANDIDATE_KEY
@@ -19,10 +22,19 @@ BASELINE = tfma.BASELINE_KEY
 DIFFERENCE = 'difference'  # candidate - baseline, from the same resamples
 OVERALL = comparison_lib.OVERALL
 COMPARISON_FILE = 'comparison.json'
+INTERVALS_FILE = 'intervals.json'
 
-# A metric's value (a float, None for NaN, or a nested list) and its 95% interval, None
-# where TFMA computed none.
-Estimate = Tuple[Any, Optional[comparison_lib.Interval]]
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+  """A metric's value (a float, None for NaN, or a nested list), its 95% interval (None
+  for a matrix, or a figure on too few images to judge) and the test images it rests on
+  (the slice's, or those holding the class; None for a matrix)."""
+  value: Any
+  interval: Optional[comparison_lib.Interval] = None
+  images: Optional[int] = None
+
+
 Metrics = Dict[str, Dict[str, Dict[str, Estimate]]]  # model -> slice -> name -> estimate
 
 
@@ -33,20 +45,13 @@ def _float(value: float) -> Optional[float]:
 def _value(metric_value) -> Any:
   """A TFMA metric value as JSON: a float (None for NaN) or a nested list."""
   if metric_value.HasField('array_value'):
-    array = metric_value.array_value
-    return np.array(array.int64_values or array.float64_values).reshape(
-        tuple(array.shape)).tolist()
+    return _array(metric_value).tolist()
   return _float(metric_value.double_value.value)
 
 
-def _interval(entry) -> Optional[comparison_lib.Interval]:
-  if not entry.HasField('confidence_interval'):
-    return None
-  bounds = entry.confidence_interval
-  if not bounds.lower_bound.HasField('double_value'):
-    return None  # an array metric's bounds are not read
-  low, high = (_float(b.double_value.value) for b in (bounds.lower_bound, bounds.upper_bound))
-  return None if low is None or high is None else (low, high)
+def _array(metric_value) -> np.ndarray:
+  array = metric_value.array_value
+  return np.array(array.int64_values or array.float64_values).reshape(tuple(array.shape))
 
 
 def slice_name(slice_key) -> str:
@@ -55,34 +60,86 @@ def slice_name(slice_key) -> str:
   return ','.join(parts) or OVERALL
 
 
-def load(evaluation_uri: str) -> Metrics:
-  """{'candidate' | 'baseline' | 'difference': {slice: {metric name: (value, interval)}}}
-  of an Evaluator run; a run without a baseline has only 'candidate'. TFMA's notes (a
-  slice too small for intervals) are left out."""
-  result: Metrics = {}
+def _model(key) -> str:
+  return DIFFERENCE if key.is_diff else key.model_name or CANDIDATE
+
+
+def _tfma_metrics(evaluation_uri: str):
+  """(model, slice, name, TFMA's value) of every metric TFMA wrote; its notes (__ERROR__)
+  left out."""
   for per_slice in tfma.load_metrics(evaluation_uri):
     for entry in per_slice.metric_keys_and_values:
-      if entry.key.name.startswith('__'):  # __ERROR__: why TFMA gave no intervals
-        continue
-      model = DIFFERENCE if entry.key.is_diff else entry.key.model_name or CANDIDATE
-      (result.setdefault(model, {}).setdefault(slice_name(per_slice.slice_key), {})
-       [entry.key.name]) = (_value(entry.value), _interval(entry))
+      if not entry.key.name.startswith('__'):
+        yield (_model(entry.key), slice_name(per_slice.slice_key), entry.key.name,
+               entry.value)
+
+
+def load(evaluation_uri: str) -> Metrics:
+  """{'candidate' | 'baseline' | 'difference': {slice: {metric name: Estimate}}} of an
+  Evaluator run, with the intervals it drew (write_intervals()); a run without a baseline
+  has only 'candidate'. The per-image matrices are left out."""
+  intervals = _read_json(evaluation_uri, INTERVALS_FILE) or {}
+  result: Metrics = {}
+  for model, slice_, name, value in _tfma_metrics(evaluation_uri):
+    if name == sm.IMAGE_MATRICES:
+      continue
+    drawn = intervals.get(model, {}).get(slice_, {}).get(name, {})
+    interval = drawn.get('interval')
+    result.setdefault(model, {}).setdefault(slice_, {})[name] = Estimate(
+        _value(value), tuple(interval) if interval else None, drawn.get('images'))
   return result
 
 
-def compare(metrics: Metrics, allowed_drops: Mapping[str, Any]) -> comparison_lib.Comparison:
+def class_metric_names(eval_config: tfma.EvalConfig) -> List[str]:
+  """The ClassIoU metrics' names, in the order of their class ids."""
+  named = {}
+  for metric in eval_config.metrics_specs[0].metrics:
+    if metric.class_name == sm.ClassIoU.__name__:
+      config = json.loads(metric.config)
+      named[config['class_id']] = config['name']
+  return [named[c] for c in sorted(named)]
+
+
+def write_intervals(evaluation_uri: str, eval_config: tfma.EvalConfig,
+                    settings: bootstrap.Settings) -> None:
+  """Draws the 95% interval of each model's (and the difference's) mean IoU, pixel accuracy
+  and class IoUs on each slice from TFMA's per-image matrices, the two models paired, and
+  writes them beside TFMA's results."""
+  matrices: Dict[str, Dict[str, np.ndarray]] = {}
+  for model, slice_, name, value in _tfma_metrics(evaluation_uri):
+    if name == sm.IMAGE_MATRICES and model != DIFFERENCE:
+      matrices.setdefault(slice_, {})[model] = _array(value).astype(np.int64)
+  class_names = class_metric_names(eval_config)
+  result: Dict[str, Dict[str, Any]] = {}
+  for slice_, by_model in sorted(matrices.items()):
+    models = [m for m in (CANDIDATE, BASELINE) if m in by_model]
+    drawn = bootstrap.slice_intervals([by_model[m] for m in models], settings)
+    for model, intervals in zip(models + [DIFFERENCE], drawn):
+      figures = [(sm.MEAN_IOU, intervals.mean_iou, intervals.images),
+                 (sm.PIXEL_ACCURACY, intervals.pixel_accuracy, intervals.images),
+                 *zip(class_names, intervals.class_iou, intervals.class_images)]
+      result.setdefault(model, {})[slice_] = {
+          name: {'interval': list(bounds) if bounds else None, 'images': images}
+          for name, bounds, images in figures}
+  with fileio.open(posixpath.join(evaluation_uri, INTERVALS_FILE), 'w') as f:
+    f.write(json.dumps({'settings': dataclasses.asdict(settings), **result}, indent=2))
+
+
+def compare(metrics: Metrics, allowed_drops: Mapping[str, Any],
+            min_images: int) -> comparison_lib.Comparison:
   """The candidate against the baseline, from `metrics` of an Evaluator run with both, with
   the drops allowed (config.ReleaseConfig.allowed_drops()): the whole split's mean IoU
   against `max_mean_iou_drop`, each other slice's mean IoU against `max_slice_drop`, and
   each class's IoU, in the whole split and in each slice, against its `max_class_drop`
-  (`max_slice_drop` for the classes not named). A metric without a value in either model
-  (a class absent from a slice) is not checked."""
+  (`max_slice_drop` for the classes not named); those on fewer than `min_images` test
+  images are not judged. A metric without a value in either model (a class absent from a
+  slice) is not checked."""
   max_slice_drop = allowed_drops['max_slice_drop']
   prefix = sm.class_iou_name('')
   checks = []
   for slice_, differences in sorted(metrics[DIFFERENCE].items(),
                                     key=lambda item: (item[0] != OVERALL, item[0])):
-    for name, (difference, interval) in sorted(
+    for name, difference in sorted(
         differences.items(), key=lambda item: (item[0] != sm.MEAN_IOU, item[0])):
       if name == sm.MEAN_IOU:
         allowed = (allowed_drops['max_mean_iou_drop'] if slice_ == OVERALL
@@ -91,11 +148,12 @@ def compare(metrics: Metrics, allowed_drops: Mapping[str, Any]) -> comparison_li
         allowed = allowed_drops['max_class_drop'].get(name[len(prefix):], max_slice_drop)
       else:
         continue
-      candidate = metrics[CANDIDATE][slice_][name][0]
-      released = metrics[BASELINE][slice_][name][0]
-      if None not in (candidate, released, difference):
-        checks.append(comparison_lib.Difference(slice_, name, candidate, released,
-                                                difference, interval, allowed))
+      candidate = metrics[CANDIDATE][slice_][name].value
+      released = metrics[BASELINE][slice_][name].value
+      if None not in (candidate, released, difference.value):
+        checks.append(comparison_lib.Difference(
+            slice_, name, candidate, released, difference.value, difference.interval,
+            allowed, difference.images or 0, min_images))
   return comparison_lib.Comparison(mean_iou=checks[0], others=tuple(checks[1:]),
                                    allowed=dict(allowed_drops))
 
@@ -107,7 +165,27 @@ def write_comparison(evaluation_uri: str, comparison: comparison_lib.Comparison)
 
 def read_comparison(evaluation_uri: str) -> Optional[Dict[str, Any]]:
   """The comparison an Evaluator run decided on (as JSON); None without a baseline."""
-  path = posixpath.join(evaluation_uri, COMPARISON_FILE)
+  return _read_json(evaluation_uri, COMPARISON_FILE)
+
+
+def settings(evaluation_uri: str) -> bootstrap.Settings:
+  """How an Evaluator run drew its intervals."""
+  return bootstrap.Settings(**_read_json(evaluation_uri, INTERVALS_FILE)['settings'])
+
+
+def sensitivity(metrics: Metrics, min_images: int) -> comparison_lib.Sensitivity:
+  """What this run's test split can tell (from load()'s metrics)."""
+  def margin(model):
+    estimate = metrics.get(model, {}).get(OVERALL, {}).get(sm.MEAN_IOU)
+    return (estimate.interval[1] - estimate.interval[0]) / 2 if (
+        estimate and estimate.interval) else None
+  images = metrics[CANDIDATE][OVERALL][sm.MEAN_IOU].images or 0
+  return comparison_lib.Sensitivity(images, min_images, margin(CANDIDATE),
+                                    margin(DIFFERENCE))
+
+
+def _read_json(evaluation_uri: str, name: str) -> Optional[Dict[str, Any]]:
+  path = posixpath.join(evaluation_uri, name)
   if not fileio.exists(path):
     return None
   with fileio.open(path) as f:

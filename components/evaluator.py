@@ -4,8 +4,9 @@ registry.
 
 The EvalConfig reads raw test examples: the model's `transform_features` signature gives
 the ground-truth mask at the model's size and `serving_examples` the predicted class map,
-so evaluation sees what serving will. The metrics are components/segmentation_metrics.py's,
-each with a 95% interval from TFMA's jackknife over the test examples.
+so evaluation sees what serving will. The metrics are components/segmentation_metrics.py's;
+after TFMA, the executor draws each figure's 95% interval by a bootstrap over the test
+images from TFMA's per-image confusion matrices (evaluation_results.write_intervals()).
 
 The bounds (mean IoU, named classes) are TFMA thresholds on the whole split. The
 comparison with the released model is not: TFMA's change thresholds judge point
@@ -14,6 +15,7 @@ executor decides it after TFMA, on the intervals of the paired differences, for 
 split, each slice (species for Oxford Pets) and each class (core/comparison.py), and
 withdraws the blessing when the model is worse beyond noise by more than allowed.
 """
+import dataclasses
 import json
 import posixpath
 from typing import Any, Dict, Mapping, Sequence, Union
@@ -35,6 +37,7 @@ from tfx.utils import proto_utils
 from petseg.components import evaluation_results
 from petseg.components import release_registry
 from petseg.components import segmentation_metrics
+from petseg.core import bootstrap
 from petseg.core import config as config_lib
 from petseg.core import labels as labels_lib
 
@@ -77,6 +80,7 @@ def eval_config(release: config_lib.ReleaseConfig, labels: labels_lib.LabelSpec,
       _metric('MeanIoU', _lower_bound(release.min_mean_iou), class_ids=class_ids),
       _metric('PixelAccuracy', class_ids=class_ids),
       _metric('ConfusionMatrix', num_classes=labels.num_classes),
+      _metric('ImageConfusionMatrices', num_classes=labels.num_classes),
   ]
   for class_id, name in enumerate(labels.class_names):
     bound = release.min_class_iou.get(name)
@@ -94,21 +98,21 @@ def eval_config(release: config_lib.ReleaseConfig, labels: labels_lib.LabelSpec,
       options=tfma.Options(
           # The default metrics are Keras' compiled ones, which need a label key.
           include_default_metrics={'value': False},
-          # Delete-a-group jackknife: 20 random groups of examples, each model's and each
-          # difference's metrics computed without one group at a time, for both models
-          # from the same groups. It reruns the combiners, not the models.
-          compute_confidence_intervals={'value': True},
-          confidence_intervals=tfma.ConfidenceIntervalOptions(
-              method=tfma.ConfidenceIntervalOptions.JACKKNIFE)),
+          # Not TFMA's: its jackknife and bootstrap (mean +- t sd of the replicates) leave
+          # the metric's range on small samples, and its groups depend on arrival order.
+          # The executor draws the intervals (core/bootstrap.py).
+          compute_confidence_intervals={'value': False}),
   )
 
 
 ALLOWED_DROPS_KEY = 'allowed_drops'  # ReleaseConfig.allowed_drops(), as JSON
+INTERVALS_KEY = 'intervals'  # ReleaseConfig.intervals(), as JSON
 
 
 class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
   PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS,
                 ALLOWED_DROPS_KEY: ExecutionParameter(type=str),
+                INTERVALS_KEY: ExecutionParameter(type=str),
                 **{p.name: ExecutionParameter(type=p.ptype) for p in PARAMETERS}}
 
 
@@ -126,7 +130,8 @@ def _withdraw(blessing: types.Artifact) -> None:
 class EvaluatorExecutor(evaluator_executor.Executor):
   """TFX's Evaluator, with the runtime bound folded in and the baseline taken from the
   release registry (none when nothing has been released yet: then there is nothing to
-  compare with), then the comparison with the baseline decided on intervals."""
+  compare with), then the intervals drawn and the comparison with the baseline decided on
+  them."""
 
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     inputs = dict(input_dict)
@@ -135,12 +140,17 @@ class EvaluatorExecutor(evaluator_executor.Executor):
       del inputs[standard_component_specs.BASELINE_MODEL_KEY]
     properties = fold_min_mean_iou(exec_properties)
     allowed_drops = json.loads(properties.pop(ALLOWED_DROPS_KEY))
+    settings = bootstrap.Settings(**json.loads(properties.pop(INTERVALS_KEY)))
     super().Do(inputs, output_dict, properties)
+    evaluation, = output_dict[standard_component_specs.EVALUATION_KEY]
+    evaluation_results.write_intervals(
+        evaluation.uri, proto_utils.json_to_proto(
+            properties[standard_component_specs.EVAL_CONFIG_KEY], tfma.EvalConfig()),
+        settings)
     if standard_component_specs.BASELINE_MODEL_KEY not in inputs:
       return
-    evaluation, = output_dict[standard_component_specs.EVALUATION_KEY]
     comparison = evaluation_results.compare(evaluation_results.load(evaluation.uri),
-                                            allowed_drops)
+                                            allowed_drops, settings.min_images)
     evaluation_results.write_comparison(evaluation.uri, comparison)
     blessing, = output_dict[standard_component_specs.BLESSING_KEY]
     if comparison.reasons() and blessing.get_int_custom_property(BLESSED_KEY):
@@ -173,6 +183,7 @@ class Evaluator(base_component.BaseComponent):
         examples=examples, model=model, baseline_model=baseline_model,
         eval_config=eval_config, example_splits=json_utils.dumps(example_splits),
         allowed_drops=json.dumps(release.allowed_drops()),
+        intervals=json.dumps(dataclasses.asdict(release.intervals())),
         fairness_indicator_thresholds=json_utils.dumps(None),
         **{p.name: parameters[p.name] for p in PARAMETERS},
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),

@@ -27,13 +27,18 @@ def _interval(bounds: Optional[List[float]]) -> Optional[Dict[str, float]]:
 
 
 def _performance(scores: Dict[str, Any], slice_name: str) -> List[Dict[str, Any]]:
+  """Each figure of a slice with its interval (None on too few images to judge) and the
+  test images it rests on."""
   intervals = scores['intervals']
   rows = [{'type': 'mean_iou', 'slice': slice_name, 'value': scores['mean_iou'],
-           'confidence_interval': _interval(intervals['mean_iou'])},
+           'confidence_interval': _interval(intervals['mean_iou']),
+           'images': scores['images']},
           {'type': 'pixel_accuracy', 'slice': slice_name, 'value': scores['pixel_accuracy'],
-           'confidence_interval': _interval(intervals['pixel_accuracy'])}]
+           'confidence_interval': _interval(intervals['pixel_accuracy']),
+           'images': scores['images']}]
   rows += [{'type': sm.class_iou_name(name), 'slice': slice_name, 'value': value,
-            'confidence_interval': _interval(intervals['per_class_iou'][name])}
+            'confidence_interval': _interval(intervals['per_class_iou'][name]),
+            'images': scores['class_images'][name]}
            for name, value in scores['per_class_iou'].items()]
   return rows
 
@@ -42,11 +47,14 @@ def _limitations(summary, test_images: int) -> List[str]:
   limits = []
   for name, value in summary.test['per_class_iou'].items():
     bounds = summary.test['intervals']['per_class_iou'][name]
-    high = bounds[1] if bounds else value
     if value is None:
       limits.append(f'{name}: absent from the test split, so not measured')
-    elif high < LOW_IOU:
-      limits.append(f'{name}: IoU {value:.3f} (95% interval up to {high:.3f}), below {LOW_IOU}')
+    elif not bounds:
+      limits.append(f'{name}: IoU {value:.3f} on {summary.test["class_images"][name]} test '
+                    'images, too few to judge')
+    elif bounds[1] < LOW_IOU:
+      limits.append(f'{name}: IoU {value:.3f} (95% interval up to {bounds[1]:.3f}), below '
+                    f'{LOW_IOU}')
   limits.append(f'Measured on {test_images} test images at {summary.training["image_size"]} '
                 'pixels; images unlike them (other cameras, scenes, classes) are untested.')
   return limits
@@ -96,7 +104,9 @@ def build(summary, ingest: ingest_lib.IngestReport) -> Dict[str, Any]:
               'verdict': comparison['verdict'],
               'mean_iou_difference': comparison['difference'],
               'confidence_interval': _interval(comparison['interval']),
+              'not_judged': comparison['not_judged'],
           },
+          'sensitivity': summary.sensitivity['sentence'],
       },
       'considerations': {
           'use_cases': [f'Segmenting images like those of {ingest.dataset} into '
@@ -107,9 +117,10 @@ def build(summary, ingest: ingest_lib.IngestReport) -> Dict[str, Any]:
   }
 
 
-def _shown(value: Optional[float], interval: Optional[Dict[str, float]]) -> str:
+def _shown(value: Optional[float], interval: Optional[Dict[str, float]],
+           images: Optional[int] = None) -> str:
   return comparison_lib.shown(
-      value, interval and (interval['lower_bound'], interval['upper_bound']))
+      value, interval and (interval['lower_bound'], interval['upper_bound']), images=images)
 
 
 def _items(texts: List[str]) -> str:
@@ -125,13 +136,14 @@ def section(card: Dict[str, Any]) -> str:
   rows = ''.join(
       f'<tr><td style="text-align:left">{html.escape(m["slice"])}</td>'
       f'<td style="text-align:left">{html.escape(m["type"])}</td>'
-      f'<td>{_shown(m["value"], m["confidence_interval"])}</td></tr>'
+      f'<td>{_shown(m["value"], m["confidence_interval"], m["images"])}</td></tr>'
       for m in analysis['performance_metrics'])
   comparison = analysis['comparison']
   compared = ('No released version to compare with.' if comparison is None else
               f'Against version {comparison["baseline_version"]}: {comparison["verdict"]} '
               f'(mean IoU difference, with its 95% interval, '
-              f'{_shown(comparison["mean_iou_difference"], comparison["confidence_interval"])}).')
+              f'{_shown(comparison["mean_iou_difference"], comparison["confidence_interval"])}).'
+              + ''.join(f' Not judged: {item}.' for item in comparison['not_judged']))
   recipe = ', '.join(f'{k} {v}' for k, v in parameters['recipe'].items()
                      if v not in (None, ''))
   splits = ', '.join(f'{split} {counts["ingested"]} (+{counts["rejected"]} rejected)'
@@ -148,6 +160,7 @@ def section(card: Dict[str, Any]) -> str:
       f'{html.escape(", ".join(data["classes"]))}.</p>'
       f'<p>Recipe: {html.escape(recipe)}.</p>'
       f'<p>{html.escape(compared)}</p>'
+      f'<p>{html.escape(analysis["sensitivity"])}</p>'
       '<table><tr><th>slice</th><th>metric</th><th>value [95% interval]</th></tr>'
       f'{rows}</table>'
       f'<p>Known limits:</p><ul>{_items(considerations["limitations"])}</ul>')

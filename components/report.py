@@ -82,11 +82,12 @@ def _sample_grid(model_dir: str, file_patterns: Sequence[str],
 
 
 def _bar(value: Optional[float], interval: Optional[List[float]]) -> str:
-  """A bar 300 px for 1.0, with its 95% interval drawn as a whisker over it."""
+  """A bar 300 px for 1.0, with its 95% interval drawn as a whisker over it (the bootstrap's
+  bounds lie in [0, 1], so within the bar's track)."""
   if value is None:
     return ''
-  if interval:  # drawn within the track: a t-interval can reach past 0 or 1
-    low, high = max(interval[0], 0.0), min(interval[1], 1.0)
+  if interval:
+    low, high = interval
     whisker = (f'<div class="ci" style="left:{round(300 * low)}px;'
                f'width:{max(round(300 * (high - low)), 1)}px"></div>')
   else:
@@ -98,21 +99,25 @@ def _bar(value: Optional[float], interval: Optional[List[float]]) -> str:
 def _iou_bars(scores: Dict[str, Any]) -> str:
   """Mean IoU and each class's IoU with their 95% intervals, as bars with whiskers."""
   intervals = scores['intervals']
-  rows = [('mean IoU', scores['mean_iou'], intervals['mean_iou'])] + [
-      (name, value, intervals['per_class_iou'][name])
+  rows = [('mean IoU', scores['mean_iou'], intervals['mean_iou'], scores.get('images'))] + [
+      (name, value, intervals['per_class_iou'][name], scores.get('class_images', {}).get(name))
       for name, value in scores['per_class_iou'].items()]
   return '<table>' + ''.join(
       f'<tr><th>{html.escape(name)}</th>'
-      f'<td>{comparison_lib.shown(value, interval, missing="absent")}</td>'
+      f'<td>{comparison_lib.shown(value, interval, "absent", images)}</td>'
       f'<td style="text-align:left">{_bar(value, interval)}</td></tr>'
-      for name, value, interval in rows) + '</table>'
+      for name, value, interval, images in rows) + '</table>'
 
 
 def _comparison(comparison: Optional[Dict[str, Any]]) -> str:
   """Every check against the released model: candidate, released, the difference with
-  its interval, the verdict and the drop allowed."""
+  its interval, the verdict and the drop allowed; those on too few images listed first."""
   if not comparison:
     return '<p>No released model to compare with.</p>'
+  not_judged = comparison.get('not_judged')
+  listed = ('' if not not_judged else
+            '<p>Too few test images to judge (neither passed nor failed): '
+            + html.escape('; '.join(not_judged)) + '.</p>')
   rows = ''.join(
       f'<tr class="{"" if c["passed"] else "no"}"><td style="text-align:left">'
       f'{html.escape(c["slice"])}</td><td style="text-align:left">{html.escape(c["metric"])}'
@@ -120,9 +125,9 @@ def _comparison(comparison: Optional[Dict[str, Any]]) -> str:
       f'<td>{comparison_lib.shown(c["difference"], c["interval"])}</td>'
       f'<td>{html.escape(c["verdict"])}</td>'
       f'<td>{c["allowed_drop"]:.3f}</td></tr>' for c in comparison['checks'])
-  return ('<p>Both models on the same test images; each difference (this model minus the '
-          'released one) with its 95% interval from the same resamples. A check fails when '
-          'the whole interval lies below minus the allowed drop.</p>'
+  return (listed + '<p>Both models on the same test images; each difference (this model '
+          'minus the released one) with its 95% interval from the same resamples. A check '
+          'fails when the whole interval lies below minus the allowed drop.</p>'
           '<table><tr><th>slice</th><th>metric</th><th>this model</th><th>released</th>'
           '<th>difference [95%]</th><th>verdict</th><th>allowed drop</th></tr>'
           f'{rows}</table>')
@@ -144,7 +149,7 @@ def _curves_svg(history_csv: str) -> str:
   """Loss and mean IoU per epoch (train and eval) as an inline SVG."""
   with fileio.open(history_csv) as f:
     history = list(csv.DictReader(f))
-  width, height, pad = 600, 220, 30
+  width, height, pad = 600, 240, 30
   charts = []
   for title, keys in (('loss', ('loss', 'val_loss')),
                       ('mean IoU', ('mean_iou', 'val_mean_iou'))):
@@ -156,9 +161,10 @@ def _curves_svg(history_csv: str) -> str:
       step = (width - 2 * pad) / max(len(values) - 1, 1)
       points = ' '.join(f'{pad + i * step:.1f},{height - pad - v / top * (height - 2 * pad):.1f}'
                         for i, v in enumerate(values))
+      # The legend: one row under the plot, an entry every 200 px.
       lines.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" '
-                   f'points="{points}"/><text x="{width - 130}" y="{20 + 15 * len(lines)}" '
-                   f'fill="{colour}">{key}</text>')
+                   f'points="{points}"/><text x="{pad + 200 * len(lines)}" '
+                   f'y="{height - 8}" fill="{colour}">&#9644; {key}</text>')
     charts.append(
         f'<svg width="{width}" height="{height}" role="img"><title>{title}</title>'
         f'<rect width="{width}" height="{height}" fill="none" stroke="#ccc"/>'
@@ -191,7 +197,9 @@ def _decision(summary: run_summary.RunSummary) -> str:
                                               f'({html.escape(baseline["model_path"])})'
                                               f'{verdict}' if baseline
                                               else 'none (nothing released before)')
-          + '</p><p>' + html.escape(release) + '</p>')
+          + '</p><p>' + html.escape(release) + '</p>'
+          + ('' if not summary.sensitivity else
+             f'<p>{html.escape(summary.sensitivity["sentence"])}</p>'))
 
 
 def _skipped(ingest: ingest_report.IngestReport) -> str:
@@ -216,7 +224,7 @@ def write(summary: run_summary.RunSummary, ingest: ingest_report.IngestReport, p
       '<h2>Against the released model</h2>', _comparison(summary.comparison),
       f'<h2>Test split</h2><p>On {summary.data["test"]["ingested"]} images, pixel accuracy '
       f'{comparison_lib.shown(test["pixel_accuracy"], test["intervals"]["pixel_accuracy"])}; 95% '
-      'intervals from TFMA\'s jackknife over the images.</p>',
+      'intervals from a bootstrap over the test images.</p>',
       _iou_bars(test),
       *(part for name, scores in summary.slices.items()
         for part in (f'<h3>{html.escape(name)}</h3>', _iou_bars(scores))),

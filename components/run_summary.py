@@ -37,8 +37,9 @@ SUMMARY_FILE = posixpath.basename(release_registry.RECORD_FILE)
 @dataclasses.dataclass(frozen=True)
 class RunSummary:
   """A run's release record. Scores (`test`, each of `slices`) are {mean_iou,
-  per_class_iou, pixel_accuracy, confusion_matrix, intervals}; `baseline` is {version,
-  model_path, mean_iou} of the released model compared with, None on a first release."""
+  per_class_iou, pixel_accuracy, confusion_matrix, intervals, images, class_images};
+  `baseline` is {version, model_path, mean_iou} of the released model compared with, None
+  on a first release."""
   pipeline: str
   pipeline_run: str
   created: str
@@ -58,7 +59,8 @@ class RunSummary:
   baseline: Optional[Dict[str, Any]]
   # With a baseline: core.comparison.Comparison, as JSON: the verdict on the whole
   # split's mean IoU (better, no detectable change, worse), the difference and its 95%
-  # interval, the allowed drops, the reasons and every check (slices, classes).
+  # interval, the allowed drops, the reasons, the checks on too few images to judge
+  # (not_judged) and every check (slices, classes).
   comparison: Optional[Dict[str, Any]]
   blessed: bool
   reasons: List[str]  # why not blessed
@@ -66,6 +68,9 @@ class RunSummary:
   serving_dir: str
   evaluation: str  # the Evaluator's output
   model_card: Dict[str, Any]  # components/model_card.py
+  # core.comparison.Sensitivity, as JSON: what the test split can detect. None in records
+  # written before it was kept.
+  sensitivity: Optional[Dict[str, Any]] = None
 
   def to_json(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)
@@ -89,23 +94,26 @@ def write(summary: RunSummary, summary_uri: str) -> None:
 
 def scores(metrics: Dict[str, evaluation_results.Estimate],
            class_names: List[str]) -> Dict[str, Any]:
-  """One slice's metrics in the shape of petseg.evaluation.scores, with the matrix and the
-  95% interval of each figure ([low, high], None where TFMA gave none)."""
+  """One slice's metrics in the shape of petseg.evaluation.scores, with the matrix, the
+  95% interval of each figure ([low, high], None where it rests on too few images to
+  judge), and the test images: the slice's and those holding each class."""
 
   def interval(name):
-    bounds = metrics[name][1]
+    bounds = metrics[name].interval
     return list(bounds) if bounds else None
 
   return {
-      'mean_iou': metrics[sm.MEAN_IOU][0],
-      'per_class_iou': {n: metrics[sm.class_iou_name(n)][0] for n in class_names},
-      'pixel_accuracy': metrics[sm.PIXEL_ACCURACY][0],
-      'confusion_matrix': metrics[sm.CONFUSION_MATRIX][0],
+      'mean_iou': metrics[sm.MEAN_IOU].value,
+      'per_class_iou': {n: metrics[sm.class_iou_name(n)].value for n in class_names},
+      'pixel_accuracy': metrics[sm.PIXEL_ACCURACY].value,
+      'confusion_matrix': metrics[sm.CONFUSION_MATRIX].value,
       'intervals': {
           'mean_iou': interval(sm.MEAN_IOU),
           'per_class_iou': {n: interval(sm.class_iou_name(n)) for n in class_names},
           'pixel_accuracy': interval(sm.PIXEL_ACCURACY),
       },
+      'images': metrics[sm.MEAN_IOU].images,
+      'class_images': {n: metrics[sm.class_iou_name(n)].images for n in class_names},
   }
 
 
@@ -154,12 +162,15 @@ def _json_fingerprint(value: Any) -> str:
 
 def gate(evaluation_uri: str, comparison: Optional[Dict[str, Any]]) -> Dict[str, Any]:
   """The thresholds the Evaluator applied: the bounds from the EvalConfig it wrote beside
-  its results (the runtime bound already folded in), the allowed drops from its
-  `comparison` (as JSON; None on a first release, and then so are the drops)."""
+  its results (the runtime bound already folded in), the fewest images it judges, the
+  allowed drops from its `comparison` (as JSON; None on a first release, and then so are
+  the drops)."""
   eval_config = tfma.writers.eval_config_writer.load_eval_run(evaluation_uri)[0]
   result: Dict[str, Any] = {'min_mean_iou': None, 'min_class_iou': {},
                             'max_mean_iou_drop': None, 'max_slice_drop': None,
-                            'max_class_drop': {}}
+                            'max_class_drop': {},
+                            'min_slice_images': evaluation_results.settings(
+                                evaluation_uri).min_images}
   if comparison:
     result.update({k: comparison[k] for k in config_lib.ReleaseConfig().allowed_drops()})
   prefix = len(sm.class_iou_name(''))
@@ -211,7 +222,7 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
               if name != evaluation_results.OVERALL},
       baseline=({**baseline, 'mean_iou':
                  metrics[evaluation_results.BASELINE][evaluation_results.OVERALL][
-                     sm.MEAN_IOU][0]}
+                     sm.MEAN_IOU].value}
                 if baseline else None),
       comparison=comparison,
       blessed=blessed,
@@ -220,5 +231,7 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       serving_dir=serving_dir,
       evaluation=storage.durable(evaluation_uri),
       model_card={},
+      sensitivity=evaluation_results.sensitivity(
+          metrics, applied_gate['min_slice_images']).to_json(),
   )
   return dataclasses.replace(summary, model_card=model_card.build(summary, ingest))

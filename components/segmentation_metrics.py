@@ -1,5 +1,6 @@
-"""TFMA metrics for semantic segmentation: IoU per class, mean IoU, pixel accuracy, and the
-full confusion matrix.
+"""TFMA metrics for semantic segmentation: IoU per class, mean IoU, pixel accuracy, the full
+confusion matrix, and each test image's confusion matrix (what the release gate's bootstrap
+resamples, core/bootstrap.py).
 
 TFMA 0.47 counts per-class true/false positives and negatives
 (`SemanticSegmentationConfusionMatrix`, skipping an ignored ground-truth id) but derives no
@@ -16,11 +17,13 @@ from typing import Dict, List, Optional
 
 import apache_beam as beam
 import numpy as np
+from tensorflow_model_analysis import constants as tfma_constants
 from tensorflow_model_analysis.metrics import metric_types
 from tensorflow_model_analysis.metrics import metric_util
 from tensorflow_model_analysis.metrics import preprocessors
 from tensorflow_model_analysis.metrics import semantic_segmentation_confusion_matrix_metrics as tfma_seg
 
+from petseg.core import bootstrap
 from petseg.core import confusion as confusion_lib
 from petseg.core import features
 from petseg.core.labels import IGNORE_ID
@@ -31,6 +34,8 @@ PREDICTION_KEY = features.CLASS_IDS  # the `serving_examples` signature's output
 MEAN_IOU = 'mean_iou'
 PIXEL_ACCURACY = 'pixel_accuracy'
 CONFUSION_MATRIX = 'confusion_matrix'
+IMAGE_MATRICES = 'image_confusion_matrices'
+NAME_KEY = features.FILE_NAME  # the raw feature that names each test image
 
 
 def class_iou_name(class_name: str) -> str:
@@ -155,13 +160,17 @@ class _ConfusionMatrixCombiner(beam.CombineFn):
     self._key = key
     self._num_classes = num_classes
 
+  def _matrix(self, element) -> np.ndarray:
+    matrix = np.zeros((self._num_classes, self._num_classes), np.int64)
+    confusion_lib.add(matrix, np.asarray(element.get_labels()),
+                      np.asarray(element.get_predictions()))
+    return matrix
+
   def create_accumulator(self) -> np.ndarray:
     return np.zeros((self._num_classes, self._num_classes), np.int64)
 
   def add_input(self, accumulator, element):
-    confusion_lib.add(accumulator, np.asarray(element.get_labels()),
-                   np.asarray(element.get_predictions()))
-    return accumulator
+    return accumulator + self._matrix(element)
 
   def merge_accumulators(self, accumulators):
     return sum(accumulators)
@@ -170,5 +179,73 @@ class _ConfusionMatrixCombiner(beam.CombineFn):
     return {self._key: accumulator}
 
 
-for _metric in (MeanIoU, PixelAccuracy, ClassIoU, ConfusionMatrix):
+class ImageConfusionMatrices(metric_types.Metric):
+  """Each test image's [true class, predicted class] pixel counts, [images, C, C] in the
+  order of the images' names (`name_key`, a raw feature): the same order whatever the
+  runner and its workers, so two models' matrices pair image by image."""
+
+  def __init__(self, num_classes: int, name: str = IMAGE_MATRICES,
+               ground_truth_key: str = GROUND_TRUTH_KEY,
+               prediction_key: str = PREDICTION_KEY, name_key: str = NAME_KEY):
+    super().__init__(metric_util.merge_per_key_computations(self._computations),
+                     num_classes=num_classes, name=name, ground_truth_key=ground_truth_key,
+                     prediction_key=prediction_key, name_key=name_key)
+
+  def _computations(self, num_classes, name, ground_truth_key, prediction_key, name_key,
+                    model_name='', output_name='', example_weighted=False, **kwargs):
+    del kwargs  # unused
+    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                                 example_weighted=example_weighted)
+    return [metric_types.MetricComputation(
+        keys=[key],
+        preprocessors=[_NamedImagePreprocessor(ground_truth_key, prediction_key, name_key,
+                                               model_name)],
+        combiner=_ImageMatricesCombiner(key, num_classes, name_key))]
+
+
+class _NamedImagePreprocessor(preprocessors.DecodeImagePreprocessor):
+  """TFMA's DecodeImagePreprocessor (one example's ground truth and prediction) with the
+  example's name from the raw feature `name_key`."""
+
+  def __init__(self, ground_truth_key: str, prediction_key: str, name_key: str,
+               model_name: str):
+    super().__init__(ground_truth_key=ground_truth_key, prediction_key=prediction_key,
+                     decode_ground_truth=False, decode_prediction=False,
+                     model_name=model_name,
+                     name=metric_util.generate_private_name_from_arguments(
+                         'petseg_named_image', ground_truth_key=ground_truth_key,
+                         prediction_key=prediction_key, name_key=name_key,
+                         model_name=model_name))
+    self._name_key = name_key
+
+  def process(self, extracts):
+    name = np.asarray(extracts[tfma_constants.FEATURES_KEY][self._name_key]).ravel()[0]
+    for inputs in super().process(extracts):
+      inputs[self._name_key] = name.decode() if isinstance(name, bytes) else str(name)
+      yield inputs
+
+
+class _ImageMatricesCombiner(_ConfusionMatrixCombiner):
+  """(name, matrix) of each image, in the order of the names at the end."""
+
+  def __init__(self, key: metric_types.MetricKey, num_classes: int, name_key: str):
+    super().__init__(key, num_classes)
+    self._name_key = name_key
+
+  def create_accumulator(self) -> list:
+    return []
+
+  def add_input(self, accumulator, element):
+    accumulator.append((element[self._name_key], self._matrix(element)))
+    return accumulator
+
+  def merge_accumulators(self, accumulators):
+    return [entry for accumulator in accumulators for entry in accumulator]
+
+  def extract_output(self, accumulator):
+    names, matrices = zip(*accumulator) if accumulator else ((), ())
+    return {self._key: bootstrap.sorted_by_name(names, matrices)}
+
+
+for _metric in (MeanIoU, PixelAccuracy, ClassIoU, ConfusionMatrix, ImageConfusionMatrices):
   metric_types.register_metric(_metric)

@@ -11,6 +11,7 @@ import json
 import math
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from petseg.core import bootstrap
 from petseg.core import errors
 from petseg.core import labels as labels_lib
 
@@ -61,14 +62,22 @@ class ReleaseConfig:
   a model has been released, when it is not worse than the released model beyond noise
   (core/comparison.py) by more than `max_mean_iou_drop` in mean IoU, `max_slice_drop` in
   any slice's mean IoU or in any class's IoU (in the whole split or a slice), or a class's
-  own `max_class_drop`."""
+  own `max_class_drop`. A slice or class in fewer than `min_slice_images` test images is
+  not judged: "too few images to judge". The 95% intervals are a bootstrap over the test
+  images (core/bootstrap.py) with `bootstrap_resamples` draws from `bootstrap_seed`."""
   min_mean_iou: float = DEFAULT_MIN_MEAN_IOU
   min_class_iou: Mapping[str, float] = dataclasses.field(default_factory=dict)
   max_mean_iou_drop: float = 0.01
   max_slice_drop: float = 0.02
   max_class_drop: Mapping[str, float] = dataclasses.field(default_factory=dict)
+  min_slice_images: int = bootstrap.DEFAULT_MIN_IMAGES
+  bootstrap_resamples: int = bootstrap.DEFAULT_RESAMPLES
+  bootstrap_seed: int = bootstrap.DEFAULT_SEED
 
   def __post_init__(self):
+    check_number('min_slice_images', self.min_slice_images, 1, integer=True)
+    check_number('bootstrap_resamples', self.bootstrap_resamples, 100, integer=True)
+    check_number('bootstrap_seed', self.bootstrap_seed, 0, integer=True)
     for name, bound in [('min_mean_iou', self.min_mean_iou),
                         *((f'min_class_iou[{k}]', v) for k, v in self.min_class_iou.items())]:
       check_number(name, bound, 0, 1)
@@ -89,6 +98,11 @@ class ReleaseConfig:
     return {'max_mean_iou_drop': self.max_mean_iou_drop,
             'max_slice_drop': self.max_slice_drop,
             'max_class_drop': dict(self.max_class_drop)}
+
+  def intervals(self) -> bootstrap.Settings:
+    """How the gate's intervals are drawn."""
+    return bootstrap.Settings(self.min_slice_images, self.bootstrap_resamples,
+                              self.bootstrap_seed)
 
   @classmethod
   def from_json(cls, data: Mapping[str, Any]) -> 'ReleaseConfig':

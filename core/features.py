@@ -14,6 +14,7 @@ IMAGE_MEAN = 'image_mean'  # float [3]: per-channel mean over the training split
 IMAGE_STD = 'image_std'  # float [3]
 CLASS_PIXELS = 'class_pixels'  # int [C]: pixels of each class in the training split
 CLASS_IMAGE_PIXELS = 'class_image_pixels'  # int [C]: pixels of the images holding the class
+FILE_NAME = 'file_name'  # a raw record's image file name: names each test image's score
 # The exported model's outputs. The ground truth has a name of its own because evaluation
 # looks keys up among the raw features too, where `mask` is the encoded PNG.
 CLASS_IDS = 'class_ids'  # predicted class ids [B, H, W]

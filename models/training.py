@@ -66,8 +66,8 @@ class TrainingConfig:
   # Training ends within this many minutes, its schedule fitted to them (TimeBudget).
   max_train_minutes: Optional[float] = None
   model_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-  # What a recipe file says of itself (name, the time and quality it was measured at),
-  # shown in the run summary.
+  # What a recipe file says of itself (its name and what it does), shown in the run
+  # summary. Its measured figures are the README's benchmark table, never a run's.
   recipe: str = ''
 
   def __post_init__(self):

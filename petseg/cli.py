@@ -44,7 +44,7 @@ _SECTION_FLAGS = {
     'dataset': ('eval_fraction', 'test_fraction', 'max_reject_fraction'),
     'training': ('model', 'epochs', 'batch_size', 'learning_rate', 'image_size', 'crop_size',
                  'max_train_minutes'),
-    'release': ('min_mean_iou', 'max_mean_iou_drop', 'max_slice_drop'),
+    'release': ('min_mean_iou', 'max_mean_iou_drop', 'max_slice_drop', 'min_slice_images'),
 }
 
 
@@ -301,6 +301,10 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--max-class-drop', type=_class_bound, action='append',
                       metavar='CLASS=X',
                       help='this class\'s own allowed drop instead (repeatable)')
+  parser.add_argument('--min-slice-images', type=int, metavar='N',
+                      help='a slice, or a class, in fewer test images than this is not '
+                      'judged against the released model: "too few images to judge" (40: '
+                      'below it, 95%% intervals cover under 92%% of the time; README)')
   parser.add_argument('--pipeline-name', default='petseg')
   parser.add_argument('--follow-symlinks', action='store_true',
                       help='read files that symlinks in the data directory point to outside '

@@ -179,12 +179,16 @@ def run_table(summary, pushed: Optional[str]) -> List[str]:
            *([f'Recipe     {training["recipe"]}'] if training['recipe'] else []),
            'Data       ' + ', '.join(f'{split} {d["ingested"]} (+{d["rejected"]} rejected)'
                                     for split, d in summary.data.items()),
-           f'Test       mean IoU {shown(test["mean_iou"], test["intervals"]["mean_iou"])}, '
+           f'Test       mean IoU '
+           f'{shown(test["mean_iou"], test["intervals"]["mean_iou"], images=test["images"])}, '
            f'pixel accuracy {shown(test["pixel_accuracy"])} (95% intervals)',
            '           ' + ', '.join(f'{name} {shown(v)}'
                                     for name, v in test['per_class_iou'].items())]
   for name, s in summary.slices.items():
-    lines.append(f"  {name + ':':<16} mean IoU {shown(s['mean_iou'], s['intervals']['mean_iou'])}")
+    lines.append(f"  {name + ':':<16} mean IoU "
+                 f"{shown(s['mean_iou'], s['intervals']['mean_iou'], images=s['images'])}")
+  if summary.sensitivity:
+    lines.append(f'Precision  {summary.sensitivity["sentence"]}')
   baseline, comparison = summary.baseline, summary.comparison
   lines.append('Baseline   ' + (f'version {baseline["version"]}, mean IoU '
                                 f'{shown(baseline["mean_iou"])}  {baseline["model_path"]}'
@@ -192,6 +196,8 @@ def run_table(summary, pushed: Optional[str]) -> List[str]:
   if comparison:
     lines.append(f'Compared   {comparison["verdict"]}: mean IoU difference '
                  f'{shown(comparison["difference"], comparison["interval"])}')
+    if comparison.get('not_judged'):
+      lines.append('Not judged ' + '; '.join(comparison['not_judged']))
   lines.append('Blessed    ' + ('yes' if summary.blessed else
                                 'no: ' + '; '.join(summary.reasons)))
   lines.append(f'Pushed     {pushed or "no"}')

@@ -78,13 +78,15 @@ def _around(value: float):
   return [value - 0.05, value + 0.05]
 
 
-def _scores(mean_iou: float, per_class: dict) -> dict:
-  """A slice's scores, each figure with an interval 0.05 either side."""
+def slice_scores(mean_iou: float, per_class: dict, images: int) -> dict:
+  """A slice's scores on `images` test images that all hold every class, each figure with
+  an interval 0.05 either side."""
   return {'mean_iou': mean_iou, 'per_class_iou': per_class, 'pixel_accuracy': 0.9,
           'confusion_matrix': [[9, 1, 0], [1, 9, 0], [0, 1, 9]],
           'intervals': {'mean_iou': _around(mean_iou),
                         'per_class_iou': {n: _around(v) for n, v in per_class.items()},
-                        'pixel_accuracy': _around(0.9)}}
+                        'pixel_accuracy': _around(0.9)},
+          'images': images, 'class_images': {n: images for n in per_class}}
 
 
 def run_summary_of(**changes):
@@ -93,6 +95,7 @@ def run_summary_of(**changes):
   from petseg.components import ingest_report  # pylint: disable=g-import-not-at-top
   from petseg.components import model_card  # pylint: disable=g-import-not-at-top
   from petseg.components import run_summary  # pylint: disable=g-import-not-at-top
+  from petseg.core import comparison as comparison_lib  # pylint: disable=g-import-not-at-top
   from petseg.models import training  # pylint: disable=g-import-not-at-top
   per_class = {'pet': 0.7, 'background': 0.83, 'border': 0.38}
   summary = run_summary.RunSummary(
@@ -103,10 +106,12 @@ def run_summary_of(**changes):
           'train': {'ingested': 240, 'rejected': 1}, 'eval': {'ingested': 60, 'rejected': 0},
           'test': {'ingested': 300, 'rejected': 0}},
       data_fingerprint='d' * 64, config_fingerprint='c' * 64, ingest_report='ingest.json',
-      test_examples='Split-test/*', test=_scores(0.637, per_class),
-      slices={'species=cat': _scores(0.6, per_class), 'species=dog': _scores(0.66, per_class)},
+      test_examples='Split-test/*', test=slice_scores(0.637, per_class, 300),
+      slices={'species=cat': slice_scores(0.6, per_class, 100),
+              'species=dog': slice_scores(0.66, per_class, 200)},
       baseline=None, comparison=None, blessed=True, reasons=[], gate={},
-      serving_dir='/serving', evaluation='/out/Evaluator/evaluation/9', model_card={})
+      serving_dir='/serving', evaluation='/out/Evaluator/evaluation/9', model_card={},
+      sensitivity=comparison_lib.Sensitivity(300, 40, 0.05).to_json())
   summary = dataclasses.replace(summary, **changes)
   ingest = ingest_report.IngestReport(
       dataset='oxford_pets', data_dir='/data', splits={}, rejected_by_reason={'truncated': 1},

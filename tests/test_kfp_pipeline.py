@@ -95,7 +95,7 @@ def test_first_release_on_open_source_kfp_is_pushed_as_version_1_with_its_record
   assert summary['blessed'] and summary['baseline'] is None
   assert summary['gate'] == {'min_mean_iou': 0.0, 'min_class_iou': {},
                              'max_mean_iou_drop': None, 'max_slice_drop': None,
-                             'max_class_drop': {}}
+                             'max_class_drop': {}, 'min_slice_images': 40}
   assert summary['pipeline_run'] == f'run-1-0000-kfp-{kfp_harness.OLDEST}'  # replaced
   record = _record(runs['oss'], 1)
   assert record['version'] == 1 and record['released_at']

@@ -3,6 +3,7 @@ the comparison with the released version and the known limits; JSON and HTML."""
 import pytest
 
 from petseg.components import model_card
+from petseg.core import comparison as comparison_lib
 from tests import helpers
 
 
@@ -21,8 +22,12 @@ def test_the_card_holds_the_data_the_recipe_and_every_figure_with_its_interval()
   overall = next(m for m in metrics if (m['slice'], m['type']) == ('overall', 'mean_iou'))
   assert overall == {'type': 'mean_iou', 'slice': 'overall', 'value': 0.637,
                      'confidence_interval': {'lower_bound': pytest.approx(0.587),
-                                             'upper_bound': pytest.approx(0.687)}}
+                                             'upper_bound': pytest.approx(0.687)},
+                     'images': 300}
   assert card['quantitative_analysis']['comparison'] is None  # a first release
+  assert card['quantitative_analysis']['sensitivity'] == (
+      'With 300 test images, the mean IoU is known to \u00b10.050 (95%); the smallest '
+      'detectable drop is measured once a model has been released.')
 
 
 def test_known_limits_name_the_classes_whose_interval_lies_below_the_mark():
@@ -35,16 +40,33 @@ def test_known_limits_name_the_classes_whose_interval_lies_below_the_mark():
 
 def test_the_card_says_how_it_compares_with_the_released_version():
   comparison = {'verdict': 'no detectable change', 'difference': -0.004,
-                'interval': [-0.02, 0.012]}
+                'interval': [-0.02, 0.012],
+                'not_judged': ['iou/border on species=cat: too few images to judge (n=12)']}
   card = helpers.run_summary_of(
       baseline={'version': 3, 'model_path': '/serving/3', 'mean_iou': 0.641},
-      comparison=comparison).model_card
+      comparison=comparison,
+      sensitivity=comparison_lib.Sensitivity(300, 40, 0.02, 0.016).to_json()).model_card
   assert card['quantitative_analysis']['comparison'] == {
       'baseline_version': 3, 'verdict': 'no detectable change', 'mean_iou_difference': -0.004,
-      'confidence_interval': {'lower_bound': -0.02, 'upper_bound': 0.012}}
+      'confidence_interval': {'lower_bound': -0.02, 'upper_bound': 0.012},
+      'not_judged': comparison['not_judged']}
   page = model_card.page(card)
   assert 'Against version 3: no detectable change (mean IoU difference, with its 95% ' \
-         'interval, -0.004 [-0.020, 0.012])' in page
+         'interval, -0.004 [-0.020, 0.012]). Not judged: iou/border on species=cat: too few ' \
+         'images to judge (n=12).' in page
+  assert 'With 300 test images, mean-IoU drops larger than 0.016 are detectable.' in page
+
+
+def test_figures_on_too_few_images_show_no_interval_and_say_so():
+  scores = helpers.slice_scores(0.6, {'pet': 0.7, 'background': 0.83, 'border': 0.38}, 12)
+  scores['intervals'] = {'mean_iou': None, 'pixel_accuracy': None,
+                         'per_class_iou': {n: None for n in scores['per_class_iou']}}
+  card = helpers.run_summary_of(slices={'species=cat': scores},
+                                test=scores).model_card
+  page = model_card.page(card)
+  assert '0.600 (n=12: too few images to judge)' in page
+  assert 'border: IoU 0.380 on 12 test images, too few to judge' in (
+      card['considerations']['limitations'])
 
 
 def test_the_page_escapes_what_it_shows():

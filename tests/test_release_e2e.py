@@ -29,10 +29,15 @@ def _versions(serving):
   return sorted(os.listdir(serving))
 
 
+# The trained run has 16 test images, too few for the default minimum (40): the runs here
+# judge the whole split (16) and leave the species slices (8 each) unjudged.
+JUDGE_16 = ('--min-slice-images', '10')
+
+
 def _run(root, *flags):
   """Runs the pipeline again in the trained run's output directory."""
   args = ['run', '--dataset', 'oxford_pets', '--data-dir', str(root / 'data'),
-          '--output-dir', str(root / 'out'), *TRAINING_FLAGS, *flags]
+          '--output-dir', str(root / 'out'), *TRAINING_FLAGS, *JUDGE_16, *flags]
   assert cli.main(args) == 0  # blessed or not, a run that worked exits 0
   store = metadata.connect(local_runner.metadata_path(str(root / 'out')))
   return _summary(root / 'out'), metadata.run_executions(store, 'petseg')
@@ -60,8 +65,11 @@ def test_first_run_is_blessed_and_pushed_as_version_1_with_its_record(runs):
   assert summary['test']['mean_iou'] > summary['gate']['min_mean_iou'] == 0.4
   assert summary['gate']['max_mean_iou_drop'] is None  # nothing to compare with yet
   assert summary['comparison'] is None
-  low, high = summary['test']['intervals']['mean_iou']
-  assert low < summary['test']['mean_iou'] < high
+  # 16 test images, fewer than the default minimum: no interval pretends precision.
+  assert summary['test']['images'] == 16 and summary['test']['intervals']['mean_iou'] is None
+  assert summary['sensitivity']['sentence'] == (
+      'With 16 test images (fewer than 40), the mean IoU is too uncertain to judge a '
+      'change: add test images.')
   assert versions == ['1']  # no staging directory is left behind
   assert summary['pushed'] == str(runs['root'] / 'out' / 'serving' / '1')
   assert os.path.isfile(os.path.join(summary['pushed'], 'saved_model.pb'))
@@ -104,6 +112,13 @@ def test_rerun_evaluates_against_the_released_version_and_does_not_copy_it_again
   assert summary['comparison']['verdict'] == 'no detectable change'
   assert summary['comparison']['interval'] == [0, 0]
   assert summary['comparison']['reasons'] == []
+  low, high = summary['test']['intervals']['mean_iou']
+  assert 0 <= low < summary['test']['mean_iou'] < high <= 1
+  cats = summary['slices']['species=cat']['images']
+  assert f'mean_iou on species=cat: too few images to judge (n={cats})' in (
+      summary['comparison']['not_judged'])
+  assert summary['sensitivity']['sentence'] == (
+      'With 16 test images, mean-IoU drops larger than 0.000 are detectable.')
   assert summary['pushed'] == runs['first'][0]['pushed'] and versions == ['1']
   again, executions, versions = runs['rerun_again']
   assert {e.last_known_state for e in executions.values()} == {CACHED}
@@ -127,6 +142,9 @@ def test_weaker_model_is_not_pushed_and_says_why(runs):
   drop = baseline['mean_iou'] - summary['test']['mean_iou']
   assert float(said.group(1)) == pytest.approx(drop, abs=1e-3)
   assert 0.01 < float(said.group(2)) < drop < float(said.group(3))
+  low, high = summary['comparison']['interval']
+  assert summary['sensitivity']['sentence'] == (
+      f'With 16 test images, mean-IoU drops larger than {(high - low) / 2:.3f} are detectable.')
 
 
 def test_unreachable_threshold_leaves_the_serving_directory_unchanged(runs):
@@ -148,6 +166,7 @@ def test_report_is_an_artifact_of_the_run_in_one_file(runs):
     assert f.read() == page  # the copy petseg run leaves in the output directory
   assert 'Not blessed: mean_iou' in page and 'Confusion matrix' in page
   assert 'Against the released model' in page and 'no detectable change' in page
+  assert 'mean-IoU drops larger than' in page and 'too few images to judge (n=' in page
   assert '<h2>Model card</h2>' in page and 'species=cat' in page
   assert '<svg' in page and 'val_mean_iou' in page
   for i in range(8):

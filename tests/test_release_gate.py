@@ -1,6 +1,7 @@
-"""The release gate's comparison with the released model: TFMA's jackknife intervals over
-the test examples (the Evaluator's EvalConfig, run by TFMA's own Beam evaluation and
-writers), paired between the two models, read back and decided as the Evaluator does."""
+"""The release gate's comparison with the released model: the bootstrap's intervals over the
+test images (the Evaluator's EvalConfig, run by TFMA's own Beam evaluation and writers,
+then the intervals drawn from its per-image matrices), paired between the two models,
+read back and decided as the Evaluator does."""
 import apache_beam as beam
 import numpy as np
 import pytest
@@ -45,10 +46,14 @@ def _rates(count: int, seed: int):
   return np.random.default_rng(seed).uniform(0, 0.6, count)
 
 
-def _evaluate(tmp_path, truths, species, candidate, baseline=None):
+RELEASE = config_lib.ReleaseConfig(min_mean_iou=0.0)
+
+
+def _evaluate(tmp_path, truths, species, candidate, baseline=None, workers=1, order=None):
   """TFMA's evaluation of the predictions (and the baseline's, on the same examples) as
-  the Evaluator configures it, written and read back."""
-  release = config_lib.ReleaseConfig(min_mean_iou=0.0)
+  the Evaluator configures it, with the intervals the Evaluator draws, written and read
+  back: with Beam's `workers` (the DirectRunner's threads), examples in `order`."""
+  release = RELEASE
   config = tfma.utils.update_eval_config_with_defaults(
       evaluator.eval_config(release, LABELS, slice_features=['species']),
       has_baseline=baseline is not None)
@@ -59,29 +64,37 @@ def _evaluate(tmp_path, truths, species, candidate, baseline=None):
       predictions = {tfma.CANDIDATE_KEY: predictions,
                      tfma.BASELINE_KEY: {sm.PREDICTION_KEY: baseline[i][np.newaxis]}}
     extracts.append({'features': {sm.GROUND_TRUTH_KEY: truth[np.newaxis],
-                                  'species': np.array([species[i]])},
+                                  'species': np.array([species[i]]),
+                                  sm.NAME_KEY: np.array([f'image_{i:04d}.jpg'.encode()])},
                      'predictions': predictions})
+  if order is not None:
+    extracts = [extracts[i] for i in order]
   output = str(tmp_path / f'evaluation-{len(list(tmp_path.iterdir()))}')
-  with beam.Pipeline() as p:
+  options = beam.options.pipeline_options.PipelineOptions(
+      direct_num_workers=workers, direct_running_mode='multi_threading')
+  with beam.Pipeline(options=options) as p:
     _ = (p | beam.Create(extracts)
          | tfma.ExtractAndEvaluate(extractors=tfma.default_extractors(eval_config=config),
                                    evaluators=tfma.default_evaluators(eval_config=config))
          | tfma.WriteResults(writers=tfma.default_writers(output, eval_config=config)))
+  evaluation_results.write_intervals(output, config, release.intervals())
   return evaluation_results.load(output)
 
 
 def _compare(metrics, **drops):
-  allowed = {**config_lib.ReleaseConfig().allowed_drops(), **drops}
-  return evaluation_results.compare(metrics, allowed)
+  allowed = {**RELEASE.allowed_drops(), **drops}
+  return evaluation_results.compare(metrics, allowed, RELEASE.min_slice_images)
 
 
 def test_every_figure_has_a_95_percent_interval_around_it(tmp_path):
-  truths, species = _truths(60)
-  metrics = _evaluate(tmp_path, truths, species, _predict(truths, _rates(60, 1), seed=1))
+  truths, species = _truths(80)
+  metrics = _evaluate(tmp_path, truths, species, _predict(truths, _rates(80, 1), seed=1))
   for slice_name in ('overall', 'species=cat', 'species=dog'):
     for name in (sm.MEAN_IOU, sm.PIXEL_ACCURACY, *map(sm.class_iou_name, LABELS.class_names)):
-      value, (low, high) = metrics['candidate'][slice_name][name]
-      assert low < value < high, (slice_name, name)
+      estimate = metrics['candidate'][slice_name][name]
+      low, high = estimate.interval
+      assert 0 <= low < estimate.value < high <= 1, (slice_name, name)
+      assert estimate.images == (80 if slice_name == 'overall' else 40)
 
 
 def test_a_model_compared_with_itself_is_no_detectable_change_and_passes(tmp_path):
@@ -147,19 +160,60 @@ def test_intervals_shrink_as_the_test_split_grows(tmp_path):
   for count in (40, 640):
     truths, species = _truths(count, seed=count)
     metrics = _evaluate(tmp_path, truths, species, _predict(truths, _rates(count, 1), seed=1))
-    _, (low, high) = metrics['candidate']['overall'][sm.MEAN_IOU]
+    low, high = metrics['candidate']['overall'][sm.MEAN_IOU].interval
     widths.append(high - low)
-  # About a quarter (1/sqrt(16)); the jackknife's own noise leaves a margin.
+  # About a quarter (1/sqrt(16)); the bootstrap's own noise leaves a margin.
   assert widths[1] < widths[0] / 2, widths
 
 
-def test_without_an_interval_the_point_difference_decides_and_says_so():
-  worse = comparison_lib.Difference('species=cat', 'mean_iou', 0.5, 0.6, -0.1, None, 0.02)
-  assert worse.verdict == comparison_lib.WORSE and not worse.passed
-  assert 'no interval' in worse.reason()
-  noisy = comparison_lib.Difference('overall', 'mean_iou', 0.5, 0.6, -0.1, (-0.2, 0.01), 0.01)
+def test_a_check_on_too_few_images_is_listed_not_decided():
+  few = comparison_lib.Difference('species=cat', 'mean_iou', 0.5, 0.6, -0.1, (-0.2, -0.03),
+                                  0.02, images=12, min_images=30)
+  assert few.verdict == 'too few images to judge (n=12)' and few.passed and not few.judged
+  noisy = comparison_lib.Difference('overall', 'mean_iou', 0.5, 0.6, -0.1, (-0.2, 0.01), 0.01,
+                                    images=300, min_images=30)
   assert noisy.verdict == comparison_lib.NO_CHANGE and noisy.passed
-  beyond = comparison_lib.Difference('overall', 'mean_iou', 0.5, 0.6, -0.1, (-0.2, -0.03), 0.01)
+  beyond = comparison_lib.Difference('overall', 'mean_iou', 0.5, 0.6, -0.1, (-0.2, -0.03),
+                                     0.01, images=300, min_images=30)
   assert not beyond.passed and beyond.reason() == (
       "mean_iou is 0.100 below the released model's (95% interval of the drop 0.030 to "
       '0.200), more than the allowed drop of 0.010')
+  comparison = comparison_lib.Comparison(noisy, (few,), {})
+  assert comparison.not_judged() == ['mean_iou on species=cat: too few images to judge (n=12)']
+  assert comparison.reasons() == []
+
+
+def test_small_slices_say_too_few_images_and_no_bound_leaves_its_range(tmp_path):
+  """A split of 40 with 20 cats and 20 dogs, one cat alone holding class 'border'."""
+  truths, species = _truths(40, seed=7)
+  for i, truth in enumerate(truths):
+    if i != 1:
+      truth[truth == 2] = 1  # no border but on image 1, a cat
+  baseline = _predict(truths, _rates(40, 2), seed=2)
+  metrics = _evaluate(tmp_path, truths, species, _predict(truths, _rates(40, 1), seed=1),
+                      baseline)
+  for model in ('candidate', 'baseline', 'difference'):
+    for slice_, figures in metrics[model].items():
+      for name, estimate in figures.items():
+        if estimate.interval:
+          low = -1 if model == 'difference' else 0
+          assert low <= estimate.interval[0] <= estimate.interval[1] <= 1, (model, name)
+  cats = metrics['candidate']['species=cat']
+  assert cats[sm.MEAN_IOU].images == 20 and cats[sm.MEAN_IOU].interval is None
+  assert cats['iou/border'].images == 1 and cats['iou/border'].interval is None
+  assert metrics['candidate']['overall'][sm.MEAN_IOU].interval is not None
+  comparison = _compare(metrics)
+  assert 'mean_iou on species=cat: too few images to judge (n=20)' in comparison.not_judged()
+  assert 'iou/border: too few images to judge (n=1)' in comparison.not_judged()
+
+
+def test_two_evaluations_give_the_same_intervals_bit_for_bit_whatever_the_runner(tmp_path):
+  """The same models on the same examples: in another order, on 2 workers instead of 1."""
+  truths, species = _truths(64, seed=3)
+  candidate = _predict(truths, _rates(64, 1), seed=1)
+  baseline = _predict(truths, _rates(64, 2), seed=2)
+  first = _evaluate(tmp_path, truths, species, candidate, baseline)
+  again = _evaluate(tmp_path, truths, species, candidate, baseline, workers=2,
+                    order=np.random.default_rng(0).permutation(64))
+  assert first == again
+  assert _compare(first).to_json() == _compare(again).to_json()

@@ -45,11 +45,12 @@ def _check_tfma_metrics(config, extracts, check):
 
 def test_metrics_match_the_numpy_reference_including_an_absent_class():
   config = evaluator.eval_config(config_lib.ReleaseConfig(), LABELS)
-  config.options.ClearField('compute_confidence_intervals')  # two examples: values alone
   # Extracts come in batches (here of one), as TFMA's predict step makes them.
-  extracts = [{'features': {sm.GROUND_TRUTH_KEY: t[np.newaxis]},
+  names = [f'{i}.png'.encode() for i in range(len(TRUTHS))][::-1]
+  extracts = [{'features': {sm.GROUND_TRUTH_KEY: t[np.newaxis],
+                            sm.NAME_KEY: np.array([name])},
                'predictions': {sm.PREDICTION_KEY: p[np.newaxis]}}
-              for t, p in zip(TRUTHS, PREDICTIONS)]
+              for t, p, name in zip(TRUTHS, PREDICTIONS, names)]
   confusion = np.zeros((4, 4), np.int64)
   for t, p in zip(TRUTHS, PREDICTIONS):
     confusion_lib.add(confusion, t, p)
@@ -67,6 +68,12 @@ def test_metrics_match_the_numpy_reference_including_an_absent_class():
       else:
         assert got[sm.class_iou_name(name)] == pytest.approx(value), name
     np.testing.assert_array_equal(got['confusion_matrix'], confusion)
+    # Each image's matrix, in the order of the names (the reverse of the extracts').
+    for matrix, truth, predicted in zip(got[sm.IMAGE_MATRICES], TRUTHS[::-1],
+                                        PREDICTIONS[::-1]):
+      expected_matrix = np.zeros((4, 4), np.int64)
+      confusion_lib.add(expected_matrix, truth, predicted)
+      np.testing.assert_array_equal(matrix, expected_matrix)
 
   _check_tfma_metrics(config, extracts, check)
 
@@ -93,14 +100,15 @@ def _thresholds(config):
   return out
 
 
-def test_eval_config_bounds_mean_iou_and_named_classes_with_intervals_on_every_slice():
+def test_eval_config_bounds_mean_iou_and_named_classes_and_keeps_each_images_matrix():
   config = evaluator.eval_config(
       config_lib.ReleaseConfig(min_mean_iou=0.5, min_class_iou={'pet': 0.6},
                             max_mean_iou_drop=0.02), LABELS, slice_features=['species'])
   # The drop from the released model is the executor's to judge, on intervals.
   assert _thresholds(config) == {'MeanIoU': (0.5, None), 'iou/pet': (0.6, None)}
-  assert config.options.compute_confidence_intervals.value
-  assert config.options.confidence_intervals.method == tfma.ConfidenceIntervalOptions.JACKKNIFE
+  # The intervals are the executor's bootstrap over each image's matrix, not TFMA's.
+  assert not config.options.compute_confidence_intervals.value
+  assert 'ImageConfusionMatrices' in [m.class_name for m in config.metrics_specs[0].metrics]
   assert [list(s.feature_keys) for s in config.slicing_specs] == [[], ['species']]
   spec, = config.model_specs
   assert spec.signature_name == 'serving_examples'

@@ -1,5 +1,6 @@
 """The training recipe's parts: loss, schedule, class weights, augmentation, input, TFT."""
 import os
+import re
 import tempfile
 import time
 
@@ -384,7 +385,7 @@ def test_resume_saves_over_what_a_killed_save_left(tmp_path):
 
 @pytest.mark.parametrize('name, dataset', [('oxford_pets', 'oxford_pets'),
                                            ('camvid', 'camvid')])
-def test_the_shipped_recipes_are_valid_and_say_what_they_measured(name, dataset):
+def test_the_shipped_recipes_are_valid_and_leave_their_figures_to_the_readme(name, dataset):
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   settings = config_lib.load_settings(os.path.join(root, 'recipes', f'{name}.json'))
   training_settings = settings.pop('training')
@@ -392,4 +393,7 @@ def test_the_shipped_recipes_are_valid_and_say_what_they_measured(name, dataset)
   config = training.TrainingConfig.from_json({**training_settings,
                                               'num_classes': labels.num_classes})
   assert config.max_train_minutes and config.recipe.startswith(f'{name}: ')
-  assert 'img/s' in config.recipe and 'test' in config.recipe
+  # A run prints the recipe line: figures measured elsewhere would pass for the run's.
+  assert not re.search(r'img/s|mean IoU|0\.\d\d\d', config.recipe), config.recipe
+  with open(os.path.join(root, 'README.md')) as f:
+    assert f'| `recipes/{name}.json` |' in f.read()  # its reference figures
