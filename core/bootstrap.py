@@ -4,9 +4,9 @@ IoU is a ratio of pixel sums over images, so its uncertainty comes from which im
 happen to be in the test split. Each test image's confusion matrix is kept (sorted by the
 image's name, so the order never depends on the runner); a replicate draws as many images
 with replacement, sums their matrices and computes every figure from the sum. The
-interval is the 2.5th to 97.5th percentile of the replicates (the percentile bootstrap).
-Every replicate is a possible value, so every bound lies in the metric's range: [0, 1] for
-a value and [-1, 1] for a difference.
+interval is the bias-corrected and accelerated (BCa) percentile interval of the replicates.
+Its bounds are replicates, each a possible value, so every bound lies in the metric's
+range: [0, 1] for a value and [-1, 1] for a difference.
 
 Two models scored on the same images are resampled with the same draws, so the interval
 of their difference is paired: the luck of the draw cancels. The draws come from a seeded
@@ -105,7 +105,7 @@ def bca_intervals(samples: np.ndarray, point: np.ndarray, jackknife: np.ndarray,
     below = np.mean(defined < theta) + np.mean(defined == theta) / 2
     z0 = normal.inv_cdf(min(max(below, 1e-6), 1 - 1e-6))
     left_out = left_out[~np.isnan(left_out)]
-    spread = left_out.mean() - left_out
+    spread = left_out.mean() - left_out if left_out.size else left_out
     denominator = 6 * np.sum(spread ** 2) ** 1.5
     a = float(np.sum(spread ** 3) / denominator) if denominator > 0 else 0.0
     tails = [normal.cdf(z0 + (z0 + s) / (1 - a * (z0 + s))) for s in (-z, z)]
