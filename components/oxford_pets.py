@@ -48,12 +48,13 @@ def _shown(line: str) -> str:
   return repr(line if len(line) <= _SHOWN else line[:_SHOWN] + '...')
 
 
-def parse_list(data: bytes, path: str) -> Tuple[List[ListEntry], List[Tuple[str, str]]]:
+def parse_list(data: bytes) -> Tuple[List[ListEntry], List[Tuple[str, str]]]:
   """Parses trainval.txt / test.txt; returns the entries and (name, message) per bad line.
 
   Any bytes are accepted: '#' lines are comments (the official list.txt starts with six
   of them), a UTF-8 byte-order mark is dropped, and a line that is not UTF-8 or not
-  "NAME CLASS_ID SPECIES BREED_ID" is a problem naming the file and line number.
+  "NAME CLASS_ID SPECIES BREED_ID" is a problem naming its line number (the report names
+  the file).
   """
   entries, problems = [], []
   for line_no, raw in enumerate(data.removeprefix(_BOM).splitlines(), start=1):
@@ -61,20 +62,20 @@ def parse_list(data: bytes, path: str) -> Tuple[List[ListEntry], List[Tuple[str,
       line = raw.decode('utf-8').strip()
     except UnicodeDecodeError as e:
       line = raw.decode('utf-8', errors='replace').strip()
-      problems.append(((line.split() or [''])[0], f'{path}:{line_no}: not UTF-8 text (byte '
+      problems.append(((line.split() or [''])[0], f'line {line_no}: not UTF-8 text (byte '
                        f'{raw[e.start]:#04x} at column {e.start + 1}): {_shown(line)}'))
       continue
     if not line or line.startswith('#'):
       continue
     fields = line.split()
     if len(fields) != 4 or not all(f.isdigit() for f in fields[1:]):
-      problems.append((fields[0], f'{path}:{line_no}: expected "{LIST_COLUMNS}", '
+      problems.append((fields[0], f'line {line_no}: expected "{LIST_COLUMNS}", '
                        f'got {_shown(line)}'))
       continue
     species = SPECIES.get(int(fields[2]))
     if species is None:
       problems.append((fields[0],
-                       f'{path}:{line_no}: SPECIES must be 1 (cat) or 2 (dog), got {fields[2]}'))
+                       f'line {line_no}: SPECIES must be 1 (cat) or 2 (dog), got {fields[2]}'))
       continue
     entries.append(ListEntry(fields[0], species, breed_of(fields[0])))
   return entries, problems

@@ -46,7 +46,7 @@ def list_candidates(data_dir: str, config: config_lib.DatasetConfig
   wanted, skipped, listed_in = [], [], {}
   for list_name, rel in lists:
     path = posixpath.join(data_dir, rel)
-    entries, problems = oxford_pets.parse_list(listing.read_bytes(path), path)
+    entries, problems = oxford_pets.parse_list(listing.read_bytes(path))
     split_of = ((lambda name: listing.carve(name, config.eval_fraction))
                 if list_name == 'trainval' else (lambda name: 'test'))
     for name, detail in problems:
@@ -55,7 +55,8 @@ def list_candidates(data_dir: str, config: config_lib.DatasetConfig
       if entry.name in listed_in:
         skipped.append(items.Skipped(
             split_of(entry.name), entry.name, path, items.DUPLICATE_NAME,
-            f'listed again in {rel} (already in {listed_in[entry.name]})'))
+            f'{entry.name} is listed again in {rel} (already in {listed_in[entry.name]}); '
+            'an image in two splits would leak from training into evaluation'))
         continue
       listed_in[entry.name] = rel
       wanted.append((split_of(entry.name), entry.name,

@@ -11,18 +11,24 @@ the pipeline: a local run, built anew each time, gives `LatestRelease` the regis
 reused only while the registry is unchanged; a Kubeflow spec, compiled once, never serves
 it from a cache (see pipeline.NEVER_CACHED).
 """
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
-from typing import Any, Dict, Optional
+import re
+from typing import Any, Dict, Iterator, List, Optional
 
 from absl import logging
+from tensorflow.core.protobuf import saved_model_pb2
 from tfx.dsl.component.experimental import annotations
 from tfx.dsl.component.experimental import decorators
 from tfx.dsl.io import fileio
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 from tfx.utils import path_utils
+
+from petseg.core import errors
 
 SAVED_MODEL = 'saved_model.pb'
 RECORD_FILE = os.path.join('assets.extra', 'release.json')
@@ -34,11 +40,29 @@ VERSION = 'released_version'
 PATH = 'released_path'
 
 
-def _versions(base_directory: str):
+LOCK_FILE = '.petseg-registry.lock'  # hidden: servers skip names that are not numbers
+_VERSION_NAME = re.compile(r'[0-9]+')  # ASCII digits only: str.isdigit() takes '²'
+
+
+def _entries(base_directory: str) -> List[str]:
   if not fileio.exists(base_directory):
     return []
-  return [int(name.rstrip('/')) for name in fileio.listdir(base_directory)
-          if name.rstrip('/').isdigit()]
+  return sorted(name.rstrip('/') for name in fileio.listdir(base_directory))
+
+
+def _versions(base_directory: str) -> List[int]:
+  """The versions: directories named by ASCII decimal digits; nothing else (a stray file
+  named 9 included) counts or changes the numbering."""
+  return [int(name) for name in _entries(base_directory)
+          if _VERSION_NAME.fullmatch(name)
+          and fileio.isdir(os.path.join(base_directory, name))]
+
+
+def ignored_entries(base_directory: str) -> List[str]:
+  """What the serving directory holds besides its versions (and petseg's hidden files)."""
+  versions = {str(v) for v in _versions(base_directory)}
+  return [name for name in _entries(base_directory)
+          if name not in versions and not name.startswith('.')]
 
 
 def newest_version(base_directory: str) -> Optional[int]:
@@ -70,12 +94,53 @@ def state(base_directory: str) -> str:
 
 
 def read_record(version_dir: str) -> Optional[Dict[str, Any]]:
-  """A version's release record, or None for a model released without one."""
+  """A version's release record, or None for a model released without one; DataError
+  naming the file when it cannot be read."""
   path = os.path.join(version_dir, RECORD_FILE)
   if not fileio.exists(path):
     return None
-  with fileio.open(path) as f:
-    return json.load(f)
+  try:
+    with fileio.open(path) as f:
+      record = json.load(f)
+  except (ValueError, UnicodeDecodeError) as e:
+    raise errors.DataError(f'{path}: the release record is not valid JSON ({e}); restore it '
+                           'or move the version out of the serving directory') from None
+  if not isinstance(record, dict):
+    raise errors.DataError(f'{path}: the release record is not a JSON object')
+  return record
+
+
+def check_version(version_dir: str) -> None:
+  """Raises DataError naming the version and what is wrong unless its saved_model.pb parses
+  as a SavedModel with a graph and its release record (if any) reads."""
+  path = os.path.join(version_dir, SAVED_MODEL)
+  try:
+    with fileio.open(path, 'rb') as f:
+      model = saved_model_pb2.SavedModel.FromString(f.read())
+    damaged = not model.meta_graphs
+  except Exception:  # pylint: disable=broad-except  # any parse error means damaged
+    damaged = True
+  if damaged:
+    raise errors.DataError(
+        f'{version_dir}: {SAVED_MODEL} is damaged (not a SavedModel); restore the version '
+        'or move it out of the serving directory, and the newest intact one is used')
+  read_record(version_dir)
+
+
+@contextlib.contextmanager
+def lock(base_directory: str) -> Iterator[None]:
+  """Holds the registry's lock (an advisory flock on LOCK_FILE in a local serving
+  directory) while a version is chosen and written. Object stores have no lock: there the
+  check and the push are not atomic."""
+  if '://' in base_directory:
+    yield
+    return
+  fd = os.open(os.path.join(base_directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+  try:
+    fcntl.flock(fd, fcntl.LOCK_EX)  # waits for the other push; the kernel frees it on death
+    yield
+  finally:
+    os.close(fd)
 
 
 def write_record(version_dir: str, record: Dict[str, Any], model_card_page: str) -> None:
@@ -101,6 +166,9 @@ def LatestRelease(serving_dir: annotations.Parameter[str],
   evaluation reads exactly the model it records; `released_version` says which one, 0
   when nothing has been released yet (the Evaluator then has no baseline).
   """
+  ignored = ignored_entries(serving_dir)
+  if ignored:
+    logging.warning('Not versions, ignored in %s: %s', serving_dir, ', '.join(ignored))
   version = newest_release(serving_dir)
   if version is None:
     logging.info('No released version in %s: this is a first release', serving_dir)
@@ -108,6 +176,9 @@ def LatestRelease(serving_dir: annotations.Parameter[str],
     baseline.set_string_custom_property(PATH, '')
     return
   path = os.path.join(serving_dir, str(version))
+  # A damaged newest version stops the run: skipping it would compare with an older
+  # release than the one being served.
+  check_version(path)
   logging.info('Baseline: version %d, %s', version, path)
   io_utils.copy_dir(path, path_utils.serving_model_dir(baseline.uri))
   baseline.set_int_custom_property(VERSION, version)

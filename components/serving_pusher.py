@@ -16,10 +16,12 @@ and would otherwise fill the directory with copies.
 import datetime
 import hashlib
 import os
+import re
 import uuid
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from absl import logging
+import tensorflow as tf
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
 from tfx.dsl.components.base import base_component
@@ -37,6 +39,7 @@ from petseg.components import model_card
 from petseg.components import release_record
 from petseg.components import release_registry
 from petseg.components import run_summary
+from petseg.core import errors
 
 SUMMARY_KEY = 'summary'
 
@@ -70,13 +73,37 @@ def _copy_saved_model(source: str, destination: str, record: Dict[str, Any]) -> 
 def publish(model_path: str, base_directory: str, summary: Dict[str, Any]) -> str:
   """Copies the SavedModel at `model_path` to the next version with its release record
   (the run summary, its version and time) and model card, unless the newest version
-  already holds the same model; returns the version that serves it."""
+  already holds the same model; returns the version that serves it. Under the registry's
+  lock; refuses (ReleaseError) when the newest version is no longer the baseline the
+  model was compared with, or when there is no room for it."""
   fileio.makedirs(base_directory)
-  newest = release_registry.newest_release(base_directory)
-  if newest is not None and _digests(model_path) == _digests(
-      os.path.join(base_directory, str(newest))):
-    logging.info('%s is already released as version %d', model_path, newest)
-    return str(newest)
+  with release_registry.lock(base_directory):
+    newest = release_registry.newest_release(base_directory)
+    if newest is not None and _digests(model_path) == _digests(
+        os.path.join(base_directory, str(newest))):
+      logging.info('%s is already released as version %d', model_path, newest)
+      return str(newest)
+    _check_baseline(newest, summary['baseline'], base_directory)
+    return _push(model_path, base_directory, summary)
+
+
+def _check_baseline(newest: Optional[int], baseline: Optional[Dict[str, Any]],
+                    base_directory: str) -> None:
+  """No release without the comparison its gate asks for: the newest version must be the
+  one the model was evaluated against (none on a first release)."""
+  compared = baseline['version'] if baseline else None
+  if newest == compared:
+    return
+  what = 'nothing (a first release)' if compared is None else f'version {compared}'
+  now = ('no version is released there any more' if newest is None else
+         f'version {newest} is the newest now')
+  raise errors.ReleaseError(
+      f'{base_directory}: this model was compared with {what}, but {now} (another run or a '
+      'person changed the registry meanwhile); nothing was pushed: re-run, and the model '
+      'will be compared with the newest version')
+
+
+def _push(model_path: str, base_directory: str, summary: Dict[str, Any]) -> str:
   version = str((release_registry.newest_version(base_directory) or 0) + 1)
   card = summary[model_card.KEY]
   record = {**summary, 'version': int(version),
@@ -93,10 +120,27 @@ def publish(model_path: str, base_directory: str, summary: Dict[str, Any]) -> st
     _copy_saved_model(model_path, staging, record)
     # Fails rather than merging if another push took this version meanwhile.
     os.rename(staging, final)
+  except (OSError, tf.errors.OpError) as e:
+    raise errors.ReleaseError(
+        f'{final}: cannot be written ({_why(e)}); the model needs {_size(model_path):,} '
+        'bytes there; nothing was released') from None
   finally:
     if fileio.exists(staging):
       fileio.rmtree(staging)
   return version
+
+
+def _why(error: Exception) -> str:
+  """An OSError's or TensorFlow error's reason, without its traceback or paths."""
+  if isinstance(error, OSError) and error.strerror:
+    return error.strerror
+  message = getattr(error, 'message', None) or str(error)
+  return re.split(r'[:;] ', message)[-1]  # TensorFlow's: "PATH; REASON" or "PATH: REASON"
+
+
+def _size(directory: str) -> int:
+  return sum(fileio.stat(os.path.join(root, name)).length
+             for root, _, files in fileio.walk(directory) for name in files)
 
 
 class Executor(pusher_executor.Executor):

@@ -11,3 +11,7 @@ class ConfigError(PetsegError, ValueError):
 
 class DataError(PetsegError):
   """The data cannot be used as it is: missing layout, too many rejects, anomalies."""
+
+
+class ReleaseError(PetsegError):
+  """A release cannot go ahead as evaluated: the registry changed, or has no room."""

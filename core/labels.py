@@ -29,6 +29,10 @@ class LabelSpec:
   def __post_init__(self):
     if self.encoding not in ('class_ids', 'rgb'):
       raise errors.ConfigError(f'mask encoding must be class_ids or rgb, not {self.encoding!r}')
+    repeated = _repeated(self.class_names)
+    if repeated:
+      raise errors.ConfigError(f'class_names: {", ".join(map(repr, repeated))} named more than '
+                               'once (each class has its own iou/NAME metric)')
     allowed = set(range(len(self.class_names))) | {IGNORE_ID}
     wrong = sorted(set(self.value_to_id.values()) - allowed)
     if wrong:
@@ -55,18 +59,42 @@ class LabelSpec:
                {key(value): int(cid) for value, cid in data['value_to_id']})
 
 
+def _repeated(values: Sequence) -> list:
+  """The values that occur more than once, in order of first occurrence."""
+  seen, repeated = set(), []
+  for value in values:
+    if value in seen and value not in repeated:
+      repeated.append(value)
+    seen.add(value)
+  return repeated
+
+
 def class_id_labels(class_names: Sequence[str],
                     ignore_values: Sequence[int] = (IGNORE_ID,)) -> LabelSpec:
-  """Masks whose pixel value is the class id; `ignore_values` become IGNORE_ID."""
+  """Masks whose pixel value is the class id; `ignore_values` become IGNORE_ID (none of
+  them may be a class id: that class would never be learnt nor scored)."""
   value_to_id = {i: i for i in range(len(class_names))}
+  clashes = sorted({int(v) for v in ignore_values} & set(value_to_id))
+  if clashes:
+    raise errors.ConfigError(
+        f'ignore_values: {clashes} {"is a class id" if len(clashes) == 1 else "are class ids"} '
+        f'({", ".join(repr(class_names[v]) for v in clashes)}); ignored values must lie '
+        f'outside 0..{len(class_names) - 1}')
   value_to_id.update({int(v): IGNORE_ID for v in ignore_values})
   return LabelSpec(tuple(class_names), 'class_ids', value_to_id)
 
 
 def palette_labels(class_colours: Sequence[Tuple[str, Colour]],
                    ignore_colours: Sequence[Colour] = ()) -> LabelSpec:
-  """Colour-coded masks: each class has one RGB colour; `ignore_colours` become IGNORE_ID."""
-  value_to_id = {tuple(colour): i for i, (_, colour) in enumerate(class_colours)}
+  """Colour-coded masks: each class has one RGB colour; `ignore_colours` become IGNORE_ID.
+  Every colour means one thing: a colour given twice is refused."""
+  colours = [tuple(colour) for _, colour in class_colours]
+  repeated = _repeated(colours + [tuple(c) for c in ignore_colours])
+  if repeated:
+    raise errors.ConfigError(f'palette: colour {", ".join(map(str, repeated))} given more than '
+                             'once (among the classes and ignore_colours); each colour '
+                             'must mean one thing')
+  value_to_id = {colour: i for i, colour in enumerate(colours)}
   value_to_id.update({tuple(c): IGNORE_ID for c in ignore_colours})
   return LabelSpec(tuple(name for name, _ in class_colours), 'rgb', value_to_id)
 

@@ -14,10 +14,12 @@ import argparse
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import warnings
-from typing import List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 import petseg  # pylint: disable=unused-import  (sets TF_USE_LEGACY_KERAS before TF loads)
 from petseg import console
@@ -62,11 +64,20 @@ def _flag_settings(args: argparse.Namespace) -> dict:
   return settings
 
 
-def _settings(args: argparse.Namespace) -> dict:
-  """The config file's settings, overridden by the flags', by section."""
+def _from_settings(args: argparse.Namespace, build: Callable[[dict], Any]) -> Any:
+  """build(settings): the config file's settings, overridden by the flags', by section. A
+  ConfigError that the config file causes by itself names the file."""
   from petseg.pipeline import run_config  # pylint: disable=g-import-not-at-top
-  return run_config.merge(config_lib.load_settings(args.config) if args.config else {},
-                          _flag_settings(args))
+  in_file = config_lib.load_settings(args.config) if args.config else {}
+  try:
+    return build(run_config.merge(in_file, _flag_settings(args)))
+  except errors.ConfigError:
+    if args.config:
+      try:
+        build(run_config.merge(in_file))
+      except errors.ConfigError as e:
+        raise errors.ConfigError(f'{args.config}: {e}') from None
+    raise
 
 
 def _class_bound(text: str):
@@ -117,6 +128,8 @@ def _local_data(dataset: config_lib.DatasetConfig, data_dir: str) -> None:
   if not sources.get(dataset.name).needs_data_dir:
     return
   if not storage.is_remote(data_dir):
+    if os.path.exists(data_dir) and not os.path.isdir(data_dir):
+      raise errors.ConfigError(f'--data-dir {data_dir}: is a file, not a directory')
     if not os.path.isdir(data_dir):
       raise errors.ConfigError(f'--data-dir {data_dir}: no such directory')
     return
@@ -133,7 +146,8 @@ def _local_data(dataset: config_lib.DatasetConfig, data_dir: str) -> None:
 def _run_config(args: argparse.Namespace):
   """The run configuration from the config file and flags."""
   from petseg.pipeline import run_config  # pylint: disable=g-import-not-at-top
-  return run_config.RunConfig.from_settings(args.dataset, args.data_dir, _settings(args))
+  return _from_settings(args, lambda settings: run_config.RunConfig.from_settings(
+      args.dataset, args.data_dir, settings))
 
 
 def _writable_dir(path: str, flag: str) -> str:
@@ -225,7 +239,7 @@ def _predict(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) 
   from petseg import released_model  # pylint: disable=g-import-not-at-top
   storage.register()
   result = released_model.predict(args.model_dir, args.images, args.output_dir,
-                                  args.max_pixels)
+                                  args.max_pixels, overwrite=args.overwrite)
   console.say(f'Model: {result["model"]}')
   release = result['release']
   if release:
@@ -234,6 +248,9 @@ def _predict(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) 
                 f'{release["test_mean_iou"]:.3f}')
   for _, reason in result['skipped']:  # the reason names the file
     console.error(f'skipped {reason}')
+  if result['upright']:
+    console.say(f'{len(result["upright"])} images turned upright by their EXIF orientation, '
+                'as viewers show them (their masks match): ' + ', '.join(result['upright']))
   console.say(f'{len(result["written"])} masks and overlays written to {args.output_dir}, '
               f'{len(result["skipped"])} images skipped; log: {log_path}')
   if result['skipped']:
@@ -245,7 +262,8 @@ def _evaluate(args: argparse.Namespace, beam_args: Sequence[str], log_path: str)
   from petseg import released_model  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   storage.register()
-  dataset = sources.dataset_config(args.dataset, args.data_dir, _settings(args)['dataset'])
+  dataset = _from_settings(args, lambda settings: sources.dataset_config(
+      args.dataset, args.data_dir, settings['dataset']))
   _local_data(dataset, args.data_dir)
   beam_args = local_runner.checked_beam_args(beam_args)
   console.say(json.dumps(released_model.evaluate(args.model_dir, dataset, args.data_dir,
@@ -391,6 +409,8 @@ def _parser() -> argparse.ArgumentParser:
   predict.add_argument('--max-pixels', type=int, default=config_lib.DEFAULT_MAX_PIXELS,
                        help='skip images with more pixels than this (default '
                        f'{config_lib.DEFAULT_MAX_PIXELS:,}); memory grows with it')
+  predict.add_argument('--overwrite', action='store_true',
+                       help='write over masks and overlays that exist (never over an input)')
   _add_verbose_flag(predict)
   predict.set_defaults(handler=_predict)
 
@@ -405,9 +425,23 @@ def _parser() -> argparse.ArgumentParser:
   evaluate.add_argument('--split', default='test', choices=('train', 'eval', 'test'),
                         help='the split scored; the dataset may hold only that one')
   evaluate.add_argument('--follow-symlinks', action='store_true', help='as for run')
+  evaluate.add_argument('--max-reject-fraction', type=float, help='as for run (0.05)')
   _add_verbose_flag(evaluate)
   evaluate.set_defaults(handler=_evaluate)
   return parser
+
+
+class _Terminated(BaseException):
+  """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt."""
+
+
+def _terminate(signum, frame) -> None:
+  del signum, frame  # unused
+  raise _Terminated()
+
+
+# Exit statuses of a command stopped by a signal, as a shell reports them: 128 + the signal.
+_INTERRUPTED = {KeyboardInterrupt: 128 + signal.SIGINT, _Terminated: 128 + signal.SIGTERM}
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -420,6 +454,8 @@ def main(argv: Optional[List[str]] = None) -> int:
   # once per module; TensorFlow's C++ info lines say nothing a user can act on.
   warnings.filterwarnings('ignore', message='You are using a non-supported Python version')
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+  if threading.current_thread() is threading.main_thread():
+    signal.signal(signal.SIGTERM, _terminate)
   try:
     if args.command == 'make-sample-data':  # no library that logs
       args.handler(args)
@@ -433,6 +469,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     # Errors that the user can fix get one clear message; anything else keeps its trace.
     print(f'petseg: error: {e}', file=sys.stderr)
     return 1
+  except (KeyboardInterrupt, _Terminated) as e:
+    # The traceback is in the log. The lock is released; a run resumes where it stopped.
+    print('petseg: interrupted; re-run the same command to resume', file=sys.stderr)
+    return _INTERRUPTED[type(e)]
   return 0
 
 

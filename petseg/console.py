@@ -20,6 +20,7 @@ from absl import logging as absl_logging
 
 from petseg.core import comparison as comparison_lib
 from petseg.core import config as config_lib
+from petseg.core import errors
 from petseg.core import progress
 
 LOG_FILE = 'petseg.log'
@@ -142,6 +143,9 @@ def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[s
     absl_logging.set_verbosity(absl_logging.INFO)
     logging.captureWarnings(True)
     yield os.path.abspath(log_path)
+  except errors.PetsegError as e:
+    _LOGGER.info('The command failed: %s', e)  # handled: main() says it, no traceback
+    raise
   except BaseException:
     _LOGGER.info('The command failed', exc_info=True)  # the log only: main() says it
     raise

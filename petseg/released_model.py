@@ -19,6 +19,7 @@ import tensorflow as tf
 from petseg.components import decoding
 from petseg.components import example_gen
 from petseg.components import ingest_report
+from petseg.components import items
 from petseg.components import overlay
 from petseg.components import release_registry
 from petseg.core import config as config_lib
@@ -28,23 +29,21 @@ from petseg.core import storage
 from petseg.models import evaluation
 from petseg.models import export
 
-# Formats the model's own decoder reads; anything else Pillow opens is sent as PNG.
-_SERVED_FORMATS = ('JPEG', 'PNG', 'GIF', 'BMP')
-
 
 def resolve(model_dir: str) -> str:
   """The SavedModel to use: `model_dir` itself, or its highest numbered version (either
-  may be in an object store)."""
+  may be in an object store), checked (DataError naming it when it is damaged)."""
   model_dir = storage.openable(model_dir)
-  if tf.io.gfile.exists(os.path.join(model_dir, 'saved_model.pb')):
-    return model_dir
-  if not tf.io.gfile.isdir(model_dir):
-    raise errors.ConfigError(f'{model_dir}: no such model directory')
-  newest = release_registry.newest_release(model_dir)
-  if newest is None:
-    raise errors.ConfigError(f'{model_dir}: neither a SavedModel (no saved_model.pb) nor a '
-                             'serving directory with numbered versions')
-  return os.path.join(model_dir, str(newest))
+  if not tf.io.gfile.exists(os.path.join(model_dir, release_registry.SAVED_MODEL)):
+    if not tf.io.gfile.isdir(model_dir):
+      raise errors.ConfigError(f'{model_dir}: no such model directory')
+    newest = release_registry.newest_release(model_dir)
+    if newest is None:
+      raise errors.ConfigError(f'{model_dir}: neither a SavedModel (no saved_model.pb) nor a '
+                               'serving directory with numbered versions')
+    model_dir = os.path.join(model_dir, str(newest))
+  release_registry.check_version(model_dir)
+  return model_dir
 
 
 def describe(model_dir: str) -> Dict:
@@ -60,27 +59,41 @@ def describe(model_dir: str) -> Dict:
           | {'test_mean_iou': record['test']['mean_iou']}}
 
 
-def _read_image(path: str, max_pixels: int) -> Tuple[bytes, Image.Image]:
-  """(the bytes the model takes, the decoded image); raises DataError naming the file."""
+# EXIF orientation -> the turn that shows the image as its camera meant (EXIF 2.3, 0x0112).
+_ORIENTATION = 0x0112
+_UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+            4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+            6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+            8: Image.Transpose.ROTATE_90}
+
+
+def _read_image(path: str, max_pixels: int) -> Tuple[bytes, Image.Image, bool]:
+  """(the bytes the model takes, the image as people see it, whether its EXIF orientation
+  turned it upright). The pixel budget is checked on the header; then the image passes
+  ingestion's rules (decoding.read_image: transparency refused, odd modes converted).
+  Raises DataError naming the file."""
   try:
     with open(path, 'rb') as f:
       data = f.read()
-    image = Image.open(io.BytesIO(data))  # reads the header only
+    header = Image.open(io.BytesIO(data))  # reads the header only
   except decoding.UNREADABLE_ERRORS as e:
     raise errors.DataError(f'{path}: cannot be read as an image ({e})') from None
-  width, height = image.size
+  width, height = header.size
   if width * height > max_pixels:
     raise errors.DataError(f'{path}: {width}x{height} is {width * height:,} pixels, above the '
                            f'pixel budget of {max_pixels:,} (--max-pixels)')
   try:
-    image.load()
-  except decoding.UNREADABLE_ERRORS as e:
-    raise errors.DataError(f'{path}: cannot be decoded ({e})') from None
-  if image.format in _SERVED_FORMATS:
-    return data, image
+    data = decoding.read_image(data, path)[0]
+  except items.Rejected as r:
+    raise errors.DataError(f'{path}: {r.detail}') from None
+  image = Image.open(io.BytesIO(data)).convert('RGB')
+  turn = _UPRIGHT.get(header.getexif().get(_ORIENTATION))
+  if turn is None:
+    return data, image, False
+  image = image.transpose(turn)
   buffer = io.BytesIO()
-  image.convert('RGB').save(buffer, format='PNG')
-  return buffer.getvalue(), image
+  image.save(buffer, format='PNG')
+  return buffer.getvalue(), image, True
 
 
 def _probabilities(serve_examples, data: bytes, path: str) -> np.ndarray:
@@ -122,19 +135,48 @@ def upsampled_class_ids(probabilities: np.ndarray, height: int, width: int,
   return class_ids
 
 
-def predict(model_dir: str, image_paths: Sequence[str], output_dir: str,
-            max_pixels: int = config_lib.DEFAULT_MAX_PIXELS) -> Dict[str, List]:
-  """Writes NAME_mask.png (class ids at the image's size) and NAME_overlay.png (colours
-  with a legend) per image. An image that cannot be read or decoded, or has more than
-  `max_pixels` pixels, is skipped with its reason. Returns {'written': [...], 'skipped':
-  [(path, reason)]}."""
-  config_lib.check_number('--max-pixels', max_pixels, 1, integer=True)
-  stems = collections.Counter(os.path.splitext(os.path.basename(p))[0] for p in image_paths)
-  clashes = sorted(p for p in image_paths
-                   if stems[os.path.splitext(os.path.basename(p))[0]] > 1)
+def _outputs(image_path: str, output_dir: str) -> Tuple[str, str]:
+  """The mask and overlay that predict() writes for an image."""
+  stem = os.path.join(output_dir, os.path.splitext(os.path.basename(image_path))[0])
+  return f'{stem}_mask.png', f'{stem}_overlay.png'
+
+
+def _check_outputs(outputs: Dict[str, Tuple[str, str]], overwrite: bool) -> None:
+  """Refuses, before anything is written, outputs that would overwrite each other, an
+  input, or (unless `overwrite`) any file that exists."""
+  written = collections.Counter(os.path.realpath(o) for pair in outputs.values() for o in pair)
+  clashes = sorted(p for p, pair in outputs.items()
+                   if any(written[os.path.realpath(o)] > 1 for o in pair))
   if clashes:
     raise errors.ConfigError('images with the same name would overwrite each other\'s '
                              f'masks: {", ".join(clashes)}')
+  inputs = {os.path.realpath(p): p for p in outputs}
+  for path, pair in outputs.items():
+    for output in pair:
+      if os.path.realpath(output) in inputs:
+        raise errors.ConfigError(
+            f'{inputs[os.path.realpath(output)]}: is an input and would be overwritten by the '
+            f'output for {path}; give another --output-dir')
+  if not overwrite:
+    existing = [o for pair in outputs.values() for o in pair if os.path.lexists(o)]
+    if existing:
+      raise errors.ConfigError(
+          f'{existing[0]}: exists ({len(existing)} of the outputs do); predict does not '
+          'overwrite files: pass --overwrite, or give another --output-dir')
+
+
+def predict(model_dir: str, image_paths: Sequence[str], output_dir: str,
+            max_pixels: int = config_lib.DEFAULT_MAX_PIXELS,
+            overwrite: bool = False) -> Dict[str, List]:
+  """Writes NAME_mask.png (class ids at the image's size) and NAME_overlay.png (colours
+  with a legend) per image, both upright as the image's EXIF orientation shows it. An
+  image that cannot be read or decoded, that ingestion would refuse, or that has more than
+  `max_pixels` pixels, is skipped with its reason. Refuses (ConfigError) to write over an
+  input, or over a file that exists, unless `overwrite`. Returns {'written': [...],
+  'skipped': [(path, reason)], 'upright': [paths turned by their EXIF orientation]}."""
+  config_lib.check_number('--max-pixels', max_pixels, 1, integer=True)
+  outputs = {path: _outputs(path, output_dir) for path in image_paths}
+  _check_outputs(outputs, overwrite)
   model_dir = resolve(model_dir)
   labels = export.load_labels(model_dir)
   colours = overlay.class_colours(labels)
@@ -142,24 +184,26 @@ def predict(model_dir: str, image_paths: Sequence[str], output_dir: str,
   # float probabilities at the image's full size).
   serve = tf.saved_model.load(model_dir).signatures['serving_examples']
   os.makedirs(output_dir, exist_ok=True)
-  result = {**describe(model_dir), 'written': [], 'skipped': []}
+  result = {**describe(model_dir), 'written': [], 'skipped': [], 'upright': []}
   # The budget replaces Pillow's own guard against decompression bombs: it is checked on
   # the header, before anything is decoded.
   pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
   try:
     for path in image_paths:
       try:
-        data, image = _read_image(path, max_pixels)
+        data, image, turned = _read_image(path, max_pixels)
         probabilities = _probabilities(serve, data, path)
       except errors.DataError as e:
         result['skipped'].append((path, str(e)))
         continue
       class_ids = upsampled_class_ids(probabilities, image.height, image.width)
-      stem = os.path.join(output_dir, os.path.splitext(os.path.basename(path))[0])
-      Image.fromarray(class_ids).save(f'{stem}_mask.png')
+      mask_path, overlay_path = outputs[path]
+      Image.fromarray(class_ids).save(mask_path)
       overlay.with_legend(overlay.overlay(image, class_ids, colours), labels.class_names,
-                          colours).save(f'{stem}_overlay.png')
-      result['written'].append(f'{stem}_mask.png')
+                          colours).save(overlay_path)
+      result['written'].append(mask_path)
+      if turned:
+        result['upright'].append(path)
   finally:
     Image.MAX_IMAGE_PIXELS = pillow_limit
   return result

@@ -30,7 +30,7 @@ from petseg.components import items
 from petseg.components import oxford_pets
 from petseg.components import oxford_pets_reader
 from petseg.components import sources
-from tests.helpers import rgb, write_image
+from tests.helpers import TRAINING_FLAGS, rgb, write_image
 
 _EPOCHS, _KILL_AFTER_EPOCHS = 6, 2
 # Small and seeded: the two runs of the kill-and-resume test must train identically.
@@ -156,11 +156,10 @@ def test_list_files_take_any_bytes_and_name_file_and_line():
           b'beagl\xe9_2 5 2 2\n'  # Latin-1, not UTF-8
           b'pug_1 ' + b'x' * 500 + b'\r\n'
           b'\xff\xfe\n')
-  entries, problems = oxford_pets.parse_list(data, 'annotations/trainval.txt')
+  entries, problems = oxford_pets.parse_list(data)
   assert [e.name for e in entries] == ['Abyssinian_1', 'beagle_1']
   assert [(name, message.split(': ', 1)[0]) for name, message in problems] == [
-      ('beagl\ufffd_2', 'annotations/trainval.txt:3'), ('pug_1', 'annotations/trainval.txt:4'),
-      ('\ufffd\ufffd', 'annotations/trainval.txt:5')]
+      ('beagl\ufffd_2', 'line 3'), ('pug_1', 'line 4'), ('\ufffd\ufffd', 'line 5')]
   assert 'not UTF-8 text (byte 0xe9 at column 6)' in problems[0][1]
   assert len(problems[1][1]) < 200 and problems[1][1].endswith("...'")
 
@@ -279,11 +278,64 @@ def test_unusable_output_and_serving_dirs_fail_before_anything_runs(tmp_path, sa
        '--output-dir /proc/petseg-out: cannot write'),
       (tmp_path / 'no-such-data', ['--output-dir', str(tmp_path / 'out')],
        f'--data-dir {tmp_path / "no-such-data"}: no such directory'),
+      (a_file, ['--output-dir', str(tmp_path / 'out')],
+       f'--data-dir {a_file}: is a file, not a directory'),
   ]
   for data, flags, message in cases:
     assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(data), *flags]) == 1
     assert message in capsys.readouterr().err
   assert not (tmp_path / 'out' / 'metadata.sqlite').exists()
+
+
+@pytest.mark.parametrize('settings, message', [
+    ({'class_names': ['a', 'b'], 'ignore_values': [1]},
+     "ignore_values: [1] is a class id ('b'); ignored values must lie outside 0..1"),
+    ({'class_names': ['a', 'b', 'a']},
+     "class_names: 'a' named more than once (each class has its own iou/NAME metric)"),
+    ({'palette': [{'name': 'a', 'colour': [1, 2, 3]}, {'name': 'b', 'colour': [1, 2, 3]}]},
+     'palette: colour (1, 2, 3) given more than once'),
+    ({'palette': [{'name': 'a', 'colour': [1, 2, 3]}], 'ignore_colours': [[1, 2, 3]]},
+     'palette: colour (1, 2, 3) given more than once (among the classes and ignore_colours)'),
+    ({'class_names': ['a', 'b'], 'release': {'min_slice_images': 0}},
+     'min_slice_images must be an integer >= 1, got 0'),
+])
+def test_settings_that_contradict_themselves_name_the_config_file(tmp_path, capsys, settings,
+                                                                  message):
+  data = tmp_path / 'data'
+  for i in range(2):
+    write_image(data / 'images' / f'{i}.png', rgb(), 'PNG')
+    write_image(data / 'masks' / f'{i}.png', np.zeros((12, 16), np.uint8), 'PNG')
+  config = tmp_path / 'settings.json'
+  config.write_text(json.dumps(settings))
+  assert cli.main(['run', '--dataset', 'folder', '--data-dir', str(data), '--output-dir',
+                   str(tmp_path / 'out'), '--config', str(config)]) == 1
+  error = capsys.readouterr().err
+  assert error.startswith(f'petseg: error: {config}: {message}'), error
+  assert error.count('\n') == 1
+
+
+def test_a_flag_that_is_wrong_is_named_not_the_config_file(tmp_path, sample_dir, capsys):
+  config = tmp_path / 'settings.json'
+  config.write_text(json.dumps({'release': {'min_mean_iou': 0.5}}))
+  assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(sample_dir),
+                   '--output-dir', str(tmp_path / 'out'), '--config', str(config),
+                   '--min-mean-iou', '2']) == 1
+  assert capsys.readouterr().err == (
+      'petseg: error: min_mean_iou must be a finite number in [0, 1], got 2.0\n')
+
+
+def test_an_image_listed_in_two_splits_is_named(tmp_path):
+  data = tmp_path / 'data'
+  sample_data.make_sample_data(str(data), num_images=6, seed=1, min_size=32, max_size=40)
+  trainval = (data / 'annotations' / 'trainval.txt').read_text().splitlines()
+  with open(data / 'annotations' / 'test.txt', 'a') as f:
+    f.write(trainval[0] + '\n')
+  _, skipped = oxford_pets_reader.list_candidates(
+      str(data), sources.dataset_config('oxford_pets', str(data)))
+  duplicate, = [s for s in skipped if s.reason == items.DUPLICATE_NAME]
+  name = trainval[0].split()[0]
+  assert duplicate.detail.startswith(f'{name} is listed again in annotations/test.txt '
+                                     '(already in annotations/trainval.txt)')
 
 
 # --- One run at a time ----------------------------------------------------------------
@@ -351,7 +403,7 @@ def test_predict_skips_what_it_cannot_take_and_says_why(trained, tmp_path, capsy
   assert cli.main(['predict', '--model-dir', serving, str(damaged), str(good), str(huge),
                    '--output-dir', str(tmp_path / 'out')]) == 1
   captured = capsys.readouterr()
-  assert f'skipped {damaged}: the model cannot take it (Invalid PNG data' in captured.err
+  assert f'skipped {damaged}: cannot be decoded by TensorFlow (Invalid PNG data' in captured.err
   assert (f'skipped {huge}: 20000x20000 is 400,000,000 pixels, above the pixel budget of '
           '50,000,000 (--max-pixels)') in captured.err
   assert '1 masks and overlays written' in captured.out and 'Traceback' not in captured.err
@@ -372,3 +424,148 @@ def test_evaluate_takes_a_dataset_that_holds_only_the_scored_split(trained, tmp_
                    'oxford_pets', '--data-dir', str(data), '--split', 'test']) == 0
   scores = json.loads(capsys.readouterr().out)
   assert scores['examples'] == 16 and 0 <= scores['mean_iou'] <= 1
+
+
+# --- Using a release: predict never overwrites, a damaged registry is named -------------
+
+def _rotated_jpeg(path, array, orientation):
+  exif = Image.Exif()
+  exif[0x0112] = orientation
+  Image.fromarray(array).save(path, format='JPEG', exif=exif.tobytes())
+
+
+@pytest.mark.slow
+def test_predict_never_writes_over_an_input_or_an_existing_file(trained, tmp_path, capsys):
+  root, _ = trained
+  serving = str(root / 'out' / 'serving')
+  photo = tmp_path / 'x.jpg'
+  shutil.copy(sorted((root / 'data' / 'images').glob('*.jpg'))[0], photo)
+  shutil.copy(photo, tmp_path / 'x_mask.png')  # an input named like x.jpg's output
+  assert cli.main(['predict', '--model-dir', serving, str(photo), str(tmp_path / 'x_mask.png'),
+                   '--output-dir', str(tmp_path)]) == 1
+  error = capsys.readouterr().err
+  assert error == (f'petseg: error: {tmp_path / "x_mask.png"}: is an input and would be '
+                   f'overwritten by the output for {photo}; give another --output-dir\n')
+  assert (tmp_path / 'x_mask.png').read_bytes() == photo.read_bytes()
+
+  out = tmp_path / 'out'
+  assert cli.main(['predict', '--model-dir', serving, str(photo), '--output-dir', str(out)]) == 0
+  before = (out / 'x_mask.png').read_bytes()
+  capsys.readouterr()
+  assert cli.main(['predict', '--model-dir', serving, str(photo), '--output-dir', str(out)]) == 1
+  assert capsys.readouterr().err == (
+      f'petseg: error: {out / "x_mask.png"}: exists (2 of the outputs do); predict does not '
+      'overwrite files: pass --overwrite, or give another --output-dir\n')
+  assert cli.main(['predict', '--model-dir', serving, str(photo), '--output-dir', str(out),
+                   '--overwrite']) == 0
+  assert (out / 'x_mask.png').read_bytes() == before
+
+
+@pytest.mark.slow
+def test_predict_turns_phone_photos_upright_and_refuses_what_ingestion_refuses(
+    trained, tmp_path, capsys):
+  root, _ = trained
+  serving = str(root / 'out' / 'serving')
+  upright = np.asarray(Image.open(sorted((root / 'data' / 'images').glob('*.jpg'))[0]))
+  # Stored turned a quarter clockwise, with the tag that tells viewers to turn it back.
+  _rotated_jpeg(tmp_path / 'phone.jpg', np.rot90(upright, -1).copy(), orientation=6)
+  write_image(tmp_path / 'plain.jpg', upright, 'JPEG')
+  clear = np.dstack([rgb(40, 50), np.full((40, 50), 128, np.uint8)])
+  Image.fromarray(clear, 'RGBA').save(tmp_path / 'clear.png')
+  out = tmp_path / 'out'
+  assert cli.main(['predict', '--model-dir', serving, str(tmp_path / 'phone.jpg'),
+                   str(tmp_path / 'plain.jpg'), str(tmp_path / 'clear.png'),
+                   '--output-dir', str(out)]) == 1
+  captured = capsys.readouterr()
+  assert (f'1 images turned upright by their EXIF orientation, as viewers show them (their '
+          f'masks match): {tmp_path / "phone.jpg"}') in captured.out
+  assert (f'skipped {tmp_path / "clear.png"}: has 100.0% transparent pixels (RGBA)'
+          in captured.err)
+  phone = np.asarray(Image.open(out / 'phone_mask.png'))
+  plain = np.asarray(Image.open(out / 'plain_mask.png'))
+  assert phone.shape == plain.shape == upright.shape[:2]
+  # The same picture as people see it, through JPEG twice: nearly the same mask.
+  assert np.mean(phone == plain) > 0.9
+
+
+@pytest.mark.slow
+def test_a_damaged_release_is_named_by_run_predict_and_evaluate(trained, tmp_path, capsys):
+  root, _ = trained
+  serving = tmp_path / 'serving'
+  shutil.copytree(root / 'out' / 'serving', serving)
+  (serving / '9').write_text('a stray file')  # neither a version nor the newest
+  (serving / '\u00b2').mkdir()  # a superscript 2: not a version
+  shutil.copytree(serving / '1', serving / '2')
+  (serving / '2' / 'saved_model.pb').write_bytes(b'\x00garbage\xff' * 10)
+  predict = ['predict', '--model-dir', str(serving), str(sorted(
+      (root / 'data' / 'images').glob('*.jpg'))[0]), '--output-dir', str(tmp_path / 'out')]
+  damaged = (f'petseg: error: {serving / "2"}: saved_model.pb is damaged (not a SavedModel); '
+             'restore the version or move it out of the serving directory, and the newest '
+             'intact one is used\n')
+  assert cli.main(predict) == 1
+  assert capsys.readouterr().err == damaged
+  capsys.readouterr()
+  assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(root / 'data'),
+                   '--output-dir', str(root / 'out'), '--serving-dir', str(serving),
+                   *TRAINING_FLAGS]) == 1
+  assert capsys.readouterr().err.endswith(damaged)
+  assert sorted(os.listdir(serving)) == ['1', '2', '9', '\u00b2']  # nothing pushed
+
+  shutil.rmtree(serving / '2')
+  (serving / '1' / 'assets.extra' / 'release.json').write_text('{"version": 1,')
+  record = serving / '1' / 'assets.extra' / 'release.json'
+  for command in (predict, ['evaluate', '--model-dir', str(serving), '--dataset',
+                            'oxford_pets', '--data-dir', str(root / 'data')]):
+    assert cli.main(command) == 1
+    error = capsys.readouterr().err
+    assert error.startswith(f'petseg: error: {record}: the release record is not valid JSON ')
+    assert error.count('\n') == 1
+
+
+_FULL_DISK = """
+import resource, signal, sys
+from petseg.components import serving_pusher
+from tests import helpers
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails, as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+serving_pusher.publish(sys.argv[1], sys.argv[2], helpers.run_summary_of().to_json())
+"""
+
+
+def test_a_push_that_runs_out_of_room_says_so_and_leaves_nothing(tmp_path):
+  model = tmp_path / 'model'
+  (model / 'variables').mkdir(parents=True)
+  (model / 'saved_model.pb').write_bytes(b'graph')
+  (model / 'variables' / 'variables.data-00000-of-00001').write_bytes(b'w' * 5000)
+  serving = tmp_path / 'serving'
+  done = subprocess.run([sys.executable, '-c', _FULL_DISK, str(model), str(serving)],
+                        capture_output=True, text=True, cwd=os.path.dirname(
+                            os.path.dirname(os.path.abspath(__file__))))
+  assert done.returncode == 1
+  assert (f'petseg.core.errors.ReleaseError: {serving / "1"}: cannot be written (File too large)'
+          f'; the model needs 5,005 bytes there; nothing was released') in done.stderr
+  assert [n for n in os.listdir(serving) if not n.startswith('.petseg')] == []
+
+
+_SIGNALS = [(signal.SIGINT, 130), (signal.SIGTERM, 143)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('signum, status', _SIGNALS, ids=['ctrl-c', 'sigterm'])
+def test_an_interrupted_run_says_one_line_and_frees_its_lock(tmp_path, sample_dir, signum,
+                                                              status):
+  out = tmp_path / 'out'
+  process = subprocess.Popen(
+      [sys.executable, '-m', 'petseg.cli', 'run', '--dataset', 'oxford_pets', '--data-dir',
+       str(sample_dir), '--output-dir', str(out), *_RESUMABLE],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  assert process.stdout.readline().startswith('Running ')  # in the pipeline now
+  time.sleep(3)
+  process.send_signal(signum)
+  stdout, stderr = process.communicate(timeout=300)
+  assert process.returncode == status, stderr
+  assert stderr.splitlines()[-1] == 'petseg: interrupted; re-run the same command to resume'
+  assert 'Traceback' not in stderr
+  assert 'Traceback' in (out / 'petseg.log').read_text()  # in the log only
+  with run_lock.hold(str(out)) as previous:
+    assert previous is None  # released, not left behind

@@ -107,7 +107,7 @@ def test_training_and_release_flags_override_the_config_file(tmp_path):
                                    '--epochs', '3', '--min-class-iou', 'pet=0.6',
                                    '--max-mean-iou-drop', '0.05', '--max-slice-drop', '0.03',
                                    '--max-class-drop', 'pet=0.04'])
-  settings = cli._settings(args)
+  settings = cli._from_settings(args, lambda merged: merged)
   assert settings['release'] == {'min_mean_iou': 0.5, 'max_mean_iou_drop': 0.05,
                                  'max_slice_drop': 0.03,
                                  'min_class_iou': {'pet': 0.6, 'border': 0.1},

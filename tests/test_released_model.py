@@ -2,6 +2,7 @@
 import numpy as np
 from PIL import Image
 import pytest
+from tensorflow.core.protobuf import saved_model_pb2
 
 from petseg import released_model
 from petseg.components import overlay
@@ -11,11 +12,15 @@ from petseg.core.labels import IGNORE_ID
 
 
 def test_a_serving_directory_resolves_to_its_highest_version(tmp_path):
+  graph = saved_model_pb2.SavedModel(meta_graphs=[{}]).SerializeToString()
   for version in ('2', '10', '.staging-x'):
     (tmp_path / version).mkdir()
-    (tmp_path / version / 'saved_model.pb').write_bytes(b'')
+    (tmp_path / version / 'saved_model.pb').write_bytes(graph)
   assert released_model.resolve(str(tmp_path)) == str(tmp_path / '10')
   assert released_model.resolve(str(tmp_path / '2')) == str(tmp_path / '2')
+  (tmp_path / '10' / 'saved_model.pb').write_bytes(b'')  # damaged: no graph
+  with pytest.raises(errors.DataError, match=f'^{tmp_path / "10"}: saved_model.pb is damaged'):
+    released_model.resolve(str(tmp_path))
 
 
 def test_a_directory_without_a_model_is_a_clear_error(tmp_path):

@@ -12,9 +12,21 @@ from petseg.components import release_record
 from petseg.components import run_summary
 from petseg.components import release_registry
 from petseg.components import serving_pusher
+from petseg.core import errors
 from tests import helpers
 
-SUMMARY = helpers.run_summary_of().to_json()
+SUMMARY = helpers.run_summary_of().to_json()  # a first release: compared with nothing
+
+
+def _compared_with(version):
+  """SUMMARY of a model evaluated against `version`."""
+  return {**SUMMARY, 'baseline': {'version': version, 'model_path': f'/s/{version}',
+                                  'mean_iou': 0.6}}
+
+
+def _listed(serving):
+  """The serving directory's entries but the registry's lock file."""
+  return sorted(n for n in os.listdir(serving) if n != release_registry.LOCK_FILE)
 
 
 def _saved_model(path):
@@ -35,9 +47,12 @@ def test_versions_count_up_from_one_and_ignore_other_names(tmp_path):
   assert release_registry.newest_release(str(serving)) == 1
   assert serving_pusher.publish(model, str(serving), SUMMARY) == '1'  # same model as 1
   (tmp_path / 'model' / 'variables' / 'variables.index').write_bytes(b'retrained')
-  assert serving_pusher.publish(model, str(serving), SUMMARY) == '8'
+  (serving / '9').write_text('a stray file')  # not a version: numbering goes on from 7
+  (serving / '\u00b2').mkdir()  # a superscript 2: not an ASCII number, not a version
+  assert serving_pusher.publish(model, str(serving), _compared_with(1)) == '8'
   assert release_registry.newest_version(str(serving)) == 8
-  assert sorted(os.listdir(serving)) == ['1', '7', '8', 'notes']  # nothing staged is left
+  assert _listed(serving) == ['1', '7', '8', '9', 'notes', '\u00b2']  # nothing staged left
+  assert release_registry.ignored_entries(str(serving)) == ['9', 'notes', '\u00b2']
   assert (serving / '8' / 'saved_model.pb').read_bytes() == b'graph'
   assert (serving / '8' / 'variables' / 'variables.index').read_bytes() == b'retrained'
 
@@ -67,17 +82,35 @@ def test_the_model_already_served_as_the_newest_version_is_not_copied_again(tmp_
   assert serving_pusher.publish(model, str(serving), {**SUMMARY, 'model': 'other'}) == '1'
   assert release_registry.read_record(str(serving / '1'))['model'] == 'unet_xception'
   (tmp_path / 'model' / 'variables' / 'variables.index').write_bytes(b'retrained')
-  assert serving_pusher.publish(model, str(serving), SUMMARY) == '2'
-  assert sorted(os.listdir(serving)) == ['1', '2']
+  assert serving_pusher.publish(model, str(serving), _compared_with(1)) == '2'
+  assert _listed(serving) == ['1', '2']
 
 
 def test_a_failed_copy_leaves_no_version_and_no_staging(tmp_path):
   serving = tmp_path / 'serving'
   model = tmp_path / 'model'
   model.mkdir()  # no saved_model.pb: the copy fails part-way
-  with pytest.raises(Exception):
+  with pytest.raises(errors.ReleaseError, match=r'/serving/1: cannot be written \(.*\); the '
+                     r'model needs 0 bytes there; nothing was released'):
     serving_pusher.publish(str(model), str(serving), SUMMARY)
-  assert os.listdir(serving) == []
+  assert _listed(serving) == []
+
+
+def test_a_model_compared_with_an_older_release_than_the_newest_is_not_pushed(tmp_path):
+  """Two runs evaluated against the same registry: the later push finds a version the
+  comparison never saw, and refuses."""
+  serving = tmp_path / 'serving'
+  first = _saved_model(tmp_path / 'first')
+  second = _saved_model(tmp_path / 'second')
+  (tmp_path / 'second' / 'variables' / 'variables.index').write_bytes(b'other')
+  assert serving_pusher.publish(first, str(serving), SUMMARY) == '1'
+  with pytest.raises(errors.ReleaseError) as raised:
+    serving_pusher.publish(second, str(serving), SUMMARY)  # also compared with nothing
+  assert str(raised.value) == (
+      f'{serving}: this model was compared with nothing (a first release), but version 1 is '
+      'the newest now (another run or a person changed the registry meanwhile); nothing was '
+      'pushed: re-run, and the model will be compared with the newest version')
+  assert _listed(serving) == ['1']
 
 
 def _push(tmp_path, blessed):
