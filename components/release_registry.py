@@ -20,6 +20,7 @@ import re
 from typing import Any, Dict, Iterator, List, Optional
 
 from absl import logging
+from google.protobuf import message
 from tensorflow.core.protobuf import saved_model_pb2
 from tfx.dsl.component.experimental import annotations
 from tfx.dsl.component.experimental import decorators
@@ -116,9 +117,8 @@ def check_version(version_dir: str) -> None:
   path = os.path.join(version_dir, SAVED_MODEL)
   try:
     with fileio.open(path, 'rb') as f:
-      model = saved_model_pb2.SavedModel.FromString(f.read())
-    damaged = not model.meta_graphs
-  except Exception:  # pylint: disable=broad-except  # any parse error means damaged
+      damaged = not saved_model_pb2.SavedModel.FromString(f.read()).meta_graphs
+  except message.DecodeError:
     damaged = True
   if damaged:
     raise errors.DataError(
@@ -135,7 +135,12 @@ def lock(base_directory: str) -> Iterator[None]:
   if '://' in base_directory:
     yield
     return
-  fd = os.open(os.path.join(base_directory, LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+  path = os.path.join(base_directory, LOCK_FILE)
+  try:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+  except OSError as e:
+    raise errors.ReleaseError(f'{path}: cannot take the release registry\'s lock '
+                              f'({e.strerror}); nothing was released') from None
   try:
     fcntl.flock(fd, fcntl.LOCK_EX)  # waits for the other push; the kernel frees it on death
     yield

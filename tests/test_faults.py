@@ -19,6 +19,7 @@ import pytest
 import tensorflow as tf
 
 from petseg import cli
+from petseg import console
 from petseg import released_model
 from petseg import run_lock
 from petseg import sample_data
@@ -29,7 +30,9 @@ from petseg.components import ingest_report
 from petseg.components import items
 from petseg.components import oxford_pets
 from petseg.components import oxford_pets_reader
+from petseg.components import release_registry
 from petseg.components import sources
+from petseg.core import errors
 from tests.helpers import TRAINING_FLAGS, rgb, write_image
 
 _EPOCHS, _KILL_AFTER_EPOCHS = 6, 2
@@ -324,6 +327,23 @@ def test_a_flag_that_is_wrong_is_named_not_the_config_file(tmp_path, sample_dir,
       'petseg: error: min_mean_iou must be a finite number in [0, 1], got 2.0\n')
 
 
+def test_a_handled_error_is_logged_without_a_traceback(tmp_path):
+  log = tmp_path / 'petseg.log'
+  with pytest.raises(errors.ConfigError):
+    with console.session(str(log)):
+      raise errors.ConfigError('--data-dir d: no such directory')
+  text = log.read_text()
+  assert 'The command failed: --data-dir d: no such directory' in text
+  assert 'Traceback' not in text
+
+
+def test_evaluate_has_the_flag_its_advice_names():
+  args = cli._parser().parse_args(['evaluate', '--model-dir', 'm', '--dataset', 'oxford_pets',
+                                   '--data-dir', 'd', '--max-reject-fraction', '0.5'])
+  assert cli._flag_settings(args)['dataset'] == {'max_reject_fraction': 0.5}
+  assert '--max-reject-fraction' in str(ingest_report.IngestError('p', None, 'r'))
+
+
 def test_an_image_listed_in_two_splits_is_named(tmp_path):
   data = tmp_path / 'data'
   sample_data.make_sample_data(str(data), num_images=6, seed=1, min_size=32, max_size=40)
@@ -467,8 +487,9 @@ def test_predict_turns_phone_photos_upright_and_refuses_what_ingestion_refuses(
   root, _ = trained
   serving = str(root / 'out' / 'serving')
   upright = np.asarray(Image.open(sorted((root / 'data' / 'images').glob('*.jpg'))[0]))
-  # Stored turned a quarter clockwise, with the tag that tells viewers to turn it back.
-  _rotated_jpeg(tmp_path / 'phone.jpg', np.rot90(upright, -1).copy(), orientation=6)
+  # As a phone held upright stores it: turned a quarter anticlockwise, with the tag that
+  # tells viewers to turn it a quarter clockwise (orientation 6).
+  _rotated_jpeg(tmp_path / 'phone.jpg', np.rot90(upright, 1).copy(), orientation=6)
   write_image(tmp_path / 'plain.jpg', upright, 'JPEG')
   clear = np.dstack([rgb(40, 50), np.full((40, 50), 128, np.uint8)])
   Image.fromarray(clear, 'RGBA').save(tmp_path / 'clear.png')
@@ -509,7 +530,8 @@ def test_a_damaged_release_is_named_by_run_predict_and_evaluate(trained, tmp_pat
                    '--output-dir', str(root / 'out'), '--serving-dir', str(serving),
                    *TRAINING_FLAGS]) == 1
   assert capsys.readouterr().err.endswith(damaged)
-  assert sorted(os.listdir(serving)) == ['1', '2', '9', '\u00b2']  # nothing pushed
+  assert sorted(set(os.listdir(serving)) - {release_registry.LOCK_FILE}) == [
+      '1', '2', '9', '\u00b2']  # nothing pushed
 
   shutil.rmtree(serving / '2')
   (serving / '1' / 'assets.extra' / 'release.json').write_text('{"version": 1,')

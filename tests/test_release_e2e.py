@@ -26,7 +26,8 @@ def _summary(out):
 
 
 def _versions(serving):
-  return sorted(os.listdir(serving))
+  """What the serving directory holds but the registry's lock (staging left behind too)."""
+  return sorted(n for n in os.listdir(serving) if n != release_registry.LOCK_FILE)
 
 
 # The trained run has 16 test images, too few for the default minimum (40): the runs here
