@@ -13,7 +13,7 @@ A class absent from both ground truth and prediction has no IoU (NaN); the mean 
 out, as the literature does. Referenced from an EvalConfig as
 MetricConfig(module='petseg.segmentation_metrics', class_name=..., config=json).
 """
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional
 
 import apache_beam as beam
 import numpy as np
@@ -144,14 +144,23 @@ class ConfusionMatrix(metric_types.Metric):
   def _computations(self, num_classes, name, ground_truth_key, prediction_key,
                     model_name='', output_name='', example_weighted=False, **kwargs):
     del kwargs  # unused
-    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
-                                 example_weighted=example_weighted)
-    return [metric_types.MetricComputation(
-        keys=[key],
-        preprocessors=[preprocessors.DecodeImagePreprocessor(
+    return _computation(
+        name, model_name, output_name, example_weighted,
+        preprocessors.DecodeImagePreprocessor(
             ground_truth_key=ground_truth_key, prediction_key=prediction_key,
-            decode_ground_truth=False, decode_prediction=False, model_name=model_name)],
-        combiner=_ConfusionMatrixCombiner(key, num_classes))]
+            decode_ground_truth=False, decode_prediction=False, model_name=model_name),
+        lambda key: _ConfusionMatrixCombiner(key, num_classes))
+
+
+def _computation(name: str, model_name: str, output_name: str, example_weighted: bool,
+                 preprocessor: metric_types.Preprocessor,
+                 combiner: Callable[[metric_types.MetricKey], beam.CombineFn]
+                 ) -> List[metric_types.MetricComputation]:
+  """One metric's computation: `preprocessor` per example, then `combiner(its key)`."""
+  key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
+                               example_weighted=example_weighted)
+  return [metric_types.MetricComputation(keys=[key], preprocessors=[preprocessor],
+                                         combiner=combiner(key))]
 
 
 class _ConfusionMatrixCombiner(beam.CombineFn):
@@ -160,8 +169,8 @@ class _ConfusionMatrixCombiner(beam.CombineFn):
     self._key = key
     self._num_classes = num_classes
 
-  def _matrix(self, element) -> np.ndarray:
-    matrix = np.zeros((self._num_classes, self._num_classes), np.int64)
+  def _add(self, matrix: np.ndarray, element) -> np.ndarray:
+    """`matrix` with one example's pixels added, in place."""
     confusion_lib.add(matrix, np.asarray(element.get_labels()),
                       np.asarray(element.get_predictions()))
     return matrix
@@ -170,7 +179,7 @@ class _ConfusionMatrixCombiner(beam.CombineFn):
     return np.zeros((self._num_classes, self._num_classes), np.int64)
 
   def add_input(self, accumulator, element):
-    return accumulator + self._matrix(element)
+    return self._add(accumulator, element)
 
   def merge_accumulators(self, accumulators):
     return sum(accumulators)
@@ -194,13 +203,10 @@ class ImageConfusionMatrices(metric_types.Metric):
   def _computations(self, num_classes, name, ground_truth_key, prediction_key, name_key,
                     model_name='', output_name='', example_weighted=False, **kwargs):
     del kwargs  # unused
-    key = metric_types.MetricKey(name=name, model_name=model_name, output_name=output_name,
-                                 example_weighted=example_weighted)
-    return [metric_types.MetricComputation(
-        keys=[key],
-        preprocessors=[_NamedImagePreprocessor(ground_truth_key, prediction_key, name_key,
-                                               model_name)],
-        combiner=_ImageMatricesCombiner(key, num_classes, name_key))]
+    return _computation(
+        name, model_name, output_name, example_weighted,
+        _NamedImagePreprocessor(ground_truth_key, prediction_key, name_key, model_name),
+        lambda key: _ImageMatricesCombiner(key, num_classes, name_key))
 
 
 class _NamedImagePreprocessor(preprocessors.DecodeImagePreprocessor):
@@ -236,7 +242,8 @@ class _ImageMatricesCombiner(_ConfusionMatrixCombiner):
     return []
 
   def add_input(self, accumulator, element):
-    accumulator.append((element[self._name_key], self._matrix(element)))
+    accumulator.append((element[self._name_key],
+                        self._add(super().create_accumulator(), element)))
     return accumulator
 
   def merge_accumulators(self, accumulators):
