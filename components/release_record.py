@@ -2,6 +2,7 @@
 (JSON, which the Pusher stores beside the model it releases) and the HTML report (an
 artifact the Kubeflow Pipelines UI shows).
 """
+import dataclasses
 import os
 from typing import Any, Dict, List
 
@@ -19,9 +20,12 @@ from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
 from petseg.components import ingest_report
+from petseg.components import release_log
+from petseg.components import release_manager
 from petseg.components import release_registry
 from petseg.components import report
 from petseg.components import run_summary
+from petseg.core import storage
 
 
 
@@ -88,14 +92,21 @@ class Executor(base_executor.BaseExecutor):
         pipeline=exec_properties['pipeline_name'],
         pipeline_run=self._context.pipeline_run_id or exec_properties['pipeline_run'],
         serving_dir=exec_properties['serving_dir'])
+    page = one['report']
+    summary = dataclasses.replace(summary, report=storage.durable(page.uri))
     output = one['summary']
     run_summary.write(summary, output.uri)
     output.set_int_custom_property('blessed', int(summary.blessed))
     if summary.test['mean_iou'] is not None:
       output.set_float_custom_property('mean_iou', summary.test['mean_iou'])
-    page = one['report']
     fileio.makedirs(os.path.dirname(page.uri))
     report.write(summary, ingest, page.uri)
+    if not summary.blessed:  # a blessed model's decision is the Pusher's to log
+      serving_dir = exec_properties['serving_dir']
+      fileio.makedirs(serving_dir)
+      with release_registry.lock(serving_dir):
+        release_manager.log(serving_dir, release_log.of_run(release_log.REFUSED,
+                                                            summary.to_json()))
 
 
 class ReleaseRecord(base_component.BaseComponent):

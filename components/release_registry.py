@@ -17,7 +17,8 @@ import hashlib
 import json
 import os
 import re
-from typing import Any, Dict, Iterator, List, Optional
+import uuid
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from absl import logging
 from google.protobuf import message
@@ -34,6 +35,7 @@ from petseg.core import errors
 SAVED_MODEL = 'saved_model.pb'
 RECORD_FILE = os.path.join('assets.extra', 'release.json')
 MODEL_CARD_FILE = os.path.join('assets.extra', 'model_card.html')
+REPORT_FILE = os.path.join('assets.extra', 'report.html')  # the run's report
 NODE_ID = 'LatestRelease'
 REGISTRY_STATE = 'registry_state'  # LatestRelease's parameter
 # Custom properties of LatestRelease's output: the version found (0: none) and its path.
@@ -41,7 +43,14 @@ VERSION = 'released_version'
 PATH = 'released_path'
 
 
-LOCK_FILE = '.petseg-registry.lock'  # hidden: servers skip names that are not numbers
+# Beside the versions, in names that are not numbers (servers skip them): the lock, the
+# retired versions (RETIRED_DIR/N, kept whole), the decision log (components/release_log.py)
+# and the page a person opens (components/registry_page.py).
+LOCK_FILE = '.petseg-registry.lock'
+RETIRED_DIR = '.retired'
+LOG_DIR = '.log'
+INDEX_FILE = 'index.html'
+OWN_ENTRIES = (LOCK_FILE, RETIRED_DIR, LOG_DIR, INDEX_FILE)
 _VERSION_NAME = re.compile(r'[0-9]+')  # ASCII digits only: str.isdigit() takes '²'
 
 
@@ -59,16 +68,26 @@ def _versions(base_directory: str) -> List[int]:
           and fileio.isdir(os.path.join(base_directory, name))]
 
 
+def versions(base_directory: str) -> List[int]:
+  """The versions a server sees (complete or not), in order."""
+  return sorted(_versions(base_directory))
+
+
+def retired_versions(base_directory: str) -> List[int]:
+  """The versions retired by a rollback, kept out of the servers' sight, in order."""
+  return sorted(_versions(os.path.join(base_directory, RETIRED_DIR)))
+
+
+def version_path(base_directory: str, version: int, retired: bool = False) -> str:
+  return os.path.join(base_directory, *([RETIRED_DIR] if retired else []), str(version))
+
+
 def ignored_entries(base_directory: str) -> List[str]:
-  """What the serving directory holds besides its versions (and petseg's hidden files)."""
-  versions = {str(v) for v in _versions(base_directory)}
+  """What the serving directory holds besides its versions, its page and petseg's hidden
+  files."""
+  versions_here = {str(v) for v in _versions(base_directory)}
   return [name for name in _entries(base_directory)
-          if name not in versions and not name.startswith('.')]
-
-
-def newest_version(base_directory: str) -> Optional[int]:
-  """The highest numbered version present, complete or not, or None."""
-  return max(_versions(base_directory), default=None)
+          if name not in versions_here and name != INDEX_FILE and not name.startswith('.')]
 
 
 def newest_release(base_directory: str) -> Optional[int]:
@@ -130,8 +149,8 @@ def check_version(version_dir: str) -> None:
 @contextlib.contextmanager
 def lock(base_directory: str) -> Iterator[None]:
   """Holds the registry's lock (an advisory flock on LOCK_FILE in a local serving
-  directory) while a version is chosen and written. Object stores have no lock: there the
-  check and the push are not atomic."""
+  directory) while the registry is changed: a push, a rollback, a restore, a decision
+  logged. Object stores have no lock: see README, "The release registry"."""
   if '://' in base_directory:
     yield
     return
@@ -140,12 +159,40 @@ def lock(base_directory: str) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
   except OSError as e:
     raise errors.ReleaseError(f'{path}: cannot take the release registry\'s lock '
-                              f'({e.strerror}); nothing was released') from None
+                              f'({e.strerror}); nothing was changed') from None
   try:
     fcntl.flock(fd, fcntl.LOCK_EX)  # waits for the other push; the kernel frees it on death
     yield
   finally:
     os.close(fd)
+
+
+def write_whole(path: str, text: str) -> None:
+  """Writes `path` so that a reader sees the old file or the new one, never a part: a
+  rename over it on a local file system; one object written in one request on an object
+  store."""
+  if '://' in path:
+    with fileio.open(path, 'w') as f:
+      f.write(text)
+    return
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  partial = os.path.join(os.path.dirname(path), f'.partial-{uuid.uuid4().hex}')
+  try:
+    with open(partial, 'w', encoding='utf-8') as f:
+      f.write(text)
+    os.replace(partial, path)
+  finally:
+    if os.path.exists(partial):
+      os.remove(partial)
+
+
+def copy_version(source: str, destination: str,
+                 add: Callable[[str], None] = lambda destination: None) -> None:
+  """Copies a version's files, then runs add(destination), then copies its saved_model.pb:
+  servers and newest_release() take a version as complete only once that file is there."""
+  io_utils.copy_dir(source, destination, deny_regex_patterns=[f'/{re.escape(SAVED_MODEL)}$'])
+  add(destination)
+  io_utils.copy_file(os.path.join(source, SAVED_MODEL), os.path.join(destination, SAVED_MODEL))
 
 
 def write_record(version_dir: str, record: Dict[str, Any], model_card_page: str) -> None:

@@ -71,6 +71,9 @@ class RunSummary:
   # core.comparison.Sensitivity, as JSON: what the test split can detect. None in records
   # written before it was kept.
   sensitivity: Optional[Dict[str, Any]] = None
+  # The run's HTML report (the ReleaseRecord step's report artifact). None in records
+  # written before it was kept.
+  report: Optional[str] = None
 
   def to_json(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)

@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 from absl import logging
 import tensorflow as tf
@@ -36,23 +36,27 @@ from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
 from petseg.components import model_card
+from petseg.components import release_log
+from petseg.components import release_manager
 from petseg.components import release_record
 from petseg.components import release_registry
 from petseg.components import run_summary
 from petseg.core import errors
+from petseg.core import storage
 
 SUMMARY_KEY = 'summary'
 
 
 def _digests(directory: str) -> Dict[str, str]:
   """Relative path -> sha256 of every file of the model under `directory` (its release
-  record and model card aside)."""
+  record, model card and report aside)."""
   digests = {}
   for root, _, files in fileio.walk(directory):
     for name in files:
       path = os.path.join(root, name)
       if os.path.relpath(path, directory) in (release_registry.RECORD_FILE,
-                                              release_registry.MODEL_CARD_FILE):
+                                              release_registry.MODEL_CARD_FILE,
+                                              release_registry.REPORT_FILE):
         continue
       digest = hashlib.sha256()
       with fileio.open(path, 'rb') as f:
@@ -62,12 +66,16 @@ def _digests(directory: str) -> Dict[str, str]:
   return digests
 
 
-def _copy_saved_model(source: str, destination: str, record: Dict[str, Any]) -> None:
-  io_utils.copy_dir(source, destination, deny_regex_patterns=[r'saved_model\.pb'])
-  release_registry.write_record(destination, record,
-                                model_card.page(record[model_card.KEY]))
-  io_utils.copy_file(os.path.join(source, release_registry.SAVED_MODEL),
-                     os.path.join(destination, release_registry.SAVED_MODEL))
+def _add_record(record: Dict[str, Any]) -> Callable[[str], None]:
+  """What a version gets beside its model: the release record, its model card, and a copy
+  of the run's report."""
+
+  def add(destination: str) -> None:
+    release_registry.write_record(destination, record, model_card.page(record[model_card.KEY]))
+    if record.get('report'):
+      io_utils.copy_file(storage.openable(record['report']),
+                         os.path.join(destination, release_registry.REPORT_FILE))
+  return add
 
 
 def publish(model_path: str, base_directory: str, summary: Dict[str, Any]) -> str:
@@ -75,16 +83,30 @@ def publish(model_path: str, base_directory: str, summary: Dict[str, Any]) -> st
   (the run summary, its version and time) and model card, unless the newest version
   already holds the same model; returns the version that serves it. Under the registry's
   lock; refuses (ReleaseError) when the newest version is no longer the baseline the
-  model was compared with, or when there is no room for it."""
+  model was compared with, or when there is no room for it. The decision goes to the
+  registry's log either way."""
   fileio.makedirs(base_directory)
   with release_registry.lock(base_directory):
     newest = release_registry.newest_release(base_directory)
     if newest is not None and _digests(model_path) == _digests(
         os.path.join(base_directory, str(newest))):
       logging.info('%s is already released as version %d', model_path, newest)
+      release_manager.log(base_directory, release_log.of_run(
+          release_log.ALREADY_RELEASED, summary, version=newest))
       return str(newest)
-    _check_baseline(newest, summary['baseline'], base_directory)
-    return _push(model_path, base_directory, summary)
+    try:
+      _check_baseline(newest, summary['baseline'], base_directory)
+      version = _push(model_path, base_directory, summary)
+    except errors.ReleaseError as e:
+      try:
+        release_manager.log(base_directory, release_log.of_run(
+            release_log.NOT_PUSHED, summary, reasons=[str(e)]))
+      except (OSError, tf.errors.OpError) as failed:  # e.g. the disk that refused the push
+        logging.warning('The decision could not be logged: %s', failed)
+      raise
+    release_manager.log(base_directory, release_log.of_run(
+        release_log.RELEASED, summary, version=int(version)))
+    return version
 
 
 def _check_baseline(newest: Optional[int], baseline: Optional[Dict[str, Any]],
@@ -104,7 +126,7 @@ def _check_baseline(newest: Optional[int], baseline: Optional[Dict[str, Any]],
 
 
 def _push(model_path: str, base_directory: str, summary: Dict[str, Any]) -> str:
-  version = str((release_registry.newest_version(base_directory) or 0) + 1)
+  version = str(release_manager.next_version(base_directory))
   card = summary[model_card.KEY]
   record = {**summary, 'version': int(version),
             'released_at': datetime.datetime.now(datetime.timezone.utc).isoformat(
@@ -113,11 +135,11 @@ def _push(model_path: str, base_directory: str, summary: Dict[str, Any]) -> str:
                                                        'version': int(version)}}}
   final = os.path.join(base_directory, version)
   if '://' in base_directory:
-    _copy_saved_model(model_path, final, record)
+    release_registry.copy_version(model_path, final, _add_record(record))
     return version
   staging = os.path.join(base_directory, f'.staging-{uuid.uuid4().hex}')
   try:
-    _copy_saved_model(model_path, staging, record)
+    release_registry.copy_version(model_path, staging, _add_record(record))
     # Fails rather than merging if another push took this version meanwhile.
     os.rename(staging, final)
   except (OSError, tf.errors.OpError) as e:

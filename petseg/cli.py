@@ -6,6 +6,9 @@
       --dataset NAME --data-dir DIR [-- BEAM_ARGS...]
   petseg predict --model-dir DIR IMAGE... --output-dir DIR
   petseg evaluate --model-dir DIR --dataset NAME --data-dir DIR [--split test]
+  petseg releases --serving-dir DIR [--all] [--json]   (and: releases show N)
+  petseg rollback --serving-dir DIR [--to N] --reason TEXT
+  petseg restore N --serving-dir DIR [--reason TEXT]
 
 TFX and TensorFlow are imported only by the commands that need them, so that `--help`
 and argument errors answer at once.
@@ -23,6 +26,7 @@ from typing import Any, Callable, List, Optional, Sequence
 
 import petseg  # pylint: disable=unused-import  (sets TF_USE_LEGACY_KERAS before TF loads)
 from petseg import console
+from petseg import releases
 from petseg.components import sources
 from petseg.core import config as config_lib
 from petseg.core import errors
@@ -428,6 +432,7 @@ def _parser() -> argparse.ArgumentParser:
   evaluate.add_argument('--max-reject-fraction', type=float, help='as for run (0.05)')
   _add_verbose_flag(evaluate)
   evaluate.set_defaults(handler=_evaluate)
+  releases.add_commands(commands, _add_verbose_flag)
   return parser
 
 

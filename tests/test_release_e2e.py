@@ -26,8 +26,9 @@ def _summary(out):
 
 
 def _versions(serving):
-  """What the serving directory holds but the registry's lock (staging left behind too)."""
-  return sorted(n for n in os.listdir(serving) if n != release_registry.LOCK_FILE)
+  """What the serving directory holds but the registry's own entries (staging left behind
+  too)."""
+  return sorted(n for n in os.listdir(serving) if n not in release_registry.OWN_ENTRIES)
 
 
 # The trained run has 16 test images, too few for the default minimum (40): the runs here

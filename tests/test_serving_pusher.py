@@ -8,6 +8,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
+from petseg.components import release_manager
 from petseg.components import release_record
 from petseg.components import run_summary
 from petseg.components import release_registry
@@ -25,8 +26,8 @@ def _compared_with(version):
 
 
 def _listed(serving):
-  """The serving directory's entries but the registry's lock file."""
-  return sorted(n for n in os.listdir(serving) if n != release_registry.LOCK_FILE)
+  """The serving directory's entries but the registry's own (lock, log, retired, page)."""
+  return sorted(n for n in os.listdir(serving) if n not in release_registry.OWN_ENTRIES)
 
 
 def _saved_model(path):
@@ -39,7 +40,7 @@ def _saved_model(path):
 
 def test_versions_count_up_from_one_and_ignore_other_names(tmp_path):
   serving = tmp_path / 'serving'
-  assert release_registry.newest_version(str(serving)) is None
+  assert release_manager.next_version(str(serving)) == 1
   model = _saved_model(tmp_path / 'model')
   assert serving_pusher.publish(model, str(serving), SUMMARY) == '1'
   (serving / 'notes').mkdir()
@@ -50,7 +51,7 @@ def test_versions_count_up_from_one_and_ignore_other_names(tmp_path):
   (serving / '9').write_text('a stray file')  # not a version: numbering goes on from 7
   (serving / '\u00b2').mkdir()  # a superscript 2: not an ASCII number, not a version
   assert serving_pusher.publish(model, str(serving), _compared_with(1)) == '8'
-  assert release_registry.newest_version(str(serving)) == 8
+  assert release_manager.next_version(str(serving)) == 9
   assert _listed(serving) == ['1', '7', '8', '9', 'notes', '\u00b2']  # nothing staged left
   assert release_registry.ignored_entries(str(serving)) == ['9', 'notes', '\u00b2']
   assert (serving / '8' / 'saved_model.pb').read_bytes() == b'graph'

@@ -1,0 +1,237 @@
+"""What a release manager does with the registry (components/release_registry.py): list its
+versions, roll back, restore, and keep the decision log and the index page up to date.
+
+TensorFlow Serving's default version policy serves the highest version it sees. A rollback
+to N moves the versions above N into RETIRED_DIR, lowest first, so that the highest one
+stays in sight until the last move; a server sees the same highest version after each
+move but the last, which switches it to N in one step. A restore moves versions back,
+highest first: the first move switches the server to it, and the lower ones appear below.
+On a local or POSIX file system each move is a rename, atomic; an object store has no
+rename: there a move copies the version (saved_model.pb last) and then deletes the
+original (saved_model.pb first), and the switch happens when the last file of the highest
+version goes or the copy's saved_model.pb arrives.
+
+Pushes, rollbacks and restores take the registry's lock (release_registry.lock), so that
+on a local or POSIX file system they never interleave. Object stores have no lock here: see
+README, "The release registry".
+"""
+import dataclasses
+import os
+from typing import Any, Dict, List, Optional
+
+from absl import logging
+import tensorflow as tf
+from tfx.dsl.io import fileio
+
+from petseg.components import registry_page
+from petseg.components import release_log
+from petseg.components import release_registry
+from petseg.core import errors
+
+# A version's status.
+SERVING = 'serving'  # the highest complete version: what TF Serving's default policy serves
+AVAILABLE = 'available'  # complete, below the served one (kept for a version policy)
+INCOMPLETE = 'incomplete'  # no saved_model.pb: still being written, or a broken copy
+RETIRED = 'retired'  # moved out of sight by a rollback
+
+
+@dataclasses.dataclass(frozen=True)
+class Release:
+  """One version of the registry as its release record tells it; the record's fields are
+  None for a version pushed without one, and `problem` says why a record cannot be read."""
+  version: int
+  status: str
+  path: str
+  released_at: Optional[str] = None
+  model: Optional[str] = None
+  mean_iou: Optional[float] = None  # on the test split
+  interval: Optional[List[float]] = None  # its 95% interval
+  verdict: Optional[str] = None  # against `compared_with`; 'first release' without one
+  compared_with: Optional[int] = None
+  data_fingerprint: Optional[str] = None
+  config_fingerprint: Optional[str] = None
+  pipeline_run: Optional[str] = None
+  model_card: Optional[str] = None
+  report: Optional[str] = None
+  problem: Optional[str] = None
+
+  def to_json(self) -> Dict[str, Any]:
+    return dataclasses.asdict(self)
+
+
+def _release(base_directory: str, version: int, status: str) -> Release:
+  path = release_registry.version_path(base_directory, version, status == RETIRED)
+  try:
+    record = release_registry.read_record(path)
+  except errors.DataError as e:
+    return Release(version, status, path, problem=str(e))
+  if record is None:
+    return Release(version, status, path, problem='no release record')
+
+  def beside(name: str) -> Optional[str]:
+    page = os.path.join(path, name)
+    return page if fileio.exists(page) else None
+
+  try:
+    baseline, comparison, test = record['baseline'], record['comparison'], record['test']
+    return Release(
+        version, status, path, released_at=record['released_at'], model=record['model'],
+        mean_iou=test['mean_iou'], interval=test['intervals']['mean_iou'],
+        verdict=comparison['verdict'] if comparison else (
+            None if baseline else 'first release'),
+        compared_with=baseline['version'] if baseline else None,
+        data_fingerprint=record['data_fingerprint'],
+        config_fingerprint=record['config_fingerprint'],
+        pipeline_run=record['pipeline_run'],
+        model_card=beside(release_registry.MODEL_CARD_FILE),
+        report=beside(release_registry.REPORT_FILE))
+  except (KeyError, TypeError) as e:
+    return Release(version, status, path,
+                   problem=f'{os.path.join(path, release_registry.RECORD_FILE)}: the release '
+                   f'record lacks {e}')
+
+
+def _check_exists(base_directory: str) -> None:
+  if not fileio.isdir(base_directory):
+    raise errors.ReleaseError(f'{base_directory}: no such serving directory')
+
+
+def releases(base_directory: str) -> List[Release]:
+  """Every version, the retired ones included, newest first."""
+  _check_exists(base_directory)
+  served = release_registry.newest_release(base_directory)
+  found = [_release(base_directory, v, RETIRED)
+           for v in release_registry.retired_versions(base_directory)]
+  for version in release_registry.versions(base_directory):
+    complete = fileio.exists(os.path.join(release_registry.version_path(
+        base_directory, version), release_registry.SAVED_MODEL))
+    status = SERVING if version == served else AVAILABLE if complete else INCOMPLETE
+    found.append(_release(base_directory, version, status))
+  return sorted(found, key=lambda r: r.version, reverse=True)
+
+
+def next_version(base_directory: str) -> int:
+  """The number a push takes: above every version, the retired ones and those the log says
+  were released (and someone deleted since) included, so that no number is used twice."""
+  used = (release_registry.versions(base_directory)
+          + release_registry.retired_versions(base_directory)
+          + [d.version for d in release_log.read(base_directory)
+             if d.action == release_log.RELEASED and d.version])
+  return max(used, default=0) + 1
+
+
+def refresh_index(base_directory: str) -> None:
+  """Rewrites the registry's page (release_registry.INDEX_FILE) from what it holds now.
+  The page only shows the registry: a damaged log record or a full disk leaves it as it
+  was, with a warning (`petseg releases` names a damaged record)."""
+  try:
+    page = registry_page.page(base_directory, releases(base_directory),
+                              release_registry.newest_release(base_directory),
+                              release_log.read(base_directory))
+    release_registry.write_whole(
+        os.path.join(base_directory, release_registry.INDEX_FILE), page)
+  except (errors.DataError, OSError, tf.errors.OpError) as e:
+    logging.warning('%s not rewritten: %s', release_registry.INDEX_FILE, e)
+
+
+def log(base_directory: str, decision: release_log.Decision) -> None:
+  """Adds `decision` to the log and rewrites the page. Call it under the registry's lock."""
+  release_log.append(base_directory, decision)
+  refresh_index(base_directory)
+
+
+def _move(source: str, destination: str) -> None:
+  """Moves a version, atomically where the file system can (see the module doc)."""
+  fileio.makedirs(os.path.dirname(destination))
+  if '://' not in source:
+    os.rename(source, destination)
+    return
+  release_registry.copy_version(source, destination)
+  fileio.remove(os.path.join(source, release_registry.SAVED_MODEL))
+  fileio.rmtree(source)
+
+
+def _served_after(base_directory: str) -> int:
+  return release_registry.newest_release(base_directory) or 0
+
+
+def rollback(base_directory: str, reason: str, to: Optional[int] = None) -> release_log.Decision:
+  """Retires every version above `to` (default: the complete version below the served
+  one), so that `to` is served; logs who, when and why."""
+  if not reason.strip():
+    raise errors.ConfigError('a rollback needs a reason (--reason), for the log')
+  _check_exists(base_directory)
+  with release_registry.lock(base_directory):
+    served = release_registry.newest_release(base_directory)
+    if served is None:
+      raise errors.ReleaseError(f'{base_directory}: no version is served; nothing to roll '
+                                'back')
+    complete = [r.version for r in releases(base_directory) if r.status in (SERVING, AVAILABLE)]
+    if to is None:
+      older = [v for v in complete if v < served]
+      if not older:
+        raise errors.ReleaseError(f'{base_directory}: version {served} is the only one '
+                                  'served; there is nothing older to roll back to')
+      to = max(older)
+    elif to not in complete:
+      raise errors.ReleaseError(f'{base_directory}: cannot roll back to version {to}: '
+                                + _absent(base_directory, to))
+    elif to == served:
+      raise errors.ReleaseError(f'{base_directory}: version {to} is served already; nothing '
+                                'was changed')
+    release_registry.check_version(release_registry.version_path(base_directory, to))
+    retire = [v for v in release_registry.versions(base_directory) if v > to]
+    taken = [v for v in retire if fileio.exists(
+        release_registry.version_path(base_directory, v, retired=True))]
+    if taken:
+      raise errors.ReleaseError(
+          f'{base_directory}: {release_registry.RETIRED_DIR} already holds version '
+          f'{taken[0]}; move one of the two copies away; nothing was changed')
+    for version in retire:  # lowest first: the served version changes at the last move
+      _move(release_registry.version_path(base_directory, version),
+            release_registry.version_path(base_directory, version, retired=True))
+    decision = release_log.Decision(
+        time=release_log.now(), action=release_log.ROLLBACK, by=release_log.who(),
+        reasons=[reason], version=_served_after(base_directory), versions=retire)
+    log(base_directory, decision)
+  return decision
+
+
+def _absent(base_directory: str, version: int) -> str:
+  """Why `version` is not a complete version in sight."""
+  if version in release_registry.retired_versions(base_directory):
+    return f'it is retired (petseg restore {version} brings it back)'
+  if version in release_registry.versions(base_directory):
+    return f'it is incomplete (no {release_registry.SAVED_MODEL})'
+  return 'there is no such version'
+
+
+def restore(base_directory: str, version: int, reason: str = '') -> release_log.Decision:
+  """Brings retired `version` back, with the versions below it that the same rollback
+  retired (so that restoring the highest undoes the rollback); logs who, when and why."""
+  _check_exists(base_directory)
+  with release_registry.lock(base_directory):
+    retired = release_registry.retired_versions(base_directory)
+    if version not in retired:
+      raise errors.ReleaseError(
+          f'{base_directory}: version {version} is not retired: ' + (
+              'it is in sight already' if version in release_registry.versions(base_directory)
+              else 'there is no such version') + '; nothing was changed')
+    rollbacks = [d for d in release_log.read(base_directory)
+                 if d.action == release_log.ROLLBACK and version in d.versions]
+    group = sorted({v for v in (rollbacks[-1].versions if rollbacks else [version])
+                    if v <= version and v in retired}, reverse=True)
+    taken = [v for v in group if fileio.exists(
+        release_registry.version_path(base_directory, v))]
+    if taken:
+      raise errors.ReleaseError(f'{base_directory}: a version {taken[0]} is in sight already; '
+                                'move one of the two copies away; nothing was changed')
+    for v in group:  # highest first: the server switches once, at the first move
+      _move(release_registry.version_path(base_directory, v, retired=True),
+            release_registry.version_path(base_directory, v))
+    decision = release_log.Decision(
+        time=release_log.now(), action=release_log.RESTORE, by=release_log.who(),
+        reasons=[reason] if reason.strip() else [], version=_served_after(base_directory),
+        versions=sorted(group))
+    log(base_directory, decision)
+  return decision
