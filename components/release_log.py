@@ -9,10 +9,8 @@ names sort in the order the decisions were taken.
 """
 import dataclasses
 import datetime
-import getpass
 import json
 import os
-import socket
 import uuid
 from typing import Any, Dict, List, Optional
 
@@ -70,15 +68,6 @@ class Decision:
     return config_lib.dataclass_from_json(cls, data, 'decision record')
 
 
-def who() -> str:
-  """user@host of this process ('unknown' for a user with no name, as in some pods)."""
-  try:
-    user = getpass.getuser()
-  except (KeyError, OSError):
-    user = 'unknown'
-  return f'{user}@{socket.gethostname()}'
-
-
 def now() -> str:
   return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
 
@@ -89,7 +78,7 @@ def of_run(action: str, summary: Dict[str, Any], version: Optional[int] = None,
   JSON)."""
   baseline = summary.get('baseline')
   return Decision(
-      time=now(), action=action, by=who(),
+      time=now(), action=action, by=release_registry.who(),
       reasons=summary['reasons'] if reasons is None else reasons, version=version,
       pipeline=summary['pipeline'], pipeline_run=summary['pipeline_run'],
       model=summary['model'], data_fingerprint=summary['data_fingerprint'],

@@ -191,7 +191,7 @@ def rollback(base_directory: str, reason: str, to: Optional[int] = None) -> rele
       _move(release_registry.version_path(base_directory, version),
             release_registry.version_path(base_directory, version, retired=True))
     decision = release_log.Decision(
-        time=release_log.now(), action=release_log.ROLLBACK, by=release_log.who(),
+        time=release_log.now(), action=release_log.ROLLBACK, by=release_registry.who(),
         reasons=[reason], version=_served_after(base_directory), versions=retire)
     log(base_directory, decision)
   return decision
@@ -230,7 +230,7 @@ def restore(base_directory: str, version: int, reason: str = '') -> release_log.
       _move(release_registry.version_path(base_directory, v, retired=True),
             release_registry.version_path(base_directory, v))
     decision = release_log.Decision(
-        time=release_log.now(), action=release_log.RESTORE, by=release_log.who(),
+        time=release_log.now(), action=release_log.RESTORE, by=release_registry.who(),
         reasons=[reason] if reason.strip() else [], version=_served_after(base_directory),
         versions=sorted(group))
     log(base_directory, decision)

@@ -13,10 +13,12 @@ it from a cache (see pipeline.NEVER_CACHED).
 """
 import contextlib
 import fcntl
+import getpass
 import hashlib
 import json
 import os
 import re
+import socket
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
@@ -31,6 +33,7 @@ from tfx.utils import io_utils
 from tfx.utils import path_utils
 
 from petseg.core import errors
+from petseg.core import s3_lock
 
 SAVED_MODEL = 'saved_model.pb'
 RECORD_FILE = os.path.join('assets.extra', 'release.json')
@@ -146,11 +149,26 @@ def check_version(version_dir: str) -> None:
   read_record(version_dir)
 
 
+def who() -> str:
+  """user@host of this process ('unknown' for a user with no name, as in some pods)."""
+  try:
+    user = getpass.getuser()
+  except (KeyError, OSError):
+    user = 'unknown'
+  return f'{user}@{socket.gethostname()}'
+
+
 @contextlib.contextmanager
 def lock(base_directory: str) -> Iterator[None]:
-  """Holds the registry's lock (an advisory flock on LOCK_FILE in a local serving
-  directory) while the registry is changed: a push, a rollback, a restore, a decision
-  logged. Object stores have no lock: see README, "The release registry"."""
+  """Holds the registry's lock while the registry is changed: a push, a rollback, a
+  restore, a decision logged. In a local serving directory, an advisory flock on
+  LOCK_FILE; on S3, LOCK_FILE created only if absent (core/s3_lock.py); on GCS, none (see
+  README, "The release registry")."""
+  if base_directory.startswith('s3://'):
+    with s3_lock.held(os.path.join(base_directory, LOCK_FILE),
+                      f'{who()} (process {os.getpid()})'):
+      yield
+    return
   if '://' in base_directory:
     yield
     return

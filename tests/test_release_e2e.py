@@ -10,6 +10,7 @@ from PIL import Image
 import pytest
 
 from petseg import cli
+from petseg.components import release_log
 from petseg.components import release_registry
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
@@ -47,17 +48,26 @@ def _run(root, *flags):
 
 @pytest.fixture(scope='module')
 def runs(trained):
-  """The first run, then: unchanged twice; weaker (2 epochs); an unreachable threshold."""
+  """The first run, then: unchanged twice; weaker (2 epochs); the same weaker model with
+  the gate relaxed (pushed as version 2); a release manager's rollback to version 1; an
+  unreachable threshold; a restore of version 2."""
   root, _ = trained
   serving = root / 'out' / 'serving'
   first = _summary(root / 'out'), _versions(serving)
   rerun = (*_run(root), _versions(serving))
   rerun_again = (*_run(root), _versions(serving))
   weaker = (*_run(root, '--epochs', '2', '--min-mean-iou', '0'), _versions(serving))
+  relaxed = (*_run(root, '--epochs', '2', '--min-mean-iou', '0', '--max-mean-iou-drop', '1',
+                   '--max-slice-drop', '1'), _versions(serving))
+  assert cli.main(['rollback', '--serving-dir', str(serving), '--to', '1', '--reason',
+                   'version 2 is weaker']) == 0
+  rolled_back = _versions(serving), release_registry.retired_versions(str(serving))
   unreachable = (*_run(root, '--min-mean-iou', '0.99'), _versions(serving))
+  assert cli.main(['restore', '2', '--serving-dir', str(serving)]) == 0
   return {'root': root, 'first': first, 'rerun': rerun, 'rerun_again': rerun_again,
-          'weaker': weaker,
-          'unreachable': unreachable}
+          'weaker': weaker, 'relaxed': relaxed, 'rolled_back': rolled_back,
+          'unreachable': unreachable, 'restored': _versions(serving),
+          'log': release_log.read(str(serving))}
 
 
 def test_first_run_is_blessed_and_pushed_as_version_1_with_its_record(runs):
@@ -159,6 +169,33 @@ def test_unreachable_threshold_leaves_the_serving_directory_unchanged(runs):
       f'{0.99 - summary["test"]["mean_iou"]:.3f}']
 
 
+def test_a_rollback_makes_version_1_the_next_runs_baseline_and_the_log_keeps_it_all(runs):
+  summary, executions, versions = runs['relaxed']
+  assert summary['blessed'] and summary['comparison']['verdict'] == 'worse'
+  assert executions['Trainer'].last_known_state == CACHED  # the weaker run's model
+  serving = runs['root'] / 'out' / 'serving'
+  assert summary['pushed'] == str(serving / '2') and versions == ['1', '2']
+  assert runs['rolled_back'] == (['1'], [2])  # what TF Serving's policy sees: 1
+  assert runs['unreachable'][0]['baseline']['version'] == 1
+  assert runs['restored'] == ['1', '2']
+  run_ids = [runs[name][0]['pipeline_run'] for name in (
+      'first', 'rerun', 'weaker', 'relaxed', 'unreachable')]
+  assert [(d.action, d.version, d.pipeline_run) for d in runs['log']] == [
+      ('released', 1, run_ids[0]), ('already released', 1, run_ids[1]),
+      ('refused', None, run_ids[2]), ('released', 2, run_ids[3]),
+      ('rollback', 1, None), ('refused', None, run_ids[4]), ('restore', 2, None)]
+  weaker = runs['log'][2]
+  assert weaker.reasons == runs['weaker'][0]['reasons'] and weaker.baseline == 1
+  assert weaker.data_fingerprint == runs['weaker'][0]['data_fingerprint']
+  assert weaker.report == runs['weaker'][0]['report'] and os.path.isfile(weaker.report)
+  assert runs['log'][4].reasons == ['version 2 is weaker']
+  with open(serving / '2' / 'assets.extra' / 'report.html') as f:
+    assert 'petseg run: unet_xception' in f.read()  # the run's report, kept with it
+  with open(serving / 'index.html') as f:
+    page = f.read()
+  assert page.count('<tr class="refused">') == 2 and 'version 2 is weaker' in page
+
+
 def test_report_is_an_artifact_of_the_run_in_one_file(runs):
   summary, _, _ = runs['unreachable']
   assert '/pipeline_root/ReleaseRecord/report/' in summary['report']
@@ -182,7 +219,7 @@ def test_predict_writes_masks_at_each_images_own_size(runs, tmp_path, capsys):
   assert cli.main(['predict', '--model-dir', str(root / 'out' / 'serving'),
                    *map(str, images), '--output-dir', str(tmp_path)]) == 0
   printed = capsys.readouterr().out
-  assert 'serving/1' in printed and 'Release: version 1 of unet_xception' in printed
+  assert 'serving/2' in printed and 'Release: version 2 of unet_xception' in printed
   for image in images:
     mask = np.asarray(Image.open(tmp_path / f'{image.stem}_mask.png'))
     assert mask.shape == Image.open(image).size[::-1]
@@ -210,10 +247,10 @@ def test_evaluate_scores_the_pushed_model_as_the_pipeline_did(runs, capsys):
   assert cli.main(['evaluate', '--model-dir', str(root / 'out' / 'serving'), '--dataset',
                    'oxford_pets', '--data-dir', str(root / 'data')]) == 0
   printed = json.loads(capsys.readouterr().out)
-  first = runs['first'][0]['test']
+  served = runs['relaxed'][0]['test']  # version 2, restored
   assert printed['examples'] == 16 and printed['rejected'] == []
-  assert printed['release']['version'] == 1
-  assert printed['release']['test_mean_iou'] == pytest.approx(first['mean_iou'])
-  assert printed['mean_iou'] == pytest.approx(first['mean_iou'])
-  assert printed['per_class_iou'] == pytest.approx(first['per_class_iou'])
-  assert printed['confusion_matrix'] == first['confusion_matrix']
+  assert printed['release']['version'] == 2
+  assert printed['release']['test_mean_iou'] == pytest.approx(served['mean_iou'])
+  assert printed['mean_iou'] == pytest.approx(served['mean_iou'])
+  assert printed['per_class_iou'] == pytest.approx(served['per_class_iou'])
+  assert printed['confusion_matrix'] == served['confusion_matrix']

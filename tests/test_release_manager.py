@@ -20,6 +20,7 @@ from petseg.components import release_manager
 from petseg.components import release_registry
 from petseg.components import serving_pusher
 from petseg.core import errors
+from petseg.core import s3_lock
 from tests import helpers
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -352,3 +353,37 @@ def test_on_s3_a_rollback_and_a_restore_move_whole_versions(s3, tmp_path):
       (2, 'serving'), (1, 'available')]
   assert [d['action'] for d in listed['log']] == ['released', 'released', 'rollback',
                                                   'restore']
+
+
+def test_on_s3_the_lock_is_created_only_if_absent_and_taken_over_when_stale(
+    s3, tmp_path, monkeypatch):
+  env, client = s3
+  for name, value in env.items():
+    monkeypatch.setenv(name, value)
+  client.create_bucket(Bucket='locked')
+  serving = 's3://locked/serving'
+  lock = f'{serving}/{release_registry.LOCK_FILE}'
+  with s3_lock.held(lock, 'the test'):
+    # While the test holds it, a second holder waits, then is told who holds it.
+    with pytest.raises(errors.ReleaseError, match=r'^s3://locked/serving/'
+                       r'\.petseg-registry\.lock: the release registry is locked by the '
+                       r'test; nothing was changed: try again when it is done$'):
+      with s3_lock.held(lock, 'another', wait_seconds=2):
+        pass
+  assert 'Contents' not in client.list_objects_v2(Bucket='locked')  # released: deleted
+  # A lock whose holder died (never renewed) is taken over once its lease is over.
+  client.put_object(Bucket='locked', Key='serving/.petseg-registry.lock',
+                    Body=b'{"holder": "a process that died"}')
+  monkeypatch.setattr(s3_lock, 'LEASE_SECONDS', 1.0)
+  time.sleep(2.5)
+  with s3_lock.held(lock, 'the test', wait_seconds=10):
+    body = client.get_object(Bucket='locked', Key='serving/.petseg-registry.lock')['Body']
+    assert json.loads(body.read()) == {'holder': 'the test'}
+  # A holder renews its lease while it works, so a long push is not taken over.
+  monkeypatch.setattr(s3_lock, 'LEASE_SECONDS', 3.0)
+  monkeypatch.setattr(s3_lock, 'RENEW_SECONDS', 0.5)
+  with s3_lock.held(lock, 'a long push'):
+    time.sleep(4.5)
+    with pytest.raises(errors.ReleaseError, match='locked by a long push'):
+      with s3_lock.held(lock, 'another', wait_seconds=1):
+        pass

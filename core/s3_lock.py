@@ -1,0 +1,104 @@
+"""A lock in an S3 bucket, from S3's conditional writes (AWS S3 since 2024, MinIO, moto):
+the lock is an object created only if absent (PUT with If-None-Match: *).
+
+Its holder renews it every RENEW_SECONDS (PUT with If-Match: its own ETag); one left by a
+holder that died is stale once it is LEASE_SECONDS old by the store's own clock (its
+Last-Modified against the Date of the store's answer), and the next taker deletes it only
+if it is still that same object (DELETE with If-Match). A holder that could not renew in
+time (stalled for a whole lease) finds out at release and says so.
+
+The store is reached with boto3 from the standard AWS environment (core/storage.py).
+"""
+import contextlib
+import email.utils
+import json
+import os
+import threading
+import time
+from typing import Iterator, Optional, Tuple
+
+from petseg.core import errors
+
+LEASE_SECONDS = 60.0
+RENEW_SECONDS = 15.0
+_REFUSED = ('PreconditionFailed', 'ConditionalRequestConflict')
+
+
+def _client():
+  import boto3  # pylint: disable=g-import-not-at-top  (only where a registry is on S3)
+  return boto3.client('s3', region_name=os.environ.get('AWS_REGION')
+                      or os.environ.get('AWS_DEFAULT_REGION'))
+
+
+def _code(error: Exception) -> str:
+  return getattr(error, 'response', {}).get('Error', {}).get('Code', '')
+
+
+def _stale(client, bucket: str, key: str) -> Tuple[Optional[str], str, bool]:
+  """(ETag, holder, stale) of the lock object; ETag None when it is gone."""
+  from botocore import exceptions  # pylint: disable=g-import-not-at-top
+  try:
+    answer = client.get_object(Bucket=bucket, Key=key)
+  except exceptions.ClientError as e:
+    if _code(e) in ('NoSuchKey', '404'):
+      return None, '', False
+    raise
+  holder = json.loads(answer['Body'].read() or b'{}').get('holder', 'unknown')
+  now = email.utils.parsedate_to_datetime(answer['ResponseMetadata']['HTTPHeaders']['date'])
+  age = (now - answer['LastModified']).total_seconds()
+  return answer['ETag'], holder, age > LEASE_SECONDS
+
+
+@contextlib.contextmanager
+def held(uri: str, holder: str, wait_seconds: float = 1800.0) -> Iterator[None]:
+  """Holds the lock object at s3://BUCKET/KEY `uri` while in the block, as `holder` (who
+  waiters are told holds it); ReleaseError naming the holder after `wait_seconds` of
+  waiting."""
+  from botocore import exceptions  # pylint: disable=g-import-not-at-top
+  bucket, _, key = uri[len('s3://'):].partition('/')
+  client = _client()
+  body = json.dumps({'holder': holder}).encode()
+  deadline = time.monotonic() + wait_seconds
+  while True:
+    try:
+      etag = client.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch='*')['ETag']
+      break
+    except exceptions.ClientError as e:
+      if _code(e) not in _REFUSED:
+        raise errors.ReleaseError(f'{uri}: cannot take the release registry\'s lock '
+                                  f'({_code(e) or e}); nothing was changed') from None
+    other, holding, stale = _stale(client, bucket, key)
+    if other and stale:  # its holder died: take it over, unless it was renewed meanwhile
+      with contextlib.suppress(exceptions.ClientError):
+        client.delete_object(Bucket=bucket, Key=key, IfMatch=other)
+      continue
+    if time.monotonic() > deadline:
+      raise errors.ReleaseError(f'{uri}: the release registry is locked by {holding}; '
+                                'nothing was changed: try again when it is done')
+    time.sleep(1.0)
+  lost = threading.Event()
+  done = threading.Event()
+
+  def renew():
+    nonlocal etag
+    while not done.wait(RENEW_SECONDS):
+      try:
+        etag = client.put_object(Bucket=bucket, Key=key, Body=body, IfMatch=etag)['ETag']
+      except exceptions.ClientError:
+        lost.set()
+        return
+
+  renewer = threading.Thread(target=renew, daemon=True)
+  renewer.start()
+  try:
+    yield
+  finally:
+    done.set()
+    renewer.join()
+    if not lost.is_set():
+      with contextlib.suppress(exceptions.ClientError):
+        client.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+  if lost.is_set():
+    raise errors.ReleaseError(f'{uri}: the lock was lost while held (this process stalled '
+                              f'for over {LEASE_SECONDS:.0f} s); check the registry with '
+                              'petseg releases')
