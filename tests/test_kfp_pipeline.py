@@ -16,6 +16,7 @@ import json
 import pytest
 
 from petseg import cli
+from petseg.components import release_registry
 from petseg.kubeflow import runner
 from tests import kfp_harness
 from tests import s3_server
@@ -49,7 +50,9 @@ def _record(backend, version):
 
 
 def _versions(backend):
-  return sorted({key.split('/')[0] for key in backend.keys(SERVING)})
+  """What the serving directory holds but the registry's own entries (log, page)."""
+  return sorted({key.split('/')[0] for key in backend.keys(SERVING)}
+                - set(release_registry.OWN_ENTRIES))
 
 
 def _strings(value):
@@ -178,6 +181,14 @@ def test_an_unreachable_bound_set_at_submission_pushes_nothing(runs):
   assert summary['reasons'] == [
       f'mean_iou {summary["test"]["mean_iou"]:.3f} is below the lower bound 0.990 by '
       f'{0.99 - summary["test"]["mean_iou"]:.3f}']
+  # The registry's decision log, in the object store: both releases and this refusal.
+  log = sorted(k for k in runs['oss'].keys(SERVING) if k.startswith('.log/'))
+  decisions = [json.loads(runs['oss'].read(f'{SERVING}/{k}')) for k in log]
+  assert [(d['action'], d['version']) for d in decisions] == [
+      ('released', 1), ('released', 2), ('refused', None)]
+  assert decisions[2]['reasons'] == summary['reasons']
+  assert decisions[2]['pipeline_run'] == summary['pipeline_run']
+  assert 'index.html' in runs['oss'].keys(SERVING)
 
 
 def test_the_backend_refuses_unknown_or_mistyped_run_parameters(runs):
