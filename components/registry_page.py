@@ -16,14 +16,16 @@ _CSS = ('body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;'
 
 
 def _link(base_directory: str, path: Optional[str], text: str) -> str:
-  """A link to `path`: relative inside the serving directory, file:// for another local
-  path, the path itself as text elsewhere (an object store's console has its own URLs)."""
+  """A link to `path`: relative inside the serving directory (so it works wherever the
+  page is opened from), file:// for another local path, the path as text elsewhere."""
   if not path:
     return ''
-  if '://' in path:
+  if path.startswith(base_directory.rstrip('/') + '/'):
+    href = path[len(base_directory.rstrip('/')) + 1:]
+  elif '://' not in path:
+    href = f'file://{os.path.abspath(path)}'
+  else:
     return html.escape(path)
-  inside = os.path.relpath(path, base_directory) if '://' not in base_directory else None
-  href = inside if inside and not inside.startswith('..') else f'file://{path}'
   return f'<a href="{html.escape(href)}">{html.escape(text)}</a>'
 
 

@@ -12,6 +12,10 @@ sign that a version is complete.
 A model identical to the newest version (the same files) is not released again: re-running
 a pipeline re-evaluates the model against itself as the new baseline, blesses it again,
 and would otherwise fill the directory with copies.
+
+The version number is the next above every one the registry has used, retired versions
+included (release_manager.next_version), and the decision (released, already released,
+or not pushed and why) goes to the registry's log.
 """
 import datetime
 import hashlib

@@ -43,24 +43,25 @@ def _decision_line(d) -> str:
   run = (f' run {d.pipeline_run} ({d.model}, test mean IoU {comparison_lib.shown(d.mean_iou)}'
          + (f', against {d.baseline}' if d.baseline else '') + ')'
          if d.pipeline_run else '')
-  return (f'{d.time}  {d.what()}  by {d.by}{run}'
-          + (': ' + '; '.join(d.reasons) if d.reasons else ''))
+  more = f' (and {len(d.reasons) - 1} more: --json)' if len(d.reasons) > 1 else ''
+  return f'{d.time}  {d.what()}  by {d.by}{run}' + (f': {d.reasons[0]}{more}'
+                                                    if d.reasons else '')
 
 
-def _list(args: argparse.Namespace) -> None:
+def _list(args: argparse.Namespace, serving_dir: str) -> None:
   from petseg.components import release_log  # pylint: disable=g-import-not-at-top
   from petseg.components import release_manager  # pylint: disable=g-import-not-at-top
-  found = release_manager.releases(args.serving_dir)
-  decisions = release_log.read(args.serving_dir)
+  found = release_manager.releases(serving_dir)
+  decisions = release_log.read(serving_dir)
   if args.json:
-    output: Any = {'serving_dir': args.serving_dir,
+    output: Any = {'serving_dir': serving_dir,
                    'versions': [r.to_json() for r in found]}
     if args.all:
       output['log'] = [d.to_json() for d in decisions]
     console.say(json.dumps(output, indent=2))
     return
   if not found:
-    console.say(f'No versions in {args.serving_dir}')
+    console.say(f'No versions in {serving_dir}')
   else:
     for line in _table([_HEAD, *map(_row, found)]):
       console.say(line)
@@ -72,13 +73,13 @@ def _list(args: argparse.Namespace) -> None:
     console.say(f'{len(decisions)} decisions in the log: petseg releases --all shows them')
 
 
-def _show(args: argparse.Namespace, version: int) -> None:
+def _show(serving_dir: str, version: int) -> None:
   from petseg.components import release_log  # pylint: disable=g-import-not-at-top
   from petseg.components import release_manager  # pylint: disable=g-import-not-at-top
-  release = next((r for r in release_manager.releases(args.serving_dir)
+  release = next((r for r in release_manager.releases(serving_dir)
                   if r.version == version), None)
   if release is None:
-    raise errors.ReleaseError(f'{args.serving_dir}: there is no version {version}')
+    raise errors.ReleaseError(f'{serving_dir}: there is no version {version}')
   lines = [f'Version    {release.version} ({release.status})  {release.path}']
   if release.problem:
     lines.append(f'Problem    {release.problem}')
@@ -93,21 +94,27 @@ def _show(args: argparse.Namespace, version: int) -> None:
         f'Settings   {release.config_fingerprint}',
         f'Card       {release.model_card or "none"}',
         f'Report     {release.report or "none (released before reports were kept)"}']
-  history = [d for d in release_log.read(args.serving_dir)
+  history = [d for d in release_log.read(serving_dir)
              if d.version == version or version in d.versions]
   lines += [f'Log        {_decision_line(d)}' for d in history]
   for line in lines:
     console.say(line)
 
 
+def _serving_dir(args: argparse.Namespace) -> str:
+  """--serving-dir as this process opens it (minio:// as s3://), its file system ready."""
+  storage.register()
+  return storage.openable(args.serving_dir)
+
+
 def _releases(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   del beam_args, log_path  # no Beam; nothing worth a log
-  storage.register()
+  serving_dir = _serving_dir(args)
   words = args.words
   if not words:
-    _list(args)
+    _list(args, serving_dir)
   elif len(words) == 2 and words[0] == 'show' and words[1].isascii() and words[1].isdigit():
-    _show(args, int(words[1]))
+    _show(serving_dir, int(words[1]))
   else:
     raise errors.ConfigError(f'releases: expected nothing or "show N", got {" ".join(words)!r}')
 
@@ -115,20 +122,20 @@ def _releases(args: argparse.Namespace, beam_args: Sequence[str], log_path: str)
 def _rollback(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   del beam_args, log_path
   from petseg.components import release_manager  # pylint: disable=g-import-not-at-top
-  storage.register()
-  decision = release_manager.rollback(args.serving_dir, args.reason, to=args.to)
+  serving_dir = _serving_dir(args)
+  decision = release_manager.rollback(serving_dir, args.reason, to=args.to)
   retired = ', '.join(map(str, decision.versions))
-  console.say(f'Rolled back {args.serving_dir}: version {decision.version} is served now; '
-              f'retired {retired} (kept in {args.serving_dir}/.retired). Undo: petseg '
+  console.say(f'Rolled back {serving_dir}: version {decision.version} is served now; '
+              f'retired {retired} (kept in {serving_dir}/.retired). Undo: petseg '
               f'restore {max(decision.versions)} --serving-dir {args.serving_dir}')
 
 
 def _restore(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   del beam_args, log_path
   from petseg.components import release_manager  # pylint: disable=g-import-not-at-top
-  storage.register()
-  decision = release_manager.restore(args.serving_dir, args.version, args.reason or '')
-  console.say(f'Restored {", ".join(map(str, decision.versions))} in {args.serving_dir}: '
+  serving_dir = _serving_dir(args)
+  decision = release_manager.restore(serving_dir, args.version, args.reason or '')
+  console.say(f'Restored {", ".join(map(str, decision.versions))} in {serving_dir}: '
               f'version {decision.version} is served now')
 
 
