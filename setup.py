@@ -44,7 +44,8 @@ setuptools.setup(
     ],
     # cel-python: the Kubeflow harness evaluates trigger conditions as the backends do (CEL);
     # moto: a real S3 API server on localhost, the tests' object store.
-    extras_require={'test': ['pytest>=8', 'cel-python>=0.5,<0.6', 'moto[server]>=5,<6'],
+    extras_require={'test': ['pytest>=8', 'pytest-timeout>=2.3,<3', 'cel-python>=0.5,<0.6',
+                             'moto[server]>=5,<6'],
                     'bench': ['matplotlib>=3.8,<3.10']},
     entry_points={'console_scripts': ['petseg=petseg.cli:entry']},
 )

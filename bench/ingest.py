@@ -19,7 +19,7 @@ from petseg.components import listing
 from petseg.components import oxford_pets_reader
 from petseg.components import sources
 from petseg.models import input_pipeline
-from petseg.pipeline import local_runner
+from petseg.pipeline import beam_args as beam_args_lib
 import tensorflow as tf
 
 
@@ -57,7 +57,7 @@ def main():
   with tempfile.TemporaryDirectory() as tmp:
     start = time.perf_counter()
     examples = example_gen.ingest(data_dir, config, os.path.join(tmp, 'ours'),
-                                  local_runner.checked_beam_args(beam_args))
+                                  beam_args_lib.checked(beam_args))
     ours_s = time.perf_counter() - start
 
     os.makedirs(os.path.join(tmp, 'baseline'))

@@ -19,6 +19,7 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
+from petseg.components import evaluator
 from petseg.components import ingest_report
 from petseg.components import release_log
 from petseg.components import release_manager
@@ -86,7 +87,7 @@ class Executor(base_executor.BaseExecutor):
     summary = run_summary.build(
         examples_uri=one['examples'].uri, ingest=ingest, model_uri=one['model'].uri,
         model_run_uri=one['model_run'].uri, evaluation_uri=one['evaluation'].uri,
-        blessed=one['blessing'].get_int_custom_property('blessed') == 1,
+        blessed=one['blessing'].get_int_custom_property(evaluator.BLESSED_KEY) == 1,
         baseline=({'version': version, 'model_path': baseline.get_string_custom_property(
             release_registry.PATH)} if version else None),
         pipeline=exec_properties['pipeline_name'],
@@ -96,7 +97,7 @@ class Executor(base_executor.BaseExecutor):
     summary = dataclasses.replace(summary, report=storage.durable(page.uri))
     output = one['summary']
     run_summary.write(summary, output.uri)
-    output.set_int_custom_property('blessed', int(summary.blessed))
+    output.set_int_custom_property(evaluator.BLESSED_KEY, int(summary.blessed))
     if summary.test['mean_iou'] is not None:
       output.set_float_custom_property('mean_iou', summary.test['mean_iou'])
     fileio.makedirs(os.path.dirname(page.uri))

@@ -25,7 +25,7 @@ from petseg.core import errors
 from petseg.core import storage
 from petseg.kubeflow import conformance
 from petseg.kubeflow import entrypoint
-from petseg.pipeline import local_runner
+from petseg.pipeline import beam_args as beam_args_lib
 from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import run_config
 
@@ -234,7 +234,7 @@ def compile_pipeline(output: str, image: str, pipeline_root: str, data_dir: str,
       data_dir=storage.openable(data_dir),
       config=config,
       serving_dir=storage.openable(serving_dir),
-      beam_pipeline_args=local_runner.checked_beam_args(beam_args),
+      beam_pipeline_args=beam_args_lib.checked(beam_args),
       enable_cache=enable_cache,
       runtime_parameters=parameters)
   job = kubeflow_v2_dag_runner.KubeflowV2DagRunner(

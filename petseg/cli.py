@@ -181,11 +181,12 @@ def _run(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> N
   """Checks every setting and path, takes the output directory's lock, tidies up after
   a run that was killed there, runs, and summarises."""
   from petseg import run_lock  # pylint: disable=g-import-not-at-top
+  from petseg.pipeline import beam_args as beam_args_lib  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   storage.register()
   config = _run_config(args)
   _local_data(config.dataset, args.data_dir)
-  local_runner.checked_beam_args(beam_args)
+  beam_args_lib.checked(beam_args)
   if storage.is_remote(args.output_dir):
     raise errors.ConfigError(f'--output-dir {args.output_dir}: must be on this machine (it '
                              'holds ML Metadata, the lock and the log); put the artifacts '
@@ -264,12 +265,12 @@ def _predict(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) 
 
 def _evaluate(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   from petseg import released_model  # pylint: disable=g-import-not-at-top
-  from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  from petseg.pipeline import beam_args as beam_args_lib  # pylint: disable=g-import-not-at-top
   storage.register()
   dataset = _from_settings(args, lambda settings: sources.dataset_config(
       args.dataset, args.data_dir, settings['dataset']))
   _local_data(dataset, args.data_dir)
-  beam_args = local_runner.checked_beam_args(beam_args)
+  beam_args = beam_args_lib.checked(beam_args)
   console.say(json.dumps(released_model.evaluate(args.model_dir, dataset, args.data_dir,
                                                  args.split, beam_args), indent=2))
   console.error(f'Log: {log_path}')

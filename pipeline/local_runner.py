@@ -1,11 +1,8 @@
 """Runs the pipeline on this machine: LocalDagRunner, Beam DirectRunner, SQLite ML Metadata."""
-import contextlib
 import datetime
-import io
 import os
-from typing import Any, Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
-from apache_beam.options import pipeline_options
 from tfx.dsl.compiler import compiler
 from tfx.dsl.compiler import constants
 from tfx.orchestration import metadata as tfx_metadata
@@ -18,23 +15,10 @@ from petseg.components import ingest_report
 from petseg.components import release_registry
 from petseg.core import errors
 from petseg.core import storage
+from petseg.pipeline import beam_args as beam_args_lib
 from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import run_config
-
-# On 2 cores, in-memory beats the multi-process and multi-thread modes (measured: ExampleGen
-# at 2,400 images 25-28 s, against 32-34 s and 28-32 s).
-DEFAULT_BEAM_ARGS = ('--runner=DirectRunner', '--direct_running_mode=in_memory',
-                     '--direct_num_workers=1')
-# The Beam options by which the workers get petseg's code (TFX's dependency_utils looks for
-# the same ones). Without any, each Beam step would package TFX's own sources for its
-# workers (1.7 s a step, measured), a package that lacks petseg's code anyway.
-_CODE_OPTIONS = ('sdk_container_image', 'worker_harness_container_image', 'setup_file',
-                 'extra_packages', 'requirements_file')
-# Workers that run in this process or as processes beside it, in this same Python: they
-# have petseg already. Naming an image for them tells TFX so; they never pull it.
-_SAME_PYTHON_IMAGE = 'unused:workers-share-this-python'
-
 
 def metadata_path(output_dir: str) -> str:
   return os.path.join(output_dir, 'metadata.sqlite')
@@ -42,50 +26,6 @@ def metadata_path(output_dir: str) -> str:
 
 def default_serving_dir(output_dir: str) -> str:
   return os.path.join(output_dir, 'serving')
-
-
-def _worker_image(options: Dict[str, Any]) -> Optional[str]:
-  """The container image of the runner's workers: _SAME_PYTHON_IMAGE for the DirectRunner
-  and for a portable runner whose environment is not a container (LOOPBACK, PROCESS,
-  EXTERNAL, a subprocess); a portable runner's DOCKER environment_config; else None."""
-  runner = str(options.get('runner') or 'DirectRunner').lower()
-  if 'direct' in runner:
-    return _SAME_PYTHON_IMAGE
-  if 'dataflow' in runner:
-    return None
-  if 'docker' not in str(options.get('environment_type') or 'DOCKER').lower():
-    return _SAME_PYTHON_IMAGE
-  return options.get('environment_config')
-
-
-def checked_beam_args(user_args: Sequence[str]) -> List[str]:
-  """The defaults, overridden by the user's (later arguments win), checked up front: Beam
-  rejects a malformed option by exiting from inside a component, and drops an unknown
-  one (a typo) with a warning only. The workers' image is made explicit (TFX then packages
-  nothing), and a runner whose containers would lack petseg's code is refused."""
-  args = [*DEFAULT_BEAM_ARGS, *user_args]
-  parsers, message = [], io.StringIO()
-  try:
-    with contextlib.redirect_stderr(message):  # argparse's usage and error
-      options = pipeline_options.PipelineOptions(args).get_all_options(
-          add_extra_args_fn=parsers.append)
-  except SystemExit:
-    reason = (message.getvalue().strip().splitlines() or ['no reason given'])[-1]
-    raise errors.ConfigError(
-        f'Beam rejected the arguments {" ".join(user_args)}: {reason}') from None
-  _, unknown = parsers[0].parse_known_args(args)
-  if unknown:
-    raise errors.ConfigError(f'Beam does not know the arguments {" ".join(unknown)} (after '
-                             '"--"); check their spelling against Beam\'s pipeline options')
-  if any(options.get(option) for option in _CODE_OPTIONS):
-    return args
-  image = _worker_image(options)
-  if not image:
-    raise errors.ConfigError(
-        f'Beam\'s {options["runner"]} runs its workers in containers, which need petseg\'s '
-        'code: pass --sdk_container_image=REGISTRY/petseg:TAG (kubeflow/Dockerfile) after '
-        '"--"')
-  return [*args, f'--sdk_container_image={image}']
 
 
 def _absolute(path: str) -> str:
@@ -101,7 +41,7 @@ def build(output_dir: str, data_dir: str, config: run_config.RunConfig,
   `serving_dir` (default OUTPUT_DIR/serving). Any of the data directory, the pipeline
   root and the serving directory may be in an object store (core/storage.py)."""
   # Before anything is created: the metadata connection config makes OUTPUT_DIR.
-  beam_args = checked_beam_args(beam_args)
+  beam_args = beam_args_lib.checked(beam_args)
   serving_dir = _absolute(storage.openable(serving_dir or default_serving_dir(output_dir)))
   root = _absolute(storage.openable(pipeline_root or default_pipeline_root(output_dir)))
   return pipeline_lib.create_pipeline(

@@ -41,12 +41,6 @@ def output_artifacts(store: mlmd.MetadataStore, execution_id: int,
   return _artifacts(store, execution_id, key, (metadata_store_pb2.Event.OUTPUT,))
 
 
-def input_artifacts(store: mlmd.MetadataStore, execution_id: int,
-                    key: str) -> List[metadata_store_pb2.Artifact]:
-  """The artifacts an execution read under `key`."""
-  return _artifacts(store, execution_id, key, (metadata_store_pb2.Event.INPUT,))
-
-
 def latest_executions(store: mlmd.MetadataStore,
                       pipeline_name: str) -> Dict[str, metadata_store_pb2.Execution]:
   """Node id -> its latest execution, in the order the nodes first ran."""

@@ -147,7 +147,9 @@ def create_pipeline(
       pipeline_name=pipeline_name, pipeline_run=PIPELINE_RUN_PLACEHOLDER,
       serving_dir=serving_dir)
   # Push: copy the model into the serving directory as its next version, only when blessed.
-  with conditional.Cond(evaluator.outputs['blessing'].future()[0].custom_property('blessed') == 1):
+  blessed = evaluator.outputs['blessing'].future()[0].custom_property(
+      evaluator_lib.BLESSED_KEY)
+  with conditional.Cond(blessed == 1):
     pusher = serving_pusher.ServingPusher(
         model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
         summary=record.outputs['summary'], base_directory=serving_dir).with_id('Pusher')

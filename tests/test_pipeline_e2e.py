@@ -11,13 +11,13 @@ from petseg.components import release_registry
 from petseg.components import sources
 from petseg.components import validation_gate
 from petseg.models import training
+from petseg.pipeline import beam_args
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import run_config
 from tests.helpers import count_records
 
-pytestmark = pytest.mark.slow
 # One epoch at 32 pixels cannot reach the release gate: Pusher is skipped.
 NODES = ['ExampleGen', 'CuratedSchema', 'StatisticsGen', 'ExampleValidator',
          'ValidationGate', 'Transform', 'Trainer', 'LatestRelease', 'Evaluator',
@@ -42,6 +42,7 @@ def _examples(output_dir):
   return examples
 
 
+@pytest.mark.slow
 def test_pipeline_ingests_validates_and_caches(tmp_path, sample_dir, capsys):
   out = tmp_path / 'out'
   assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(sample_dir),
@@ -66,6 +67,7 @@ def test_pipeline_ingests_validates_and_caches(tmp_path, sample_dir, capsys):
   assert _examples(out).id == examples.id
 
 
+@pytest.mark.slow
 def test_latest_release_is_cached_only_while_the_registry_is_unchanged(tmp_path, sample_dir):
   config = run_config.RunConfig(sources.dataset_config('oxford_pets', str(sample_dir)),
                                 QUICK_TRAINING)
@@ -98,6 +100,7 @@ def test_latest_release_is_cached_only_while_the_registry_is_unchanged(tmp_path,
   assert not latest_release(bare).execution_options.caching_options.enable_cache
 
 
+@pytest.mark.slow
 def test_schema_anomalies_fail_the_run(tmp_path, sample_dir):
   """A breed outside the curated schema's domain reaches ExampleValidator and stops the run."""
   data = tmp_path / 'data'
@@ -118,6 +121,7 @@ def test_schema_anomalies_fail_the_run(tmp_path, sample_dir):
   assert 'Transform' not in states  # nothing downstream of the gate ran
 
 
+@pytest.mark.slow
 def test_cli_reports_rejects_and_exits_non_zero(tmp_path, sample_dir, capsys):
   data = tmp_path / 'data'
   shutil.copytree(sample_dir, data)
@@ -151,7 +155,7 @@ def test_beam_arguments_reach_the_pipeline(tmp_path, sample_dir):
       '--environment_config=registry/petseg:1'], 'registry/petseg:1'),
 ])
 def test_tfx_packages_nothing_for_workers_that_have_petseg(user_args, image):
-  args = local_runner.checked_beam_args(user_args)
+  args = beam_args.checked(user_args)
   assert args[-1] == f'--sdk_container_image={image}'
   # TFX's own check: without a worker image it would build and stage a package of itself.
   assert dependency_utils.make_beam_dependency_flags(args) == args
@@ -160,7 +164,7 @@ def test_tfx_packages_nothing_for_workers_that_have_petseg(user_args, image):
 def test_a_worker_image_given_is_kept():
   user_args = ['--runner=DataflowRunner', '--project=p', '--region=r',
                '--sdk_container_image=registry/petseg:1']
-  assert local_runner.checked_beam_args(user_args)[-len(user_args):] == user_args
+  assert beam_args.checked(user_args)[-len(user_args):] == user_args
 
 
 def test_bad_beam_arguments_stop_before_the_run(tmp_path, sample_dir, capsys):
