@@ -151,6 +151,21 @@ def _move(source: str, destination: str) -> None:
   fileio.rmtree(source)
 
 
+def _move_versions(base_directory: str, versions: List[int], retire: bool) -> None:
+  """Moves `versions`, in the order given, out of sight (retire) or back; ReleaseError
+  naming the version and the reason when the file system refuses, and what moved before."""
+  for i, version in enumerate(versions):
+    source, destination = (release_registry.version_path(base_directory, version, not retire),
+                           release_registry.version_path(base_directory, version, retire))
+    try:
+      _move(source, destination)
+    except (OSError, tf.errors.OpError) as e:
+      moved = ', '.join(map(str, versions[:i])) or 'none'
+      raise errors.ReleaseError(
+          f'{source}: cannot be moved to {destination} ({getattr(e, "strerror", None) or e});'
+          f' moved before it: {moved}') from None
+
+
 def _served_after(base_directory: str) -> int:
   return release_registry.newest_release(base_directory) or 0
 
@@ -187,9 +202,8 @@ def rollback(base_directory: str, reason: str, to: Optional[int] = None) -> rele
       raise errors.ReleaseError(
           f'{base_directory}: {release_registry.RETIRED_DIR} already holds version '
           f'{taken[0]}; move one of the two copies away; nothing was changed')
-    for version in retire:  # lowest first: the served version changes at the last move
-      _move(release_registry.version_path(base_directory, version),
-            release_registry.version_path(base_directory, version, retired=True))
+    # Lowest first: the served version changes at the last move.
+    _move_versions(base_directory, retire, retire=True)
     decision = release_log.Decision(
         time=release_log.now(), action=release_log.ROLLBACK, by=release_registry.who(),
         reasons=[reason], version=_served_after(base_directory), versions=retire)
@@ -226,9 +240,8 @@ def restore(base_directory: str, version: int, reason: str = '') -> release_log.
     if taken:
       raise errors.ReleaseError(f'{base_directory}: a version {taken[0]} is in sight already; '
                                 'move one of the two copies away; nothing was changed')
-    for v in group:  # highest first: the server switches once, at the first move
-      _move(release_registry.version_path(base_directory, v, retired=True),
-            release_registry.version_path(base_directory, v))
+    # Highest first: the server switches once, at the first move.
+    _move_versions(base_directory, group, retire=False)
     decision = release_log.Decision(
         time=release_log.now(), action=release_log.RESTORE, by=release_registry.who(),
         reasons=[reason] if reason.strip() else [], version=_served_after(base_directory),

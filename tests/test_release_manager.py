@@ -1,5 +1,6 @@
 """The release registry as release managers drive it: list, show, roll back, restore, the
 decision log and the index page, safe with several writers, on a local disk and on S3."""
+import errno
 import html.parser
 import json
 import os
@@ -387,3 +388,25 @@ def test_on_s3_the_lock_is_created_only_if_absent_and_taken_over_when_stale(
     with pytest.raises(errors.ReleaseError, match='locked by a long push'):
       with s3_lock.held(lock, 'another', wait_seconds=1):
         pass
+
+
+def test_a_rollback_the_file_system_refuses_is_one_line(tmp_path, capsys, monkeypatch):
+  serving = _two_versions(tmp_path)
+  serving_pusher.publish(_model(tmp_path / 'm3', 'three'), serving, _compared_with(2))
+  renames = []
+
+  def rename(source, destination):  # the second move fails, as across devices
+    renames.append(source)
+    if len(renames) == 2:
+      raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+    os.replace(source, destination)
+
+  monkeypatch.setattr(release_manager.os, 'rename', rename)
+  code, _, err = _cli(capsys, 'rollback', '--serving-dir', serving, '--to', '1', '--reason',
+                      'x')
+  assert (code, err) == (1, f'petseg: error: {serving}/3: cannot be moved to '
+                         f'{serving}/.retired/3 (Invalid cross-device link); moved before '
+                         'it: 2\n')
+  # Lowest first: version 3, the highest, is still served; nothing was logged as done.
+  assert release_registry.newest_release(serving) == 3
+  assert [d.action for d in release_log.read(serving)] == ['released'] * 3
