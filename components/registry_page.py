@@ -8,6 +8,7 @@ from typing import List, Optional, Sequence
 
 from petseg.components import release_log
 from petseg.core import comparison as comparison_lib
+from petseg.core import storage
 
 _CSS = ('body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;'
         'margin-bottom:2em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}'
@@ -22,7 +23,7 @@ def _link(base_directory: str, path: Optional[str], text: str) -> str:
     return ''
   if path.startswith(base_directory.rstrip('/') + '/'):
     href = path[len(base_directory.rstrip('/')) + 1:]
-  elif '://' not in path:
+  elif not storage.is_remote(path):
     href = f'file://{os.path.abspath(path)}'
   else:
     return html.escape(path)

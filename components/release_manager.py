@@ -27,6 +27,7 @@ from petseg.components import registry_page
 from petseg.components import release_log
 from petseg.components import release_registry
 from petseg.core import errors
+from petseg.core import storage
 
 # A version's status.
 SERVING = 'serving'  # the highest complete version: what TF Serving's default policy serves
@@ -99,13 +100,12 @@ def _check_exists(base_directory: str) -> None:
 def releases(base_directory: str) -> List[Release]:
   """Every version, the retired ones included, newest first."""
   _check_exists(base_directory)
-  served = release_registry.newest_release(base_directory)
+  complete = release_registry.complete_versions(base_directory)
+  served = max(complete, default=None)
   found = [_release(base_directory, v, RETIRED)
            for v in release_registry.retired_versions(base_directory)]
   for version in release_registry.versions(base_directory):
-    complete = fileio.exists(os.path.join(release_registry.version_path(
-        base_directory, version), release_registry.SAVED_MODEL))
-    status = SERVING if version == served else AVAILABLE if complete else INCOMPLETE
+    status = SERVING if version == served else AVAILABLE if version in complete else INCOMPLETE
     found.append(_release(base_directory, version, status))
   return sorted(found, key=lambda r: r.version, reverse=True)
 
@@ -125,8 +125,9 @@ def refresh_index(base_directory: str) -> None:
   The page only shows the registry: a damaged log record or a full disk leaves it as it
   was, with a warning (`petseg releases` names a damaged record)."""
   try:
-    page = registry_page.page(base_directory, releases(base_directory),
-                              release_registry.newest_release(base_directory),
+    found = releases(base_directory)
+    page = registry_page.page(base_directory, found,
+                              next((r.version for r in found if r.status == SERVING), None),
                               release_log.read(base_directory))
     release_registry.write_whole(
         os.path.join(base_directory, release_registry.INDEX_FILE), page)
@@ -143,7 +144,7 @@ def log(base_directory: str, decision: release_log.Decision) -> None:
 def _move(source: str, destination: str) -> None:
   """Moves a version, atomically where the file system can (see the module doc)."""
   fileio.makedirs(os.path.dirname(destination))
-  if '://' not in source:
+  if not storage.is_remote(source):
     os.rename(source, destination)
     return
   release_registry.copy_version(source, destination)
@@ -162,8 +163,8 @@ def _move_versions(base_directory: str, versions: List[int], retire: bool) -> No
     except (OSError, tf.errors.OpError) as e:
       moved = ', '.join(map(str, versions[:i])) or 'none'
       raise errors.ReleaseError(
-          f'{source}: cannot be moved to {destination} ({getattr(e, "strerror", None) or e});'
-          f' moved before it: {moved}') from None
+          f'{source}: cannot be moved to {destination} '
+          f'({release_registry.failure_reason(e)}); moved before it: {moved}') from None
 
 
 def _served_after(base_directory: str) -> int:
@@ -177,11 +178,11 @@ def rollback(base_directory: str, reason: str, to: Optional[int] = None) -> rele
     raise errors.ConfigError('a rollback needs a reason (--reason), for the log')
   _check_exists(base_directory)
   with release_registry.lock(base_directory):
-    served = release_registry.newest_release(base_directory)
+    complete = release_registry.complete_versions(base_directory)
+    served = max(complete, default=None)
     if served is None:
       raise errors.ReleaseError(f'{base_directory}: no version is served; nothing to roll '
                                 'back')
-    complete = [r.version for r in releases(base_directory) if r.status in (SERVING, AVAILABLE)]
     if to is None:
       older = [v for v in complete if v < served]
       if not older:

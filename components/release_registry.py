@@ -34,6 +34,7 @@ from tfx.utils import path_utils
 
 from petseg.core import errors
 from petseg.core import s3_lock
+from petseg.core import storage
 
 SAVED_MODEL = 'saved_model.pb'
 RECORD_FILE = os.path.join('assets.extra', 'release.json')
@@ -93,11 +94,16 @@ def ignored_entries(base_directory: str) -> List[str]:
           if name not in versions_here and name != INDEX_FILE and not name.startswith('.')]
 
 
+def complete_versions(base_directory: str) -> List[int]:
+  """The versions a server sees that are complete (their saved_model.pb, written last, is
+  there), in order."""
+  return [v for v in versions(base_directory)
+          if fileio.exists(os.path.join(base_directory, str(v), SAVED_MODEL))]
+
+
 def newest_release(base_directory: str) -> Optional[int]:
-  """The highest version that is complete (its saved_model.pb is written last), or None."""
-  return max((v for v in _versions(base_directory)
-              if fileio.exists(os.path.join(base_directory, str(v), SAVED_MODEL))),
-             default=None)
+  """The highest complete version, or None."""
+  return max(complete_versions(base_directory), default=None)
 
 
 def state(base_directory: str) -> str:
@@ -169,7 +175,7 @@ def lock(base_directory: str) -> Iterator[None]:
                       f'{who()} (process {os.getpid()})'):
       yield
     return
-  if '://' in base_directory:
+  if storage.is_remote(base_directory):
     yield
     return
   path = os.path.join(base_directory, LOCK_FILE)
@@ -189,7 +195,7 @@ def write_whole(path: str, text: str) -> None:
   """Writes `path` so that a reader sees the old file or the new one, never a part: a
   rename over it on a local file system; one object written in one request on an object
   store."""
-  if '://' in path:
+  if storage.is_remote(path):
     with fileio.open(path, 'w') as f:
       f.write(text)
     return
@@ -202,6 +208,14 @@ def write_whole(path: str, text: str) -> None:
   finally:
     if os.path.exists(partial):
       os.remove(partial)
+
+
+def failure_reason(error: Exception) -> str:
+  """An OSError's or TensorFlow error's reason, without its traceback or paths."""
+  if isinstance(error, OSError) and error.strerror:
+    return error.strerror
+  text = getattr(error, 'message', None) or str(error)
+  return re.split(r'[:;] ', text)[-1]  # TensorFlow's: "PATH; REASON" or "PATH: REASON"
 
 
 def copy_version(source: str, destination: str,

@@ -20,7 +20,6 @@ or not pushed and why) goes to the registry's log.
 import datetime
 import hashlib
 import os
-import re
 import uuid
 from typing import Any, Callable, Dict, List, Optional
 
@@ -138,7 +137,7 @@ def _push(model_path: str, base_directory: str, summary: Dict[str, Any]) -> str:
             model_card.KEY: {**card, 'model_details': {**card['model_details'],
                                                        'version': int(version)}}}
   final = os.path.join(base_directory, version)
-  if '://' in base_directory:
+  if storage.is_remote(base_directory):
     release_registry.copy_version(model_path, final, _add_record(record))
     return version
   staging = os.path.join(base_directory, f'.staging-{uuid.uuid4().hex}')
@@ -148,20 +147,12 @@ def _push(model_path: str, base_directory: str, summary: Dict[str, Any]) -> str:
     os.rename(staging, final)
   except (OSError, tf.errors.OpError) as e:
     raise errors.ReleaseError(
-        f'{final}: cannot be written ({_why(e)}); the model needs {_size(model_path):,} '
-        'bytes there; nothing was released') from None
+        f'{final}: cannot be written ({release_registry.failure_reason(e)}); the model '
+        f'needs {_size(model_path):,} bytes there; nothing was released') from None
   finally:
     if fileio.exists(staging):
       fileio.rmtree(staging)
   return version
-
-
-def _why(error: Exception) -> str:
-  """An OSError's or TensorFlow error's reason, without its traceback or paths."""
-  if isinstance(error, OSError) and error.strerror:
-    return error.strerror
-  message = getattr(error, 'message', None) or str(error)
-  return re.split(r'[:;] ', message)[-1]  # TensorFlow's: "PATH; REASON" or "PATH: REASON"
 
 
 def _size(directory: str) -> int:
