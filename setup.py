@@ -43,8 +43,11 @@ setuptools.setup(
         'boto3>=1.28',
     ],
     # cel-python: the Kubeflow harness evaluates trigger conditions as the backends do (CEL);
-    # moto: a real S3 API server on localhost, the tests' object store.
-    extras_require={'test': ['pytest>=8', 'pytest-timeout>=2.3,<3', 'cel-python>=0.5,<0.6',
+    # moto: a real S3 API server on localhost, the tests' object store; pytest-xdist: the
+    # suite in two workers (its test groups need pytest 8: pytest 9 ignores the node ids
+    # that pytest-xdist 3.8 rewrites to group tests).
+    extras_require={'test': ['pytest>=8,<9', 'pytest-timeout>=2.3,<3',
+                             'pytest-xdist>=3.6,<4', 'cel-python>=0.5,<0.6',
                              'moto[server]>=5,<6'],
                     'bench': ['matplotlib>=3.8,<3.10']},
     entry_points={'console_scripts': ['petseg=petseg.cli:entry']},

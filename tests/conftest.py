@@ -1,21 +1,25 @@
 """Shared fixtures: generated datasets and one trained pipeline run (helpers.py has the
 helper functions)."""
+import contextlib
+import dataclasses
+import io
 import os
 import pathlib
 import sys
+from typing import Dict, List
 
 import pytest
 
 import petseg  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from petseg import sample_data
-from tests.helpers import TRAINING_FLAGS
+from tests.helpers import QUICK, TRAINING_FLAGS
 
 
 @pytest.fixture(scope='session')
 def trained(tmp_path_factory):
-  """One seeded run of the whole pipeline (~100 s): (root, ML Metadata store). The data is
-  root/data, the run's output root/out. Tests that run the pipeline again in root/out
-  read the first run's executions, not the latest."""
+  """One seeded run of the whole pipeline (~80 s): (root, ML Metadata store). The data is
+  root/data, the run's output root/out. Tests only read it: one that runs the pipeline
+  again does so in a continuation of it (helpers.continuation)."""
   from petseg import cli  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import metadata  # pylint: disable=g-import-not-at-top
@@ -24,6 +28,37 @@ def trained(tmp_path_factory):
   assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(root / 'data'),
                    '--output-dir', str(root / 'out'), *TRAINING_FLAGS]) == 0
   return root, metadata.connect(local_runner.metadata_path(str(root / 'out')))
+
+
+@dataclasses.dataclass(frozen=True)
+class QuickRun:
+  """`petseg run --dataset oxford_pets` on the sample with QUICK training, twice in one
+  output directory: what each run printed and its steps' final states (node id -> state)."""
+  data: pathlib.Path
+  out: pathlib.Path
+  printed: List[str]
+  states: List[Dict[str, int]]
+
+
+@pytest.fixture(scope='session')
+def quick_run(tmp_path_factory, sample_dir) -> QuickRun:
+  """The whole pipeline on the sample with one short epoch (~40 s), then again with nothing
+  changed (from the cache). Tests only read it."""
+  from petseg import cli  # pylint: disable=g-import-not-at-top
+  from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  from petseg.pipeline import metadata  # pylint: disable=g-import-not-at-top
+  out = tmp_path_factory.mktemp('quick') / 'out'
+  printed, states = [], []
+  for _ in range(2):
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+      assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(sample_dir),
+                       '--output-dir', str(out), *QUICK]) == 0
+    printed.append(stdout.getvalue())
+    store = metadata.connect(local_runner.metadata_path(str(out)))
+    states.append({node: e.last_known_state
+                   for node, e in metadata.run_executions(store, 'petseg').items()})
+  return QuickRun(sample_dir, out, printed, states)
 
 
 @pytest.fixture(scope='session')
@@ -41,6 +76,28 @@ def s3():
   from tests import s3_server  # pylint: disable=g-import-not-at-top
   with s3_server.serve() as env:
     yield env, s3_server.client(env)
+
+
+# Tests that share an expensive session fixture run in one xdist worker, so that it is made
+# once; the rest are grouped by module (module fixtures are made once too). The longest
+# groups are handed out first, so that scripts/test.sh's two workers end together.
+_SHARED_RUNS = ('trained', 'quick_run')
+_LONGEST_FIRST = ('test_kfp_pipeline', 'trained', 'quick_run', 'test_faults',
+                  'test_object_store_e2e')
+
+
+def _group(item) -> str:
+  shared = [name for name in _SHARED_RUNS if name in item.fixturenames]
+  return shared[0] if shared else item.module.__name__.rsplit('.', 1)[-1]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config, items):
+  del config
+  for item in items:
+    item.add_marker(pytest.mark.xdist_group(_group(item)))
+  rank = {group: i for i, group in enumerate(_LONGEST_FIRST)}
+  items.sort(key=lambda item: rank.get(_group(item), len(rank)))  # stable: order kept
 
 
 def pytest_unconfigure(config):

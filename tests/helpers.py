@@ -4,6 +4,7 @@ import dataclasses
 import io
 import os
 import pathlib
+import shutil
 
 import numpy as np
 from PIL import Image
@@ -46,9 +47,30 @@ def trimap(height=12, width=16) -> np.ndarray:
   return t
 
 
+def continuation(trained_root: pathlib.Path, work: pathlib.Path) -> pathlib.Path:
+  """An output directory, work/out, that continues the shared trained run (conftest.py)
+  without writing to it: its ML Metadata, whose records point at the trained run's
+  artifacts (so the cache finds them), and its release registry, copied."""
+  from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
+  out = work / 'out'
+  out.mkdir(parents=True)
+  shutil.copy2(local_runner.metadata_path(str(trained_root / 'out')), out)
+  shutil.copytree(trained_root / 'out' / 'serving', out / 'serving')
+  return out
+
+
+def trained_output(store, node: str, key: str) -> str:
+  """The URI of the trained run's (conftest.py) output `key` of step `node`."""
+  from petseg.pipeline import metadata  # pylint: disable=g-import-not-at-top
+  execution, = metadata.executions(store, 'petseg', node)
+  return metadata.output_artifacts(store, execution.id, key)[0].uri
+
+
 # The demo's training settings: 64 generated pets, unet_xception at 96x96.
 TRAINING_FLAGS = ['--image-size', '96', '--batch-size', '8', '--learning-rate', '0.002',
                   '--epochs', '30']
+# One short epoch at 32 pixels: a whole run that tests the steps, not the learning.
+QUICK = ['--epochs', '1', '--image-size', '32', '--batch-size', '4']
 
 
 def encode(array_or_image, fmt, **save_args) -> bytes:

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from petseg.components import trainer as trainer_component
 from petseg.pipeline import metadata
+from tests.helpers import trained_output
 
 pytestmark = pytest.mark.slow
 
@@ -37,19 +38,14 @@ def _free_ports(n):
   return ports
 
 
-def _first_output(store, node, key):
-  execution = metadata.executions(store, 'petseg', node)[0]
-  return metadata.output_artifacts(store, execution.id, key)[0].uri
-
-
 def test_two_workers_train_one_model_that_the_chief_exports(trained, tmp_path):
   _, store = trained
-  examples = _first_output(store, 'Transform', 'transformed_examples')
+  examples = trained_output(store, 'Transform', 'transformed_examples')
   config = trainer_component.training_config_of(metadata.executions(store, 'petseg', 'Trainer')[0])
   fn_args = {
       'train_files': [os.path.join(examples, 'Split-train', '*')],
       'eval_files': [os.path.join(examples, 'Split-eval', '*')],
-      'transform_output': _first_output(store, 'Transform', 'transform_graph'),
+      'transform_output': trained_output(store, 'Transform', 'transform_graph'),
       'serving_model_dir': str(tmp_path / 'serving'),
       'model_run_dir': str(tmp_path / 'run'),
       'custom_config': {**config, 'epochs': 2},

@@ -23,7 +23,6 @@ NODES = ['ExampleGen', 'CuratedSchema', 'StatisticsGen', 'ExampleValidator',
          'ValidationGate', 'Transform', 'Trainer', 'LatestRelease', 'Evaluator',
          'ReleaseRecord']
 # Training is tested in test_training_e2e; here one short epoch keeps the run quick.
-QUICK = ['--epochs', '1', '--image-size', '32', '--batch-size', '4']
 QUICK_TRAINING = training.TrainingConfig(epochs=1, image_size=32, batch_size=4)
 COMPLETE = metadata_store_pb2.Execution.COMPLETE
 CACHED = metadata_store_pb2.Execution.CACHED
@@ -43,28 +42,22 @@ def _examples(output_dir):
 
 
 @pytest.mark.slow
-def test_pipeline_ingests_validates_and_caches(tmp_path, sample_dir, capsys):
-  out = tmp_path / 'out'
-  assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(sample_dir),
-                   '--output-dir', str(out), *QUICK]) == 0
-  assert _states(out) == {node: COMPLETE for node in NODES}
-  examples = _examples(out)
+def test_pipeline_ingests_validates_and_caches(quick_run):
+  assert quick_run.states[0] == {node: COMPLETE for node in NODES}
+  examples = _examples(quick_run.out)
   counts = {split: count_records(examples.uri, split) for split in ('train', 'eval', 'test')}
   assert counts['test'] == 9 and counts['train'] + counts['eval'] == 27
   for split, n in counts.items():
     assert examples.custom_properties[f'{split}_examples'].int_value == n
-  printed = capsys.readouterr().out
+  printed = quick_run.printed[0]
   assert 'test 9 (+0 rejected)' in printed and 'ingest_report.json' in printed
   for node in NODES:  # each step on a line of its own, with how it went
     assert re.search(rf'^  {node} +ran +\d+\.\d s$', printed, re.M), node
   assert 'WARNING' not in printed and 'tensorflow' not in printed.lower()
-  assert (out / 'petseg.log').stat().st_size > 0
+  assert (quick_run.out / 'petseg.log').stat().st_size > 0
 
   # Unchanged inputs, configuration and release registry: every step comes from the cache.
-  assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(sample_dir),
-                   '--output-dir', str(out), *QUICK]) == 0
-  assert _states(out) == {node: CACHED for node in NODES}
-  assert _examples(out).id == examples.id
+  assert quick_run.states[1] == {node: CACHED for node in NODES}
 
 
 @pytest.mark.slow
@@ -119,22 +112,6 @@ def test_schema_anomalies_fail_the_run(tmp_path, sample_dir):
   assert states['ExampleValidator'] == COMPLETE
   assert states['ValidationGate'] == metadata_store_pb2.Execution.FAILED
   assert 'Transform' not in states  # nothing downstream of the gate ran
-
-
-@pytest.mark.slow
-def test_cli_reports_rejects_and_exits_non_zero(tmp_path, sample_dir, capsys):
-  data = tmp_path / 'data'
-  shutil.copytree(sample_dir, data)
-  for path in list((data / 'images').glob('*.jpg'))[:6]:
-    path.write_bytes(b'not a jpeg')
-  code = cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(data),
-                   '--output-dir', str(tmp_path / 'out'), '--max-reject-fraction', '0.1',
-                   *QUICK])
-  assert code == 1
-  error = capsys.readouterr().err
-  assert error.startswith('petseg: error: split ')
-  assert 'unreadable_image' in error and 'cannot be decoded' in error
-  assert 'ingest_report.json' in error
 
 
 def test_beam_arguments_reach_the_pipeline(tmp_path, sample_dir):

@@ -18,14 +18,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from petseg import cli
 from petseg.components import run_summary
-from petseg.components import sources
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib
-from petseg.pipeline import run_config
-from tests.helpers import read_records
-from tests.test_pipeline_e2e import QUICK_TRAINING
+from tests.helpers import QUICK, read_records
 
 pytestmark = pytest.mark.slow
 _WORKER = 'apache_beam.runners.worker.sdk_worker_main'
@@ -82,11 +80,8 @@ class _Workers(threading.Thread):
     self.join()
 
 
-def _run(data_dir, out, beam_args):
-  config = run_config.RunConfig(sources.dataset_config('oxford_pets', str(data_dir)),
-                                QUICK_TRAINING)
-  local_runner.run(local_runner.build(str(out), str(data_dir), config, beam_args=beam_args),
-                   str(out))
+def _outputs(out):
+  """(node, key) -> the output artifact of the latest run in `out`."""
   store = metadata.connect(local_runner.metadata_path(str(out)))
   executions = metadata.latest_executions(store, pipeline_lib.PIPELINE_NAME)
 
@@ -119,15 +114,18 @@ def _same_records(a_uri, b_uri, split):
 
 
 def test_portable_runner_with_two_workers_matches_the_direct_runner(
-    job_service, sample_dir, tmp_path):
-  direct = _run(sample_dir, tmp_path / 'direct', [])
+    job_service, quick_run, tmp_path):
+  direct = _outputs(quick_run.out)
   workers = _Workers()
   workers.start()
-  portable = _run(sample_dir, tmp_path / 'portable', [
-      '--runner=PortableRunner', f'--job_endpoint={job_service}',
-      '--environment_type=beam:env:harness_subprocess_python:v1',
-      f'--environment_config={sys.executable} -m {_WORKER}',
-      '--direct_running_mode=multi_processing', '--direct_num_workers=2'])
+  out = tmp_path / 'portable'
+  assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(quick_run.data),
+                   '--output-dir', str(out), *QUICK, '--',
+                   '--runner=PortableRunner', f'--job_endpoint={job_service}',
+                   '--environment_type=beam:env:harness_subprocess_python:v1',
+                   f'--environment_config={sys.executable} -m {_WORKER}',
+                   '--direct_running_mode=multi_processing', '--direct_num_workers=2']) == 0
+  portable = _outputs(out)
   workers.stop()
   assert workers.most >= 2
 

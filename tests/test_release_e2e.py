@@ -3,6 +3,7 @@ and using the released model (predict, evaluate), on the shared trained run."""
 import json
 import os
 import re
+import shutil
 
 from ml_metadata.proto import metadata_store_pb2
 import numpy as np
@@ -14,7 +15,7 @@ from petseg.components import release_log
 from petseg.components import release_registry
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
-from tests.helpers import TRAINING_FLAGS
+from tests.helpers import TRAINING_FLAGS, continuation
 
 pytestmark = pytest.mark.slow
 CACHED = metadata_store_pb2.Execution.CACHED
@@ -37,34 +38,35 @@ def _versions(serving):
 JUDGE_16 = ('--min-slice-images', '10')
 
 
-def _run(root, *flags):
-  """Runs the pipeline again in the trained run's output directory."""
+def _run(root, out, *flags):
+  """Runs the pipeline again on the trained run's data, in `out`."""
   args = ['run', '--dataset', 'oxford_pets', '--data-dir', str(root / 'data'),
-          '--output-dir', str(root / 'out'), *TRAINING_FLAGS, *JUDGE_16, *flags]
+          '--output-dir', str(out), *TRAINING_FLAGS, *JUDGE_16, *flags]
   assert cli.main(args) == 0  # blessed or not, a run that worked exits 0
-  store = metadata.connect(local_runner.metadata_path(str(root / 'out')))
-  return _summary(root / 'out'), metadata.run_executions(store, 'petseg')
+  store = metadata.connect(local_runner.metadata_path(str(out)))
+  return _summary(out), metadata.run_executions(store, 'petseg')
 
 
 @pytest.fixture(scope='module')
-def runs(trained):
+def runs(trained, tmp_path_factory):
   """The first run, then: unchanged twice; weaker (2 epochs); the same weaker model with
   the gate relaxed (pushed as version 2); a release manager's rollback to version 1; an
   unreachable threshold; a restore of version 2."""
   root, _ = trained
-  serving = root / 'out' / 'serving'
+  out = continuation(root, tmp_path_factory.mktemp('continued'))
+  serving = out / 'serving'
   first = _summary(root / 'out'), _versions(serving)
-  rerun = (*_run(root), _versions(serving))
-  rerun_again = (*_run(root), _versions(serving))
-  weaker = (*_run(root, '--epochs', '2', '--min-mean-iou', '0'), _versions(serving))
-  relaxed = (*_run(root, '--epochs', '2', '--min-mean-iou', '0', '--max-mean-iou-drop', '1',
-                   '--max-slice-drop', '1'), _versions(serving))
+  rerun = (*_run(root, out), _versions(serving))
+  rerun_again = (*_run(root, out), _versions(serving))
+  weaker = (*_run(root, out, '--epochs', '2', '--min-mean-iou', '0'), _versions(serving))
+  relaxed = (*_run(root, out, '--epochs', '2', '--min-mean-iou', '0', '--max-mean-iou-drop',
+                   '1', '--max-slice-drop', '1'), _versions(serving))
   assert cli.main(['rollback', '--serving-dir', str(serving), '--to', '1', '--reason',
                    'version 2 is weaker']) == 0
   rolled_back = _versions(serving), release_registry.retired_versions(str(serving))
-  unreachable = (*_run(root, '--min-mean-iou', '0.99'), _versions(serving))
+  unreachable = (*_run(root, out, '--min-mean-iou', '0.99'), _versions(serving))
   assert cli.main(['restore', '2', '--serving-dir', str(serving)]) == 0
-  return {'root': root, 'first': first, 'rerun': rerun, 'rerun_again': rerun_again,
+  return {'root': root, 'out': out, 'first': first, 'rerun': rerun, 'rerun_again': rerun_again,
           'weaker': weaker, 'relaxed': relaxed, 'rolled_back': rolled_back,
           'unreachable': unreachable, 'restored': _versions(serving),
           'log': release_log.read(str(serving))}
@@ -117,7 +119,7 @@ def test_rerun_evaluates_against_the_released_version_and_does_not_copy_it_again
       set(executions) - FROM_THE_REGISTRY_ON
   assert summary['blessed']
   assert summary['baseline']['version'] == 1
-  assert summary['baseline']['model_path'] == runs['first'][0]['pushed']
+  assert summary['baseline']['model_path'] == str(runs['out'] / 'serving' / '1')
   assert summary['baseline']['mean_iou'] == pytest.approx(summary['test']['mean_iou'])
   assert summary['test']['mean_iou'] == pytest.approx(runs['first'][0]['test']['mean_iou'])
   # The same model on the same images: every difference is 0, with no room around it.
@@ -131,7 +133,7 @@ def test_rerun_evaluates_against_the_released_version_and_does_not_copy_it_again
       summary['comparison']['not_judged'])
   assert summary['sensitivity']['sentence'] == (
       'With 16 test images, mean-IoU drops larger than 0.000 are detectable.')
-  assert summary['pushed'] == runs['first'][0]['pushed'] and versions == ['1']
+  assert summary['pushed'] == str(runs['out'] / 'serving' / '1') and versions == ['1']
   again, executions, versions = runs['rerun_again']
   assert {e.last_known_state for e in executions.values()} == {CACHED}
   assert again == summary and versions == ['1']
@@ -173,7 +175,7 @@ def test_a_rollback_makes_version_1_the_next_runs_baseline_and_the_log_keeps_it_
   summary, executions, versions = runs['relaxed']
   assert summary['blessed'] and summary['comparison']['verdict'] == 'worse'
   assert executions['Trainer'].last_known_state == CACHED  # the weaker run's model
-  serving = runs['root'] / 'out' / 'serving'
+  serving = runs['out'] / 'serving'
   assert summary['pushed'] == str(serving / '2') and versions == ['1', '2']
   assert runs['rolled_back'] == (['1'], [2])  # what TF Serving's policy sees: 1
   assert runs['unreachable'][0]['baseline']['version'] == 1
@@ -201,7 +203,7 @@ def test_report_is_an_artifact_of_the_run_in_one_file(runs):
   assert '/pipeline_root/ReleaseRecord/report/' in summary['report']
   with open(summary['report']) as f:
     page = f.read()
-  with open(runs['root'] / 'out' / 'report.html') as f:
+  with open(runs['out'] / 'report.html') as f:
     assert f.read() == page  # the copy petseg run leaves in the output directory
   assert 'Not blessed: mean_iou' in page and 'Confusion matrix' in page
   assert 'Against the released model' in page and 'no detectable change' in page
@@ -214,9 +216,8 @@ def test_report_is_an_artifact_of_the_run_in_one_file(runs):
 
 
 def test_predict_writes_masks_at_each_images_own_size(runs, tmp_path, capsys):
-  root = runs['root']
-  images = sorted((root / 'data' / 'images').glob('*.jpg'))[:3]
-  assert cli.main(['predict', '--model-dir', str(root / 'out' / 'serving'),
+  images = sorted((runs['root'] / 'data' / 'images').glob('*.jpg'))[:3]
+  assert cli.main(['predict', '--model-dir', str(runs['out'] / 'serving'),
                    *map(str, images), '--output-dir', str(tmp_path)]) == 0
   printed = capsys.readouterr().out
   assert 'serving/2' in printed and 'Release: version 2 of unet_xception' in printed
@@ -228,24 +229,14 @@ def test_predict_writes_masks_at_each_images_own_size(runs, tmp_path, capsys):
     assert overlay.width >= mask.shape[1] and overlay.height > mask.shape[0]  # + legend
 
 
-def test_predict_reports_unreadable_images_and_exits_non_zero(runs, tmp_path, capsys):
-  root = runs['root']
-  broken = tmp_path / 'broken.jpg'
-  broken.write_bytes(b'not an image')
-  good = sorted((root / 'data' / 'images').glob('*.jpg'))[0]
-  assert cli.main(['predict', '--model-dir', str(root / 'out' / 'serving'), str(good),
-                   str(broken), '--output-dir', str(tmp_path / 'out')]) == 1
-  captured = capsys.readouterr()
-  assert f'{broken}: cannot be read as an image' in captured.err
-  assert '1 masks and overlays written' in captured.out
-  assert (tmp_path / 'out' / f'{good.stem}_mask.png').is_file()
-
-
-def test_evaluate_scores_the_pushed_model_as_the_pipeline_did(runs, capsys):
-  root = runs['root']
+def test_evaluate_scores_the_pushed_model_as_the_pipeline_did(runs, tmp_path, capsys):
+  """On a dataset that holds only the scored split, as a new test set does."""
+  data = tmp_path / 'new_test_set'
+  shutil.copytree(runs['root'] / 'data', data)
+  (data / 'annotations' / 'trainval.txt').unlink()
   capsys.readouterr()
-  assert cli.main(['evaluate', '--model-dir', str(root / 'out' / 'serving'), '--dataset',
-                   'oxford_pets', '--data-dir', str(root / 'data')]) == 0
+  assert cli.main(['evaluate', '--model-dir', str(runs['out'] / 'serving'), '--dataset',
+                   'oxford_pets', '--data-dir', str(data), '--split', 'test']) == 0
   printed = json.loads(capsys.readouterr().out)
   served = runs['relaxed'][0]['test']  # version 2, restored
   assert printed['examples'] == 16 and printed['rejected'] == []

@@ -20,18 +20,13 @@ from petseg.models import evaluation
 from petseg.models import input_pipeline
 from petseg.models import trainer
 from petseg.pipeline import metadata
+from tests.helpers import trained_output
 
 pytestmark = pytest.mark.slow
 
 
-def _output(store, node, key):
-  """The first run's artifact (the release tests run the pipeline again afterwards)."""
-  execution = metadata.executions(store, 'petseg', node)[0]
-  return metadata.output_artifacts(store, execution.id, key)[0].uri
-
-
 def _serving_dir(store):
-  return os.path.join(_output(store, 'Trainer', 'model'), 'Format-Serving')
+  return os.path.join(trained_output(store, 'Trainer', 'model'), 'Format-Serving')
 
 
 def test_transform_and_trainer_ran(trained):
@@ -44,7 +39,8 @@ def test_transform_and_trainer_ran(trained):
 def test_model_learns_the_sample_well_above_chance(trained):
   """Mean IoU on the test split, from the exported model's own evaluation signatures."""
   _, store = trained
-  test_files = [os.path.join(_output(store, 'ExampleGen', 'examples'), 'Split-test', '*')]
+  examples = trained_output(store, 'ExampleGen', 'examples')
+  test_files = [os.path.join(examples, 'Split-test', '*')]
   confusion = evaluation.confusion_matrix(_serving_dir(store), test_files, 3)
   result = confusion_lib.scores(confusion, ['pet', 'background', 'border'])
   # Chance: predicting background everywhere scores about 0.26 here.
@@ -55,7 +51,7 @@ def test_model_learns_the_sample_well_above_chance(trained):
 
 def test_training_curves_and_tensorboard_logs(trained):
   _, store = trained
-  run_dir = _output(store, 'Trainer', 'model_run')
+  run_dir = trained_output(store, 'Trainer', 'model_run')
   with open(os.path.join(run_dir, 'history.csv')) as f:
     history = list(csv.DictReader(f))
   assert len(history) >= 15
@@ -96,25 +92,6 @@ def test_exported_model_serves_raw_jpegs_without_project_code(trained):
   assert served['lean'] == ['class_ids', 'height', 'width'] and served['same_ids']
 
 
-def test_run_fn_is_reproducible(trained, tmp_path):
-  """Two seeded trainings on the same transformed data give the same curves."""
-  _, store = trained
-  examples = _output(store, 'Transform', 'transformed_examples')
-  config = trainer_component.training_config_of(metadata.executions(store, 'petseg', 'Trainer')[0])
-  histories = []
-  for attempt in ('a', 'b'):
-    trainer.run_fn(tfx.components.FnArgs(
-        train_files=[os.path.join(examples, 'Split-train', '*')],
-        eval_files=[os.path.join(examples, 'Split-eval', '*')],
-        transform_output=_output(store, 'Transform', 'transform_graph'),
-        serving_model_dir=str(tmp_path / attempt / 'serving'),
-        model_run_dir=str(tmp_path / attempt / 'run'),
-        custom_config={**config, 'epochs': 3}))
-    with open(tmp_path / attempt / 'run' / 'history.csv') as f:
-      histories.append([(row['loss'], row['val_mean_iou']) for row in csv.DictReader(f)])
-  assert histories[0] == histories[1] and len(histories[0]) == 3
-
-
 def _png(array) -> bytes:
   buffer = io.BytesIO()
   Image.fromarray(array).save(buffer, format='PNG')
@@ -126,19 +103,20 @@ def test_a_model_trained_on_crops_scores_and_serves_whole_images(trained, tmp_pa
   the exported model scores every pixel of the whole 96x96 images, and its predictions
   mirror with the image."""
   root, store = trained
-  examples = _output(store, 'Transform', 'transformed_examples')
+  examples = trained_output(store, 'Transform', 'transformed_examples')
   config = trainer_component.training_config_of(metadata.executions(store, 'petseg', 'Trainer')[0])
   serving = tmp_path / 'serving'
   trainer.run_fn(tfx.components.FnArgs(
       train_files=[os.path.join(examples, 'Split-train', '*')],
       eval_files=[os.path.join(examples, 'Split-eval', '*')],
-      transform_output=_output(store, 'Transform', 'transform_graph'),
+      transform_output=trained_output(store, 'Transform', 'transform_graph'),
       serving_model_dir=str(serving), model_run_dir=str(tmp_path / 'run'),
       custom_config={**config, 'epochs': 2, 'crop_size': [64, 64], 'max_train_minutes': 10,
                      'loss': 'cross_entropy+lovasz', 'test_time_flip': True}))
   with open(tmp_path / 'run' / 'training_config.json') as f:
     assert json.load(f)['crop_size'] == [64, 64]
-  test_files = [os.path.join(_output(store, 'ExampleGen', 'examples'), 'Split-test', '*')]
+  test_files = [os.path.join(trained_output(store, 'ExampleGen', 'examples'), 'Split-test',
+                             '*')]
   confusion = evaluation.confusion_matrix(str(serving), test_files, 3)
   # Every pixel of every whole image: the sample's trimaps label them all.
   assert confusion.sum() == input_pipeline.count(test_files) * 96 * 96
