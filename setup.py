@@ -15,6 +15,11 @@ setuptools.setup(
     packages=[
         'petseg',
         'petseg.components',
+        'petseg.components.evaluator',
+        'petseg.components.ingest',
+        'petseg.components.release',
+        'petseg.components.trainer',
+        'petseg.components.validation',
         'petseg.core',
         'petseg.kubeflow',
         'petseg.models',

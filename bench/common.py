@@ -6,7 +6,7 @@ import os
 import sys
 
 import petseg  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from petseg.components import sources
+from petseg.components.ingest import sources
 from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata

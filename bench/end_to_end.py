@@ -25,10 +25,10 @@ import numpy as np
 from PIL import Image
 
 import common
-from petseg.components import oxford_pets_reader
-from petseg.components import sources
+from petseg.components.ingest import oxford_reader
+from petseg.components.ingest import sources
 from petseg.core import confusion as confusion_lib
-from petseg.models import trainer
+from petseg.models import module_file
 from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
@@ -57,7 +57,7 @@ def plain(data_dir: str, epochs: int, image_size: int, batch_size: int) -> dict:
   """The baseline, in this process: {seconds, train_seconds, test mean_iou}."""
   start = time.perf_counter()
   dataset = sources.dataset_config('oxford_pets', data_dir)
-  candidates, _ = oxford_pets_reader.list_candidates(data_dir, dataset)
+  candidates, _ = oxford_reader.list_candidates(data_dir, dataset)
   size = (image_size, image_size)
   train_x, train_y = _arrays([c for c in candidates if c.split == 'train'], size)
   test_x, test_y = _arrays([c for c in candidates if c.split == 'test'], size)
@@ -65,7 +65,7 @@ def plain(data_dir: str, epochs: int, image_size: int, batch_size: int) -> dict:
                                    batch_size=batch_size, num_classes=3)
   keras.utils.set_random_seed(config.seed)
   pixels = train_x.astype(np.float32)
-  model = trainer.build_model(config, {'image_mean': pixels.mean(axis=(0, 1, 2)),
+  model = module_file.build_model(config, {'image_mean': pixels.mean(axis=(0, 1, 2)),
                                        'image_std': pixels.std(axis=(0, 1, 2))})
   steps = len(train_x) // batch_size
   model.compile(optimizer=training.optimizer(config, steps, steps * epochs),

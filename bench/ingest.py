@@ -12,12 +12,12 @@ import tempfile
 import time
 
 import common
-from petseg.components import decoding
-from petseg.components import example_gen
-from petseg.components import items
-from petseg.components import listing
-from petseg.components import oxford_pets_reader
-from petseg.components import sources
+from petseg.components.ingest import decoding
+from petseg.components.ingest import example_gen
+from petseg.components.ingest import items
+from petseg.components.ingest import listing
+from petseg.components.ingest import oxford_reader
+from petseg.components.ingest import sources
 from petseg.models import input_pipeline
 from petseg.pipeline import beam_args as beam_args_lib
 import tensorflow as tf
@@ -25,7 +25,7 @@ import tensorflow as tf
 
 def plain_loop(data_dir, config, out_dir):
   """The baseline: list, decode and write one item after another in this process."""
-  candidates, _ = oxford_pets_reader.list_candidates(data_dir, config)
+  candidates, _ = oxford_reader.list_candidates(data_dir, config)
   options = tf.io.TFRecordOptions(compression_type='GZIP')
   writers = {split: tf.io.TFRecordWriter(os.path.join(out_dir, f'{split}.gz'), options)
              for split in listing.SPLITS}

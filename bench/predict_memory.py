@@ -53,7 +53,7 @@ class _PeakMemory:
 def _child(mode: str, model_dir: str, image_path: str, output_dir: str) -> None:
   """Predicts one image as `mode` does, from loading the model to writing the overlay."""
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  from petseg.components import overlay  # pylint: disable=g-import-not-at-top
+  from petseg.core import overlay  # pylint: disable=g-import-not-at-top
   from petseg import released_model  # pylint: disable=g-import-not-at-top
   from petseg.models import export  # pylint: disable=g-import-not-at-top
   start = time.perf_counter()

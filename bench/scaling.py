@@ -25,8 +25,8 @@ import time
 
 import common
 from petseg import sample_data
-from petseg.components import oxford_pets
-from petseg.components import sources
+from petseg.components.ingest import oxford_lists
+from petseg.components.ingest import sources
 from petseg.core import config as config_lib
 from petseg.models import training
 from petseg.pipeline import local_runner
@@ -54,7 +54,7 @@ def dataset(pool: str, n: int) -> str:
     return out
   list_path = os.path.join(pool, 'annotations', 'list.txt')
   with open(list_path, 'rb') as f:
-    entries, _ = oxford_pets.parse_list(f.read(), list_path)
+    entries, _ = oxford_lists.parse_list(f.read(), list_path)
   by_breed = {}
   for entry in entries:
     by_breed.setdefault(entry.breed, []).append(entry.name)
@@ -63,8 +63,8 @@ def dataset(pool: str, n: int) -> str:
   names = []
   for i in range(n):
     name = sample_data.sample_name(i)
-    pool_of_breed = by_breed[oxford_pets.breed_of(name)]
-    source = pool_of_breed[(i // len(oxford_pets.BREEDS)) % len(pool_of_breed)]
+    pool_of_breed = by_breed[oxford_lists.breed_of(name)]
+    source = pool_of_breed[(i // len(oxford_lists.BREEDS)) % len(pool_of_breed)]
     for folder, ext in (('images', '.jpg'), (os.path.join('annotations', 'trimaps'), '.png')):
       os.link(os.path.join(pool, folder, source + ext), os.path.join(out, folder, name + ext))
     names.append(name)
@@ -73,7 +73,7 @@ def dataset(pool: str, n: int) -> str:
                             ('test.txt', [n for n in names if n in test]),
                             ('list.txt', names)):
     with open(os.path.join(out, 'annotations', file_name), 'w') as f:
-      f.writelines(oxford_pets.list_line(n) + '\n' for n in listed)
+      f.writelines(oxford_lists.list_line(n) + '\n' for n in listed)
   return out
 
 

@@ -27,7 +27,7 @@ import tensorflow_transform as tft
 import common
 from petseg.core import labels as labels_lib
 from petseg.models import export
-from petseg.models import trainer
+from petseg.models import module_file
 from petseg.models import training
 
 SIZE = 160
@@ -57,7 +57,7 @@ def main():
   train_files, graph_dir = common.transformed_oxford(SIZE)
   tft_output = tft.TFTransformOutput(graph_dir)
   config = training.TrainingConfig(image_size=SIZE, num_classes=3)
-  model = trainer.build_model(config, trainer.read_statistics(train_files, tft_output))
+  model = module_file.build_model(config, module_file.read_statistics(train_files, tft_output))
   export_dir = os.path.join(tempfile.mkdtemp(prefix='petseg-serving-bench-'), 'model')
   export.save(model, tft_output, config, labels_lib.oxford_trimap_labels(), export_dir)
   served = tf.saved_model.load(export_dir)

@@ -17,7 +17,7 @@ import tf_keras as keras
 
 import common
 from petseg.models import input_pipeline
-from petseg.models import trainer
+from petseg.models import module_file
 from petseg.models import training
 
 SIZE, BATCH, MODEL = 160, 16, 'unet_xception'
@@ -34,7 +34,7 @@ class _EpochTimer(keras.callbacks.Callback):
 def images_per_second(data, steps, jit_compile=False):
   config = training.TrainingConfig(model=MODEL, image_size=SIZE, batch_size=BATCH)
   keras.utils.set_random_seed(config.seed)
-  model = trainer.build_model(config, {'image_mean': np.full(3, 120, np.float32),
+  model = module_file.build_model(config, {'image_mean': np.full(3, 120, np.float32),
                                        'image_std': np.full(3, 60, np.float32)})
   model.compile(optimizer=training.optimizer(config, steps),
                 loss=training.SegmentationLoss(np.ones(3, np.float32)), jit_compile=jit_compile)

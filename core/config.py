@@ -104,6 +104,9 @@ class ReleaseConfig:
     return bootstrap.Settings(self.min_slice_images, self.bootstrap_resamples,
                               self.bootstrap_seed)
 
+  def to_json(self) -> Dict[str, Any]:
+    return dataclasses.asdict(self)
+
   @classmethod
   def from_json(cls, data: Mapping[str, Any]) -> 'ReleaseConfig':
     return dataclass_from_json(cls, data, 'release')

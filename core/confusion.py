@@ -1,7 +1,7 @@
 """Confusion matrices of class maps and the scores read from them, in NumPy.
 
-The reference that the TFMA metrics (components/segmentation_metrics.py) and scoring a
-released model (models/evaluation.py) both follow.
+The reference that the TFMA metrics (components/evaluator/metrics.py) and scoring a
+released model (models/scoring.py) both follow.
 """
 from typing import Dict, List, Optional
 

@@ -20,6 +20,9 @@ from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 import yaml
 
+from petseg.components.evaluator import component as evaluator_component
+from petseg.components.ingest import example_gen
+from petseg.components.trainer import component as trainer_component
 from petseg.core import config as config_lib
 from petseg.core import errors
 from petseg.core import storage
@@ -78,8 +81,10 @@ class StepResources:
 # the Trainer, the model and its data; the rest read or copy one model or artifact.
 _LIGHT = StepResources(cpu=1, memory_gb=4)
 _BEAM = StepResources(cpu=2, memory_gb=8)
-DEFAULT_RESOURCES = {'ExampleGen': _BEAM, 'StatisticsGen': _BEAM, 'Transform': _BEAM,
-                     'Evaluator': _BEAM, 'Trainer': StepResources(cpu=4, memory_gb=16)}
+TRAINER = trainer_component.NODE_ID
+DEFAULT_RESOURCES = {example_gen.NODE_ID: _BEAM, pipeline_lib.STATISTICS_GEN: _BEAM,
+                     pipeline_lib.TRANSFORM: _BEAM, evaluator_component.NODE_ID: _BEAM,
+                     TRAINER: StepResources(cpu=4, memory_gb=16)}
 
 
 def resources_of(step: str, overrides: Mapping[str, StepResources]) -> StepResources:

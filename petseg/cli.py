@@ -27,7 +27,7 @@ from typing import Any, Callable, List, Optional, Sequence
 import petseg  # pylint: disable=unused-import  (sets TF_USE_LEGACY_KERAS before TF loads)
 from petseg import console
 from petseg import releases
-from petseg.components import sources
+from petseg.components.ingest import sources
 from petseg.core import config as config_lib
 from petseg.core import errors
 from petseg.core import storage
@@ -105,7 +105,7 @@ def _summarise_run(output_dir: str, pipeline_name: str, run_id: str, log_path: s
   """Says what the run decided (its ReleaseRecord step's release record); writes its
   result as OUTPUT_DIR/run_summary.json, and copies its HTML report and its ingest report
   to OUTPUT_DIR."""
-  from petseg.components import ingest_report  # pylint: disable=g-import-not-at-top
+  from petseg.components.ingest import ingest_report  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import metadata  # pylint: disable=g-import-not-at-top
   metadata_path = local_runner.metadata_path(output_dir)
@@ -223,7 +223,7 @@ def _memory_gb(text: str) -> float:
 def _compile(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   from petseg.kubeflow import runner  # pylint: disable=g-import-not-at-top
   config = _run_config(args)
-  trainer = runner.resources_of('Trainer', {})
+  trainer = runner.resources_of(runner.TRAINER, {})
   trainer = runner.StepResources(
       cpu=args.trainer_cpu or trainer.cpu, memory_gb=args.trainer_memory or trainer.memory_gb,
       gpus=args.trainer_gpus or 0, gpu_type=args.trainer_gpu_type or '')
@@ -231,7 +231,7 @@ def _compile(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) 
       args.output, args.image, args.pipeline_root, args.data_dir, config,
       serving_dir=args.serving_dir, beam_args=beam_args,
       enable_cache=not args.no_cache, pipeline_name=args.pipeline_name, target=args.target,
-      resources={'Trainer': trainer}, s3_endpoint=args.s3_endpoint, s3_secret=args.s3_secret)
+      resources={runner.TRAINER: trainer}, s3_endpoint=args.s3_endpoint, s3_secret=args.s3_secret)
   console.say(f'Wrote {path}: pipeline {args.pipeline_name!r} for {args.target}, image '
               f'{args.image}; runtime parameters: '
               + ', '.join(f'{p.name}={p.default}' for p in
@@ -441,9 +441,11 @@ class _Terminated(BaseException):
   """SIGTERM, raised where the command is, as Ctrl-C raises KeyboardInterrupt."""
 
 
-def _terminate(signum, frame) -> None:
-  del signum, frame  # unused
-  raise _Terminated()
+def _stop(signum, frame) -> None:
+  """Ctrl-C and SIGTERM: their exception, raised until it stops the command
+  (console.stop)."""
+  del frame  # unused
+  console.stop(KeyboardInterrupt() if signum == signal.SIGINT else _Terminated())
 
 
 # Exit statuses of a command stopped by a signal, as a shell reports them: 128 + the signal.
@@ -460,8 +462,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   # once per module; TensorFlow's C++ info lines say nothing a user can act on.
   warnings.filterwarnings('ignore', message='You are using a non-supported Python version')
   os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '1')
+  handlers = {}
   if threading.current_thread() is threading.main_thread():
-    signal.signal(signal.SIGTERM, _terminate)
+    handlers = {s: signal.signal(s, _stop) for s in (signal.SIGINT, signal.SIGTERM)}
   try:
     if args.command == 'make-sample-data':  # no library that logs
       args.handler(args)
@@ -471,14 +474,24 @@ def main(argv: Optional[List[str]] = None) -> int:
                   if args.command in ('run', 'predict') else None)
       with console.session(log_path, verbose=args.verbose) as log_path:
         args.handler(args, beam_args, log_path)
-  except errors.PetsegError as e:
-    # Errors that the user can fix get one clear message; anything else keeps its trace.
-    print(f'petseg: error: {e}', file=sys.stderr)
-    return 1
-  except (KeyboardInterrupt, _Terminated) as e:
-    # The traceback is in the log. The lock is released; a run resumes where it stopped.
-    print('petseg: interrupted; re-run the same command to resume', file=sys.stderr)
-    return _INTERRUPTED[type(e)]
+  except BaseException as e:  # pylint: disable=broad-except
+    # A signal stops the command whatever a library made of its exception on the way
+    # (Beam's "RuntimeError: KeyboardInterrupt [while running ...]"). The traceback is in
+    # the log. The lock is released; a run resumes where it stopped.
+    stop = console.stop_requested() or (
+        e if isinstance(e, (KeyboardInterrupt, _Terminated)) else None)
+    if stop is not None:
+      print('petseg: interrupted; re-run the same command to resume', file=sys.stderr)
+      return _INTERRUPTED[type(stop)]
+    if isinstance(e, errors.PetsegError):
+      # Errors that the user can fix get one clear message; anything else keeps its trace.
+      print(f'petseg: error: {e}', file=sys.stderr)
+      return 1
+    raise
+  finally:
+    console.forget_stop()
+    for signum, handler in handlers.items():
+      signal.signal(signum, handler)
   return 0
 
 

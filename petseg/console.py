@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from typing import Iterator, List, Optional, TextIO
 
@@ -32,6 +33,13 @@ _STEP_STARTS = 'Component %s is running.'
 _STEP_CACHED = 'A cached execution %d is used.'
 _STEP_SKIPPED = 'Skipping execution for %s'
 _STEP_ENDS = 'Component %s is finished.'
+
+# A signal's exception (Ctrl-C's KeyboardInterrupt, SIGTERM's) is raised wherever the main
+# thread is, and where that is a weakref callback or a __del__ that the garbage collector
+# ran, Python prints it as "Exception ignored" and the run goes on (measured: during
+# Transform's Beam pipeline, a Ctrl-C let the run finish and push). So stop() keeps it too,
+# and the next step's start or end, or training's next progress line, raises it again.
+_stopping: List[BaseException] = []
 
 _LOGGER = logging.getLogger('petseg.console')
 # The terminal's streams while a session redirects sys.stdout and sys.stderr.
@@ -56,6 +64,28 @@ def error(line: str) -> None:
   _LOGGER.info(line)
 
 
+def stop(exception: BaseException) -> None:
+  """Raises `exception` (a signal handler's), and again at the next step boundary if it is
+  lost."""
+  _stopping[:] = [exception]
+  raise exception
+
+
+def stop_requested() -> Optional[BaseException]:
+  """The exception stop() raised during this command, if any."""
+  return _stopping[0] if _stopping else None
+
+
+def forget_stop() -> None:
+  """The command has ended: a signal stop() raised is done with."""
+  _stopping.clear()
+
+
+def _stop_if_signalled() -> None:
+  if _stopping and threading.current_thread() is threading.main_thread():
+    raise type(_stopping[0])()
+
+
 class _Steps(logging.Handler):
   """Shows each step of the pipeline on one line, "  Trainer  ran  85.0 s", begun when the
   step starts; progress lines in between get lines of their own."""
@@ -70,6 +100,8 @@ class _Steps(logging.Handler):
     _write(_out or sys.stdout, text)
 
   def emit(self, record: logging.LogRecord) -> None:
+    if record.name == progress.LOGGER.name or record.msg in (_STEP_STARTS, _STEP_ENDS):
+      _stop_if_signalled()
     if record.name == progress.LOGGER.name:
       now = time.monotonic()
       if getattr(record, 'final', False) or now - self._last_progress >= PROGRESS_EVERY_SECONDS:

@@ -16,17 +16,17 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from petseg.components import decoding
-from petseg.components import example_gen
-from petseg.components import ingest_report
-from petseg.components import items
-from petseg.components import overlay
-from petseg.components import release_registry
+from petseg.components.ingest import decoding
+from petseg.components.ingest import example_gen
+from petseg.components.ingest import ingest_report
+from petseg.components.ingest import items
+from petseg.core import overlay
+from petseg.components.release import registry as release_registry
 from petseg.core import config as config_lib
 from petseg.core import confusion as confusion_lib
 from petseg.core import errors
 from petseg.core import storage
-from petseg.models import evaluation
+from petseg.models import scoring
 from petseg.models import export
 
 
@@ -222,7 +222,7 @@ def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
   work_dir = tempfile.mkdtemp(prefix='petseg-evaluate-')
   examples = example_gen.ingest(storage.openable(data_dir), dataset, work_dir, beam_args,
                                 required_splits=[split])
-  confusion = evaluation.confusion_matrix(
+  confusion = scoring.confusion_matrix(
       model_dir, [os.path.join(examples.uri, f'Split-{split}', '*')], labels.num_classes)
   report = ingest_report.load(examples.uri)
   shutil.rmtree(work_dir)

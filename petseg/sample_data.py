@@ -12,7 +12,7 @@ from typing import Dict
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from petseg.components import oxford_pets
+from petseg.components.ingest import oxford_lists
 from petseg.core import errors
 
 _LIST_HEADER = (
@@ -89,7 +89,7 @@ def make_pet(rng: np.random.Generator, width: int, height: int, cat: bool):
 
 def sample_name(i: int) -> str:
   """The name of the `i`th pet: the breeds in turn, each numbered from 1."""
-  return f'{oxford_pets.BREEDS[i % len(oxford_pets.BREEDS)]}_{i // len(oxford_pets.BREEDS) + 1}'
+  return f'{oxford_lists.BREEDS[i % len(oxford_lists.BREEDS)]}_{i // len(oxford_lists.BREEDS) + 1}'
 
 
 def make_sample_data(out_dir: str, num_images: int = 64, test_fraction: float = 0.25,
@@ -105,9 +105,9 @@ def make_sample_data(out_dir: str, num_images: int = 64, test_fraction: float = 
   names = []
   for i in range(num_images):
     name = sample_name(i)
-    breed = oxford_pets.breed_of(name)
+    breed = oxford_lists.breed_of(name)
     width, height = (int(v) for v in rng.integers(min_size, max_size + 1, size=2))
-    image, trimap = make_pet(rng, width, height, cat=oxford_pets.species_id(breed) == 1)
+    image, trimap = make_pet(rng, width, height, cat=oxford_lists.species_id(breed) == 1)
     Image.fromarray(image).save(os.path.join(images_dir, name + '.jpg'), quality=92)
     Image.fromarray(trimap).save(os.path.join(trimaps_dir, name + '.png'))
     names.append(name)
@@ -117,5 +117,5 @@ def make_sample_data(out_dir: str, num_images: int = 64, test_fraction: float = 
   for file_name, listed in lists.items():
     with open(os.path.join(out_dir, 'annotations', file_name), 'w') as f:
       f.write(_LIST_HEADER if file_name == 'list.txt' else '')
-      f.writelines(oxford_pets.list_line(n) + '\n' for n in listed)
+      f.writelines(oxford_lists.list_line(n) + '\n' for n in listed)
   return {file_name: len(listed) for file_name, listed in lists.items()}

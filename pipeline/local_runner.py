@@ -11,8 +11,8 @@ from tfx.orchestration.local import local_dag_runner
 from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
-from petseg.components import ingest_report
-from petseg.components import release_registry
+from petseg.components.ingest import ingest_report
+from petseg.components.release import registry as release_registry
 from petseg.core import errors
 from petseg.core import storage
 from petseg.pipeline import beam_args as beam_args_lib

@@ -8,7 +8,10 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.io import fileio
 
-from petseg.components import run_summary
+from petseg.components.ingest import example_gen
+from petseg.components.release import pusher as serving_pusher
+from petseg.components.release import release_record
+from petseg.components.release import run_summary
 
 
 def connect(sqlite_path: str, readonly: bool = True) -> mlmd.MetadataStore:
@@ -59,7 +62,7 @@ def run_executions(store: mlmd.MetadataStore, pipeline_name: str, run_id: Option
   """Node id -> its execution in run `run_id` (default: the latest run); a node skipped by
   a condition, or not reached, is absent."""
   if run_id is None:
-    first_node = executions(store, pipeline_name, 'ExampleGen')
+    first_node = executions(store, pipeline_name, example_gen.NODE_ID)
     if not first_node:
       return {}
     run_type = store.get_context_type('pipeline_run')
@@ -117,12 +120,13 @@ class RunResult:
 def run_result(store: mlmd.MetadataStore,
                executions: Dict[str, metadata_store_pb2.Execution]) -> RunResult:
   """A run's result, from its ReleaseRecord and Pusher executions."""
-  node = executions['ReleaseRecord']
+  node = executions[release_record.NODE_ID]
   summary_artifact, = output_artifacts(store, node.id, 'summary')
   report, = output_artifacts(store, node.id, 'report')
   pushed = None
-  if 'Pusher' in executions:
-    pushed_model, = output_artifacts(store, executions['Pusher'].id, 'pushed_model')
+  if serving_pusher.NODE_ID in executions:
+    pushed_model, = output_artifacts(store, executions[serving_pusher.NODE_ID].id,
+                                     'pushed_model')
     if pushed_model.custom_properties['pushed'].int_value == 1:
       pushed = pushed_model.custom_properties['pushed_destination'].string_value
   return RunResult(run_summary.read(summary_artifact.uri), report.uri, pushed)

@@ -13,24 +13,26 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
 
-from petseg.components import curated_schema
-from petseg.components import evaluator as evaluator_lib
-from petseg.components import example_gen
-from petseg.components import release_record
-from petseg.components import release_registry
-from petseg.components import serving_pusher
-from petseg.components import sources
-from petseg.components import trainer as trainer_lib
-from petseg.components import validation_gate
+from petseg.components.validation import curated_schema
+from petseg.components.evaluator import component as evaluator_lib
+from petseg.components.ingest import example_gen
+from petseg.components.release import release_record
+from petseg.components.release import registry as release_registry
+from petseg.components.release import pusher as serving_pusher
+from petseg.components.ingest import sources
+from petseg.components.trainer import component as trainer_lib
+from petseg.components.validation import validation_gate
 from petseg.core import config as config_lib
 from petseg.core import errors
 from petseg.models import training
 from petseg.pipeline import run_config
 
 PIPELINE_NAME = 'petseg'
+# The ids of TFX's own components in it (ours define NODE_ID beside the component).
+STATISTICS_GEN, TRANSFORM = 'StatisticsGen', 'Transform'
 # The functions TFX calls by name (documented where they are defined).
 PREPROCESSING_FN = 'petseg.models.preprocessing.preprocessing_fn'
-RUN_FN = 'petseg.models.trainer.run_fn'
+RUN_FN = 'petseg.models.module_file.run_fn'
 # Nodes whose output depends on more than their inputs (the serving directory changes
 # outside the pipeline): a spec compiled once (Kubeflow) runs them every time instead of
 # reusing a result. A pipeline built for each run passes `registry_state` instead.
@@ -85,7 +87,8 @@ def create_pipeline(
   ingest = example_gen.IngestExampleGen(data_dir, dataset)
   # Validate: describe the examples, compare them with the source's curated schema, and
   # stop the run on any anomaly.
-  statistics_gen = tfx_components.StatisticsGen(examples=ingest.outputs['examples'])
+  statistics_gen = tfx_components.StatisticsGen(
+      examples=ingest.outputs['examples']).with_id(STATISTICS_GEN)
   schema_gen = curated_schema.CuratedSchema(
       schema_name=source.schema, sha256=curated_schema.digest(source.schema))
   example_validator = tfx_components.ExampleValidator(
@@ -106,7 +109,7 @@ def create_pipeline(
       # the data, so Transform's own statistics would only cost time.
       splits_config=transform_pb2.SplitsConfig(analyze=['train'],
                                            transform=['train', 'eval', 'test']),
-      disable_statistics=True)
+      disable_statistics=True).with_id(TRANSFORM)
   transform.add_upstream_node(gate)
   # Train: the chosen model, on the transformed train split, choosing its best epoch on
   # the eval split; the SavedModel takes raw examples or encoded images.
@@ -120,7 +123,7 @@ def create_pipeline(
                         if k not in {p.field for p in trainer_lib.PARAMETERS}},
                      'labels': dataset.labels.to_json(),
                      **({training.RESUME_DIR_KEY: resume_dir} if resume_dir else {})},
-      parameters=parameters)
+      parameters=parameters).with_id(trainer_lib.NODE_ID)
 
   # Evaluate against the release gate and the baseline: the newest version released to
   # the serving directory (none on a first release, when there is nothing to compare
@@ -138,21 +141,22 @@ def create_pipeline(
       example_splits=['test'],
       eval_config=evaluator_lib.eval_config(config.release, dataset.labels,
                                             slice_features=source.slice_features),
-      release=config.release, parameters=parameters)
+      release=config.release, parameters=parameters).with_id(evaluator_lib.NODE_ID)
   # Record: the run summary and HTML report, as artifacts, whether or not it is blessed.
   record = release_record.ReleaseRecord(
       examples=ingest.outputs['examples'], model=trainer.outputs['model'],
       model_run=trainer.outputs['model_run'], evaluation=evaluator.outputs['evaluation'],
       blessing=evaluator.outputs['blessing'], baseline=baseline.outputs['baseline'],
       pipeline_name=pipeline_name, pipeline_run=PIPELINE_RUN_PLACEHOLDER,
-      serving_dir=serving_dir)
+      serving_dir=serving_dir).with_id(release_record.NODE_ID)
   # Push: copy the model into the serving directory as its next version, only when blessed.
   blessed = evaluator.outputs['blessing'].future()[0].custom_property(
       evaluator_lib.BLESSED_KEY)
   with conditional.Cond(blessed == 1):
     pusher = serving_pusher.ServingPusher(
         model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
-        summary=record.outputs['summary'], base_directory=serving_dir).with_id('Pusher')
+        summary=record.outputs['summary'], base_directory=serving_dir).with_id(
+            serving_pusher.NODE_ID)
 
   return tfx_pipeline.Pipeline(
       pipeline_name=pipeline_name,

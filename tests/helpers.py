@@ -5,6 +5,7 @@ import io
 import os
 import pathlib
 import shutil
+from typing import List, Tuple
 
 import numpy as np
 from PIL import Image
@@ -47,16 +48,20 @@ def trimap(height=12, width=16) -> np.ndarray:
   return t
 
 
-def continuation(trained_root: pathlib.Path, work: pathlib.Path) -> pathlib.Path:
+def continuation(trained_root: pathlib.Path,
+                 work: pathlib.Path) -> Tuple[pathlib.Path, List[str]]:
   """An output directory, work/out, that continues the shared trained run (conftest.py)
-  without writing to it: its ML Metadata, whose records point at the trained run's
-  artifacts (so the cache finds them), and its release registry, copied."""
+  without changing what it holds, and the `petseg run` flags that use it. Copied: its ML
+  Metadata, whose records point at the trained run's artifacts (so the cache finds them),
+  and its release registry. Shared: its pipeline root, where new artifacts go in folders of
+  their own (the Trainer's cache key holds its resume folder, under that root)."""
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   out = work / 'out'
   out.mkdir(parents=True)
   shutil.copy2(local_runner.metadata_path(str(trained_root / 'out')), out)
   shutil.copytree(trained_root / 'out' / 'serving', out / 'serving')
-  return out
+  return out, ['--output-dir', str(out), '--pipeline-root',
+               local_runner.default_pipeline_root(str(trained_root / 'out'))]
 
 
 def trained_output(store, node: str, key: str) -> str:
@@ -114,9 +119,9 @@ def slice_scores(mean_iou: float, per_class: dict, images: int) -> dict:
 def run_summary_of(**changes):
   """A components.run_summary.RunSummary as a trained Oxford Pets run makes one (border
   IoU 0.38, a first release), with its model card; `changes` replace fields first."""
-  from petseg.components import ingest_report  # pylint: disable=g-import-not-at-top
-  from petseg.components import model_card  # pylint: disable=g-import-not-at-top
-  from petseg.components import run_summary  # pylint: disable=g-import-not-at-top
+  from petseg.components.ingest import ingest_report  # pylint: disable=g-import-not-at-top
+  from petseg.components.release import model_card  # pylint: disable=g-import-not-at-top
+  from petseg.components.release import run_summary  # pylint: disable=g-import-not-at-top
   from petseg.core import comparison as comparison_lib  # pylint: disable=g-import-not-at-top
   from petseg.models import training  # pylint: disable=g-import-not-at-top
   per_class = {'pet': 0.7, 'background': 0.83, 'border': 0.38}

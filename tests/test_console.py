@@ -1,11 +1,13 @@
 """The console: a command's own lines on the terminal, the libraries' in the log file."""
 import os
+import signal
 import tempfile
 import warnings
 
 from absl import logging as absl_logging
 import pytest
 
+from petseg import cli
 from petseg import console
 from petseg.core import progress
 
@@ -78,3 +80,23 @@ def test_a_command_refused_before_its_folder_exists_leaves_no_log(tmp_path):
     with console.session(str(log)):
       raise ValueError('refused')
   assert not log.parent.exists() and logs() == before
+
+
+class _Collected:
+  """An object whose finaliser is where a signal lands: Python prints the exception raised
+  there ("Exception ignored") and goes on."""
+
+  def __del__(self):
+    cli._stop(signal.SIGINT, None)  # the Ctrl-C handler, as the signal would run it
+
+
+@pytest.mark.filterwarnings('ignore::pytest.PytestUnraisableExceptionWarning')  # expected
+def test_a_ctrl_c_lost_in_a_finaliser_still_stops_the_run_at_the_next_step(capsys):
+  with pytest.raises(KeyboardInterrupt):
+    with console.session():
+      absl_logging.info('Component %s is running.', 'Transform')
+      _Collected()  # collected at once: its KeyboardInterrupt is printed and lost
+      absl_logging.info('Component %s is finished.', 'Transform')
+      absl_logging.info('Component %s is running.', 'Trainer')  # not reached
+  console.forget_stop()
+  assert 'Trainer' not in capsys.readouterr().out

@@ -9,10 +9,10 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from petseg.components import example_gen
-from petseg.components import ingest_report
-from petseg.components import items
-from petseg.components import sources
+from petseg.components.ingest import example_gen
+from petseg.components.ingest import ingest_report
+from petseg.components.ingest import items
+from petseg.components.ingest import sources
 from tests.helpers import count_records, read_records, rgb, trimap, write_image
 
 

@@ -23,15 +23,15 @@ from petseg import console
 from petseg import released_model
 from petseg import run_lock
 from petseg import sample_data
-from petseg.components import decoding
-from petseg.components import example_gen
-from petseg.components import folder_reader
-from petseg.components import ingest_report
-from petseg.components import items
-from petseg.components import oxford_pets
-from petseg.components import oxford_pets_reader
-from petseg.components import release_registry
-from petseg.components import sources
+from petseg.components.ingest import decoding
+from petseg.components.ingest import example_gen
+from petseg.components.ingest import folder_reader
+from petseg.components.ingest import ingest_report
+from petseg.components.ingest import items
+from petseg.components.ingest import oxford_lists
+from petseg.components.ingest import oxford_reader
+from petseg.components.release import registry as release_registry
+from petseg.components.ingest import sources
 from petseg.core import errors
 from tests.helpers import TRAINING_FLAGS, continuation, rgb, write_image
 
@@ -162,7 +162,7 @@ def test_list_files_take_any_bytes_and_name_file_and_line():
           b'beagl\xe9_2 5 2 2\n'  # Latin-1, not UTF-8
           b'pug_1 ' + b'x' * 500 + b'\r\n'
           b'\xff\xfe\n')
-  entries, problems = oxford_pets.parse_list(data)
+  entries, problems = oxford_lists.parse_list(data)
   assert [e.name for e in entries] == ['Abyssinian_1', 'beagle_1']
   assert [(name, message.split(': ', 1)[0]) for name, message in problems] == [
       ('beagl\ufffd_2', 'line 3'), ('pug_1', 'line 4'), ('\ufffd\ufffd', 'line 5')]
@@ -208,7 +208,7 @@ def test_hostile_items_are_each_rejected_once_with_file_and_reason(tmp_path, hos
 
   followed = sources.dataset_config('oxford_pets', str(data),
                                     {'max_reject_fraction': 1.0, 'follow_symlinks': True})
-  candidates, skipped = oxford_pets_reader.list_candidates(str(data), followed)
+  candidates, skipped = oxford_reader.list_candidates(str(data), followed)
   assert names[1] in {c.name for c in candidates}
   assert items.OUTSIDE_DATA_DIR not in {s.reason for s in skipped}
 
@@ -355,7 +355,7 @@ def test_an_image_listed_in_two_splits_is_named(tmp_path):
   trainval = (data / 'annotations' / 'trainval.txt').read_text().splitlines()
   with open(data / 'annotations' / 'test.txt', 'a') as f:
     f.write(trainval[0] + '\n')
-  _, skipped = oxford_pets_reader.list_candidates(
+  _, skipped = oxford_reader.list_candidates(
       str(data), sources.dataset_config('oxford_pets', str(data)))
   duplicate, = [s for s in skipped if s.reason == items.DUPLICATE_NAME]
   name = trainval[0].split()[0]
@@ -523,8 +523,8 @@ def test_a_damaged_release_is_named_by_run_predict_and_evaluate(trained, tmp_pat
   assert capsys.readouterr().err == damaged
   capsys.readouterr()
   assert cli.main(['run', '--dataset', 'oxford_pets', '--data-dir', str(root / 'data'),
-                   '--output-dir', str(continuation(root, tmp_path / 'run')),
-                   '--serving-dir', str(serving), *TRAINING_FLAGS]) == 1
+                   *continuation(root, tmp_path / 'run')[1], '--serving-dir', str(serving),
+                   *TRAINING_FLAGS]) == 1
   assert capsys.readouterr().err.endswith(damaged)
   assert sorted(set(os.listdir(serving)) - set(release_registry.OWN_ENTRIES)) == [
       '1', '2', '9', '\u00b2']  # nothing pushed
@@ -542,7 +542,7 @@ def test_a_damaged_release_is_named_by_run_predict_and_evaluate(trained, tmp_pat
 
 _FULL_DISK = """
 import resource, signal, sys
-from petseg.components import serving_pusher
+from petseg.components.release import pusher as serving_pusher
 from tests import helpers
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails, as on a full disk
 resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))

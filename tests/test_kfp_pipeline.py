@@ -16,7 +16,7 @@ import json
 import pytest
 
 from petseg import cli
-from petseg.components import release_registry
+from petseg.components.release import registry as release_registry
 from petseg.kubeflow import runner
 from tests import kfp_harness
 from tests import s3_server

@@ -22,15 +22,19 @@ def _modules():
                                 (ROOT / 'setup.py').read_text()))
   modules = {}
   for package, folder in package_dir.items():
-    for path in sorted((ROOT / folder).glob('*.py')):
-      modules[package if path.stem == '__init__' else f'{package}.{path.stem}'] = path
+    for path in sorted((ROOT / folder).rglob('*.py')):
+      name = '.'.join((package, *path.relative_to(ROOT / folder).with_suffix('').parts))
+      modules[name[:-len('.__init__')] if name.endswith('.__init__') else name] = path
   return modules
 
 
 def _layer(module: str) -> int:
-  package = module if module in {p for layer in LAYERS for p in layer} else \
-      module.rsplit('.', 1)[0]
-  return next(i for i, layer in enumerate(LAYERS) if package in layer)
+  """The layer of the package that holds `module` (a stage folder is in its parent's)."""
+  layered = {p: i for i, layer in enumerate(LAYERS) for p in layer}
+  package = module
+  while package not in layered:
+    package = package.rsplit('.', 1)[0]  # a module outside LAYERS ends at 'petseg'
+  return layered[package]
 
 
 def _imports(path: pathlib.Path, known) -> set:
@@ -54,6 +58,14 @@ def _graph():
 def test_every_module_is_in_a_layer():
   for module in _modules():
     _layer(module)  # StopIteration names a package outside LAYERS
+
+
+def test_setup_py_installs_every_package_folder():
+  """A stage folder that setup.py does not list works in a checkout but is missing from
+  the wheel and the Kubeflow image."""
+  listed = set(re.findall(r"^ +'(petseg[\w.]*)',$", (ROOT / 'setup.py').read_text(), re.M))
+  folders = {name for name, path in _modules().items() if path.name == '__init__.py'}
+  assert folders - listed == set()
 
 
 def test_no_module_imports_from_a_layer_above_its_own():

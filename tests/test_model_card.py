@@ -2,7 +2,7 @@
 the comparison with the released version and the known limits; JSON and HTML."""
 import pytest
 
-from petseg.components import model_card
+from petseg.components.release import model_card
 from petseg.core import comparison as comparison_lib
 from tests import helpers
 

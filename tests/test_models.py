@@ -6,7 +6,7 @@ import tf_keras as keras
 from petseg.core import errors
 from petseg.models import blocks
 from petseg.models import registry
-from petseg.models import trainer
+from petseg.models import module_file
 from petseg.models import training
 
 STATS = {'image_mean': np.array([120., 110., 100.], np.float32),
@@ -31,7 +31,7 @@ def test_trains_a_step_at_another_size(name):
   size = model_def.stride * 3 if name != 'unet_mobilenetv2' else model_def.stride * 2
   assert size != model_def.default_size
   config = training.TrainingConfig(model=name, image_size=size, num_classes=3, epochs=1)
-  model = trainer.build_model(config, STATS)
+  model = module_file.build_model(config, STATS)
   # Eagerly: one step needs the gradients, not the minute of graph tracing.
   model.compile(optimizer=keras.optimizers.Adam(1e-3),
                 loss=training.SegmentationLoss(np.ones(3, np.float32)), run_eagerly=True)
@@ -74,7 +74,7 @@ def test_the_trainers_model_takes_whole_images_of_any_size():
   """Padded to the stride inside, the logits cropped back: 100x150 with stride 32."""
   config = training.TrainingConfig(model='fcn_vgg16', image_size='100x150', num_classes=3)
   assert config.image_size == (100, 150) and config.crop == (96, 128)
-  model = trainer.build_model(config, STATS)
+  model = module_file.build_model(config, STATS)
   image = np.random.default_rng(0).uniform(0, 255, (1, 100, 150, 3)).astype(np.float32)
   assert model(image).shape == (1, 100, 150, 3)
   assert model(np.zeros((2, 96, 128, 3), np.float32)).shape == (2, 96, 128, 3)
@@ -97,7 +97,7 @@ def test_encoder_weights_load_from_a_local_file(tmp_path):
   source.save_weights(path)
   config = training.TrainingConfig(model='unet_mobilenetv2', image_size=64, num_classes=3,
                                    encoder_weights=path)
-  model = trainer.build_model(config, STATS)
+  model = module_file.build_model(config, STATS)
   encoder = model.get_layer('unet_mobilenetv2').get_layer(blocks.ENCODER)
   first_conv = source.get_layer('Conv1').get_weights()[0]
   np.testing.assert_array_equal(encoder.get_layer('Conv1').get_weights()[0], first_conv)
@@ -106,20 +106,20 @@ def test_encoder_weights_load_from_a_local_file(tmp_path):
 def test_encoder_weights_need_an_encoder():
   config = training.TrainingConfig(model='unet_xception', image_size=64, encoder_weights='x.h5')
   with pytest.raises(errors.ConfigError, match='no pretrained encoder'):
-    trainer.build_model(config, STATS)
+    module_file.build_model(config, STATS)
 
 
 def test_training_phases_freeze_the_encoder_first():
   config = training.TrainingConfig(epochs=10, freeze_encoder_epochs=3)
-  assert trainer.training_phases(config, has_encoder=True) == [(0, 3, False), (3, 10, True)]
-  assert trainer.training_phases(config, has_encoder=False) == [(0, 10, True)]
+  assert module_file.training_phases(config, has_encoder=True) == [(0, 3, False), (3, 10, True)]
+  assert module_file.training_phases(config, has_encoder=False) == [(0, 10, True)]
   unfrozen = training.TrainingConfig(epochs=10)
-  assert trainer.training_phases(unfrozen, has_encoder=True) == [(0, 10, True)]
+  assert module_file.training_phases(unfrozen, has_encoder=True) == [(0, 10, True)]
 
 
 def test_a_frozen_encoder_does_not_learn():
   config = training.TrainingConfig(model='unet_mobilenetv2', image_size=64, num_classes=3)
-  model = trainer.build_model(config, STATS)
+  model = module_file.build_model(config, STATS)
   encoder = model.get_layer('unet_mobilenetv2').get_layer(blocks.ENCODER)
   encoder.trainable = False
   model.compile(optimizer=keras.optimizers.Adam(1e-2),

@@ -10,7 +10,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from petseg.components import trainer as trainer_component
+from petseg.components.trainer import component as trainer_component
 from petseg.pipeline import metadata
 from tests.helpers import trained_output
 
@@ -22,9 +22,9 @@ import json, sys
 from absl import logging
 import petseg
 from tfx import v1 as tfx
-from petseg.models import trainer
+from petseg.models import module_file
 logging.set_verbosity(logging.INFO)
-trainer.run_fn(tfx.components.FnArgs(**json.loads(sys.argv[1])))
+module_file.run_fn(tfx.components.FnArgs(**json.loads(sys.argv[1])))
 '''
 
 

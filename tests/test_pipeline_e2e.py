@@ -7,9 +7,9 @@ import pytest
 from tfx.utils import dependency_utils
 
 from petseg import cli
-from petseg.components import release_registry
-from petseg.components import sources
-from petseg.components import validation_gate
+from petseg.components.release import registry as release_registry
+from petseg.components.ingest import sources
+from petseg.components.validation import validation_gate
 from petseg.models import training
 from petseg.pipeline import beam_args
 from petseg.pipeline import local_runner

@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 
 from petseg import cli
-from petseg.components import run_summary
+from petseg.components.release import run_summary
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib

@@ -3,11 +3,11 @@ import shutil
 
 import pytest
 
-from petseg.components import folder_reader
-from petseg.components import items
-from petseg.components import listing
-from petseg.components import oxford_pets_reader
-from petseg.components import sources
+from petseg.components.ingest import folder_reader
+from petseg.components.ingest import items
+from petseg.components.ingest import listing
+from petseg.components.ingest import oxford_reader
+from petseg.components.ingest import sources
 from petseg.core import errors
 from tests.helpers import rgb, trimap, write_image
 
@@ -32,7 +32,7 @@ def test_carving_is_stable_and_close_to_the_fraction():
 
 def test_oxford_sample_lists_every_name(sample_dir):
   config = sources.dataset_config('oxford_pets', str(sample_dir))
-  candidates, skipped = oxford_pets_reader.list_candidates(str(sample_dir), config)
+  candidates, skipped = oxford_reader.list_candidates(str(sample_dir), config)
   assert skipped == []
   trainval = (sample_dir / 'annotations' / 'trainval.txt').read_text().split('\n')
   assert len(candidates) == 36
@@ -56,7 +56,7 @@ def test_oxford_problems_are_each_reported(tmp_path, sample_dir):
     f.write(f'{names[4]} 1 1 1\n')  # listed twice
     f.write('Persian_3 24 1\n')  # bad line
   config = sources.dataset_config('oxford_pets', str(data))
-  candidates, skipped = oxford_pets_reader.list_candidates(str(data), config)
+  candidates, skipped = oxford_reader.list_candidates(str(data), config)
   assert _reasons(skipped) == sorted([
       (items.MISSING_IMAGE, names[0]), (items.MISSING_MASK, names[1]),
       (items.DUPLICATE_NAME, names[2]), (items.NOT_IN_ANY_LIST, 'Bengal_999'),
@@ -74,12 +74,12 @@ def test_oxford_layout_errors_name_the_missing_path(tmp_path, sample_dir):
   (data / 'annotations' / 'test.txt').unlink()
   config = sources.dataset_config('oxford_pets', str(data))
   # One list is a dataset (a new test set holds test.txt alone); no list is an error.
-  candidates, _ = oxford_pets_reader.list_candidates(str(data), config)
+  candidates, _ = oxford_reader.list_candidates(str(data), config)
   assert candidates and {c.split for c in candidates} == {'train', 'eval'}
   (data / 'annotations' / 'trainval.txt').unlink()
   with pytest.raises(errors.DataError, match=r'annotations/trainval.txt, .*'
                      r'annotations/test.txt: no split list found'):
-    oxford_pets_reader.list_candidates(str(data), config)
+    oxford_reader.list_candidates(str(data), config)
 
 
 def _pair(root, image_dir, mask_dir, name, mask=None):
@@ -128,6 +128,6 @@ def test_unknown_folder_layout_is_explained(tmp_path):
 
 
 def test_fingerprint_patterns_cover_images_masks_and_lists():
-  oxford = oxford_pets_reader.fingerprint_patterns(None)
+  oxford = oxford_reader.fingerprint_patterns(None)
   assert sorted(oxford.values()) == ['annotations/*.txt', 'annotations/trimaps/*', 'images/*']
   assert set(folder_reader.fingerprint_patterns(None)) == set(listing.SPLITS)

@@ -4,13 +4,13 @@ import os
 
 import pytest
 
-from petseg.components import decoding
-from petseg.components import example_gen
-from petseg.components import folder_reader
-from petseg.components import ingest_report
-from petseg.components import items
-from petseg.components import oxford_pets_reader
-from petseg.components import sources
+from petseg.components.ingest import decoding
+from petseg.components.ingest import example_gen
+from petseg.components.ingest import folder_reader
+from petseg.components.ingest import ingest_report
+from petseg.components.ingest import items
+from petseg.components.ingest import oxford_reader
+from petseg.components.ingest import sources
 from tests.helpers import shared_data
 from tests.helpers import count_records
 
@@ -19,7 +19,7 @@ UNLISTED = {'Abyssinian_34', 'Abyssinian_82'}
 
 def _list_oxford(data_dir, **settings):
   config = sources.dataset_config('oxford_pets', str(data_dir), settings)
-  return oxford_pets_reader.list_candidates(str(data_dir), config)
+  return oxford_reader.list_candidates(str(data_dir), config)
 
 
 def test_oxford_sample_listing_matches_the_lists():

@@ -11,8 +11,8 @@ from PIL import Image
 import pytest
 
 from petseg import cli
-from petseg.components import release_log
-from petseg.components import release_registry
+from petseg.components.release import log as release_log
+from petseg.components.release import registry as release_registry
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
 from tests.helpers import TRAINING_FLAGS, continuation
@@ -38,10 +38,11 @@ def _versions(serving):
 JUDGE_16 = ('--min-slice-images', '10')
 
 
-def _run(root, out, *flags):
-  """Runs the pipeline again on the trained run's data, in `out`."""
-  args = ['run', '--dataset', 'oxford_pets', '--data-dir', str(root / 'data'),
-          '--output-dir', str(out), *TRAINING_FLAGS, *JUDGE_16, *flags]
+def _run(root, continued, *flags):
+  """Runs the pipeline again on the trained run's data, in a continuation of it."""
+  out, where = continued
+  args = ['run', '--dataset', 'oxford_pets', '--data-dir', str(root / 'data'), *where,
+          *TRAINING_FLAGS, *JUDGE_16, *flags]
   assert cli.main(args) == 0  # blessed or not, a run that worked exits 0
   store = metadata.connect(local_runner.metadata_path(str(out)))
   return _summary(out), metadata.run_executions(store, 'petseg')
@@ -53,18 +54,19 @@ def runs(trained, tmp_path_factory):
   the gate relaxed (pushed as version 2); a release manager's rollback to version 1; an
   unreachable threshold; a restore of version 2."""
   root, _ = trained
-  out = continuation(root, tmp_path_factory.mktemp('continued'))
+  continued = continuation(root, tmp_path_factory.mktemp('continued'))
+  out = continued[0]
   serving = out / 'serving'
   first = _summary(root / 'out'), _versions(serving)
-  rerun = (*_run(root, out), _versions(serving))
-  rerun_again = (*_run(root, out), _versions(serving))
-  weaker = (*_run(root, out, '--epochs', '2', '--min-mean-iou', '0'), _versions(serving))
-  relaxed = (*_run(root, out, '--epochs', '2', '--min-mean-iou', '0', '--max-mean-iou-drop',
-                   '1', '--max-slice-drop', '1'), _versions(serving))
+  rerun = (*_run(root, continued), _versions(serving))
+  rerun_again = (*_run(root, continued), _versions(serving))
+  weaker = (*_run(root, continued, '--epochs', '2', '--min-mean-iou', '0'), _versions(serving))
+  relaxed = (*_run(root, continued, '--epochs', '2', '--min-mean-iou', '0',
+                   '--max-mean-iou-drop', '1', '--max-slice-drop', '1'), _versions(serving))
   assert cli.main(['rollback', '--serving-dir', str(serving), '--to', '1', '--reason',
                    'version 2 is weaker']) == 0
   rolled_back = _versions(serving), release_registry.retired_versions(str(serving))
-  unreachable = (*_run(root, out, '--min-mean-iou', '0.99'), _versions(serving))
+  unreachable = (*_run(root, continued, '--min-mean-iou', '0.99'), _versions(serving))
   assert cli.main(['restore', '2', '--serving-dir', str(serving)]) == 0
   return {'root': root, 'out': out, 'first': first, 'rerun': rerun, 'rerun_again': rerun_again,
           'weaker': weaker, 'relaxed': relaxed, 'rolled_back': rolled_back,

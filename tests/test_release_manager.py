@@ -16,10 +16,10 @@ from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
 from petseg import cli
-from petseg.components import release_log
-from petseg.components import release_manager
-from petseg.components import release_registry
-from petseg.components import serving_pusher
+from petseg.components.release import log as release_log
+from petseg.components.release import manager as release_manager
+from petseg.components.release import registry as release_registry
+from petseg.components.release import pusher as serving_pusher
 from petseg.core import errors
 from petseg.core import s3_lock
 from tests import helpers
@@ -263,7 +263,8 @@ def test_the_index_page_renders_the_versions_and_the_log_in_a_browser(tmp_path):
 
 _PUSHES = """
 import sys
-from petseg.components import release_registry, serving_pusher
+from petseg.components.release import pusher as serving_pusher
+from petseg.components.release import registry as release_registry
 from petseg.core import errors
 from tests import helpers, test_release_manager as t
 serving, work = sys.argv[1], sys.argv[2]
@@ -319,7 +320,7 @@ _S3_PUSHES = """
 import sys
 from petseg.core import storage
 storage.register()
-from petseg.components import serving_pusher
+from petseg.components.release import pusher as serving_pusher
 from tests import test_release_manager as t
 serving, work = sys.argv[1], sys.argv[2]
 serving_pusher.publish(t._model(f'{work}/m1', 'one'), serving, t.FIRST)

@@ -5,7 +5,7 @@ import pytest
 from tensorflow.core.protobuf import saved_model_pb2
 
 from petseg import released_model
-from petseg.components import overlay
+from petseg.core import overlay
 from petseg.core import errors
 from petseg.core import labels as labels_lib
 from petseg.core.labels import IGNORE_ID

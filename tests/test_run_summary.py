@@ -4,7 +4,7 @@ import os
 
 import tensorflow as tf
 
-from petseg.components import run_summary
+from petseg.components.release import run_summary
 
 
 def _example(name: str, mask: bytes, first: str = 'file_name') -> tf.train.Example:

@@ -3,7 +3,7 @@ import numpy as np
 from PIL import Image
 
 from petseg import cli
-from petseg.components import oxford_pets
+from petseg.components.ingest import oxford_lists
 
 
 def test_make_sample_data_writes_the_oxford_layout(tmp_path, capsys):
@@ -16,8 +16,8 @@ def test_make_sample_data_writes_the_oxford_layout(tmp_path, capsys):
   listed = (annotations / 'list.txt').read_text().splitlines()
   assert sum(line.startswith('#') for line in listed) == 6
   names = [line.split()[0] for line in trainval + test]
-  assert all(oxford_pets.list_line(n) == line for n, line in zip(names, trainval + test))
-  assert {oxford_pets.species_id(oxford_pets.breed_of(n)) for n in names} == {1, 2}
+  assert all(oxford_lists.list_line(n) == line for n, line in zip(names, trainval + test))
+  assert {oxford_lists.species_id(oxford_lists.breed_of(n)) for n in names} == {1, 2}
 
   sizes = set()
   for name in names:

@@ -9,8 +9,8 @@ import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
-from petseg.components import evaluator
-from petseg.components import segmentation_metrics as sm
+from petseg.components.evaluator import component as evaluator
+from petseg.components.evaluator import metrics as sm
 from petseg.core import config as config_lib
 from petseg.core import confusion as confusion_lib
 from petseg.core import errors

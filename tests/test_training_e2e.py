@@ -14,11 +14,11 @@ import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from petseg.components import trainer as trainer_component
+from petseg.components.trainer import component as trainer_component
 from petseg.core import confusion as confusion_lib
-from petseg.models import evaluation
+from petseg.models import scoring
 from petseg.models import input_pipeline
-from petseg.models import trainer
+from petseg.models import module_file
 from petseg.pipeline import metadata
 from tests.helpers import trained_output
 
@@ -41,7 +41,7 @@ def test_model_learns_the_sample_well_above_chance(trained):
   _, store = trained
   examples = trained_output(store, 'ExampleGen', 'examples')
   test_files = [os.path.join(examples, 'Split-test', '*')]
-  confusion = evaluation.confusion_matrix(_serving_dir(store), test_files, 3)
+  confusion = scoring.confusion_matrix(_serving_dir(store), test_files, 3)
   result = confusion_lib.scores(confusion, ['pet', 'background', 'border'])
   # Chance: predicting background everywhere scores about 0.26 here.
   assert result['mean_iou'] > 0.55, result
@@ -106,7 +106,7 @@ def test_a_model_trained_on_crops_scores_and_serves_whole_images(trained, tmp_pa
   examples = trained_output(store, 'Transform', 'transformed_examples')
   config = trainer_component.training_config_of(metadata.executions(store, 'petseg', 'Trainer')[0])
   serving = tmp_path / 'serving'
-  trainer.run_fn(tfx.components.FnArgs(
+  module_file.run_fn(tfx.components.FnArgs(
       train_files=[os.path.join(examples, 'Split-train', '*')],
       eval_files=[os.path.join(examples, 'Split-eval', '*')],
       transform_output=trained_output(store, 'Transform', 'transform_graph'),
@@ -117,7 +117,7 @@ def test_a_model_trained_on_crops_scores_and_serves_whole_images(trained, tmp_pa
     assert json.load(f)['crop_size'] == [64, 64]
   test_files = [os.path.join(trained_output(store, 'ExampleGen', 'examples'), 'Split-test',
                              '*')]
-  confusion = evaluation.confusion_matrix(str(serving), test_files, 3)
+  confusion = scoring.confusion_matrix(str(serving), test_files, 3)
   # Every pixel of every whole image: the sample's trimaps label them all.
   assert confusion.sum() == input_pipeline.count(test_files) * 96 * 96
 

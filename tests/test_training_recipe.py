@@ -12,14 +12,14 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
 import tf_keras as keras
 
-from petseg.components import sources
+from petseg.components.ingest import sources
 from petseg.core import config as config_lib
 from petseg.core import errors
 from petseg.core import features
 from petseg.core.labels import IGNORE_ID
 from petseg.models import input_pipeline
 from petseg.models import preprocessing
-from petseg.models import trainer
+from petseg.models import module_file
 from petseg.models import training
 from tests.helpers import encode
 
@@ -344,7 +344,7 @@ def test_keep_best_restores_the_best_epoch_across_fits():
 
 def test_a_resumed_training_starts_each_phase_where_the_saved_state_says():
   frozen_first = [(0, 3, False), (3, 8, True)]
-  start = lambda state, phase: trainer.resumed_start(state, phase, frozen_first[phase][0])  # noqa: E731
+  start = lambda state, phase: module_file.resumed_start(state, phase, frozen_first[phase][0])  # noqa: E731
   assert [start(None, p) for p in (0, 1)] == [0, 3]
   in_first = {'phase': 0, 'epoch': 1, 'stopped': False}
   assert [start(in_first, p) for p in (0, 1)] == [2, 3]

@@ -1,13 +1,22 @@
 """The Trainer and Evaluator fold their runtime parameters into TFX's own configs."""
+import dataclasses
 import json
+import os
+import subprocess
+import sys
 
+import pytest
 import tensorflow_model_analysis as tfma
 from tfx.utils import proto_utils
 
-from petseg.components import evaluator
-from petseg.components import trainer
+from petseg.components.evaluator import component as evaluator
+from petseg.components.evaluator import results as evaluation_results
+from petseg.components.trainer import component as trainer
 from petseg.core import config as config_lib
 from petseg.core import labels as labels_lib
+from petseg.models import training
+from petseg.pipeline import local_runner
+from petseg.pipeline import metadata
 
 
 def test_training_parameters_replace_the_config_fields():
@@ -19,15 +28,69 @@ def test_training_parameters_replace_the_config_fields():
                                                  'model': 'fcn_vgg16', 'learning_rate': 0.01}
 
 
-def test_min_mean_iou_becomes_the_gate_and_nothing_else_changes():
-  config = evaluator.eval_config(config_lib.ReleaseConfig(min_class_iou={'pet': 0.3}),
-                               labels_lib.oxford_trimap_labels())
-  folded = evaluator.fold_min_mean_iou({'eval_config': proto_utils.proto_to_json(config),
-                                      'min_mean_iou': 0.77})
-  assert set(folded) == {'eval_config'}
+def test_release_parameters_replace_the_gate_fields_and_set_its_bounds():
+  labels = labels_lib.oxford_trimap_labels()
+  release = config_lib.ReleaseConfig(min_class_iou={'pet': 0.3})
+  config = evaluator.eval_config(release, labels)
+  folded, applied = evaluator.fold_release_parameters({
+      'eval_config': proto_utils.proto_to_json(config),
+      'release': json.dumps(release.to_json()), 'min_mean_iou': 0.77})
+  assert set(folded) == {'eval_config'}  # TFX's executor sees its own spec
+  assert applied == dataclasses.replace(release, min_mean_iou=0.77)
   got = proto_utils.json_to_proto(folded['eval_config'], tfma.EvalConfig())
-  evaluator.set_min_mean_iou(config, 0.77)
-  assert got == config
-  gate = got.metrics_specs[0].metrics[0].per_slice_thresholds[0].threshold
-  assert gate.value_threshold.lower_bound.value == 0.77
-  assert not gate.HasField('change_threshold')  # the executor compares, on intervals
+  assert got == evaluator.eval_config(applied, labels)
+  bounds = {json.loads(m.config).get('name', m.class_name):
+            m.per_slice_thresholds[0].threshold for m in got.metrics_specs[0].metrics
+            if m.per_slice_thresholds}
+  assert {name: t.value_threshold.lower_bound.value for name, t in bounds.items()} == {
+      'MeanIoU': 0.77, 'iou/pet': 0.3}
+  # The executor compares with the released model itself, on intervals.
+  assert not any(t.HasField('change_threshold') for t in bounds.values())
+
+
+# core/config.py's table with two more rows, one per section, before anything reads it.
+_WITH_MORE_PARAMETERS = '''
+import sys
+from petseg.core import config
+config.RUNTIME_PARAMETERS += (
+    config.ParameterDef('batch_size', 'training', 'batch_size', int),
+    config.ParameterDef('max_mean_iou_drop', 'release', 'max_mean_iou_drop', float))
+from petseg import cli
+sys.exit(cli.main(sys.argv[1:]))
+'''
+
+
+def _petseg_with_more_parameters(*args):
+  done = subprocess.run([sys.executable, '-c', _WITH_MORE_PARAMETERS, *args],
+                        capture_output=True, text=True)
+  assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_parameter_added_to_the_table_compiles_and_runs(tmp_path, sample_dir):
+  """Nothing but the table names them: the compiled spec offers both at submission, and a
+  local run folds each into its component's config."""
+  common = ['--dataset', 'oxford_pets', '--data-dir', str(sample_dir), '--epochs', '1',
+            '--image-size', '32', '--batch-size', '2', '--max-mean-iou-drop', '0.3']
+  _petseg_with_more_parameters(
+      'compile', '--engine', 'kubeflow', '--output', str(tmp_path / 'spec.json'), '--image',
+      'registry.example/petseg:test', '--pipeline-root', 'gs://petseg-test/root', *common)
+  spec = json.loads((tmp_path / 'spec.json').read_text())['pipelineSpec']
+  offered = spec['root']['inputDefinitions']['parameters']
+  assert (offered['batch_size']['parameterType'], offered['batch_size']['defaultValue']) == (
+      'NUMBER_INTEGER', 2)
+  assert (offered['max_mean_iou_drop']['parameterType'],
+          offered['max_mean_iou_drop']['defaultValue']) == ('NUMBER_DOUBLE', 0.3)
+
+  out = tmp_path / 'out'
+  _petseg_with_more_parameters('run', '--output-dir', str(out), *common)
+  store = metadata.connect(local_runner.metadata_path(str(out)))
+  executions = metadata.run_executions(store, 'petseg')
+  trainer_run, = metadata.output_artifacts(store, executions['Trainer'].id, 'model_run')
+  with open(os.path.join(trainer_run.uri, training.CONFIG_FILE)) as f:
+    assert json.load(f)['batch_size'] == 2
+  evaluation, = metadata.output_artifacts(store, executions['Evaluator'].id, 'evaluation')
+  assert evaluation_results.release_config(evaluation.uri).max_mean_iou_drop == 0.3
+  # Each is an execution property of its own component, folded into its config at run time.
+  assert 'batch_size' in executions['Trainer'].custom_properties
+  assert 'max_mean_iou_drop' in executions['Evaluator'].custom_properties

@@ -11,8 +11,8 @@ does not install beside TFX 1.16.
 import html
 from typing import Any, Dict, List, Optional
 
-from petseg.components import ingest_report as ingest_lib
-from petseg.components import segmentation_metrics as sm
+from petseg.components.ingest import ingest_report as ingest_lib
+from petseg.components.evaluator import metrics as sm
 from petseg.core import comparison as comparison_lib
 
 # A class whose IoU's interval lies below this is named among the known limits.

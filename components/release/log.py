@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 
 from tfx.dsl.io import fileio
 
-from petseg.components import release_registry
+from petseg.components.release import registry as release_registry
 from petseg.core import config as config_lib
 from petseg.core import errors
 

@@ -13,9 +13,10 @@ import numpy as np
 import tensorflow_model_analysis as tfma
 from tfx.dsl.io import fileio
 
-from petseg.components import segmentation_metrics as sm
+from petseg.components.evaluator import metrics as sm
 from petseg.core import bootstrap
 from petseg.core import comparison as comparison_lib
+from petseg.core import config as config_lib
 
 CANDIDATE = tfma.CANDIDATE_KEY
 BASELINE = tfma.BASELINE_KEY
@@ -23,6 +24,7 @@ DIFFERENCE = 'difference'  # candidate - baseline, from the same resamples
 OVERALL = comparison_lib.OVERALL
 COMPARISON_FILE = 'comparison.json'
 INTERVALS_FILE = 'intervals.json'
+RELEASE_FILE = 'release.json'  # the gate applied: config.ReleaseConfig, parameters folded in
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,9 +170,14 @@ def read_comparison(evaluation_uri: str) -> Optional[Dict[str, Any]]:
   return _read_json(evaluation_uri, COMPARISON_FILE)
 
 
-def settings(evaluation_uri: str) -> bootstrap.Settings:
-  """How an Evaluator run drew its intervals."""
-  return bootstrap.Settings(**_read_json(evaluation_uri, INTERVALS_FILE)['settings'])
+def write_release(evaluation_uri: str, release: config_lib.ReleaseConfig) -> None:
+  with fileio.open(posixpath.join(evaluation_uri, RELEASE_FILE), 'w') as f:
+    f.write(json.dumps(release.to_json(), indent=2))
+
+
+def release_config(evaluation_uri: str) -> config_lib.ReleaseConfig:
+  """The release gate an Evaluator run applied."""
+  return config_lib.ReleaseConfig.from_json(_read_json(evaluation_uri, RELEASE_FILE))
 
 
 def sensitivity(metrics: Metrics, min_images: int) -> comparison_lib.Sensitivity:

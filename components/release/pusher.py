@@ -38,12 +38,12 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
-from petseg.components import model_card
-from petseg.components import release_log
-from petseg.components import release_manager
-from petseg.components import release_record
-from petseg.components import release_registry
-from petseg.components import run_summary
+from petseg.components.release import model_card
+from petseg.components.release import log as release_log
+from petseg.components.release import manager as release_manager
+from petseg.components.release import release_record
+from petseg.components.release import registry as release_registry
+from petseg.components.release import run_summary
 from petseg.core import errors
 from petseg.core import storage
 
@@ -190,6 +190,9 @@ class Executor(pusher_executor.Executor):
 class ServingPusherSpec(standard_component_specs.PusherSpec):
   INPUTS = {**standard_component_specs.PusherSpec.INPUTS,
             SUMMARY_KEY: ChannelParameter(type=release_record.RunSummaryArtifact)}
+
+
+NODE_ID = 'Pusher'  # the step's id in every pipeline and record
 
 
 class ServingPusher(base_component.BaseComponent):

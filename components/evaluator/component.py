@@ -4,7 +4,7 @@ registry.
 
 The EvalConfig reads raw test examples: the model's `transform_features` signature gives
 the ground-truth mask at the model's size and `serving_examples` the predicted class map,
-so evaluation sees what serving will. The metrics are components/segmentation_metrics.py's;
+so evaluation sees what serving will. The metrics are components/evaluator/metrics.py's;
 after TFMA, the executor draws each figure's 95% interval by a bootstrap over the test
 images from TFMA's per-image confusion matrices (evaluation_results.write_intervals()).
 
@@ -15,10 +15,9 @@ executor decides it after TFMA, on the intervals of the paired differences, for 
 split, each slice (species for Oxford Pets) and each class (core/comparison.py), and
 withdraws the blessing when the model is worse beyond noise by more than allowed.
 """
-import dataclasses
 import json
 import posixpath
-from typing import Any, Dict, Mapping, Sequence, Union
+from typing import Any, Dict, Mapping, Sequence, Tuple, Union
 
 import tensorflow_model_analysis as tfma
 from tfx import types
@@ -34,10 +33,9 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 from tfx.utils import proto_utils
 
-from petseg.components import evaluation_results
-from petseg.components import release_registry
-from petseg.components import segmentation_metrics
-from petseg.core import bootstrap
+from petseg.components.evaluator import results as evaluation_results
+from petseg.components.release import registry as release_registry
+from petseg.components.evaluator import metrics as segmentation_metrics
 from petseg.core import config as config_lib
 from petseg.core import labels as labels_lib
 
@@ -47,26 +45,24 @@ METRICS_MODULE = segmentation_metrics.__name__
 Value = Union[int, float, str, data_types.RuntimeParameter]
 
 
-def _metric(class_name: str, threshold=None, **config) -> tfma.MetricConfig:
-  metric = tfma.MetricConfig(class_name=class_name, module=METRICS_MODULE,
-                             config=json.dumps(config))
-  if threshold is not None:
-    # Gated on the whole split only; the slices are there to be read.
-    metric.per_slice_thresholds.add(slicing_specs=[tfma.SlicingSpec()]).threshold.CopyFrom(
-        threshold)
-  return metric
+def _metric(class_name: str, **config) -> tfma.MetricConfig:
+  return tfma.MetricConfig(class_name=class_name, module=METRICS_MODULE,
+                           config=json.dumps(config))
 
 
-def set_min_mean_iou(config: tfma.EvalConfig, bound: float) -> None:
-  """Changes the mean-IoU lower bound of an EvalConfig made by eval_config()."""
-  gate, = [metric.per_slice_thresholds[0].threshold
-           for metric in config.metrics_specs[0].metrics if metric.class_name == 'MeanIoU']
-  gate.value_threshold.lower_bound.value = bound
-
-
-def _lower_bound(value: float) -> tfma.MetricThreshold:
-  return tfma.MetricThreshold(
-      value_threshold=tfma.GenericValueThreshold(lower_bound={'value': value}))
+def set_bounds(config: tfma.EvalConfig, release: config_lib.ReleaseConfig) -> None:
+  """Sets the lower bounds of an EvalConfig made by eval_config() to `release`'s: its mean
+  IoU and each class it names, on the whole split only (the slices are there to be read)."""
+  prefix = segmentation_metrics.class_iou_name('')
+  for metric in config.metrics_specs[0].metrics:
+    name = json.loads(metric.config).get('name', '')
+    bound = (release.min_mean_iou if metric.class_name == 'MeanIoU' else
+             release.min_class_iou.get(name[len(prefix):]) if name.startswith(prefix) else None)
+    del metric.per_slice_thresholds[:]
+    if bound is not None:
+      metric.per_slice_thresholds.add(slicing_specs=[tfma.SlicingSpec()]).threshold.CopyFrom(
+          tfma.MetricThreshold(
+              value_threshold=tfma.GenericValueThreshold(lower_bound={'value': bound})))
 
 
 def eval_config(release: config_lib.ReleaseConfig, labels: labels_lib.LabelSpec,
@@ -76,18 +72,15 @@ def eval_config(release: config_lib.ReleaseConfig, labels: labels_lib.LabelSpec,
   release.check_classes(labels)
   class_ids = list(range(labels.num_classes))
   metrics = [
-      # The bound that set_min_mean_iou changes.
-      _metric('MeanIoU', _lower_bound(release.min_mean_iou), class_ids=class_ids),
+      _metric('MeanIoU', class_ids=class_ids),
       _metric('PixelAccuracy', class_ids=class_ids),
       _metric('ConfusionMatrix', num_classes=labels.num_classes),
       _metric('ImageConfusionMatrices', num_classes=labels.num_classes),
   ]
   for class_id, name in enumerate(labels.class_names):
-    bound = release.min_class_iou.get(name)
-    metrics.append(_metric(
-        'ClassIoU', None if bound is None else _lower_bound(bound), class_ids=class_ids,
-        class_id=class_id, name=segmentation_metrics.class_iou_name(name)))
-  return tfma.EvalConfig(
+    metrics.append(_metric('ClassIoU', class_ids=class_ids, class_id=class_id,
+                           name=segmentation_metrics.class_iou_name(name)))
+  config = tfma.EvalConfig(
       # A SavedModel served through its signatures. Said, not detected: TFMA would otherwise
       # try to load each model as Keras first, which fails on the custom objects, in seconds.
       model_specs=[tfma.ModelSpec(signature_name='serving_examples', model_type=tfma.TF_GENERIC,
@@ -103,16 +96,18 @@ def eval_config(release: config_lib.ReleaseConfig, labels: labels_lib.LabelSpec,
           # The executor draws the intervals (core/bootstrap.py).
           compute_confidence_intervals={'value': False}),
   )
+  set_bounds(config, release)
+  return config
 
 
-ALLOWED_DROPS_KEY = 'allowed_drops'  # ReleaseConfig.allowed_drops(), as JSON
-INTERVALS_KEY = 'intervals'  # ReleaseConfig.intervals(), as JSON
+# The ReleaseConfig, as JSON; each runtime parameter of its section (PARAMETERS) is a
+# property of its own that replaces its field at run time.
+RELEASE_KEY = 'release'
 
 
 class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
   PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS,
-                ALLOWED_DROPS_KEY: ExecutionParameter(type=str),
-                INTERVALS_KEY: ExecutionParameter(type=str),
+                RELEASE_KEY: ExecutionParameter(type=str),
                 **{p.name: ExecutionParameter(type=p.ptype) for p in PARAMETERS}}
 
 
@@ -138,34 +133,41 @@ class EvaluatorExecutor(evaluator_executor.Executor):
     baseline = inputs.get(standard_component_specs.BASELINE_MODEL_KEY)
     if baseline and not baseline[0].get_int_custom_property(release_registry.VERSION):
       del inputs[standard_component_specs.BASELINE_MODEL_KEY]
-    properties = fold_min_mean_iou(exec_properties)
-    allowed_drops = json.loads(properties.pop(ALLOWED_DROPS_KEY))
-    settings = bootstrap.Settings(**json.loads(properties.pop(INTERVALS_KEY)))
+    properties, release = fold_release_parameters(exec_properties)
     super().Do(inputs, output_dict, properties)
     evaluation, = output_dict[standard_component_specs.EVALUATION_KEY]
+    evaluation_results.write_release(evaluation.uri, release)
     evaluation_results.write_intervals(
         evaluation.uri, proto_utils.json_to_proto(
             properties[standard_component_specs.EVAL_CONFIG_KEY], tfma.EvalConfig()),
-        settings)
+        release.intervals())
     if standard_component_specs.BASELINE_MODEL_KEY not in inputs:
       return
     comparison = evaluation_results.compare(evaluation_results.load(evaluation.uri),
-                                            allowed_drops, settings.min_images)
+                                            release.allowed_drops(), release.min_slice_images)
     evaluation_results.write_comparison(evaluation.uri, comparison)
     blessing, = output_dict[standard_component_specs.BLESSING_KEY]
     if comparison.reasons() and blessing.get_int_custom_property(BLESSED_KEY):
       _withdraw(blessing)
 
 
-def fold_min_mean_iou(exec_properties: Mapping[str, Any]) -> Dict[str, Any]:
-  """The Evaluator's properties with `min_mean_iou` moved into its EvalConfig."""
+def fold_release_parameters(exec_properties: Mapping[str, Any]
+                            ) -> Tuple[Dict[str, Any], config_lib.ReleaseConfig]:
+  """The Evaluator's properties as TFX's executor takes them, and the release gate they
+  hold: the ReleaseConfig with each runtime parameter in its field, its bounds set in the
+  EvalConfig."""
   properties = dict(exec_properties)
+  release = config_lib.ReleaseConfig.from_json({
+      **json.loads(properties.pop(RELEASE_KEY)),
+      **{p.field: properties.pop(p.name) for p in PARAMETERS}})
   config = proto_utils.json_to_proto(properties[standard_component_specs.EVAL_CONFIG_KEY],
                                      tfma.EvalConfig())
-  min_mean_iou, = PARAMETERS
-  set_min_mean_iou(config, properties.pop(min_mean_iou.name))
+  set_bounds(config, release)
   properties[standard_component_specs.EVAL_CONFIG_KEY] = proto_utils.proto_to_json(config)
-  return properties
+  return properties, release
+
+
+NODE_ID = 'Evaluator'  # the step's id in every pipeline and record
 
 
 class Evaluator(base_component.BaseComponent):
@@ -182,8 +184,7 @@ class Evaluator(base_component.BaseComponent):
     super().__init__(spec=EvaluatorSpec(
         examples=examples, model=model, baseline_model=baseline_model,
         eval_config=eval_config, example_splits=json_utils.dumps(example_splits),
-        allowed_drops=json.dumps(release.allowed_drops()),
-        intervals=json.dumps(dataclasses.asdict(release.intervals())),
+        release=json.dumps(release.to_json()),
         fairness_indicator_thresholds=json_utils.dumps(None),
         **{p.name: parameters[p.name] for p in PARAMETERS},
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),

@@ -2,9 +2,10 @@
 
 A FileBasedExampleGen with its own executor, so that it runs under every TFX orchestrator
 (the Kubeflow v2 driver included) and caches on the driver's fingerprint of the data files.
-Splits come from the dataset's own lists and folders, not from ExampleGen's hash buckets,
-so the executor overrides GenerateExamplesByBeam, as the base class suggests for that, and
-it writes the records where they are decoded (Executor.Do says why).
+Splits come from the dataset's own lists and folders, not from ExampleGen's hash buckets:
+the executor's Do builds all splits at once (examples_by_split(), given everything it
+reads) instead of the base class's per-split transform, and writes the records where they
+are decoded (Executor.Do says why).
 """
 from concurrent import futures
 import json
@@ -27,11 +28,11 @@ from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from petseg.components import decoding
-from petseg.components import ingest_report
-from petseg.components import items
-from petseg.components import listing
-from petseg.components import sources
+from petseg.components.ingest import decoding
+from petseg.components.ingest import ingest_report
+from petseg.components.ingest import items
+from petseg.components.ingest import listing
+from petseg.components.ingest import sources
 from petseg.core import config as config_lib
 
 _COUNT, _REJECTED, _CONVERTED = 'count', 'rejected', 'converted'
@@ -103,11 +104,35 @@ def dataset_config_of(exec_properties: Dict[str, Any]) -> config_lib.DatasetConf
   return config_lib.DatasetConfig.from_json(json.loads(packed.value))
 
 
+def examples_by_split(pipeline: beam.Pipeline, data_dir: str, config: config_lib.DatasetConfig,
+                      report_path: str) -> Dict[str, beam.PCollection]:
+  """Split name -> its serialized examples: the source's candidates, decoded and checked in
+  batches; what was rejected, converted or listed badly goes to the ingest report at
+  `report_path`."""
+  candidates, listed_skips = sources.get(config.name).reader.read(pipeline, data_dir, config)
+  decoded = (candidates
+             | 'Batch' >> beam.BatchElements(min_batch_size=_BATCH, max_batch_size=_BATCH)
+             | 'Decode' >> beam.ParDo(_DecodeFn(config)).with_outputs(
+                 _REJECTED, _CONVERTED, main='examples'))
+  by_split = decoded.examples | 'BySplit' >> beam.Partition(
+      lambda kv, _: listing.SPLITS.index(kv[0]), len(listing.SPLITS))
+  counts = (decoded.examples | 'Splits' >> beam.Keys()
+            | 'CountPerSplit' >> beam.combiners.Count.PerElement()
+            | 'TagCounts' >> beam.Map(lambda c: (_COUNT, c)))
+  _ = ((counts,
+        decoded[_REJECTED] | 'TagRejected' >> beam.Map(lambda r: (_REJECTED, r)),
+        decoded[_CONVERTED] | 'TagConverted' >> beam.Map(lambda c: (_CONVERTED, c)))
+       | 'AllEvents' >> beam.Flatten()
+       | 'Gather' >> beam.combiners.ToList()
+       | 'WriteReport' >> beam.Map(_write_report, report_path, config, data_dir,
+                                   listed_skips))
+  return {split: by_split[i] | f'Examples[{split}]' >> beam.Values()
+          for i, split in enumerate(listing.SPLITS)}
+
+
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
   """Ingests a dataset into train/eval/test and writes the ingest report beside them.
 
-  Do() reads the dataset config and the report's path before the base class builds the
-  Beam pipeline, which calls GenerateExamplesByBeam() with exec properties alone.
   `required_splits` must each have examples (a pipeline trains, evaluates and tests).
   """
 
@@ -116,31 +141,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     self._required_splits = tuple(required_splits)
 
   def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-    raise NotImplementedError('all splits are read together in GenerateExamplesByBeam')
-
-  def GenerateExamplesByBeam(self, pipeline: beam.Pipeline,
-                             exec_properties: Dict[str, Any]) -> Dict[str, beam.PCollection]:
-    config = self._config
-    data_dir = exec_properties[standard_component_specs.INPUT_BASE_KEY]
-    candidates, listed_skips = sources.get(config.name).reader.read(pipeline, data_dir, config)
-    decoded = (candidates
-               | 'Batch' >> beam.BatchElements(min_batch_size=_BATCH, max_batch_size=_BATCH)
-               | 'Decode' >> beam.ParDo(_DecodeFn(config)).with_outputs(
-                   _REJECTED, _CONVERTED, main='examples'))
-    by_split = decoded.examples | 'BySplit' >> beam.Partition(
-        lambda kv, _: listing.SPLITS.index(kv[0]), len(listing.SPLITS))
-    counts = (decoded.examples | 'Splits' >> beam.Keys()
-              | 'CountPerSplit' >> beam.combiners.Count.PerElement()
-              | 'TagCounts' >> beam.Map(lambda c: (_COUNT, c)))
-    _ = ((counts,
-          decoded[_REJECTED] | 'TagRejected' >> beam.Map(lambda r: (_REJECTED, r)),
-          decoded[_CONVERTED] | 'TagConverted' >> beam.Map(lambda c: (_CONVERTED, c)))
-         | 'AllEvents' >> beam.Flatten()
-         | 'Gather' >> beam.combiners.ToList()
-         | 'WriteReport' >> beam.Map(_write_report, self._report_path, config, data_dir,
-                                     listed_skips))
-    return {split: by_split[i] | f'Examples[{split}]' >> beam.Values()
-            for i, split in enumerate(listing.SPLITS)}
+    raise NotImplementedError('all splits are read together: see examples_by_split()')
 
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     """The base class's Do, but each split's records are written in the stage that decodes
@@ -150,11 +151,13 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     reshuffled before decoding), and memory stays that of a few batches."""
     examples = artifact_utils.get_single_instance(
         output_dict[standard_component_specs.EXAMPLES_KEY])
-    self._config = dataset_config_of(exec_properties)
-    self._report_path = ingest_report.path(examples.uri)
+    config = dataset_config_of(exec_properties)
+    report_path = ingest_report.path(examples.uri)
     examples.split_names = artifact_utils.encode_split_names(list(listing.SPLITS))
     with self._make_beam_pipeline() as pipeline:
-      for split, records in self.GenerateExamplesByBeam(pipeline, exec_properties).items():
+      for split, records in examples_by_split(
+          pipeline, exec_properties[standard_component_specs.INPUT_BASE_KEY], config,
+          report_path).items():
         _ = records | f'WriteSplit[{split}]' >> beam.io.WriteToTFRecord(
             posixpath.join(artifact_utils.get_split_uri([examples], split),
                            write_split.DEFAULT_FILE_NAME), file_name_suffix='.gz')
@@ -167,9 +170,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
     for split, stats in report.splits.items():
       examples.set_int_custom_property(f'{split}_examples', stats.ingested)
       examples.set_int_custom_property(f'{split}_rejected', stats.rejected)
-    examples.set_string_custom_property('labels', json.dumps(self._config.labels.to_json()))
-    ingest_report.check(report, self._config.max_reject_fraction, self._report_path,
+    examples.set_string_custom_property('labels', json.dumps(config.labels.to_json()))
+    ingest_report.check(report, config.max_reject_fraction, report_path,
                         self._required_splits)
+
+
+NODE_ID = 'ExampleGen'  # the step's id in every pipeline and record
 
 
 def IngestExampleGen(data_dir: str, config: config_lib.DatasetConfig) -> FileBasedExampleGen:
@@ -182,7 +188,7 @@ def IngestExampleGen(data_dir: str, config: config_lib.DatasetConfig) -> FileBas
   custom_config.custom_config.Pack(wrappers_pb2.StringValue(value=json.dumps(config.to_json())))
   return FileBasedExampleGen(
       input_base=data_dir, input_config=input_config, custom_config=custom_config,
-      custom_executor_spec=executor_spec.BeamExecutorSpec(Executor)).with_id('ExampleGen')
+      custom_executor_spec=executor_spec.BeamExecutorSpec(Executor)).with_id(NODE_ID)
 
 
 def ingest(data_dir: str, config: config_lib.DatasetConfig, output_uri: str,

@@ -10,9 +10,9 @@ from typing import Iterator
 
 import apache_beam as beam
 
-from petseg.components import items
-from petseg.components import listing
-from petseg.components import oxford_pets
+from petseg.components.ingest import items
+from petseg.components.ingest import listing
+from petseg.components.ingest import oxford_lists
 from petseg.core import config as config_lib
 
 
@@ -38,7 +38,7 @@ def _read_split(tfds_split: str, data_dir: str,
         image_path=f'{where}/{file_name}',
         mask_path=f'{where}/{name}.png',
         metadata=(('species', species_names[example['species']].lower()),
-                  ('breed', oxford_pets.breed_of(name))),
+                  ('breed', oxford_lists.breed_of(name))),
         image_bytes=example['image'],
         mask_bytes=example['segmentation_mask'])
 

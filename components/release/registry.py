@@ -48,8 +48,8 @@ PATH = 'released_path'
 
 
 # Beside the versions, in names that are not numbers (servers skip them): the lock, the
-# retired versions (RETIRED_DIR/N, kept whole), the decision log (components/release_log.py)
-# and the page a person opens (components/registry_page.py).
+# retired versions (RETIRED_DIR/N, kept whole), the decision log (components/release/log.py)
+# and the page a person opens (components/release/page.py).
 LOCK_FILE = '.petseg-registry.lock'
 RETIRED_DIR = '.retired'
 LOG_DIR = '.log'

@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 import apache_beam as beam
 from tfx.dsl.io import fileio
 
-from petseg.components import items
+from petseg.components.ingest import items
 
 SPLITS = ('train', 'eval', 'test')
 _MACOS_METADATA = ('._', '.DS_Store')

@@ -19,13 +19,13 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.types.component_spec import ComponentSpec
 from tfx.types.component_spec import ExecutionParameter
 
-from petseg.components import evaluator
-from petseg.components import ingest_report
-from petseg.components import release_log
-from petseg.components import release_manager
-from petseg.components import release_registry
-from petseg.components import report
-from petseg.components import run_summary
+from petseg.components.evaluator import component as evaluator
+from petseg.components.ingest import ingest_report
+from petseg.components.release import log as release_log
+from petseg.components.release import manager as release_manager
+from petseg.components.release import registry as release_registry
+from petseg.components.release import report
+from petseg.components.release import run_summary
 from petseg.core import storage
 
 
@@ -108,6 +108,9 @@ class Executor(base_executor.BaseExecutor):
       with release_registry.lock(serving_dir):
         release_manager.log(serving_dir, release_log.of_run(release_log.REFUSED,
                                                             summary.to_json()))
+
+
+NODE_ID = 'ReleaseRecord'  # the step's id in every pipeline and record
 
 
 class ReleaseRecord(base_component.BaseComponent):

@@ -4,7 +4,7 @@ change at submission (config.RUNTIME_PARAMETERS) as execution properties of thei
 A KFP runtime parameter must be a whole execution property, while TFX's Trainer takes one
 JSON `custom_config`. This Trainer adds the table's training entries as properties; its
 executor folds them into the custom_config before TFX's own executor runs `run_fn`
-(models/trainer.py). Locally they hold plain values, so the pipeline is the same on every
+(models/module_file.py). Locally they hold plain values, so the pipeline is the same on every
 runner.
 """
 import json
@@ -48,6 +48,9 @@ def fold_training_parameters(exec_properties: Mapping[str, Any]) -> Dict[str, An
     config[parameter.field] = properties.pop(parameter.name)
   properties[standard_component_specs.CUSTOM_CONFIG_KEY] = json_utils.dumps(config)
   return properties
+
+
+NODE_ID = 'Trainer'  # the step's id in every pipeline and record
 
 
 class Trainer(base_component.BaseComponent):

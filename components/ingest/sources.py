@@ -61,23 +61,23 @@ def _oxford_labels(data_dir: str, settings: Mapping[str, Any]) -> labels_lib.Lab
 
 def _folder_labels(data_dir: str, settings: Mapping[str, Any]) -> labels_lib.LabelSpec:
   # Imported when called: the CLI imports this module, and TFX's file I/O loads TensorFlow.
-  from petseg.components import folder_reader  # pylint: disable=g-import-not-at-top
+  from petseg.components.ingest import folder_reader  # pylint: disable=g-import-not-at-top
   return folder_reader.default_labels(data_dir, settings)
 
 
-_COMPONENTS = 'petseg.components.'
+_READERS = 'petseg.components.ingest.'
 SOURCES: Dict[str, Source] = {
-    'oxford_pets': Source(_COMPONENTS + 'oxford_pets_reader', 'oxford_pets.pbtxt',
+    'oxford_pets': Source(_READERS + 'oxford_reader', 'oxford_pets.pbtxt',
                           _oxford_labels, 'the official Oxford-IIIT Pet layout',
                           slice_features=('species',)),
-    'tfds': Source(_COMPONENTS + 'tfds_reader', 'oxford_pets.pbtxt', _oxford_labels,
+    'tfds': Source(_READERS + 'tfds_reader', 'oxford_pets.pbtxt', _oxford_labels,
                    'oxford_iiit_pet from TensorFlow Datasets; --data-dir is its data directory',
                    slice_features=('species',), needs_data_dir=False),
-    'folder': Source(_COMPONENTS + 'folder_reader', 'folder.pbtxt', _folder_labels,
+    'folder': Source(_READERS + 'folder_reader', 'folder.pbtxt', _folder_labels,
                      "images/ beside masks/, or CamVid's layout"),
-    'camvid': Source(_COMPONENTS + 'folder_reader', 'folder.pbtxt',
+    'camvid': Source(_READERS + 'folder_reader', 'folder.pbtxt',
                      lambda *_: labels_lib.camvid_labels(), 'a folder of CamVid class ids'),
-    'voc': Source(_COMPONENTS + 'folder_reader', 'folder.pbtxt',
+    'voc': Source(_READERS + 'folder_reader', 'folder.pbtxt',
                   lambda *_: labels_lib.voc_labels(), 'a folder of VOC colour masks'),
 }
 # Dataset settings that choose the labels rather than being DatasetConfig fields.

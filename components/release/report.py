@@ -18,10 +18,10 @@ from PIL import Image
 import tensorflow as tf
 from tfx.dsl.io import fileio
 
-from petseg.components import ingest_report
-from petseg.components import model_card
-from petseg.components import overlay
-from petseg.components import run_summary
+from petseg.components.ingest import ingest_report
+from petseg.components.release import model_card
+from petseg.core import overlay
+from petseg.components.release import run_summary
 from petseg.core import comparison as comparison_lib
 from petseg.core import features
 from petseg.core import labels as labels_lib

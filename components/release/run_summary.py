@@ -20,11 +20,11 @@ import tensorflow_model_analysis as tfma
 from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
-from petseg.components import evaluation_results
-from petseg.components import ingest_report
-from petseg.components import model_card
-from petseg.components import release_registry
-from petseg.components import segmentation_metrics as sm
+from petseg.components.evaluator import results as evaluation_results
+from petseg.components.ingest import ingest_report
+from petseg.components.release import model_card
+from petseg.components.release import registry as release_registry
+from petseg.components.evaluator import metrics as sm
 from petseg.core import config as config_lib
 from petseg.core import storage
 from petseg.models import input_pipeline
@@ -67,7 +67,7 @@ class RunSummary:
   gate: Dict[str, Any]  # the thresholds applied
   serving_dir: str
   evaluation: str  # the Evaluator's output
-  model_card: Dict[str, Any]  # components/model_card.py
+  model_card: Dict[str, Any]  # components/release/model_card.py
   # core.comparison.Sensitivity, as JSON: what the test split can detect. None in records
   # written before it was kept.
   sensitivity: Optional[Dict[str, Any]] = None
@@ -163,29 +163,16 @@ def _json_fingerprint(value: Any) -> str:
   return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
-def gate(evaluation_uri: str, comparison: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-  """The thresholds the Evaluator applied: the bounds from the EvalConfig it wrote beside
-  its results (the runtime bound already folded in), the fewest images it judges, the
-  allowed drops from its `comparison` (as JSON; None on a first release, and then so are
-  the drops)."""
-  eval_config = tfma.writers.eval_config_writer.load_eval_run(evaluation_uri)[0]
-  result: Dict[str, Any] = {'min_mean_iou': None, 'min_class_iou': {},
-                            'max_mean_iou_drop': None, 'max_slice_drop': None,
-                            'max_class_drop': {},
-                            'min_slice_images': evaluation_results.settings(
-                                evaluation_uri).min_images}
-  if comparison:
-    result.update({k: comparison[k] for k in config_lib.ReleaseConfig().allowed_drops()})
-  prefix = len(sm.class_iou_name(''))
-  for metric in eval_config.metrics_specs[0].metrics:
-    name = json.loads(metric.config or '{}').get('name', sm.MEAN_IOU)
-    for per_slice in metric.per_slice_thresholds:
-      threshold = per_slice.threshold
-      if name == sm.MEAN_IOU:
-        result['min_mean_iou'] = threshold.value_threshold.lower_bound.value
-      else:
-        result['min_class_iou'][name[prefix:]] = threshold.value_threshold.lower_bound.value
-  return result
+def gate(evaluation_uri: str, compared: bool) -> Dict[str, Any]:
+  """The thresholds the Evaluator applied (its ReleaseConfig, the runtime parameters folded
+  in): the bounds, the fewest images it judges, and the allowed drops when it `compared`
+  with a released model (None on a first release)."""
+  release = evaluation_results.release_config(evaluation_uri)
+  drops = release.allowed_drops()
+  return {'min_mean_iou': release.min_mean_iou, 'min_class_iou': dict(release.min_class_iou),
+          **{k: v if compared else ({} if isinstance(v, dict) else None)
+             for k, v in drops.items()},
+          'min_slice_images': release.min_slice_images}
 
 
 def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
@@ -202,7 +189,7 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
   metrics = evaluation_results.load(evaluation_uri)
   candidate = metrics[evaluation_results.CANDIDATE]
   comparison = evaluation_results.read_comparison(evaluation_uri)
-  applied_gate = gate(evaluation_uri, comparison)
+  applied_gate = gate(evaluation_uri, comparison is not None)
   summary = RunSummary(
       pipeline=pipeline,
       pipeline_run=pipeline_run,

@@ -6,7 +6,7 @@ import html
 import os
 from typing import List, Optional, Sequence
 
-from petseg.components import release_log
+from petseg.components.release import log as release_log
 from petseg.core import comparison as comparison_lib
 from petseg.core import storage
 

@@ -12,8 +12,8 @@ from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
 
 from tfx.dsl.io import fileio
 
-from petseg.components import items
-from petseg.components import listing
+from petseg.components.ingest import items
+from petseg.components.ingest import listing
 from petseg.core import errors
 
 FILE_NAME = 'ingest_report.json'

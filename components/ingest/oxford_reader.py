@@ -10,9 +10,9 @@ from typing import List, Tuple
 
 from tfx.dsl.io import fileio
 
-from petseg.components import items
-from petseg.components import listing
-from petseg.components import oxford_pets
+from petseg.components.ingest import items
+from petseg.components.ingest import listing
+from petseg.components.ingest import oxford_lists
 from petseg.core import config as config_lib
 from petseg.core import errors
 
@@ -46,7 +46,7 @@ def list_candidates(data_dir: str, config: config_lib.DatasetConfig
   wanted, skipped, listed_in = [], [], {}
   for list_name, rel in lists:
     path = posixpath.join(data_dir, rel)
-    entries, problems = oxford_pets.parse_list(listing.read_bytes(path))
+    entries, problems = oxford_lists.parse_list(listing.read_bytes(path))
     split_of = ((lambda name: listing.carve(name, config.eval_fraction))
                 if list_name == 'trainval' else (lambda name: 'test'))
     for name, detail in problems:

@@ -1,4 +1,4 @@
-"""What a release manager does with the registry (components/release_registry.py): list its
+"""What a release manager does with the registry (components/release/registry.py): list its
 versions, roll back, restore, and keep the decision log and the index page up to date.
 
 TensorFlow Serving's default version policy serves the highest version it sees. A rollback
@@ -23,9 +23,9 @@ from absl import logging
 import tensorflow as tf
 from tfx.dsl.io import fileio
 
-from petseg.components import registry_page
-from petseg.components import release_log
-from petseg.components import release_registry
+from petseg.components.release import page as registry_page
+from petseg.components.release import log as release_log
+from petseg.components.release import registry as release_registry
 from petseg.core import errors
 from petseg.core import storage
 
