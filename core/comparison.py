@@ -15,6 +15,8 @@ fails: it is listed, not decided.
 import dataclasses
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from petseg.core import records
+
 BETTER = 'better'
 NO_CHANGE = 'no detectable change'
 WORSE = 'worse'
@@ -76,9 +78,13 @@ class Difference:
             f'than the allowed drop of {self.allowed_drop:.3f}')
 
   def to_json(self) -> Dict[str, Any]:
-    return {**dataclasses.asdict(self),
-            'interval': list(self.interval) if self.interval else None,
-            'verdict': self.verdict, 'passed': self.passed}
+    return {**records.fields_to_json(self), 'verdict': self.verdict, 'passed': self.passed}
+
+  @classmethod
+  def from_json(cls, data: Dict[str, Any]) -> 'Difference':
+    return records.fields_from_json(
+        cls, {k: v for k, v in data.items() if k not in ('verdict', 'passed')},
+        'comparison check')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,6 +116,13 @@ class Comparison:
             'reasons': self.reasons(), 'not_judged': self.not_judged(),
             'checks': [d.to_json() for d in self.checks]}
 
+  @classmethod
+  def from_json(cls, data: Dict[str, Any]) -> 'Comparison':
+    """From to_json()'s: the checks hold it all; the allowed drops are the other keys."""
+    mean_iou, *others = (Difference.from_json(check) for check in data['checks'])
+    derived = ('verdict', 'difference', 'interval', 'reasons', 'not_judged', 'checks')
+    return cls(mean_iou, tuple(others), {k: v for k, v in data.items() if k not in derived})
+
 
 @dataclasses.dataclass(frozen=True)
 class Sensitivity:
@@ -134,4 +147,9 @@ class Sensitivity:
             'once a model has been released.')
 
   def to_json(self) -> Dict[str, Any]:
-    return {**dataclasses.asdict(self), 'sentence': self.sentence()}
+    return {**records.fields_to_json(self), 'sentence': self.sentence()}
+
+  @classmethod
+  def from_json(cls, data: Dict[str, Any]) -> 'Sensitivity':
+    return records.fields_from_json(
+        cls, {k: v for k, v in data.items() if k != 'sentence'}, 'sensitivity')

@@ -14,6 +14,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from petseg.core import bootstrap
 from petseg.core import errors
 from petseg.core import labels as labels_lib
+from petseg.core import records
 
 # `petseg predict --max-pixels`: larger images are skipped (a 48-megapixel photo fits).
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -105,11 +106,11 @@ class ReleaseConfig:
                               self.bootstrap_seed)
 
   def to_json(self) -> Dict[str, Any]:
-    return dataclasses.asdict(self)
+    return records.fields_to_json(self)
 
   @classmethod
   def from_json(cls, data: Mapping[str, Any]) -> 'ReleaseConfig':
-    return dataclass_from_json(cls, data, 'release')
+    return records.fields_from_json(cls, data, 'release')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,16 +190,6 @@ def image_size(name: str, value: Any) -> Tuple[int, int]:
 def format_size(size) -> str:
   """(360, 480) -> '360x480'."""
   return 'x'.join(str(side) for side in size)
-
-
-def dataclass_from_json(cls, data: Mapping[str, Any], kind: str):
-  """`cls(**data)`, refusing keys that are not its fields with a message naming `kind`."""
-  known = {f.name for f in dataclasses.fields(cls)}
-  unknown = set(data) - known
-  if unknown:
-    raise errors.ConfigError(f'unknown {kind} settings {sorted(unknown)}; '
-                             f'expected some of {sorted(known)}')
-  return cls(**data)
 
 
 def load_settings(path: str) -> dict:

@@ -17,6 +17,7 @@ import tf_keras as keras
 from petseg.core import config as config_lib
 from petseg.core import errors
 from petseg.core import progress
+from petseg.core import records
 from petseg.core.labels import IGNORE_ID
 from petseg.models import registry
 
@@ -119,7 +120,7 @@ class TrainingConfig:
 
   @classmethod
   def from_json(cls, data: Mapping[str, Any]) -> 'TrainingConfig':
-    return config_lib.dataclass_from_json(cls, data, 'training')
+    return records.fields_from_json(cls, data, 'training')
 
   @classmethod
   def from_settings(cls, settings: Mapping[str, Any], num_classes: int) -> 'TrainingConfig':

@@ -207,33 +207,32 @@ def run_table(summary, pushed: Optional[str]) -> List[str]:
   test, training = summary.test, summary.training
   shown = comparison_lib.shown
   lines = [f'Model      {summary.model}  {summary.model_path}',
-           f'Training   {training["epochs"]} epochs at most'
-           + (f' or {training["max_train_minutes"]:g} minutes'
-              if training['max_train_minutes'] else '')
-           + f', images {config_lib.format_size(training["image_size"])}, loss '
-           f'{training["loss"]}',
-           *([f'Recipe     {training["recipe"]}'] if training['recipe'] else []),
-           'Data       ' + ', '.join(f'{split} {d["ingested"]} (+{d["rejected"]} rejected)'
+           f'Training   {training.epochs} epochs at most'
+           + (f' or {training.max_train_minutes:g} minutes'
+              if training.max_train_minutes else '')
+           + f', images {config_lib.format_size(training.image_size)}, loss {training.loss}',
+           *([f'Recipe     {training.recipe}'] if training.recipe else []),
+           'Data       ' + ', '.join(f'{split} {d.ingested} (+{d.rejected} rejected)'
                                     for split, d in summary.data.items()),
            f'Test       mean IoU '
-           f'{shown(test["mean_iou"], test["intervals"]["mean_iou"], images=test["images"])}, '
-           f'pixel accuracy {shown(test["pixel_accuracy"])} (95% intervals)',
+           f'{shown(test.mean_iou, test.intervals.mean_iou, images=test.images)}, '
+           f'pixel accuracy {shown(test.pixel_accuracy)} (95% intervals)',
            '           ' + ', '.join(f'{name} {shown(v)}'
-                                    for name, v in test['per_class_iou'].items())]
+                                    for name, v in test.per_class_iou.items())]
   for name, s in summary.slices.items():
     lines.append(f"  {name + ':':<16} mean IoU "
-                 f"{shown(s['mean_iou'], s['intervals']['mean_iou'], images=s['images'])}")
+                 f"{shown(s.mean_iou, s.intervals.mean_iou, images=s.images)}")
   if summary.sensitivity:
-    lines.append(f'Precision  {summary.sensitivity["sentence"]}')
+    lines.append(f'Precision  {summary.sensitivity.sentence()}')
   baseline, comparison = summary.baseline, summary.comparison
-  lines.append('Baseline   ' + (f'version {baseline["version"]}, mean IoU '
-                                f'{shown(baseline["mean_iou"])}  {baseline["model_path"]}'
+  lines.append('Baseline   ' + (f'version {baseline.version}, mean IoU '
+                                f'{shown(baseline.mean_iou)}  {baseline.model_path}'
                                 if baseline else 'none (nothing released before)'))
   if comparison:
-    lines.append(f'Compared   {comparison["verdict"]}: mean IoU difference '
-                 f'{shown(comparison["difference"], comparison["interval"])}')
-    if comparison.get('not_judged'):
-      lines.append('Not judged ' + '; '.join(comparison['not_judged']))
+    lines.append(f'Compared   {comparison.verdict}: mean IoU difference '
+                 f'{shown(comparison.mean_iou.difference, comparison.mean_iou.interval)}')
+    if comparison.not_judged():
+      lines.append('Not judged ' + '; '.join(comparison.not_judged()))
   lines.append('Blessed    ' + ('yes' if summary.blessed else
                                 'no: ' + '; '.join(summary.reasons)))
   lines.append(f'Pushed     {pushed or "no"}')

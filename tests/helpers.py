@@ -102,18 +102,21 @@ def read_records(examples_uri: str, split: str):
 
 
 def _around(value: float):
-  return [value - 0.05, value + 0.05]
+  return (value - 0.05, value + 0.05)
 
 
-def slice_scores(mean_iou: float, per_class: dict, images: int) -> dict:
-  """A slice's scores on `images` test images that all hold every class, each figure with
-  an interval 0.05 either side."""
-  return {'mean_iou': mean_iou, 'per_class_iou': per_class, 'pixel_accuracy': 0.9,
-          'confusion_matrix': [[9, 1, 0], [1, 9, 0], [0, 1, 9]],
-          'intervals': {'mean_iou': _around(mean_iou),
-                        'per_class_iou': {n: _around(v) for n, v in per_class.items()},
-                        'pixel_accuracy': _around(0.9)},
-          'images': images, 'class_images': {n: images for n in per_class}}
+def slice_scores(mean_iou: float, per_class: dict, images: int):
+  """A slice's run_summary.Scores on `images` test images that all hold every class, each
+  figure with an interval 0.05 either side."""
+  from petseg.components.release import run_summary  # pylint: disable=g-import-not-at-top
+  return run_summary.Scores(
+      mean_iou=mean_iou, per_class_iou=per_class, pixel_accuracy=0.9,
+      confusion_matrix=[[9, 1, 0], [1, 9, 0], [0, 1, 9]],
+      intervals=run_summary.Intervals(
+          mean_iou=_around(mean_iou),
+          per_class_iou={n: _around(v) for n, v in per_class.items()},
+          pixel_accuracy=_around(0.9)),
+      images=images, class_images={n: images for n in per_class})
 
 
 def run_summary_of(**changes):
@@ -128,17 +131,19 @@ def run_summary_of(**changes):
   summary = run_summary.RunSummary(
       pipeline='petseg', pipeline_run='run-1', created='2026-11-22T06:00:00+00:00',
       model='unet_xception', model_path='/out/Trainer/model/7/Format-Serving',
-      training=training.TrainingConfig(num_classes=3).to_json(), training_history='h.csv',
+      training=training.TrainingConfig(num_classes=3), training_history='h.csv',
       class_names=list(per_class), labels={}, data={
-          'train': {'ingested': 240, 'rejected': 1}, 'eval': {'ingested': 60, 'rejected': 0},
-          'test': {'ingested': 300, 'rejected': 0}},
+          'train': run_summary.SplitCounts(240, 1), 'eval': run_summary.SplitCounts(60, 0),
+          'test': run_summary.SplitCounts(300, 0)},
       data_fingerprint='d' * 64, config_fingerprint='c' * 64, ingest_report='ingest.json',
       test_examples='Split-test/*', test=slice_scores(0.637, per_class, 300),
       slices={'species=cat': slice_scores(0.6, per_class, 100),
               'species=dog': slice_scores(0.66, per_class, 200)},
-      baseline=None, comparison=None, blessed=True, reasons=[], gate={},
+      baseline=None, comparison=None, blessed=True, reasons=[],
+      gate=run_summary.Gate(min_mean_iou=0.4, min_class_iou={}, max_mean_iou_drop=None,
+                            max_slice_drop=None, max_class_drop={}, min_slice_images=40),
       serving_dir='/serving', evaluation='/out/Evaluator/evaluation/9', model_card={},
-      sensitivity=comparison_lib.Sensitivity(300, 40, 0.05).to_json())
+      sensitivity=comparison_lib.Sensitivity(300, 40, 0.05))
   summary = dataclasses.replace(summary, **changes)
   ingest = ingest_report.IngestReport(
       dataset='oxford_pets', data_dir='/data', splits={}, rejected_by_reason={'truncated': 1},

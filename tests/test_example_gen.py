@@ -2,6 +2,7 @@
 import io
 import json
 import shutil
+from unittest import mock
 
 import numpy as np
 from PIL import Image
@@ -83,14 +84,16 @@ def _encoded(array, fmt) -> bytes:
   return out.getvalue()
 
 
-def _mock_oxford_iiit_pet(self, split, decoders=None, read_config=None, **kwargs):
-  """What TFDS's oxford_iiit_pet yields with SkipDecoding: still-encoded images and masks."""
+def _mock_oxford_iiit_pet(self, split, decoders=None, read_config=None, bad_test=True,
+                          **kwargs):
+  """What TFDS's oxford_iiit_pet yields with SkipDecoding: still-encoded images and masks;
+  with `bad_test`, every test mask has a value out of the set."""
   del self, decoders, read_config, kwargs
   names = [f'Abyssinian_{i}' if i % 2 else f'beagle_{i}' for i in range(1, 13)]
   if split == 'test':
     names = names[:4]
   mask = trimap()
-  mask[0, 0] = 9 if split == 'test' else 2  # every test mask has a value out of the set
+  mask[0, 0] = 9 if split == 'test' and bad_test else 2
   return tf.data.Dataset.from_tensor_slices({
       'file_name': [f'{n}.jpg' for n in names],
       'image': [_encoded(rgb(seed=i), 'JPEG') for i in range(len(names))],
@@ -115,3 +118,28 @@ def test_tfds_source_reads_encoded_examples(tmp_path):
   name = record['file_name'].bytes_list.value[0].decode()
   assert record['species'].bytes_list.value[0] == (b'cat' if name[0].isupper() else b'dog')
   assert record['breed'].bytes_list.value[0].decode() == name.rsplit('_', 1)[0]
+
+
+def test_tfds_source_prepares_once_and_reads_the_same_on_several_workers(tmp_path):
+  """Beam's multi-threaded runner (two workers, sharing TFDS's mock): the data is prepared
+  once, not once per split, and the records are those of one worker."""
+  config = sources.dataset_config('tfds', str(tmp_path / 'tfds'), {'eval_fraction': 0.3})
+  prepared = []
+  records = {}
+  def as_dataset(self, split, **kwargs):  # a method of the builder: valid test masks
+    return _mock_oxford_iiit_pet(self, split, bad_test=False, **kwargs)
+
+  with tfds.testing.mock_data(as_dataset_fn=as_dataset), \
+      mock.patch.object(tfds.core.DatasetBuilder, 'download_and_prepare',
+                        lambda builder, *args, **kwargs: prepared.append(builder.name)):
+    for workers in (1, 2):
+      out = tmp_path / f'examples-{workers}'
+      example_gen.ingest(str(tmp_path / 'tfds'), config, str(out), beam_pipeline_args=[
+          '--direct_running_mode=multi_threading', f'--direct_num_workers={workers}'])
+      records[workers] = {
+          split: sorted(r.SerializeToString(deterministic=True)
+                        for r in read_records(str(out), split))
+          for split in ('train', 'eval', 'test')}
+  assert prepared == ['oxford_iiit_pet'] * 2  # once for each ingestion
+  assert records[1] == records[2]
+  assert len(records[2]['test']) == 4 and len(records[2]['train'] + records[2]['eval']) == 12

@@ -1,8 +1,11 @@
 """The model card: what a release is for, the data, the recipe, metrics with intervals,
 the comparison with the released version and the known limits; JSON and HTML."""
+import dataclasses
+
 import pytest
 
 from petseg.components.release import model_card
+from petseg.components.release import run_summary
 from petseg.core import comparison as comparison_lib
 from tests import helpers
 
@@ -14,9 +17,11 @@ def test_the_card_holds_the_data_the_recipe_and_every_figure_with_its_interval()
   assert card['model_details']['version'] is None  # until the Pusher releases it
   assert 'pet, background, border' in card['model_details']['overview']
   data = card['model_parameters']['data']
-  assert data['splits'] == summary.data and data['rejected_by_reason'] == {'truncated': 1}
+  assert data['splits']['train'] == {'ingested': 240, 'rejected': 1}
+  assert data['rejected_by_reason'] == {'truncated': 1}
   assert data['classes'] == ['pet', 'background', 'border']
-  assert card['model_parameters']['recipe']['epochs'] == summary.training['epochs']
+  assert card['model_parameters']['recipe']['epochs'] == summary.training.epochs
+  assert card['model_parameters']['recipe']['image_size'] == [160, 160]  # JSON
   metrics = card['quantitative_analysis']['performance_metrics']
   assert len(metrics) == 3 * (2 + 3)  # 3 slices: mean IoU, pixel accuracy, 3 classes
   overall = next(m for m in metrics if (m['slice'], m['type']) == ('overall', 'mean_iou'))
@@ -39,17 +44,19 @@ def test_known_limits_name_the_classes_whose_interval_lies_below_the_mark():
 
 
 def test_the_card_says_how_it_compares_with_the_released_version():
-  comparison = {'verdict': 'no detectable change', 'difference': -0.004,
-                'interval': [-0.02, 0.012],
-                'not_judged': ['iou/border on species=cat: too few images to judge (n=12)']}
+  comparison = comparison_lib.Comparison(
+      mean_iou=comparison_lib.Difference('overall', 'mean_iou', 0.637, 0.641, -0.004,
+                                         (-0.02, 0.012), 0.01, 300, 40),
+      others=(comparison_lib.Difference('species=cat', 'iou/border', 0.35, 0.36, -0.01,
+                                        (-0.09, 0.07), 0.02, 12, 40),),
+      allowed={'max_mean_iou_drop': 0.01, 'max_slice_drop': 0.02, 'max_class_drop': {}})
   card = helpers.run_summary_of(
-      baseline={'version': 3, 'model_path': '/serving/3', 'mean_iou': 0.641},
-      comparison=comparison,
-      sensitivity=comparison_lib.Sensitivity(300, 40, 0.02, 0.016).to_json()).model_card
+      baseline=run_summary.Baseline(3, '/serving/3', 0.641), comparison=comparison,
+      sensitivity=comparison_lib.Sensitivity(300, 40, 0.02, 0.016)).model_card
   assert card['quantitative_analysis']['comparison'] == {
       'baseline_version': 3, 'verdict': 'no detectable change', 'mean_iou_difference': -0.004,
       'confidence_interval': {'lower_bound': -0.02, 'upper_bound': 0.012},
-      'not_judged': comparison['not_judged']}
+      'not_judged': ['iou/border on species=cat: too few images to judge (n=12)']}
   page = model_card.page(card)
   assert 'Against version 3: no detectable change (mean IoU difference, with its 95% ' \
          'interval, -0.004 [-0.020, 0.012]). Not judged: iou/border on species=cat: too few ' \
@@ -59,8 +66,9 @@ def test_the_card_says_how_it_compares_with_the_released_version():
 
 def test_figures_on_too_few_images_show_no_interval_and_say_so():
   scores = helpers.slice_scores(0.6, {'pet': 0.7, 'background': 0.83, 'border': 0.38}, 12)
-  scores['intervals'] = {'mean_iou': None, 'pixel_accuracy': None,
-                         'per_class_iou': {n: None for n in scores['per_class_iou']}}
+  scores = dataclasses.replace(scores, intervals=run_summary.Intervals(
+      mean_iou=None, pixel_accuracy=None,
+      per_class_iou={n: None for n in scores.per_class_iou}))
   card = helpers.run_summary_of(slices={'species=cat': scores},
                                 test=scores).model_card
   page = model_card.page(card)

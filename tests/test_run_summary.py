@@ -1,6 +1,8 @@
-"""The run summary's fingerprint of the data: what the examples are, not how they were
-written."""
+"""The run summary: its fingerprint of the data (what the examples are, not how they were
+written), and its JSON format, which released versions keep."""
+import json
 import os
+import pathlib
 
 import tensorflow as tf
 
@@ -38,3 +40,23 @@ def test_the_data_fingerprint_ignores_order_and_files_but_not_content(tmp_path):
                   for uri in (first, reshuffled, changed, moved)]
   assert fingerprints[0] == fingerprints[1]
   assert len(set(fingerprints[1:])) == 3
+
+
+# Version 2's release record from tests/test_release_e2e.py, written by petseg before the
+# run summary's parts were typed (paths shortened): compared with version 1, so every
+# part is there.
+OLD_RECORD = pathlib.Path(__file__).parent / 'data' / 'release_record_before_typed_parts.json'
+
+
+def test_a_record_written_before_the_typed_parts_reads_and_writes_back_unchanged():
+  record = json.loads(OLD_RECORD.read_text())
+  written = {k: v for k, v in record.items() if k not in ('version', 'released_at')}
+  summary = run_summary.RunSummary.from_json(written)
+  assert isinstance(summary.test, run_summary.Scores)
+  assert summary.test.intervals.mean_iou[0] < summary.test.mean_iou
+  assert summary.slices['species=cat'].images == 5 and summary.test.images == 16
+  assert summary.baseline.version == 1 and summary.gate.max_mean_iou_drop == 1.0
+  assert summary.comparison.verdict == 'worse' and summary.comparison.checks
+  assert summary.training.image_size == (96, 96) and summary.data['test'].ingested == 16
+  assert summary.sensitivity.sentence() == written['sensitivity']['sentence']
+  assert summary.to_json() == written  # the same file format

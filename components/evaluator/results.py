@@ -165,9 +165,10 @@ def write_comparison(evaluation_uri: str, comparison: comparison_lib.Comparison)
     f.write(json.dumps(comparison.to_json(), indent=2))
 
 
-def read_comparison(evaluation_uri: str) -> Optional[Dict[str, Any]]:
-  """The comparison an Evaluator run decided on (as JSON); None without a baseline."""
-  return _read_json(evaluation_uri, COMPARISON_FILE)
+def read_comparison(evaluation_uri: str) -> Optional[comparison_lib.Comparison]:
+  """The comparison an Evaluator run decided on; None without a baseline."""
+  data = _read_json(evaluation_uri, COMPARISON_FILE)
+  return comparison_lib.Comparison.from_json(data) if data else None
 
 
 def write_release(evaluation_uri: str, release: config_lib.ReleaseConfig) -> None:

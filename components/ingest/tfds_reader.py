@@ -16,15 +16,28 @@ from petseg.components.ingest import oxford_lists
 from petseg.core import config as config_lib
 
 
+_SPLITS = ('train', 'test')  # TFDS's; train is carved into train and eval
+
+
 def fingerprint_patterns(config: config_lib.DatasetConfig) -> dict:
   return listing.fingerprint_patterns((f'{config.tfds_name}/*/*',))
+
+
+def _builder(data_dir: str, config: config_lib.DatasetConfig):
+  import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
+  return tfds.builder(config.tfds_name, data_dir=data_dir)
+
+
+def _prepare(unused_seed, data_dir: str, config: config_lib.DatasetConfig) -> Iterator[str]:
+  """Downloads and prepares the dataset, once for every split; yields the splits."""
+  _builder(data_dir, config).download_and_prepare()
+  yield from _SPLITS
 
 
 def _read_split(tfds_split: str, data_dir: str,
                 config: config_lib.DatasetConfig) -> Iterator[items.Candidate]:
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
-  builder = tfds.builder(config.tfds_name, data_dir=data_dir)
-  builder.download_and_prepare()
+  builder = _builder(data_dir, config)
   dataset = builder.as_dataset(split=tfds_split, decoders={
       'image': tfds.decode.SkipDecoding(), 'segmentation_mask': tfds.decode.SkipDecoding()})
   species_names = builder.info.features['species'].names
@@ -44,8 +57,13 @@ def _read_split(tfds_split: str, data_dir: str,
 
 
 def read(pipeline: beam.Pipeline, data_dir: str, config: config_lib.DatasetConfig):
-  """Candidates read by the Beam workers; TFDS has no loose files to report."""
+  """Candidates read by the Beam workers; TFDS has no loose files to report. The data is
+  prepared once, in one stage, before any split is read; the still-encoded items are then
+  spread over every worker, which decode them (as the file sources' items are)."""
   candidates = (pipeline
-                | 'TfdsSplits' >> beam.Create(['train', 'test'])
-                | 'ReadTfds' >> beam.FlatMap(_read_split, data_dir, config))
+                | 'TfdsPrepare' >> beam.Create([None])
+                | 'Prepare' >> beam.FlatMap(_prepare, data_dir, config)
+                | 'TfdsSplits' >> beam.Reshuffle()
+                | 'ReadTfds' >> beam.FlatMap(_read_split, data_dir, config)
+                | 'Spread' >> beam.Reshuffle())
   return candidates, []

@@ -17,8 +17,8 @@ from typing import Any, Dict, List, Optional
 from tfx.dsl.io import fileio
 
 from petseg.components.release import registry as release_registry
-from petseg.core import config as config_lib
 from petseg.core import errors
+from petseg.core import records
 
 # What was decided.
 RELEASED = 'released'  # pushed as `version`
@@ -61,11 +61,11 @@ class Decision:
             RESTORE: f'restored {versions} (version {self.version} served)'}[self.action]
 
   def to_json(self) -> Dict[str, Any]:
-    return dataclasses.asdict(self)
+    return records.fields_to_json(self)
 
   @classmethod
   def from_json(cls, data: Dict[str, Any]) -> 'Decision':
-    return config_lib.dataclass_from_json(cls, data, 'decision record')
+    return records.fields_from_json(cls, data, 'decision record')
 
 
 def now() -> str:

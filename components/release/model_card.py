@@ -14,6 +14,8 @@ from typing import Any, Dict, List, Optional
 from petseg.components.ingest import ingest_report as ingest_lib
 from petseg.components.evaluator import metrics as sm
 from petseg.core import comparison as comparison_lib
+from petseg.core import config as config_lib
+from petseg.core import records
 
 # A class whose IoU's interval lies below this is named among the known limits.
 LOW_IOU = 0.5
@@ -26,37 +28,37 @@ def _interval(bounds: Optional[List[float]]) -> Optional[Dict[str, float]]:
   return {'lower_bound': bounds[0], 'upper_bound': bounds[1]} if bounds else None
 
 
-def _performance(scores: Dict[str, Any], slice_name: str) -> List[Dict[str, Any]]:
-  """Each figure of a slice with its interval (None on too few images to judge) and the
-  test images it rests on."""
-  intervals = scores['intervals']
-  rows = [{'type': 'mean_iou', 'slice': slice_name, 'value': scores['mean_iou'],
-           'confidence_interval': _interval(intervals['mean_iou']),
-           'images': scores['images']},
-          {'type': 'pixel_accuracy', 'slice': slice_name, 'value': scores['pixel_accuracy'],
-           'confidence_interval': _interval(intervals['pixel_accuracy']),
-           'images': scores['images']}]
+def _performance(scores, slice_name: str) -> List[Dict[str, Any]]:
+  """Each figure of a slice's run_summary.Scores with its interval (None on too few images
+  to judge) and the test images it rests on."""
+  intervals = scores.intervals
+  rows = [{'type': 'mean_iou', 'slice': slice_name, 'value': scores.mean_iou,
+           'confidence_interval': _interval(intervals.mean_iou), 'images': scores.images},
+          {'type': 'pixel_accuracy', 'slice': slice_name, 'value': scores.pixel_accuracy,
+           'confidence_interval': _interval(intervals.pixel_accuracy),
+           'images': scores.images}]
   rows += [{'type': sm.class_iou_name(name), 'slice': slice_name, 'value': value,
-            'confidence_interval': _interval(intervals['per_class_iou'][name]),
-            'images': scores['class_images'][name]}
-           for name, value in scores['per_class_iou'].items()]
+            'confidence_interval': _interval(intervals.per_class_iou[name]),
+            'images': scores.class_images[name]}
+           for name, value in scores.per_class_iou.items()]
   return rows
 
 
 def _limitations(summary, test_images: int) -> List[str]:
   limits = []
-  for name, value in summary.test['per_class_iou'].items():
-    bounds = summary.test['intervals']['per_class_iou'][name]
+  for name, value in summary.test.per_class_iou.items():
+    bounds = summary.test.intervals.per_class_iou[name]
     if value is None:
       limits.append(f'{name}: absent from the test split, so not measured')
     elif not bounds:
-      limits.append(f'{name}: IoU {value:.3f} on {summary.test["class_images"][name]} test '
+      limits.append(f'{name}: IoU {value:.3f} on {summary.test.class_images[name]} test '
                     'images, too few to judge')
     elif bounds[1] < LOW_IOU:
       limits.append(f'{name}: IoU {value:.3f} (95% interval up to {bounds[1]:.3f}), below '
                     f'{LOW_IOU}')
-  limits.append(f'Measured on {test_images} test images at {summary.training["image_size"]} '
-                'pixels; images unlike them (other cameras, scenes, classes) are untested.')
+  limits.append(f'Measured on {test_images} test images at '
+                f'{config_lib.format_size(summary.training.image_size)} pixels; images unlike '
+                'them (other cameras, scenes, classes) are untested.')
   return limits
 
 
@@ -64,7 +66,7 @@ def build(summary, ingest: ingest_lib.IngestReport) -> Dict[str, Any]:
   """The card of `summary`'s model (a run_summary.RunSummary), with the data's `ingest`
   report; `model_details.version` is None until the Pusher releases it."""
   training = summary.training
-  test_images = summary.data['test']['ingested']
+  test_images = summary.data['test'].ingested
   comparison = summary.comparison
   return {
       'model_details': {
@@ -86,12 +88,12 @@ def build(summary, ingest: ingest_lib.IngestReport) -> Dict[str, Any]:
           'data': {
               'dataset': ingest.dataset,
               'classes': list(summary.class_names),
-              'splits': summary.data,
+              'splits': records.encode(summary.data),
               'rejected_by_reason': dict(ingest.rejected_by_reason),
               'fingerprint': summary.data_fingerprint,
               'ingest_report': summary.ingest_report,
           },
-          'recipe': {k: training.get(k) for k in (
+          'recipe': {k: records.encode(getattr(training, k)) for k in (
               'recipe', 'epochs', 'max_train_minutes', 'image_size', 'crop_size', 'batch_size',
               'learning_rate', 'loss', 'seed')},
       },
@@ -100,13 +102,13 @@ def build(summary, ingest: ingest_lib.IngestReport) -> Dict[str, Any]:
               row for name, scores in summary.slices.items()
               for row in _performance(scores, name)],
           'comparison': None if comparison is None else {
-              'baseline_version': summary.baseline['version'],
-              'verdict': comparison['verdict'],
-              'mean_iou_difference': comparison['difference'],
-              'confidence_interval': _interval(comparison['interval']),
-              'not_judged': comparison['not_judged'],
+              'baseline_version': summary.baseline.version,
+              'verdict': comparison.verdict,
+              'mean_iou_difference': comparison.mean_iou.difference,
+              'confidence_interval': _interval(comparison.mean_iou.interval),
+              'not_judged': comparison.not_judged(),
           },
-          'sensitivity': summary.sensitivity['sentence'],
+          'sensitivity': summary.sensitivity.sentence(),
       },
       'considerations': {
           'use_cases': [f'Segmenting images like those of {ingest.dataset} into '

@@ -98,8 +98,8 @@ class Executor(base_executor.BaseExecutor):
     output = one['summary']
     run_summary.write(summary, output.uri)
     output.set_int_custom_property(evaluator.BLESSED_KEY, int(summary.blessed))
-    if summary.test['mean_iou'] is not None:
-      output.set_float_custom_property('mean_iou', summary.test['mean_iou'])
+    if summary.test.mean_iou is not None:
+      output.set_float_custom_property('mean_iou', summary.test.mean_iou)
     fileio.makedirs(os.path.dirname(page.uri))
     report.write(summary, ingest, page.uri)
     if not summary.blessed:  # a blessed model's decision is the Pusher's to log

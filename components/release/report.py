@@ -96,12 +96,12 @@ def _bar(value: Optional[float], interval: Optional[List[float]]) -> str:
           f'{whisker}</div>')
 
 
-def _iou_bars(scores: Dict[str, Any]) -> str:
+def _iou_bars(scores: run_summary.Scores) -> str:
   """Mean IoU and each class's IoU with their 95% intervals, as bars with whiskers."""
-  intervals = scores['intervals']
-  rows = [('mean IoU', scores['mean_iou'], intervals['mean_iou'], scores.get('images'))] + [
-      (name, value, intervals['per_class_iou'][name], scores.get('class_images', {}).get(name))
-      for name, value in scores['per_class_iou'].items()]
+  intervals = scores.intervals
+  rows = [('mean IoU', scores.mean_iou, intervals.mean_iou, scores.images)] + [
+      (name, value, intervals.per_class_iou[name], scores.class_images.get(name))
+      for name, value in scores.per_class_iou.items()]
   return '<table>' + ''.join(
       f'<tr><th>{html.escape(name)}</th>'
       f'<td>{comparison_lib.shown(value, interval, "absent", images)}</td>'
@@ -109,22 +109,22 @@ def _iou_bars(scores: Dict[str, Any]) -> str:
       for name, value, interval, images in rows) + '</table>'
 
 
-def _comparison(comparison: Optional[Dict[str, Any]]) -> str:
+def _comparison(comparison: Optional[comparison_lib.Comparison]) -> str:
   """Every check against the released model: candidate, released, the difference with
   its interval, the verdict and the drop allowed; those on too few images listed first."""
   if not comparison:
     return '<p>No released model to compare with.</p>'
-  not_judged = comparison.get('not_judged')
+  not_judged = comparison.not_judged()
   listed = ('' if not not_judged else
             '<p>Too few test images to judge (neither passed nor failed): '
             + html.escape('; '.join(not_judged)) + '.</p>')
   rows = ''.join(
-      f'<tr class="{"" if c["passed"] else "no"}"><td style="text-align:left">'
-      f'{html.escape(c["slice"])}</td><td style="text-align:left">{html.escape(c["metric"])}'
-      f'</td><td>{c["candidate"]:.3f}</td><td>{c["released"]:.3f}</td>'
-      f'<td>{comparison_lib.shown(c["difference"], c["interval"])}</td>'
-      f'<td>{html.escape(c["verdict"])}</td>'
-      f'<td>{c["allowed_drop"]:.3f}</td></tr>' for c in comparison['checks'])
+      f'<tr class="{"" if c.passed else "no"}"><td style="text-align:left">'
+      f'{html.escape(c.slice)}</td><td style="text-align:left">{html.escape(c.metric)}'
+      f'</td><td>{c.candidate:.3f}</td><td>{c.released:.3f}</td>'
+      f'<td>{comparison_lib.shown(c.difference, c.interval)}</td>'
+      f'<td>{html.escape(c.verdict)}</td>'
+      f'<td>{c.allowed_drop:.3f}</td></tr>' for c in comparison.checks)
   return (listed + '<p>Both models on the same test images; each difference (this model '
           'minus the released one) with its 95% interval from the same resamples. A check '
           'fails when the whole interval lies below minus the allowed drop.</p>'
@@ -181,25 +181,24 @@ def _decision(summary: run_summary.RunSummary) -> str:
   release = (f'The Pusher releases it to {summary.serving_dir}, as the next version '
              'unless the newest version already holds this model.' if summary.blessed
              else 'Nothing is released.')
-  drop = ('no released model to compare with' if gate['max_mean_iou_drop'] is None else
+  drop = ('no released model to compare with' if gate.max_mean_iou_drop is None else
           f'not worse than the released model beyond noise by more than '
-          f'{gate["max_mean_iou_drop"]} in mean IoU, {gate["max_slice_drop"]} in any slice or '
-          'class' + ''.join(f', {html.escape(k)} {v}'
-                            for k, v in gate['max_class_drop'].items()))
-  comparison = summary.comparison
-  verdict = ('' if not comparison else
-             f', {html.escape(comparison["verdict"])} (difference '
-             f'{comparison_lib.shown(comparison["difference"], comparison["interval"])})')
-  return (said + f'<p>Gate: mean IoU &ge; {gate["min_mean_iou"]}'
-          + ''.join(f', {html.escape(k)} IoU &ge; {v}' for k, v in gate['min_class_iou'].items())
-          + f'; {drop}.</p><p>Baseline: ' + (f'version {baseline["version"]}, mean IoU '
-                                              f'{baseline["mean_iou"]:.3f} '
-                                              f'({html.escape(baseline["model_path"])})'
+          f'{gate.max_mean_iou_drop} in mean IoU, {gate.max_slice_drop} in any slice or '
+          'class' + ''.join(f', {html.escape(k)} {v}' for k, v in gate.max_class_drop.items()))
+  compared = summary.comparison and summary.comparison.mean_iou
+  verdict = ('' if not compared else
+             f', {html.escape(compared.verdict)} (difference '
+             f'{comparison_lib.shown(compared.difference, compared.interval)})')
+  return (said + f'<p>Gate: mean IoU &ge; {gate.min_mean_iou}'
+          + ''.join(f', {html.escape(k)} IoU &ge; {v}' for k, v in gate.min_class_iou.items())
+          + f'; {drop}.</p><p>Baseline: ' + (f'version {baseline.version}, mean IoU '
+                                              f'{baseline.mean_iou:.3f} '
+                                              f'({html.escape(baseline.model_path)})'
                                               f'{verdict}' if baseline
                                               else 'none (nothing released before)')
           + '</p><p>' + html.escape(release) + '</p>'
           + ('' if not summary.sensitivity else
-             f'<p>{html.escape(summary.sensitivity["sentence"])}</p>'))
+             f'<p>{html.escape(summary.sensitivity.sentence())}</p>'))
 
 
 def _skipped(ingest: ingest_report.IngestReport) -> str:
@@ -222,14 +221,14 @@ def write(summary: run_summary.RunSummary, ingest: ingest_report.IngestReport, p
       f'<p>Model: {html.escape(summary.model_path)}</p>',
       '<h2>Release decision</h2>', _decision(summary),
       '<h2>Against the released model</h2>', _comparison(summary.comparison),
-      f'<h2>Test split</h2><p>On {summary.data["test"]["ingested"]} images, pixel accuracy '
-      f'{comparison_lib.shown(test["pixel_accuracy"], test["intervals"]["pixel_accuracy"])}; 95% '
+      f'<h2>Test split</h2><p>On {summary.data["test"].ingested} images, pixel accuracy '
+      f'{comparison_lib.shown(test.pixel_accuracy, test.intervals.pixel_accuracy)}; 95% '
       'intervals from a bootstrap over the test images.</p>',
       _iou_bars(test),
       *(part for name, scores in summary.slices.items()
         for part in (f'<h3>{html.escape(name)}</h3>', _iou_bars(scores))),
       '<h2>Confusion matrix (pixels)</h2>',
-      _confusion_table(test['confusion_matrix'], summary.class_names),
+      _confusion_table(test.confusion_matrix, summary.class_names),
       '<h2>Training curves</h2>', _curves_svg(storage.openable(summary.training_history)),
       '<h2>Sample of the test split</h2>',
       _sample_grid(storage.openable(summary.model_path),

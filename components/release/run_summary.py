@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import posixpath
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
@@ -25,62 +25,109 @@ from petseg.components.ingest import ingest_report
 from petseg.components.release import model_card
 from petseg.components.release import registry as release_registry
 from petseg.components.evaluator import metrics as sm
-from petseg.core import config as config_lib
+from petseg.core import comparison as comparison_lib
+from petseg.core import records
 from petseg.core import storage
 from petseg.models import input_pipeline
-from petseg.models import training
+from petseg.models import training as training_lib
 
 # In a RunSummary artifact, named as the record in a released version.
 SUMMARY_FILE = posixpath.basename(release_registry.RECORD_FILE)
 
 
+Interval = Optional[Tuple[float, float]]  # 95%; None on too few images to judge
+
+
+@dataclasses.dataclass(frozen=True)
+class Intervals:
+  """The 95% interval of each figure of a Scores."""
+  mean_iou: Interval
+  per_class_iou: Dict[str, Interval]
+  pixel_accuracy: Interval
+
+
+@dataclasses.dataclass(frozen=True)
+class Scores:
+  """One slice's figures on the test split (None: a class absent from it), with their
+  intervals, the confusion matrix, and the images they rest on: the slice's and, per
+  class, those holding it."""
+  mean_iou: Optional[float]
+  per_class_iou: Dict[str, Optional[float]]
+  pixel_accuracy: Optional[float]
+  confusion_matrix: List[List[int]]
+  intervals: Intervals
+  images: Optional[int] = None
+  class_images: Dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Baseline:
+  """The released model a run was compared with."""
+  version: int
+  model_path: str
+  mean_iou: float  # on this run's test split
+
+
+@dataclasses.dataclass(frozen=True)
+class Gate:
+  """The thresholds the Evaluator applied; the allowed drops are None (and {}) on a first
+  release, with nothing to compare with."""
+  min_mean_iou: float
+  min_class_iou: Dict[str, float]
+  max_mean_iou_drop: Optional[float]
+  max_slice_drop: Optional[float]
+  max_class_drop: Dict[str, float]
+  min_slice_images: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitCounts:
+  ingested: int
+  rejected: int
+
+
 @dataclasses.dataclass(frozen=True)
 class RunSummary:
-  """A run's release record. Scores (`test`, each of `slices`) are {mean_iou,
-  per_class_iou, pixel_accuracy, confusion_matrix, intervals, images, class_images};
-  `baseline` is {version, model_path, mean_iou} of the released model compared with, None
-  on a first release."""
+  """A run's release record. Its JSON (records.encode) is the record's format in every
+  released version."""
   pipeline: str
   pipeline_run: str
   created: str
   model: str
   model_path: str
-  training: Dict[str, Any]  # the TrainingConfig, as JSON
+  training: training_lib.TrainingConfig
   training_history: str  # history.csv
   class_names: List[str]
   labels: Dict[str, Any]  # the LabelSpec, as JSON
-  data: Dict[str, Dict[str, int]]  # split -> {ingested, rejected}
+  data: Dict[str, SplitCounts]  # by split
   data_fingerprint: str
   config_fingerprint: str
   ingest_report: str
   test_examples: str
-  test: Dict[str, Any]
-  slices: Dict[str, Dict[str, Any]]
-  baseline: Optional[Dict[str, Any]]
-  # With a baseline: core.comparison.Comparison, as JSON: the verdict on the whole
-  # split's mean IoU (better, no detectable change, worse), the difference and its 95%
-  # interval, the allowed drops, the reasons, the checks on too few images to judge
-  # (not_judged) and every check (slices, classes).
-  comparison: Optional[Dict[str, Any]]
+  test: Scores
+  slices: Dict[str, Scores]
+  baseline: Optional[Baseline]  # None on a first release
+  # With a baseline: the verdict on the whole split's mean IoU (better, no detectable
+  # change, worse), the difference and its 95% interval, every check (slices, classes).
+  comparison: Optional[comparison_lib.Comparison]
   blessed: bool
   reasons: List[str]  # why not blessed
-  gate: Dict[str, Any]  # the thresholds applied
+  gate: Gate
   serving_dir: str
   evaluation: str  # the Evaluator's output
   model_card: Dict[str, Any]  # components/release/model_card.py
-  # core.comparison.Sensitivity, as JSON: what the test split can detect. None in records
-  # written before it was kept.
-  sensitivity: Optional[Dict[str, Any]] = None
+  # What the test split can detect. None in records written before it was kept.
+  sensitivity: Optional[comparison_lib.Sensitivity] = None
   # The run's HTML report (the ReleaseRecord step's report artifact). None in records
   # written before it was kept.
   report: Optional[str] = None
 
   def to_json(self) -> Dict[str, Any]:
-    return dataclasses.asdict(self)
+    return records.fields_to_json(self)
 
   @classmethod
   def from_json(cls, data: Dict[str, Any]) -> 'RunSummary':
-    return config_lib.dataclass_from_json(cls, data, 'run summary')
+    return records.fields_from_json(cls, data, 'run summary')
 
 
 def read(summary_uri: str) -> RunSummary:
@@ -95,29 +142,24 @@ def write(summary: RunSummary, summary_uri: str) -> None:
     f.write(json.dumps(summary.to_json(), indent=2))
 
 
-def scores(metrics: Dict[str, evaluation_results.Estimate],
-           class_names: List[str]) -> Dict[str, Any]:
-  """One slice's metrics in the shape of petseg.evaluation.scores, with the matrix, the
-  95% interval of each figure ([low, high], None where it rests on too few images to
-  judge), and the test images: the slice's and those holding each class."""
+def scores(metrics: Dict[str, evaluation_results.Estimate], class_names: List[str]) -> Scores:
+  """One slice's Scores from the Evaluator's estimates."""
 
-  def interval(name):
+  def interval(name) -> Interval:
     bounds = metrics[name].interval
-    return list(bounds) if bounds else None
+    return tuple(bounds) if bounds else None
 
-  return {
-      'mean_iou': metrics[sm.MEAN_IOU].value,
-      'per_class_iou': {n: metrics[sm.class_iou_name(n)].value for n in class_names},
-      'pixel_accuracy': metrics[sm.PIXEL_ACCURACY].value,
-      'confusion_matrix': metrics[sm.CONFUSION_MATRIX].value,
-      'intervals': {
-          'mean_iou': interval(sm.MEAN_IOU),
-          'per_class_iou': {n: interval(sm.class_iou_name(n)) for n in class_names},
-          'pixel_accuracy': interval(sm.PIXEL_ACCURACY),
-      },
-      'images': metrics[sm.MEAN_IOU].images,
-      'class_images': {n: metrics[sm.class_iou_name(n)].images for n in class_names},
-  }
+  return Scores(
+      mean_iou=metrics[sm.MEAN_IOU].value,
+      per_class_iou={n: metrics[sm.class_iou_name(n)].value for n in class_names},
+      pixel_accuracy=metrics[sm.PIXEL_ACCURACY].value,
+      confusion_matrix=metrics[sm.CONFUSION_MATRIX].value,
+      intervals=Intervals(
+          mean_iou=interval(sm.MEAN_IOU),
+          per_class_iou={n: interval(sm.class_iou_name(n)) for n in class_names},
+          pixel_accuracy=interval(sm.PIXEL_ACCURACY)),
+      images=metrics[sm.MEAN_IOU].images,
+      class_images={n: metrics[sm.class_iou_name(n)].images for n in class_names})
 
 
 def _reason(failure) -> str:
@@ -132,15 +174,15 @@ def _reason(failure) -> str:
 
 
 def blessing_reasons(evaluation_uri: str,
-                     comparison: Optional[Dict[str, Any]]) -> List[str]:
-  """Why the Evaluator refused: TFMA's failed bounds, then the comparison's failed checks
-  (comparison.json, as JSON)."""
+                     comparison: Optional[comparison_lib.Comparison]) -> List[str]:
+  """Why the Evaluator refused: TFMA's failed bounds, then the comparison's failed
+  checks."""
   validation = tfma.load_validation_result(evaluation_uri)
   reasons = [_reason(failure) for per_slice in validation.metric_validations_per_slice
              for failure in per_slice.failures]
   reasons += [f'no examples in slice {evaluation_results.slice_name(s)}'
               for s in validation.missing_slices]
-  return reasons + (comparison['reasons'] if comparison else [])
+  return reasons + (comparison.reasons() if comparison else [])
 
 
 def data_fingerprint(examples_uri: str, splits: Sequence[str]) -> str:
@@ -163,16 +205,16 @@ def _json_fingerprint(value: Any) -> str:
   return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
-def gate(evaluation_uri: str, compared: bool) -> Dict[str, Any]:
+def gate(evaluation_uri: str, compared: bool) -> Gate:
   """The thresholds the Evaluator applied (its ReleaseConfig, the runtime parameters folded
   in): the bounds, the fewest images it judges, and the allowed drops when it `compared`
   with a released model (None on a first release)."""
   release = evaluation_results.release_config(evaluation_uri)
-  drops = release.allowed_drops()
-  return {'min_mean_iou': release.min_mean_iou, 'min_class_iou': dict(release.min_class_iou),
-          **{k: v if compared else ({} if isinstance(v, dict) else None)
-             for k, v in drops.items()},
-          'min_slice_images': release.min_slice_images}
+  return Gate(min_mean_iou=release.min_mean_iou, min_class_iou=dict(release.min_class_iou),
+              max_mean_iou_drop=release.max_mean_iou_drop if compared else None,
+              max_slice_drop=release.max_slice_drop if compared else None,
+              max_class_drop=dict(release.max_class_drop) if compared else {},
+              min_slice_images=release.min_slice_images)
 
 
 def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
@@ -182,7 +224,7 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
   """The release record of a run, from its artifacts and `ingest`, the examples' ingest
   report: `baseline` is {'version', 'model_path'} of the released model it was compared
   with, or None on a first release."""
-  with fileio.open(posixpath.join(model_run_uri, training.CONFIG_FILE)) as f:
+  with fileio.open(posixpath.join(model_run_uri, training_lib.CONFIG_FILE)) as f:
     config = json.load(f)
   labels = config.pop('labels')
   class_names = labels['class_names']
@@ -196,23 +238,22 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
       model=config['model'],
       model_path=storage.durable(path_utils.serving_model_dir(model_uri)),
-      training=config,
+      training=training_lib.TrainingConfig.from_json(config),
       training_history=storage.durable(posixpath.join(model_run_uri, 'history.csv')),
       class_names=class_names,
       labels=labels,
-      data={split: {'ingested': s.ingested, 'rejected': s.rejected}
-            for split, s in ingest.splits.items()},
+      data={split: SplitCounts(s.ingested, s.rejected) for split, s in ingest.splits.items()},
       data_fingerprint=data_fingerprint(examples_uri, list(ingest.splits)),
       config_fingerprint=_json_fingerprint({'training': config, 'labels': labels,
-                                            'gate': applied_gate}),
+                                            'gate': records.encode(applied_gate)}),
       ingest_report=storage.durable(ingest_report.path(examples_uri)),
       test_examples=storage.durable(posixpath.join(examples_uri, 'Split-test', '*')),
       test=scores(candidate[evaluation_results.OVERALL], class_names),
       slices={name: scores(m, class_names) for name, m in candidate.items()
               if name != evaluation_results.OVERALL},
-      baseline=({**baseline, 'mean_iou':
-                 metrics[evaluation_results.BASELINE][evaluation_results.OVERALL][
-                     sm.MEAN_IOU].value}
+      baseline=(Baseline(baseline['version'], baseline['model_path'],
+                         metrics[evaluation_results.BASELINE][evaluation_results.OVERALL][
+                             sm.MEAN_IOU].value)
                 if baseline else None),
       comparison=comparison,
       blessed=blessed,
@@ -221,7 +262,6 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       serving_dir=serving_dir,
       evaluation=storage.durable(evaluation_uri),
       model_card={},
-      sensitivity=evaluation_results.sensitivity(
-          metrics, applied_gate['min_slice_images']).to_json(),
+      sensitivity=evaluation_results.sensitivity(metrics, applied_gate.min_slice_images),
   )
   return dataclasses.replace(summary, model_card=model_card.build(summary, ingest))
