@@ -20,14 +20,14 @@ from petseg.components.ingest import decoding
 from petseg.components.ingest import example_gen
 from petseg.components.ingest import ingest_report
 from petseg.components.ingest import items
-from petseg.core import overlay
 from petseg.components.release import registry as release_registry
 from petseg.core import config as config_lib
 from petseg.core import confusion as confusion_lib
 from petseg.core import errors
+from petseg.core import overlay
 from petseg.core import storage
-from petseg.models import scoring
 from petseg.models import export
+from petseg.models import scoring
 
 
 def resolve(model_dir: str) -> str:

@@ -13,14 +13,14 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
 
-from petseg.components.validation import curated_schema
 from petseg.components.evaluator import component as evaluator_lib
 from petseg.components.ingest import example_gen
-from petseg.components.release import release_record
-from petseg.components.release import registry as release_registry
-from petseg.components.release import pusher as serving_pusher
 from petseg.components.ingest import sources
+from petseg.components.release import pusher as serving_pusher
+from petseg.components.release import registry as release_registry
+from petseg.components.release import release_record
 from petseg.components.trainer import component as trainer_lib
+from petseg.components.validation import curated_schema
 from petseg.components.validation import validation_gate
 from petseg.core import config as config_lib
 from petseg.core import errors

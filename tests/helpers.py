@@ -142,7 +142,7 @@ def run_summary_of(**changes):
       baseline=None, comparison=None, blessed=True, reasons=[],
       gate=run_summary.Gate(min_mean_iou=0.4, min_class_iou={}, max_mean_iou_drop=None,
                             max_slice_drop=None, max_class_drop={}, min_slice_images=40),
-      serving_dir='/serving', evaluation='/out/Evaluator/evaluation/9', model_card={},
+      serving_dir='/serving', evaluation='/out/Evaluator/evaluation/9', model_card=None,
       sensitivity=comparison_lib.Sensitivity(300, 40, 0.05))
   summary = dataclasses.replace(summary, **changes)
   ingest = ingest_report.IngestReport(

@@ -2,6 +2,7 @@
 import io
 import json
 import shutil
+import threading
 from unittest import mock
 
 import numpy as np
@@ -120,18 +121,33 @@ def test_tfds_source_reads_encoded_examples(tmp_path):
   assert record['breed'].bytes_list.value[0].decode() == name.rsplit('_', 1)[0]
 
 
+def _one_at_a_time(build):
+  """TFDS's mock swaps the process's file system while it builds a dataset, which two
+  threads building at once leave swapped: builds wait for each other here (reading and
+  decoding stay parallel)."""
+  lock = threading.Lock()
+
+  def locked(self, *args, **kwargs):
+    with lock:
+      return build(self, *args, **kwargs)
+  return locked
+
+
 def test_tfds_source_prepares_once_and_reads_the_same_on_several_workers(tmp_path):
   """Beam's multi-threaded runner (two workers, sharing TFDS's mock): the data is prepared
   once, not once per split, and the records are those of one worker."""
   config = sources.dataset_config('tfds', str(tmp_path / 'tfds'), {'eval_fraction': 0.3})
   prepared = []
   records = {}
+
   def as_dataset(self, split, **kwargs):  # a method of the builder: valid test masks
     return _mock_oxford_iiit_pet(self, split, bad_test=False, **kwargs)
 
   with tfds.testing.mock_data(as_dataset_fn=as_dataset), \
       mock.patch.object(tfds.core.DatasetBuilder, 'download_and_prepare',
-                        lambda builder, *args, **kwargs: prepared.append(builder.name)):
+                        lambda builder, *args, **kwargs: prepared.append(builder.name)), \
+      mock.patch.object(tfds.core.DatasetBuilder, 'as_dataset',
+                        _one_at_a_time(tfds.core.DatasetBuilder.as_dataset)):
     for workers in (1, 2):
       out = tmp_path / f'examples-{workers}'
       example_gen.ingest(str(tmp_path / 'tfds'), config, str(out), beam_pipeline_args=[

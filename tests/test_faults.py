@@ -30,8 +30,8 @@ from petseg.components.ingest import ingest_report
 from petseg.components.ingest import items
 from petseg.components.ingest import oxford_lists
 from petseg.components.ingest import oxford_reader
-from petseg.components.release import registry as release_registry
 from petseg.components.ingest import sources
+from petseg.components.release import registry as release_registry
 from petseg.core import errors
 from tests.helpers import TRAINING_FLAGS, continuation, rgb, write_image
 

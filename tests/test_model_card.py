@@ -12,7 +12,8 @@ from tests import helpers
 
 def test_the_card_holds_the_data_the_recipe_and_every_figure_with_its_interval():
   summary = helpers.run_summary_of()
-  card = summary.model_card
+  card = summary.model_card.to_json()  # as the release record holds it
+  assert model_card.ModelCard.from_json(card) == summary.model_card
   assert card['model_details']['name'] == 'unet_xception'
   assert card['model_details']['version'] is None  # until the Pusher releases it
   assert 'pet, background, border' in card['model_details']['overview']
@@ -36,7 +37,7 @@ def test_the_card_holds_the_data_the_recipe_and_every_figure_with_its_interval()
 
 
 def test_known_limits_name_the_classes_whose_interval_lies_below_the_mark():
-  limits = helpers.run_summary_of().model_card['considerations']['limitations']
+  limits = helpers.run_summary_of().model_card.considerations.limitations
   assert [l for l in limits if l.startswith('border')] == [
       'border: IoU 0.380 (95% interval up to 0.430), below 0.5']
   assert not any(l.startswith(('pet', 'background')) for l in limits)
@@ -53,7 +54,7 @@ def test_the_card_says_how_it_compares_with_the_released_version():
   card = helpers.run_summary_of(
       baseline=run_summary.Baseline(3, '/serving/3', 0.641), comparison=comparison,
       sensitivity=comparison_lib.Sensitivity(300, 40, 0.02, 0.016)).model_card
-  assert card['quantitative_analysis']['comparison'] == {
+  assert card.to_json()['quantitative_analysis']['comparison'] == {
       'baseline_version': 3, 'verdict': 'no detectable change', 'mean_iou_difference': -0.004,
       'confidence_interval': {'lower_bound': -0.02, 'upper_bound': 0.012},
       'not_judged': ['iou/border on species=cat: too few images to judge (n=12)']}
@@ -74,7 +75,7 @@ def test_figures_on_too_few_images_show_no_interval_and_say_so():
   page = model_card.page(card)
   assert '0.600 (n=12: too few images to judge)' in page
   assert 'border: IoU 0.380 on 12 test images, too few to judge' in (
-      card['considerations']['limitations'])
+      card.considerations.limitations)
 
 
 def test_the_page_escapes_what_it_shows():

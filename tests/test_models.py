@@ -5,8 +5,8 @@ import tf_keras as keras
 
 from petseg.core import errors
 from petseg.models import blocks
-from petseg.models import registry
 from petseg.models import module_file
+from petseg.models import registry
 from petseg.models import training
 
 STATS = {'image_mean': np.array([120., 110., 100.], np.float32),

@@ -7,8 +7,8 @@ import pytest
 from tfx.utils import dependency_utils
 
 from petseg import cli
-from petseg.components.release import registry as release_registry
 from petseg.components.ingest import sources
+from petseg.components.release import registry as release_registry
 from petseg.components.validation import validation_gate
 from petseg.models import training
 from petseg.pipeline import beam_args

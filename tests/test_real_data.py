@@ -11,8 +11,8 @@ from petseg.components.ingest import ingest_report
 from petseg.components.ingest import items
 from petseg.components.ingest import oxford_reader
 from petseg.components.ingest import sources
-from tests.helpers import shared_data
 from tests.helpers import count_records
+from tests.helpers import shared_data
 
 UNLISTED = {'Abyssinian_34', 'Abyssinian_82'}
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import tensorflow_model_analysis as tfma
 
-from petseg.components.evaluator import results as evaluation_results
 from petseg.components.evaluator import component as evaluator
 from petseg.components.evaluator import metrics as sm
+from petseg.components.evaluator import results as evaluation_results
 from petseg.core import comparison as comparison_lib
 from petseg.core import config as config_lib
 from petseg.core import labels as labels_lib

@@ -18,8 +18,8 @@ from tensorflow.core.protobuf import saved_model_pb2
 from petseg import cli
 from petseg.components.release import log as release_log
 from petseg.components.release import manager as release_manager
-from petseg.components.release import registry as release_registry
 from petseg.components.release import pusher as serving_pusher
+from petseg.components.release import registry as release_registry
 from petseg.core import errors
 from petseg.core import s3_lock
 from tests import helpers

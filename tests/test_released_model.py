@@ -5,9 +5,9 @@ import pytest
 from tensorflow.core.protobuf import saved_model_pb2
 
 from petseg import released_model
-from petseg.core import overlay
 from petseg.core import errors
 from petseg.core import labels as labels_lib
+from petseg.core import overlay
 from petseg.core.labels import IGNORE_ID
 
 

@@ -9,10 +9,10 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from petseg.components.release import manager as release_manager
+from petseg.components.release import pusher as serving_pusher
+from petseg.components.release import registry as release_registry
 from petseg.components.release import release_record
 from petseg.components.release import run_summary
-from petseg.components.release import registry as release_registry
-from petseg.components.release import pusher as serving_pusher
 from petseg.core import errors
 from tests import helpers
 

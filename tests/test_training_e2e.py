@@ -16,9 +16,9 @@ from tfx import v1 as tfx
 
 from petseg.components.trainer import component as trainer_component
 from petseg.core import confusion as confusion_lib
-from petseg.models import scoring
 from petseg.models import input_pipeline
 from petseg.models import module_file
+from petseg.models import scoring
 from petseg.pipeline import metadata
 from tests.helpers import trained_output
 

@@ -18,8 +18,8 @@ from petseg.core import errors
 from petseg.core import features
 from petseg.core.labels import IGNORE_ID
 from petseg.models import input_pipeline
-from petseg.models import preprocessing
 from petseg.models import module_file
+from petseg.models import preprocessing
 from petseg.models import training
 from tests.helpers import encode
 

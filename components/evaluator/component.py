@@ -33,9 +33,9 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 from tfx.utils import proto_utils
 
+from petseg.components.evaluator import metrics as segmentation_metrics
 from petseg.components.evaluator import results as evaluation_results
 from petseg.components.release import registry as release_registry
-from petseg.components.evaluator import metrics as segmentation_metrics
 from petseg.core import config as config_lib
 from petseg.core import labels as labels_lib
 

@@ -23,8 +23,8 @@ from absl import logging
 import tensorflow as tf
 from tfx.dsl.io import fileio
 
-from petseg.components.release import page as registry_page
 from petseg.components.release import log as release_log
+from petseg.components.release import page as registry_page
 from petseg.components.release import registry as release_registry
 from petseg.core import errors
 from petseg.core import storage

@@ -38,11 +38,11 @@ from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
-from petseg.components.release import model_card
 from petseg.components.release import log as release_log
 from petseg.components.release import manager as release_manager
-from petseg.components.release import release_record
+from petseg.components.release import model_card
 from petseg.components.release import registry as release_registry
+from petseg.components.release import release_record
 from petseg.components.release import run_summary
 from petseg.core import errors
 from petseg.core import storage
@@ -74,7 +74,8 @@ def _add_record(record: Dict[str, Any]) -> Callable[[str], None]:
   of the run's report."""
 
   def add(destination: str) -> None:
-    release_registry.write_record(destination, record, model_card.page(record[model_card.KEY]))
+    card = model_card.ModelCard.from_json(record[model_card.KEY])
+    release_registry.write_record(destination, record, model_card.page(card))
     if record.get('report'):
       io_utils.copy_file(storage.openable(record['report']),
                          os.path.join(destination, release_registry.REPORT_FILE))
@@ -130,12 +131,11 @@ def _check_baseline(newest: Optional[int], baseline: Optional[Dict[str, Any]],
 
 def _push(model_path: str, base_directory: str, summary: Dict[str, Any]) -> str:
   version = str(release_manager.next_version(base_directory))
-  card = summary[model_card.KEY]
+  card = model_card.ModelCard.from_json(summary[model_card.KEY])
   record = {**summary, 'version': int(version),
             'released_at': datetime.datetime.now(datetime.timezone.utc).isoformat(
                 timespec='seconds'),
-            model_card.KEY: {**card, 'model_details': {**card['model_details'],
-                                                       'version': int(version)}}}
+            model_card.KEY: card.released_as(int(version)).to_json()}
   final = os.path.join(base_directory, version)
   if storage.is_remote(base_directory):
     release_registry.copy_version(model_path, final, _add_record(record))

@@ -20,11 +20,11 @@ from tfx.dsl.io import fileio
 
 from petseg.components.ingest import ingest_report
 from petseg.components.release import model_card
-from petseg.core import overlay
 from petseg.components.release import run_summary
 from petseg.core import comparison as comparison_lib
 from petseg.core import features
 from petseg.core import labels as labels_lib
+from petseg.core import overlay
 from petseg.core import storage
 from petseg.models import input_pipeline
 

@@ -20,11 +20,11 @@ import tensorflow_model_analysis as tfma
 from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
+from petseg.components.evaluator import metrics as sm
 from petseg.components.evaluator import results as evaluation_results
 from petseg.components.ingest import ingest_report
-from petseg.components.release import model_card
+from petseg.components.release import model_card as model_card_lib
 from petseg.components.release import registry as release_registry
-from petseg.components.evaluator import metrics as sm
 from petseg.core import comparison as comparison_lib
 from petseg.core import records
 from petseg.core import storage
@@ -115,7 +115,7 @@ class RunSummary:
   gate: Gate
   serving_dir: str
   evaluation: str  # the Evaluator's output
-  model_card: Dict[str, Any]  # components/release/model_card.py
+  model_card: Optional[model_card_lib.ModelCard]  # None only while build() makes it
   # What the test split can detect. None in records written before it was kept.
   sensitivity: Optional[comparison_lib.Sensitivity] = None
   # The run's HTML report (the ReleaseRecord step's report artifact). None in records
@@ -261,7 +261,7 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       gate=applied_gate,
       serving_dir=serving_dir,
       evaluation=storage.durable(evaluation_uri),
-      model_card={},
+      model_card=None,
       sensitivity=evaluation_results.sensitivity(metrics, applied_gate.min_slice_images),
   )
-  return dataclasses.replace(summary, model_card=model_card.build(summary, ingest))
+  return dataclasses.replace(summary, model_card=model_card_lib.build(summary, ingest))
