@@ -13,7 +13,6 @@ from tfx.proto.orchestration import pipeline_pb2
 
 from petseg.components.ingest import ingest_report
 from petseg.components.release import registry as release_registry
-from petseg.core import errors
 from petseg.core import storage
 from petseg.pipeline import beam_args as beam_args_lib
 from petseg.pipeline import metadata
