@@ -84,8 +84,9 @@ def _shard_by_example(ds: tf.data.Dataset) -> tf.data.Dataset:
 
 
 def build_model(config: training.TrainingConfig, stats: dict) -> keras.Model:
-  """Normalisation by TFT's statistics, then the network; takes 0..255 float images of
-  any size (at least the stride), padded to the stride and the logits cropped back."""
+  """Normalisation by TFT's statistics (with pretrained encoder weights: the input those
+  weights expect), then the network; takes 0..255 float images of any size (at least the
+  stride), padded to the stride and the logits cropped back."""
   options = dict(config.model_options)
   if config.encoder_weights:
     if 'encoder_weights' not in inspect.signature(registry.get(config.model).build).parameters:
@@ -96,8 +97,11 @@ def build_model(config: training.TrainingConfig, stats: dict) -> keras.Model:
     if isinstance(layer, keras.layers.BatchNormalization):
       layer.momentum = config.batchnorm_momentum
   inputs = keras.Input((None, None, 3), name='image')
-  normalised = keras.layers.Normalization(
-      mean=stats[features.IMAGE_MEAN], variance=np.square(stats[features.IMAGE_STD]))(inputs)
+  if config.encoder_weights:  # the input the pretrained weights were trained on
+    normalised = blocks.ImagenetPreprocessing(_encoder(net).preprocessing)(inputs)
+  else:
+    normalised = keras.layers.Normalization(
+        mean=stats[features.IMAGE_MEAN], variance=np.square(stats[features.IMAGE_STD]))(inputs)
   padded = blocks.PadToMultiple(registry.get(config.model).stride)(normalised)
   return keras.Model(inputs, blocks.CropLike()([net(padded), inputs]), name=config.model)
 

@@ -59,7 +59,9 @@ class TrainingConfig:
   min_scale: float = 1.0  # random zoom in [min_scale, max_scale], then a random crop
   max_scale: float = 1.5
   colour_jitter: float = 0.1  # brightness/contrast/saturation amplitude; 0 turns it off
-  # Encoder weights from a local file (nothing is downloaded), frozen for some epochs.
+  # Pretrained encoder weights, frozen for some epochs: "imagenet" (Keras' published ones,
+  # through Keras' download and cache) or a local weights file. The model then feeds the
+  # encoder the input those weights expect (blocks.ImagenetPreprocessing).
   encoder_weights: Optional[str] = None
   freeze_encoder_epochs: int = 0
   # Serving and evaluation average the predictions of the image and its mirror image.

@@ -103,6 +103,50 @@ def test_encoder_weights_load_from_a_local_file(tmp_path):
   np.testing.assert_array_equal(encoder.get_layer('Conv1').get_weights()[0], first_conv)
 
 
+@pytest.mark.parametrize('mode, application', [
+    ('tf', keras.applications.mobilenet_v2), ('tf', keras.applications.xception),
+    ('caffe', keras.applications.vgg16)])
+def test_pretrained_encoders_get_the_input_their_weights_expect(mode, application):
+  images = np.random.default_rng(0).uniform(0, 255, (2, 8, 8, 3)).astype(np.float32)
+  ours = blocks.ImagenetPreprocessing(mode)(images).numpy()
+  np.testing.assert_allclose(ours, application.preprocess_input(images.copy()), atol=1e-4)
+
+
+def test_imagenet_weights_come_through_keras_cache(tmp_path, monkeypatch):
+  """No network here: a weights file made for the same architecture, put where Keras'
+  cache looks, is what "imagenet" loads; the model feeds it [-1, 1] images."""
+  monkeypatch.setenv('HOME', str(tmp_path))
+  source = keras.applications.MobileNetV2(input_shape=(None, None, 3), include_top=False,
+                                          weights=None)
+  cached = tmp_path / '.keras' / 'models'
+  cached.mkdir(parents=True)
+  source.save_weights(str(cached / 'mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_'
+                                   'no_top.h5'))
+  config = training.TrainingConfig(model='unet_mobilenetv2', image_size=64, num_classes=3,
+                                   encoder_weights=blocks.IMAGENET)
+  model = module_file.build_model(config, STATS)
+  encoder = model.get_layer('unet_mobilenetv2').get_layer(blocks.ENCODER)
+  np.testing.assert_array_equal(encoder.get_layer('Conv1').get_weights()[0],
+                                source.get_layer('Conv1').get_weights()[0])
+  preprocessing, = [l for l in model.layers if isinstance(l, blocks.ImagenetPreprocessing)]
+  assert preprocessing.mode == 'tf'
+  assert not [l for l in model.layers if isinstance(l, keras.layers.Normalization)]
+
+
+def test_imagenet_weights_offline_name_the_file_and_where_it_goes(tmp_path, monkeypatch):
+  monkeypatch.setenv('HOME', str(tmp_path))  # an empty cache; no network on this machine
+  (tmp_path / '.keras').mkdir()
+  config = training.TrainingConfig(model='fcn_vgg16', image_size=64, num_classes=3,
+                                   encoder_weights=blocks.IMAGENET)
+  with pytest.raises(errors.ConfigError) as e:
+    module_file.build_model(config, STATS)
+  message = str(e.value)
+  assert message.startswith("encoder_weights 'imagenet': Keras could not download "
+                            'vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5 (')
+  assert message.endswith(f'offline, put that file in {tmp_path}/.keras/models and run again')
+  assert '\n' not in message
+
+
 def test_encoder_weights_need_an_encoder():
   config = training.TrainingConfig(model='unet_xception', image_size=64, encoder_weights='x.h5')
   with pytest.raises(errors.ConfigError, match='no pretrained encoder'):
@@ -130,5 +174,6 @@ def test_a_frozen_encoder_does_not_learn():
   rng = np.random.default_rng(0)
   model.train_on_batch(rng.uniform(0, 255, (2, 64, 64, 3)).astype(np.float32),
                        rng.integers(0, 3, (2, 64, 64)).astype(np.uint8))
+  # Its batch norm's moving statistics too: a frozen encoder runs it in inference mode.
   assert all(np.array_equal(a, b) for a, b in zip(encoder_before, encoder.get_weights()))
   assert any(not np.array_equal(a, b) for a, b in zip(head_before, head.get_weights()))
