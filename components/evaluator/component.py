@@ -1,6 +1,6 @@
-"""The evaluation stage: TFX's Evaluator with the release gate (config.ReleaseConfig), its
-mean-IoU bound a runtime parameter of its own, and the baseline taken from the release
-registry.
+"""The evaluation stage: TFX's Evaluator with the release gate (config.ReleaseConfig), whose
+settings in the runtime-parameter table are parameters of their own, and the baseline
+taken from the release registry.
 
 The EvalConfig reads raw test examples: the model's `transform_features` signature gives
 the ground-truth mask at the model's size and `serving_examples` the predicted class map,
@@ -123,7 +123,7 @@ def _withdraw(blessing: types.Artifact) -> None:
 
 
 class EvaluatorExecutor(evaluator_executor.Executor):
-  """TFX's Evaluator, with the runtime bound folded in and the baseline taken from the
+  """TFX's Evaluator, with the release parameters folded in and the baseline taken from the
   release registry (none when nothing has been released yet: then there is nothing to
   compare with), then the intervals drawn and the comparison with the baseline decided on
   them."""

@@ -124,7 +124,7 @@ def write_intervals(evaluation_uri: str, eval_config: tfma.EvalConfig,
           name: {'interval': list(bounds) if bounds else None, 'images': images}
           for name, bounds, images in figures}
   with fileio.open(posixpath.join(evaluation_uri, INTERVALS_FILE), 'w') as f:
-    f.write(json.dumps({'settings': dataclasses.asdict(settings), **result}, indent=2))
+    f.write(json.dumps(result, indent=2))  # how they were drawn: RELEASE_FILE
 
 
 def compare(metrics: Metrics, allowed_drops: Mapping[str, Any],
