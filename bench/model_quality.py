@@ -13,25 +13,34 @@ line holds them all.
 """
 import argparse
 import csv
+import dataclasses
 import os
 import time
 
 import numpy as np
+import tensorflow as tf
 
 import common
+from petseg import released_model
+from petseg.components.ingest import sources
+from petseg.components.release import run_summary
 from petseg.core import config as config_lib
+from petseg.core import records
 from petseg.models import registry
+from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import run_config
 
 RECIPES = os.path.join(common.ROOT, '..', 'recipes')
-# bench name -> (dataset preset, data directory, recipe file)
-DATASETS = {'oxford': ('oxford_pets', common.OXFORD_SAMPLE, 'oxford_pets.json'),
-            'camvid': ('camvid', os.path.join(common.OXFORD_SAMPLE, '..', 'camvid'),
-                       'camvid.json')}
-RECIPE_NAMES = {recipe[:-len('.json')]: key for key, (_, _, recipe) in DATASETS.items()}
+SHARED_DATA = os.path.join(common.OXFORD_SAMPLE, '..')
+# bench name -> (dataset preset, data directory)
+DATASETS = {'oxford33': ('oxford_pets', os.path.join(SHARED_DATA, 'oxford-pets-33breeds')),
+            'oxford': ('oxford_pets', common.OXFORD_SAMPLE),
+            'camvid': ('camvid', os.path.join(SHARED_DATA, 'camvid'))}
+# recipes/NAME.json -> the bench dataset it is made for
+RECIPE_NAMES = {'oxford_pets': 'oxford33', 'camvid': 'camvid'}
 
 
 def majority_mean_iou(confusion: np.ndarray) -> float:
@@ -46,39 +55,78 @@ def _history(model_run_uri: str):
     return [float(row['val_mean_iou']) for row in csv.DictReader(f)]
 
 
-def run(dataset_key: str, settings: dict, label: str) -> dict:
-  """Runs the pipeline with `settings` (a config file's content) and scores it."""
-  preset, data_dir, _ = DATASETS[dataset_key]
+@dataclasses.dataclass(frozen=True)
+class Run:
+  """One pipeline run of the bench: what it trained and where its outputs are."""
+  config: training.TrainingConfig
+  summary: run_summary.RunSummary
+  epochs: int
+  eval_mean_iou: float  # the best epoch's: the weights kept
+  train_seconds: float
+  run_seconds: float
+  serving_model_dir: str  # the Trainer's export, blessed or not
+  eval_examples: str  # the raw eval split's file pattern
+
+
+def pipeline_run(dataset_key: str, settings: dict, out: str) -> Run:
+  """Runs the pipeline with `settings` (a config file's content) into `out`; every model
+  is scored and released, whatever it scores (the bench compares, the gate does not)."""
+  preset, data_dir = DATASETS[dataset_key]
   data_dir = os.path.abspath(data_dir)
-  # Every model is scored, blessed or not.
   whole = run_config.RunConfig.from_settings(
-      preset, data_dir, run_config.merge(settings, {'release': {'min_mean_iou': 0.0}}))
-  config = whole.training
-  out = os.path.join(common.ROOT, '.cache', f'quality-{dataset_key}-{label}')
+      preset, data_dir, run_config.merge(settings, {'release': {
+          'min_mean_iou': 0.0, 'max_mean_iou_drop': 1.0, 'max_slice_drop': 1.0}}))
   start = time.perf_counter()
   run_id = local_runner.run(local_runner.build(out, data_dir, whole), out)
   run_seconds = time.perf_counter() - start
   store = metadata.connect(local_runner.metadata_path(out))
   executions = metadata.run_executions(store, pipeline_lib.PIPELINE_NAME, run_id)
-  summary = metadata.run_summary(store, executions)
   trainer = executions['Trainer']
   model_run, = metadata.output_artifacts(store, trainer.id, 'model_run')
+  model, = metadata.output_artifacts(store, trainer.id, 'model')
+  examples, = metadata.output_artifacts(store, executions['ExampleGen'].id, 'examples')
   val_mean_iou = _history(model_run.uri)
-  train_seconds = (trainer.last_update_time_since_epoch - trainer.create_time_since_epoch) / 1000
-  trained_images = len(val_mean_iou) * summary['data']['train']['ingested']
-  test = summary['test']
-  return {'run': label, 'dataset': dataset_key, 'model': config.model,
-          'image_size': config_lib.format_size(config.image_size),
-          'crop_size': config_lib.format_size(config.crop),
-          'epochs': len(val_mean_iou), 'eval_mean_iou': round(max(val_mean_iou), 4),
-          'test_mean_iou': round(test['mean_iou'], 4),
-          'baseline_mean_iou': round(majority_mean_iou(np.array(test['confusion_matrix'])), 4),
-          'pixel_accuracy': round(test['pixel_accuracy'], 4),
-          'per_class_iou': {k: v if v is None else round(v, 3)
-                            for k, v in test['per_class_iou'].items()},
-          'train_minutes': round(train_seconds / 60, 1),
-          'train_images_per_second': round(trained_images / train_seconds, 1),
-          'run_minutes': round(run_seconds / 60, 1)}
+  return Run(whole.training, metadata.run_result(store, executions).summary, len(val_mean_iou),
+             max(val_mean_iou),
+             (trainer.last_update_time_since_epoch - trainer.create_time_since_epoch) / 1000,
+             run_seconds, os.path.join(model.uri, 'Format-Serving'),
+             os.path.join(examples.uri, 'Split-eval', '*'))
+
+
+def run(dataset_key: str, settings: dict, label: str) -> dict:
+  """Runs the pipeline with `settings` and scores it on the test split, with intervals."""
+  result = pipeline_run(dataset_key, settings,
+                        os.path.join(common.ROOT, '.cache', f'quality-{dataset_key}-{label}'))
+  config, test = result.config, result.summary.test
+  trained_images = result.epochs * result.summary.data['train'].ingested
+  figures = {'run': label, 'dataset': dataset_key, 'model': config.model,
+             'image_size': config_lib.format_size(config.image_size),
+             'crop_size': config_lib.format_size(config.crop),
+             'parameters': _parameters(result.serving_model_dir),
+             'epochs': result.epochs, 'eval_mean_iou': round(result.eval_mean_iou, 4),
+             'test_images': result.summary.data['test'].ingested,
+             'test_mean_iou': round(test.mean_iou, 4),
+             'test_intervals': records.fields_to_json(test.intervals),
+             'baseline_mean_iou': round(majority_mean_iou(np.array(test.confusion_matrix)), 4),
+             'pixel_accuracy': round(test.pixel_accuracy, 4),
+             'per_class_iou': {k: v if v is None else round(v, 3)
+                               for k, v in test.per_class_iou.items()},
+             'train_minutes': round(result.train_seconds / 60, 1),
+             'train_images_per_second': round(trained_images / result.train_seconds, 1),
+             'run_minutes': round(result.run_seconds / 60, 1)}
+  if dataset_key == 'oxford33':  # and on the sample's own test split (3 other breeds)
+    sample = released_model.evaluate(
+        result.serving_model_dir, sources.dataset_config('oxford_pets', common.OXFORD_SAMPLE),
+        os.path.abspath(common.OXFORD_SAMPLE))
+    figures['sample_test'] = {k: sample[k] for k in ('examples', 'mean_iou', 'per_class_iou',
+                                                     'intervals')}
+  return figures
+
+
+def _parameters(model_dir: str) -> int:
+  """The exported model's trainable and frozen weights, counted."""
+  model = tf.saved_model.load(model_dir)
+  return int(sum(np.prod(v.shape) for v in model.variables))
 
 
 def seed_settings(model: str, minutes: float) -> dict:
@@ -108,7 +156,7 @@ def main():
   else:
     for name in args.recipes.split(','):
       dataset_key = RECIPE_NAMES[name]
-      settings = config_lib.load_settings(os.path.join(RECIPES, DATASETS[dataset_key][2]))
+      settings = config_lib.load_settings(os.path.join(RECIPES, f'{name}.json'))
       results.append(run(dataset_key, settings, name))
       common.report(results[-1])
   common.report({'bench': 'model_quality',

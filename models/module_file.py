@@ -5,8 +5,9 @@
 3. Build input pipelines: training repeats, shuffles and augments; eval is one clean pass.
 4. Build the model (normalisation + the chosen network) under that strategy, with mixed
    precision on GPUs; the batch size is per replica, so the global batch grows with them.
-5. Fit, with the encoder frozen first when asked; keep the weights with the best eval
-   mean IoU; stop early when it stalls; log to TensorBoard and a CSV of the curves.
+5. Fit, with the encoder frozen first when asked (a pretrained one is then fine-tuned at
+   a lower learning rate); keep the weights with the best eval mean IoU; stop early when
+   it stalls; log to TensorBoard and a CSV of the curves.
 6. Export the SavedModel with the Transform graph embedded and the class names beside it.
 """
 import hashlib
@@ -114,12 +115,13 @@ def _all_layers(model: keras.Model):
       yield from _all_layers(layer)
 
 
-def _compile(model, config, stats, steps_per_epoch, total_steps):
+def _compile(model, config, stats, steps_per_epoch, total_steps, slow_variables=()):
   weights = (training.median_frequency_weights(stats[features.CLASS_PIXELS],
                                                stats[features.CLASS_IMAGE_PIXELS])
              if config.class_weights == 'median_frequency'
              else np.ones(config.num_classes, np.float32))
-  model.compile(optimizer=training.optimizer(config, steps_per_epoch, total_steps),
+  model.compile(optimizer=training.optimizer(config, steps_per_epoch, total_steps,
+                                             slow_variables),
                 loss=training.SegmentationLoss(weights, config.loss),
                 metrics=[training.mean_iou(config.num_classes)])
 
@@ -230,8 +232,10 @@ def run_fn(fn_args: fn_args_utils.FnArgs) -> None:
     if encoder is not None:
       # Trainability takes effect at compile time in Keras 2, hence one compile per phase.
       encoder.trainable = encoder_trainable
+    # A pretrained encoder is fine-tuned at a lower learning rate.
+    slow = encoder.trainable_variables if encoder is not None and config.encoder_weights else ()
     with strategy.scope():
-      _compile(model, config, stats, steps_per_epoch, budget and budget.total_steps)
+      _compile(model, config, stats, steps_per_epoch, budget and budget.total_steps, slow)
     if state and not restored:
       # Same phase: the optimizer goes on too; a new phase starts a new one.
       resume.restore(state, optimizer=state['phase'] == phase)

@@ -7,7 +7,7 @@ import json
 import math
 import posixpath
 import time
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
 
 from absl import logging
 import numpy as np
@@ -64,6 +64,9 @@ class TrainingConfig:
   # encoder the input those weights expect (blocks.ImagenetPreprocessing).
   encoder_weights: Optional[str] = None
   freeze_encoder_epochs: int = 0
+  # A pretrained encoder, once trainable, learns at this times the learning rate, so that
+  # fine-tuning refines its weights rather than overwrites them.
+  encoder_learning_rate_scale: float = 0.1
   # Serving and evaluation average the predictions of the image and its mirror image.
   test_time_flip: bool = False
   # Training ends within this many minutes, its schedule fitted to them (TimeBudget).
@@ -89,6 +92,8 @@ class TrainingConfig:
     for name in ('weight_decay', 'warmup_epochs'):
       check(name, getattr(self, name), 0)
     check('batchnorm_momentum', self.batchnorm_momentum, 0, 1, open_high=True)
+    check('encoder_learning_rate_scale', self.encoder_learning_rate_scale, 0, 1,
+          open_low=True)
     check('min_scale', self.min_scale, 0, 1, open_low=True)
     check('max_scale', self.max_scale, 1)
     check('colour_jitter', self.colour_jitter, 0, 1, open_high=True)
@@ -284,18 +289,48 @@ class TimeBudget(keras.callbacks.Callback):
     self.elapsed, self._fit_start = self.spent(), None
 
 
-def optimizer(config: TrainingConfig, steps_per_epoch: int,
-              total_steps=None) -> keras.optimizers.Optimizer:
+_OPTIMIZERS = {'adam': keras.optimizers.Adam, 'adamw': keras.optimizers.AdamW,
+               'rmsprop': keras.optimizers.RMSprop}
+
+
+def optimizer(config: TrainingConfig, steps_per_epoch: int, total_steps=None,
+              slow_variables: Sequence[tf.Variable] = ()) -> keras.optimizers.Optimizer:
   """The configured optimizer on a WarmupCosine schedule that ends at `total_steps`
-  (default: after all epochs)."""
+  (default: after all epochs); `slow_variables` (a pretrained encoder's, while it is
+  fine-tuned) learn at `encoder_learning_rate_scale` times the rate."""
   schedule = WarmupCosine(config.learning_rate, round(config.warmup_epochs * steps_per_epoch),
                           config.epochs * steps_per_epoch if total_steps is None
                           else total_steps)
-  if config.optimizer == 'adamw':
-    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
-  if config.optimizer == 'rmsprop':
-    return keras.optimizers.RMSprop(schedule)
-  return keras.optimizers.Adam(schedule)
+  kwargs = {'weight_decay': config.weight_decay} if config.optimizer == 'adamw' else {}
+  base = _OPTIMIZERS[config.optimizer]
+  if not slow_variables or config.encoder_learning_rate_scale == 1:
+    return base(schedule, **kwargs)
+  return _with_slow_variables(base)(schedule, slow_variables=slow_variables,
+                                    scale=config.encoder_learning_rate_scale, **kwargs)
+
+
+def _with_slow_variables(base: type) -> type:
+  """`base` (a Keras optimizer) whose updates of some variables are scaled: the same as
+  a learning rate `scale` times lower for them, whatever the optimizer's update rule
+  (scaling Adam's gradients would change nothing: its steps do not depend on their scale)."""
+
+  class SlowVariables(base):
+
+    def __init__(self, *args, slow_variables: Sequence[tf.Variable], scale: float, **kwargs):
+      super().__init__(*args, **kwargs)
+      self._slow_keys = {self._var_key(v) for v in slow_variables}
+      self._scale = scale
+
+    def _update_step(self, gradient, variable):
+      if self._var_key(variable) not in self._slow_keys:
+        return super()._update_step(gradient, variable)
+      before = tf.identity(variable)
+      super()._update_step(gradient, variable)
+      # TensorFlow orders the read after the update: both use the same variable.
+      variable.assign(before + self._scale * (variable - before))
+
+  SlowVariables.__name__ = base.__name__
+  return SlowVariables
 
 
 def median_frequency_weights(class_pixels, class_image_pixels) -> np.ndarray:

@@ -222,7 +222,7 @@ def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
   work_dir = tempfile.mkdtemp(prefix='petseg-evaluate-')
   examples = example_gen.ingest(storage.openable(data_dir), dataset, work_dir, beam_args,
                                 required_splits=[split])
-  confusion = scoring.confusion_matrix(
+  scored = scoring.image_matrices(
       model_dir, [os.path.join(examples.uri, f'Split-{split}', '*')], labels.num_classes)
   report = ingest_report.load(examples.uri)
   shutil.rmtree(work_dir)
@@ -230,5 +230,6 @@ def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
           'examples': report.splits[split].ingested,
           'rejected': [{'file': r.file, 'reason': r.reason, 'detail': r.detail}
                        for r in report.rejected if r.split == split],
-          **confusion_lib.scores(confusion, list(labels.class_names)),
-          'confusion_matrix': confusion.tolist()}
+          **confusion_lib.scores(scored.confusion, list(labels.class_names)),
+          'intervals': scoring.intervals([scored], labels.class_names)[0],
+          'confusion_matrix': scored.confusion.tolist()}

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from petseg.core import bootstrap
+from petseg.models import scoring
 
 
 @dataclasses.dataclass(frozen=True)
@@ -153,3 +154,19 @@ if __name__ == '__main__':
       rates = coverage(shape, size, trials=1000)
       print(f'| {shape.name} | {size} | ' + ' | '.join(
           f'{rates[k]:.1%}' for k in ('mean IoU', 'class IoU', 'difference')) + ' |')
+
+
+def test_scored_models_get_the_gates_intervals_paired_by_image_name():
+  """models/scoring.py, for `petseg evaluate` and the benches: the same intervals as the
+  gate's for the same images, as JSON; models scored on other images are refused."""
+  candidate, baseline = population(OXFORD, 50, seed=5)
+  names = tuple(f'image_{i:02d}.jpg' for i in range(50))
+  scored = [scoring.ImageMatrices(names, m) for m in (candidate, baseline)]
+  ours, _, difference = scoring.intervals(scored, ['pet', 'background', 'border'])
+  cand, _, diff = bootstrap.slice_intervals([candidate, baseline])
+  assert ours['images'] == 50
+  assert ours['mean_iou'] == [round(b, 4) for b in cand.mean_iou]
+  assert difference['per_class_iou']['border'] == [round(b, 4) for b in diff.class_iou[2]]
+  other = scoring.ImageMatrices(names[1:] + ('another.jpg',), baseline)
+  with pytest.raises(ValueError, match='different images'):
+    scoring.intervals([scored[0], other], ['pet', 'background', 'border'])

@@ -177,3 +177,31 @@ def test_a_frozen_encoder_does_not_learn():
   # Its batch norm's moving statistics too: a frozen encoder runs it in inference mode.
   assert all(np.array_equal(a, b) for a, b in zip(encoder_before, encoder.get_weights()))
   assert any(not np.array_equal(a, b) for a, b in zip(head_before, head.get_weights()))
+
+
+@pytest.mark.parametrize('optimizer', ['adam', 'adamw', 'rmsprop'])
+def test_a_fine_tuned_encoder_learns_at_the_lower_rate(optimizer):
+  """One compiled training step: the encoder's weights move `encoder_learning_rate_scale`
+  times as far as the same optimizer moves them at the full rate; the rest move alike."""
+  config = training.TrainingConfig(optimizer=optimizer, learning_rate=1e-2, warmup_epochs=0,
+                                   weight_decay=0, encoder_learning_rate_scale=0.25)
+  rng = np.random.default_rng(0)
+  x, y = rng.normal(size=(8, 4)).astype(np.float32), rng.normal(size=(8, 2)).astype(np.float32)
+
+  def step(slow: bool):
+    keras.utils.set_random_seed(0)
+    encoder = keras.layers.Dense(3, name='encoder')
+    model = keras.Sequential([keras.Input((4,)), encoder, keras.layers.Dense(2)])
+    before = [w.copy() for w in model.get_weights()]
+    model.compile(optimizer=training.optimizer(
+        config, steps_per_epoch=1, slow_variables=encoder.trainable_variables if slow else ()),
+        loss='mse')
+    model.train_on_batch(x, y)
+    return [after - b for after, b in zip(model.get_weights(), before)]
+
+  full, slow = step(slow=False), step(slow=True)
+  for moved_full, moved_slow in zip(full[:2], slow[:2]):  # the encoder's kernel and bias
+    np.testing.assert_allclose(moved_slow, 0.25 * moved_full, rtol=1e-4, atol=1e-7)
+    assert np.abs(moved_full).max() > 0
+  for moved_full, moved_slow in zip(full[2:], slow[2:]):
+    np.testing.assert_allclose(moved_slow, moved_full, rtol=1e-5)

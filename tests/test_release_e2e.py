@@ -247,3 +247,5 @@ def test_evaluate_scores_the_pushed_model_as_the_pipeline_did(runs, tmp_path, ca
   assert printed['mean_iou'] == pytest.approx(served['mean_iou'])
   assert printed['per_class_iou'] == pytest.approx(served['per_class_iou'])
   assert printed['confusion_matrix'] == served['confusion_matrix']
+  # The gate's rule: 16 images are too few for an interval.
+  assert printed['intervals']['images'] == 16 and printed['intervals']['mean_iou'] is None

@@ -1,4 +1,5 @@
 """The training recipe's parts: loss, schedule, class weights, augmentation, input, TFT."""
+import dataclasses
 import os
 import re
 import tempfile
@@ -22,6 +23,9 @@ from petseg.models import module_file
 from petseg.models import preprocessing
 from petseg.models import training
 from tests.helpers import encode
+
+STATISTICS = {features.IMAGE_MEAN: np.array([120., 110., 100.], np.float32),
+              features.IMAGE_STD: np.array([50., 50., 50.], np.float32)}
 
 # Loss.
 
@@ -383,8 +387,9 @@ def test_resume_saves_over_what_a_killed_save_left(tmp_path):
        'epoch-1.data-00000-of-00001'])
 
 
-@pytest.mark.parametrize('name, dataset', [('oxford_pets', 'oxford_pets'),
-                                           ('camvid', 'camvid')])
+@pytest.mark.parametrize('name, dataset', [
+    ('oxford_pets', 'oxford_pets'), ('camvid', 'camvid'),
+    ('oxford_pets_pretrained', 'oxford_pets'), ('camvid_pretrained', 'camvid')])
 def test_the_shipped_recipes_are_valid_and_leave_their_figures_to_the_readme(name, dataset):
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   settings = config_lib.load_settings(os.path.join(root, 'recipes', f'{name}.json'))
@@ -395,5 +400,7 @@ def test_the_shipped_recipes_are_valid_and_leave_their_figures_to_the_readme(nam
   assert config.max_train_minutes and config.recipe.startswith(f'{name}: ')
   # A run prints the recipe line: figures measured elsewhere would pass for the run's.
   assert not re.search(r'img/s|mean IoU|0\.\d\d\d', config.recipe), config.recipe
+  # Built as the Trainer would, ImageNet weights aside (none can be downloaded here).
+  module_file.build_model(dataclasses.replace(config, encoder_weights=None), STATISTICS)
   with open(os.path.join(root, 'README.md')) as f:
     assert f'| `recipes/{name}.json` |' in f.read()  # its reference figures
