@@ -9,9 +9,11 @@ Every run is the real pipeline on the recipe's dataset, trained for `--minutes` 
 wall-clock budget for each, so a cheaper change trains more epochs, as it would in the
 recipe) and scored on the eval split with its exported model (models/scoring.py). Runs
 share one ML Metadata store, so ingestion and Transform run once per image size. The
-baseline is the recipe itself; `another_seed` is the recipe again with a different seed,
-the noise any other change's effect has to stand out from. The test split is not looked
-at. One JSON line per run; the last line holds them all.
+baseline is the recipe itself (or, with `--base-run`, a complete run of it already made);
+`another_seed` is the recipe again with a different seed, the noise any other change's
+effect has to stand out from: the intervals are over eval images and do not hold the
+training's own noise. Each run's test split figure is recorded, and chooses nothing. One
+JSON line per run; the last line holds them all.
 """
 import argparse
 import os
@@ -37,11 +39,20 @@ CHANGES = {
 }
 
 
-def _scored(dataset_key: str, settings: dict, out: str):
-  run = model_quality.pipeline_run(dataset_key, settings, out)
+def _scored(dataset_key: str, settings: dict, out: str, rescore: bool = False):
+  run = model_quality.pipeline_run(dataset_key, settings, out, rescore)
   class_names = run.summary.class_names
   return run, class_names, scoring.image_matrices(run.serving_model_dir, [run.eval_examples],
                                                   len(class_names))
+
+
+def _test(run) -> dict:
+  """The test split's figures, for the record only: choices are made on the eval split."""
+  test = run.summary.test
+  return {'test_mean_iou': round(test.mean_iou, 4),
+          'test_interval': test.intervals.mean_iou and [round(b, 4)
+                                                        for b in test.intervals.mean_iou],
+          'serving_model_dir': run.serving_model_dir}
 
 
 def main():
@@ -51,16 +62,21 @@ def main():
   parser.add_argument('--minutes', type=float, default=6,
                       help='training budget of every run (the recipe\'s own is longer)')
   parser.add_argument('--changes', default=','.join(CHANGES))
+  parser.add_argument('--base-run', help='the output folder of a complete run of the recipe '
+                      'under the same budget (model_quality.py\'s): scored as the baseline '
+                      'instead of training it again')
   args = parser.parse_args()
   dataset_key = model_quality.RECIPE_NAMES[args.recipe]
   recipe = config_lib.load_settings(os.path.join(model_quality.RECIPES, f'{args.recipe}.json'))
   budget = {'training': {'max_train_minutes': args.minutes}}
   out = os.path.join(common.ROOT, '.cache', f'ablation-{args.recipe}-{args.minutes:g}')
-  base_run, class_names, base = _scored(dataset_key, run_config.merge(recipe, budget), out)
+  base_run, class_names, base = _scored(dataset_key, run_config.merge(recipe, budget),
+                                        args.base_run or out, rescore=bool(args.base_run))
   base_figures = scoring.intervals([base], class_names)[0]
   rows = [{'change': 'none (the recipe)', 'epochs': base_run.epochs,
            'eval_mean_iou': round(float(bootstrap.statistics(base.confusion)[-2]), 4),
-           'interval': base_figures['mean_iou'], 'eval_images': base_figures['images']}]
+           'interval': base_figures['mean_iou'], 'eval_images': base_figures['images'],
+           **_test(base_run)}]
   common.report(rows[-1])
   for name in args.changes.split(','):
     change = CHANGES[name]
@@ -77,7 +93,8 @@ def main():
                  'difference_interval': difference['mean_iou'],
                  'class_differences': {n: round(float(v), 4)
                                        for n, v in zip(class_names, values[:-2])},
-                 'class_difference_intervals': difference['per_class_iou']})
+                 'class_difference_intervals': difference['per_class_iou'],
+                 **_test(run)})
     common.report(rows[-1])
   common.report({'bench': 'ablation', 'recipe': args.recipe, 'minutes': args.minutes,
                  'ours': {r['change']: r['eval_mean_iou'] for r in rows[1:]},

@@ -18,7 +18,6 @@ does): its figures mean nothing.
 """
 import argparse
 import glob
-import json
 import os
 import subprocess
 import sys

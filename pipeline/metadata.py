@@ -59,8 +59,8 @@ def latest_executions(store: mlmd.MetadataStore,
 
 def run_executions(store: mlmd.MetadataStore, pipeline_name: str, run_id: Optional[str] = None
                    ) -> Dict[str, metadata_store_pb2.Execution]:
-  """Node id -> its execution in run `run_id` (default: the latest run); a node skipped by
-  a condition, or not reached, is absent."""
+  """Node id -> its (newest) execution in run `run_id` (default: the latest run), in the
+  order the nodes ran; a node skipped by a condition, or not reached, is absent."""
   if run_id is None:
     first_node = executions(store, pipeline_name, example_gen.NODE_ID)
     if not first_node:
@@ -73,8 +73,15 @@ def run_executions(store: mlmd.MetadataStore, pipeline_name: str, run_id: Option
     if run is None:
       return {}
   in_run = {e.id for e in store.get_executions_by_context(run.id)}
-  return {node: execution for node, execution in latest_executions(store, pipeline_name).items()
-          if execution.id in in_run}
+  prefix = f'{pipeline_name}.'
+  found = {}  # a run superseded by a later one still has its own executions
+  for context in store.get_contexts_by_type('node'):
+    if context.name.startswith(prefix):
+      node = context.name[len(prefix):]
+      mine = [e for e in executions(store, pipeline_name, node) if e.id in in_run]
+      if mine:
+        found[node] = (mine[0].id, mine[-1])
+  return {node: run for node, (_, run) in sorted(found.items(), key=lambda kv: kv[1][0])}
 
 
 _UNFINISHED = (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RUNNING)
