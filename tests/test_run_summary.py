@@ -59,4 +59,8 @@ def test_a_record_written_before_the_typed_parts_reads_and_writes_back_unchanged
   assert summary.comparison.verdict == 'worse' and summary.comparison.checks
   assert summary.training.image_size == (96, 96) and summary.data['test'].ingested == 16
   assert summary.sensitivity.sentence() == written['sensitivity']['sentence']
-  assert summary.to_json() == written  # the same file format
+  # The same file format; a training setting added since then reads as its default.
+  assert summary.training.encoder_learning_rate_scale == 0.1
+  rewritten = summary.to_json()
+  del rewritten['training']['encoder_learning_rate_scale']
+  assert rewritten == written
