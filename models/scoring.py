@@ -45,8 +45,9 @@ def image_matrices(model_dir: str, file_patterns: Sequence[str], num_classes: in
       matrix = np.zeros((num_classes, num_classes), np.int64)
       confusion_lib.add(matrix, one_truth, one_predicted)
       matrices.append(matrix)
-  ordered = bootstrap.sorted_by_name(names, matrices)
-  return ImageMatrices(tuple(sorted(names)), ordered)
+  if not matrices:  # no records: no images, and a confusion matrix of zeros
+    return ImageMatrices((), np.zeros((0, num_classes, num_classes), np.int64))
+  return ImageMatrices(tuple(sorted(names)), bootstrap.sorted_by_name(names, matrices))
 
 
 def confusion_matrix(model_dir: str, file_patterns: Sequence[str], num_classes: int,
