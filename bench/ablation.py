@@ -73,8 +73,9 @@ def main():
   base_run, class_names, base = _scored(dataset_key, run_config.merge(recipe, budget),
                                         args.base_run or out, rescore=bool(args.base_run))
   base_figures = scoring.intervals([base], class_names)[0]
+  base_statistics = bootstrap.statistics(base.confusion)  # class IoUs, mean IoU, accuracy
   rows = [{'change': 'none (the recipe)', 'epochs': base_run.epochs,
-           'eval_mean_iou': round(float(bootstrap.statistics(base.confusion)[-2]), 4),
+           'eval_mean_iou': round(float(base_statistics[-2]), 4),
            'interval': base_figures['mean_iou'], 'eval_images': base_figures['images'],
            **_test(base_run)}]
   common.report(rows[-1])
@@ -85,9 +86,10 @@ def main():
     if scored.names != base.names:
       raise SystemExit(f'{name}: scored on other eval images than the recipe')
     ours, _, difference = scoring.intervals([scored, base], class_names)
-    values = bootstrap.statistics(scored.confusion) - bootstrap.statistics(base.confusion)
+    statistics = bootstrap.statistics(scored.confusion)
+    values = statistics - base_statistics
     rows.append({'change': name, 'settings': change, 'epochs': run.epochs,
-                 'eval_mean_iou': round(float(bootstrap.statistics(scored.confusion)[-2]), 4),
+                 'eval_mean_iou': round(float(statistics[-2]), 4),
                  'interval': ours['mean_iou'],
                  'difference': round(float(values[-2]), 4),
                  'difference_interval': difference['mean_iou'],

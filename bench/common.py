@@ -4,8 +4,11 @@ its cache."""
 import json
 import os
 import sys
+import time
 
 import petseg  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import tf_keras as keras
+
 from petseg.components.ingest import sources
 from petseg.models import training
 from petseg.pipeline import local_runner
@@ -45,6 +48,19 @@ def trained_oxford_model(image_size: int) -> str:
   store, executions = _oxford_run(image_size)
   model, = metadata.output_artifacts(store, executions['Trainer'].id, 'model')
   return os.path.join(model.uri, 'Format-Serving')
+
+
+class EpochTimer(keras.callbacks.Callback):
+  """Each epoch's seconds, in `seconds`."""
+
+  def on_train_begin(self, logs=None):
+    self.seconds = []
+
+  def on_epoch_begin(self, epoch, logs=None):
+    self.start = time.perf_counter()
+
+  def on_epoch_end(self, epoch, logs=None):
+    self.seconds.append(time.perf_counter() - self.start)
 
 
 def report(figures: dict) -> None:

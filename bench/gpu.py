@@ -22,7 +22,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -50,17 +49,6 @@ np.save(sys.argv[2], model.signatures['serving_class_ids'](images=images)['class
 """
 
 
-class _EpochTimer(keras.callbacks.Callback):
-  def on_train_begin(self, logs=None):
-    self.seconds = []
-
-  def on_epoch_begin(self, epoch, logs=None):
-    self.start = time.perf_counter()
-
-  def on_epoch_end(self, epoch, logs=None):
-    self.seconds.append(time.perf_counter() - self.start)
-
-
 def _masks_on_cpu(model_dir: str, paths) -> np.ndarray:
   out = os.path.join(model_dir, 'cpu_masks.npy')
   subprocess.run([sys.executable, '-c', _SERVE_ON_CPU, model_dir, out, *paths], check=True,
@@ -82,7 +70,7 @@ def measure(policy: str, device: str, train_files, tft_output, epochs: int, step
   model.compile(optimizer=training.optimizer(config, steps),
                 loss=training.SegmentationLoss(np.ones(3, np.float32)))
   data = input_pipeline.dataset(train_files, config, BATCH, training_split=True)
-  timer = _EpochTimer()
+  timer = common.EpochTimer()
   model.fit(data, steps_per_epoch=steps, epochs=epochs, callbacks=[timer], verbose=0)
   after_tracing = timer.seconds[1:] or timer.seconds
   peak = tf.config.experimental.get_memory_info('GPU:0')['peak'] if gpu else None

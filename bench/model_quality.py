@@ -92,10 +92,7 @@ def _last_complete_run(store) -> str:
              if e.last_known_state in done]
   if not records:
     raise SystemExit('no complete run to score again: run without --rescore')
-  run_type = store.get_context_type('pipeline_run')
-  run, = [c for c in store.get_contexts_by_execution(records[-1].id)
-          if c.type_id == run_type.id]
-  return run.name
+  return metadata.run_id_of(store, records[-1])
 
 
 def pipeline_run(dataset_key: str, settings: dict, out: str, rescore: bool = False) -> Run:

@@ -9,7 +9,6 @@ XLA. Each is timed over one epoch after a warm-up epoch that absorbs the tracing
 """
 import argparse
 import re
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -23,14 +22,6 @@ from petseg.models import training
 SIZE, BATCH, MODEL = 160, 16, 'unet_xception'
 
 
-class _EpochTimer(keras.callbacks.Callback):
-  def on_epoch_begin(self, epoch, logs=None):
-    self.start = time.perf_counter()
-
-  def on_epoch_end(self, epoch, logs=None):
-    self.seconds = time.perf_counter() - self.start
-
-
 def images_per_second(data, steps, jit_compile=False):
   config = training.TrainingConfig(model=MODEL, image_size=SIZE, batch_size=BATCH)
   keras.utils.set_random_seed(config.seed)
@@ -38,14 +29,14 @@ def images_per_second(data, steps, jit_compile=False):
                                        'image_std': np.full(3, 60, np.float32)})
   model.compile(optimizer=training.optimizer(config, steps),
                 loss=training.SegmentationLoss(np.ones(3, np.float32)), jit_compile=jit_compile)
-  timer = _EpochTimer()
+  timer = common.EpochTimer()
   if isinstance(data, tf.data.Dataset):
     model.fit(data, steps_per_epoch=steps, epochs=2, callbacks=[timer], verbose=0)
   else:
     images, masks = data
     model.fit(images, masks, batch_size=BATCH, epochs=2, shuffle=True, callbacks=[timer],
               verbose=0)
-  return steps * BATCH / timer.seconds
+  return steps * BATCH / timer.seconds[-1]
 
 
 def main():

@@ -44,17 +44,36 @@ def output_artifacts(store: mlmd.MetadataStore, execution_id: int,
   return _artifacts(store, execution_id, key, (metadata_store_pb2.Event.OUTPUT,))
 
 
-def latest_executions(store: mlmd.MetadataStore,
-                      pipeline_name: str) -> Dict[str, metadata_store_pb2.Execution]:
-  """Node id -> its latest execution, in the order the nodes first ran."""
+def _node_executions(store: mlmd.MetadataStore, pipeline_name: str
+                     ) -> Dict[str, List[metadata_store_pb2.Execution]]:
+  """Node id -> its executions, oldest first, for each node that ran."""
   prefix = f'{pipeline_name}.'
-  latest = {}
+  found = {}
   for context in store.get_contexts_by_type('node'):
     if context.name.startswith(prefix):
       runs = executions(store, pipeline_name, context.name[len(prefix):])
       if runs:
-        latest[context.name[len(prefix):]] = (runs[0].id, runs[-1])
-  return {node: run for node, (_, run) in sorted(latest.items(), key=lambda kv: kv[1][0])}
+        found[context.name[len(prefix):]] = runs
+  return found
+
+
+def _in_order(found: Dict[str, List[metadata_store_pb2.Execution]]
+              ) -> Dict[str, metadata_store_pb2.Execution]:
+  """Node id -> its newest execution of `found`, in the order the nodes first ran."""
+  return {node: runs[-1] for node, runs in sorted(found.items(), key=lambda kv: kv[1][0].id)}
+
+
+def latest_executions(store: mlmd.MetadataStore,
+                      pipeline_name: str) -> Dict[str, metadata_store_pb2.Execution]:
+  """Node id -> its latest execution, in the order the nodes first ran."""
+  return _in_order(_node_executions(store, pipeline_name))
+
+
+def run_id_of(store: mlmd.MetadataStore, execution: metadata_store_pb2.Execution) -> str:
+  """The id of the pipeline run an execution belongs to."""
+  run_type = store.get_context_type('pipeline_run')
+  run, = [c for c in store.get_contexts_by_execution(execution.id) if c.type_id == run_type.id]
+  return run.name
 
 
 def run_executions(store: mlmd.MetadataStore, pipeline_name: str, run_id: Optional[str] = None
@@ -65,23 +84,15 @@ def run_executions(store: mlmd.MetadataStore, pipeline_name: str, run_id: Option
     first_node = executions(store, pipeline_name, example_gen.NODE_ID)
     if not first_node:
       return {}
-    run_type = store.get_context_type('pipeline_run')
-    run, = [c for c in store.get_contexts_by_execution(first_node[-1].id)
-            if c.type_id == run_type.id]
-  else:
-    run = store.get_context_by_type_and_name('pipeline_run', run_id)
-    if run is None:
-      return {}
+    run_id = run_id_of(store, first_node[-1])
+  run = store.get_context_by_type_and_name('pipeline_run', run_id)
+  if run is None:
+    return {}
   in_run = {e.id for e in store.get_executions_by_context(run.id)}
-  prefix = f'{pipeline_name}.'
-  found = {}  # a run superseded by a later one still has its own executions
-  for context in store.get_contexts_by_type('node'):
-    if context.name.startswith(prefix):
-      node = context.name[len(prefix):]
-      mine = [e for e in executions(store, pipeline_name, node) if e.id in in_run]
-      if mine:
-        found[node] = (mine[0].id, mine[-1])
-  return {node: run for node, (_, run) in sorted(found.items(), key=lambda kv: kv[1][0])}
+  # A run superseded by a later one still has its own executions.
+  found = {node: [e for e in runs if e.id in in_run]
+           for node, runs in _node_executions(store, pipeline_name).items()}
+  return _in_order({node: runs for node, runs in found.items() if runs})
 
 
 _UNFINISHED = (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RUNNING)
