@@ -1,6 +1,7 @@
 """What the benchmarks share: transformed records and a model of the real Oxford sample,
 made by the real pipeline (one short training epoch) into bench/.cache/ and reused from
 its cache."""
+import glob
 import json
 import os
 import sys
@@ -34,13 +35,19 @@ def _oxford_run(image_size: int):
   return store, metadata.latest_executions(store, pipeline_lib.PIPELINE_NAME)
 
 
-def transformed_oxford(image_size: int):
-  """(train file patterns, transform graph dir) for the Oxford sample at `image_size`."""
+def transformed_oxford(image_size: int, split: str = 'train'):
+  """(file patterns of `split`, transform graph dir) for the Oxford sample at `image_size`."""
   store, executions = _oxford_run(image_size)
   examples, = metadata.output_artifacts(store, executions['Transform'].id,
                                         'transformed_examples')
   graph, = metadata.output_artifacts(store, executions['Transform'].id, 'transform_graph')
-  return [os.path.join(examples.uri, 'Split-train', '*')], graph.uri
+  return [os.path.join(examples.uri, f'Split-{split}', '*')], graph.uri
+
+
+def sample_jpegs(count: int = 16):
+  """The paths of the Oxford sample's first `count` JPEGs (by name): the photos the
+  serving benchmarks send."""
+  return sorted(glob.glob(os.path.join(OXFORD_SAMPLE, 'images', '*.jpg')))[:count]
 
 
 def trained_oxford_model(image_size: int) -> str:

@@ -17,7 +17,6 @@ nothing. `--device cpu` runs the same steps on the CPU, only to check this scrip
 does): its figures mean nothing.
 """
 import argparse
-import glob
 import os
 import subprocess
 import sys
@@ -103,7 +102,7 @@ def main():
     return
   train_files, graph_dir = common.transformed_oxford(SIZE)
   tft_output = tft.TFTransformOutput(graph_dir)
-  paths = sorted(glob.glob(os.path.join(common.OXFORD_SAMPLE, 'images', '*.jpg')))[:16]
+  paths = common.sample_jpegs()
   results = []
   for policy in POLICIES:
     results.append(measure(policy, args.device, train_files, tft_output, args.epochs,

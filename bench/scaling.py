@@ -54,7 +54,7 @@ def dataset(pool: str, n: int) -> str:
     return out
   list_path = os.path.join(pool, 'annotations', 'list.txt')
   with open(list_path, 'rb') as f:
-    entries, _ = oxford_lists.parse_list(f.read(), list_path)
+    entries, _ = oxford_lists.parse_list(f.read())
   by_breed = {}
   for entry in entries:
     by_breed.setdefault(entry.breed, []).append(entry.name)

@@ -1,5 +1,6 @@
 """Serving latency: the exported model on raw JPEG bytes against the bare Keras model on
-images already decoded and resized, batch 1 and 16, median and p95.
+images already decoded and resized, batch 1 and 16, median (p50) and p95, each over
+`--runs` repeated runs, with their spread.
 
 Ours is what a server runs: `serving_default` (decode, the Transform graph, the model,
 probabilities resized back to each image's size and their argmax) and the lean
@@ -9,12 +10,13 @@ costs. Both sides are in this process, on the same weights: unet_xception at 160
 with the Oxford sample's transform graph (common.transformed_oxford), exported by
 models/export.save. Weights are random; latency does not depend on them. Images: the
 Oxford sample's JPEGs (about 500x375). Also reported: the JSON a REST client receives
-for one image from each signature.
+for one image from each signature. Each run times every side at both batch sizes, one
+after another, so a ratio is of figures measured minutes apart at most; `ratio` is the
+median of the runs' ratios of p50s, `spread` their lowest and highest.
 
-  python bench/serving.py [--repeats 30]
+  python bench/serving.py [--repeats 30] [--runs 3]
 """
 import argparse
-import glob
 import json
 import os
 import tempfile
@@ -52,7 +54,8 @@ def _json_megabytes(outputs) -> float:
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-  parser.add_argument('--repeats', type=int, default=30)
+  parser.add_argument('--repeats', type=int, default=30, help='timed calls per figure')
+  parser.add_argument('--runs', type=int, default=3, help='repeated runs, for the spread')
   args = parser.parse_args()
   train_files, graph_dir = common.transformed_oxford(SIZE)
   tft_output = tft.TFTransformOutput(graph_dir)
@@ -61,38 +64,55 @@ def main():
   export_dir = os.path.join(tempfile.mkdtemp(prefix='petseg-serving-bench-'), 'model')
   export.save(model, tft_output, config, labels_lib.oxford_trimap_labels(), export_dir)
   served = tf.saved_model.load(export_dir)
-  paths = sorted(glob.glob(os.path.join(common.OXFORD_SAMPLE, 'images', '*.jpg')))[:16]
+  paths = common.sample_jpegs()
   jpegs = [open(path, 'rb').read() for path in paths]
   decoded = tf.stack([tf.image.resize(tf.io.decode_jpeg(j, channels=3), (SIZE, SIZE))
                       for j in jpegs])
   bare = tf.function(lambda images: model(images, training=False))
 
-  results = {}
-  for batch in (1, 16):
-    images = tf.constant(jpegs[:batch])
-    results[f'batch_{batch}'] = {
-        'serving_default_ms': _latency_ms(
-            lambda: served.signatures['serving_default'](images=images), args.repeats),
-        'serving_class_ids_ms': _latency_ms(
-            lambda: served.signatures['serving_class_ids'](images=images), args.repeats),
-        'bare_model_ms': _latency_ms(lambda: bare(decoded[:batch]).numpy(), args.repeats),
-    }
-    common.report({'batch': batch, **results[f'batch_{batch}']})
+  calls = {'serving_default': lambda images, _: served.signatures['serving_default'](
+               images=images),
+           'serving_class_ids': lambda images, _: served.signatures['serving_class_ids'](
+               images=images),
+           'bare_model': lambda _, batch: bare(decoded[:batch]).numpy()}
+  runs = []
+  for run in range(args.runs):
+    figures = {}
+    for batch in (1, 16):
+      images = tf.constant(jpegs[:batch])
+      figures[f'batch_{batch}'] = {
+          side: _latency_ms(lambda call=call: call(images, batch), args.repeats)
+          for side, call in calls.items()}
+    runs.append(figures)
+    common.report({'run': run + 1, **figures})
   one = tf.constant(jpegs[:1])
   payload = {'serving_default_mb': _json_megabytes(
                  served.signatures['serving_default'](images=one)),
              'serving_class_ids_mb': _json_megabytes(
                  served.signatures['serving_class_ids'](images=one))}
   common.report(payload)
-  ratio = {name: round(r['serving_default_ms'][0] / r['bare_model_ms'][0], 2)
-           for name, r in results.items()}
-  lean_ratio = {name: round(r['serving_class_ids_ms'][0] / r['bare_model_ms'][0], 2)
-                for name, r in results.items()}
-  common.report({'bench': 'serving',
-                 'ours': {n: r['serving_default_ms'][0] for n, r in results.items()},
-                 'baseline': {n: r['bare_model_ms'][0] for n, r in results.items()},
-                 'ratio': ratio, 'lean_ratio': lean_ratio, 'results': results,
-                 'json_payload': payload})
+
+  def ratios(side):  # batch -> each run's ratio of p50s
+    return {batch: [r[batch][side][0] / r[batch]['bare_model'][0] for r in runs]
+            for batch in runs[0]}
+
+  def summary(side):
+    return {batch: round(float(np.median(values)), 2) for batch, values in ratios(side).items()}
+
+  def spread(side):
+    return {batch: [round(min(values), 2), round(max(values), 2)]
+            for batch, values in ratios(side).items()}
+
+  def p50(side):
+    return {batch: round(float(np.median([r[batch][side][0] for r in runs])), 1)
+            for batch in runs[0]}
+
+  common.report({'bench': 'serving', 'ours': p50('serving_default'),
+                 'baseline': p50('bare_model'),
+                 'ratio': summary('serving_default'), 'spread': spread('serving_default'),
+                 'lean': p50('serving_class_ids'), 'lean_ratio': summary('serving_class_ids'),
+                 'lean_spread': spread('serving_class_ids'),
+                 'runs': runs, 'json_payload': payload})
 
 
 if __name__ == '__main__':

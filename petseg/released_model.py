@@ -10,7 +10,7 @@ import io
 import os
 import shutil
 import tempfile
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, Iterator, List, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
@@ -24,6 +24,7 @@ from petseg.components.release import registry as release_registry
 from petseg.core import config as config_lib
 from petseg.core import confusion as confusion_lib
 from petseg.core import errors
+from petseg.core import features
 from petseg.core import overlay
 from petseg.core import storage
 from petseg.models import export
@@ -67,11 +68,12 @@ _UPRIGHT = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
             8: Image.Transpose.ROTATE_90}
 
 
-def _read_image(path: str, max_pixels: int) -> Tuple[bytes, Image.Image, bool]:
-  """(the bytes the model takes, the image as people see it, whether its EXIF orientation
-  turned it upright). The pixel budget is checked on the header; then the image passes
-  ingestion's rules (decoding.read_image: transparency refused, odd modes converted).
-  Raises DataError naming the file."""
+def _read_image(path: str, max_pixels: int) -> Tuple[bytes, bool]:
+  """(the bytes the model takes, upright as the image's EXIF orientation shows it; whether
+  that orientation turned it). The pixel budget is checked on the header; then the image
+  passes ingestion's rules (decoding.read_image: transparency refused, odd modes
+  converted). Nothing decoded is kept: the bytes are all a prediction holds while the
+  model runs. Raises DataError naming the file."""
   try:
     with open(path, 'rb') as f:
       data = f.read()
@@ -86,14 +88,19 @@ def _read_image(path: str, max_pixels: int) -> Tuple[bytes, Image.Image, bool]:
     data = decoding.read_image(data, path)[0]
   except items.Rejected as r:
     raise errors.DataError(f'{path}: {r.detail}') from None
-  image = Image.open(io.BytesIO(data)).convert('RGB')
   turn = _UPRIGHT.get(header.getexif().get(_ORIENTATION))
   if turn is None:
-    return data, image, False
-  image = image.transpose(turn)
+    return data, False
   buffer = io.BytesIO()
-  image.save(buffer, format='PNG')
-  return buffer.getvalue(), image, True
+  Image.fromarray(_pixels(data)).transpose(turn).save(buffer, format='PNG')
+  return buffer.getvalue(), True
+
+
+def _pixels(data: bytes) -> np.ndarray:
+  """uint8 [H, W, 3]: the pixels of image bytes that passed _read_image, by the model's
+  own decoder, so the pixels it saw. 3 bytes a pixel, where Pillow keeps RGB in 4, in
+  memory that TensorFlow's allocator keeps after a prediction anyway."""
+  return features.decode_image(tf.constant(data)).numpy()
 
 
 def _probabilities(serve_examples, data: bytes, path: str) -> np.ndarray:
@@ -108,31 +115,37 @@ def _probabilities(serve_examples, data: bytes, path: str) -> np.ndarray:
                            f'({decoding.op_error_reason(e)})') from None
 
 
+# predict's outputs are made a band of about this many pixels at a time.
+_BAND_PIXELS = 2**18
+
+
 def _bilinear_axis(out_size: int, in_size: int):
-  """Source indices and weights of tf.image.resize's bilinear sampling along one axis."""
-  source = (np.arange(out_size) + 0.5) * (in_size / out_size) - 0.5
+  """Source indices and weights of tf.image.resize's bilinear sampling along one axis,
+  computed as its kernel computes them (float32, half-pixel centres)."""
+  scale = np.float32(in_size) / np.float32(out_size)
+  source = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5)
   lower = np.floor(source)
-  weight = (source - lower).astype(np.float32)
   return (np.clip(lower, 0, in_size - 1).astype(np.int64),
-          np.clip(lower + 1, 0, in_size - 1).astype(np.int64), weight)
+          np.clip(np.ceil(source), 0, in_size - 1).astype(np.int64), source - lower)
 
 
-def upsampled_class_ids(probabilities: np.ndarray, height: int, width: int,
-                        band_rows: int = 256) -> np.ndarray:
-  """argmax of the [h, w, C] probabilities resized bilinearly to [height, width] (as the
-  serving signature does), a band of rows at a time: memory grows with the uint8 mask,
-  not with float probabilities at full size."""
+def class_id_bands(probabilities: np.ndarray, height: int, width: int,
+                   band_rows: int) -> Iterator[np.ndarray]:
+  """argmax of the [h, w, C] probabilities resized bilinearly to [height, width], as
+  uint8 bands of `band_rows` rows, top to bottom: the serving signature's class ids, to
+  the bit (the same float32 operations in the same order as TensorFlow's kernel: along
+  rows, then between them). Memory for a band of float probabilities at full width,
+  never for the whole image."""
+  probabilities = probabilities.astype(np.float32, copy=False)
   top, bottom, row_weight = _bilinear_axis(height, probabilities.shape[0])
   left, right, column_weight = _bilinear_axis(width, probabilities.shape[1])
   column_weight = column_weight[np.newaxis, :, np.newaxis]
-  rows = probabilities[:, left] * (1 - column_weight) + probabilities[:, right] * column_weight
-  class_ids = np.empty((height, width), np.uint8)
+  rows = probabilities[:, left] + (probabilities[:, right] - probabilities[:, left]) * column_weight
   for start in range(0, height, band_rows):
     band = slice(start, start + band_rows)
-    weight = row_weight[band, np.newaxis, np.newaxis]
-    class_ids[band] = np.argmax(rows[top[band]] * (1 - weight) + rows[bottom[band]] * weight,
-                                axis=-1)
-  return class_ids
+    upper = rows[top[band]]
+    yield np.argmax(upper + (rows[bottom[band]] - upper) * row_weight[band, np.newaxis, np.newaxis],
+                    axis=-1).astype(np.uint8)
 
 
 def _outputs(image_path: str, output_dir: str) -> Tuple[str, str]:
@@ -191,16 +204,18 @@ def predict(model_dir: str, image_paths: Sequence[str], output_dir: str,
   try:
     for path in image_paths:
       try:
-        data, image, turned = _read_image(path, max_pixels)
+        data, turned = _read_image(path, max_pixels)
         probabilities = _probabilities(serve, data, path)
       except errors.DataError as e:
         result['skipped'].append((path, str(e)))
         continue
-      class_ids = upsampled_class_ids(probabilities, image.height, image.width)
+      pixels = _pixels(data)  # decoded again only now, after the model ran
+      height, width = pixels.shape[:2]
       mask_path, overlay_path = outputs[path]
-      Image.fromarray(class_ids).save(mask_path)
-      overlay.with_legend(overlay.overlay(image, class_ids, colours), labels.class_names,
-                          colours).save(overlay_path)
+      overlay.save_mask_and_overlay(
+          mask_path, overlay_path, pixels,
+          class_id_bands(probabilities, height, width, max(1, _BAND_PIXELS // width)),
+          colours, labels.class_names)
       result['written'].append(mask_path)
       if turned:
         result['upright'].append(path)

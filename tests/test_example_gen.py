@@ -5,6 +5,7 @@ import shutil
 import threading
 from unittest import mock
 
+import apache_beam as beam
 import numpy as np
 from PIL import Image
 import pytest
@@ -15,6 +16,7 @@ from petseg.components.ingest import example_gen
 from petseg.components.ingest import ingest_report
 from petseg.components.ingest import items
 from petseg.components.ingest import sources
+from petseg.components.ingest import tfrecord_sink
 from tests.helpers import count_records, read_records, rgb, trimap, write_image
 
 
@@ -159,3 +161,27 @@ def test_tfds_source_prepares_once_and_reads_the_same_on_several_workers(tmp_pat
   assert prepared == ['oxford_iiit_pet'] * 2  # once for each ingestion
   assert records[1] == records[2]
   assert len(records[2]['test']) == 4 and len(records[2]['train'] + records[2]['eval']) == 12
+
+
+def _files(folder):
+  """File name -> its records in order, for every file Beam left in `folder`."""
+  return {path.name: [r.numpy() for r in tf.data.TFRecordDataset(str(path), 'GZIP')]
+          for path in sorted(folder.iterdir())}
+
+
+def test_native_writer_leaves_the_files_and_records_of_beams_writer(tmp_path):
+  """The same records (empty, small, a megabyte, incompressible and not), in the same
+  order, in the same files (Beam's sink names and finalises both), nothing else left."""
+  rng = np.random.default_rng(0)
+  records = [b'', b'x', *(rng.bytes(n) for n in (10, 100_000, 1_000_000)), b'a' * 200_000,
+             *(rng.bytes(int(n)) for n in rng.integers(1, 20_000, 40))]
+  for name, write in (('beam', lambda prefix: beam.io.WriteToTFRecord(prefix,
+                                                                       file_name_suffix='.gz')),
+                      ('ours', tfrecord_sink.WriteGzippedTFRecords)):
+    (tmp_path / name).mkdir()
+    with beam.Pipeline() as pipeline:
+      _ = (pipeline | beam.Create(records, reshuffle=False)
+           | write(str(tmp_path / name / 'data_tfrecord')))
+  ours, beams = _files(tmp_path / 'ours'), _files(tmp_path / 'beam')
+  assert list(ours) == ['data_tfrecord-00000-of-00001.gz']
+  assert ours == beams and ours['data_tfrecord-00000-of-00001.gz'] == records

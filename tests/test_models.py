@@ -1,10 +1,12 @@
 """Every model builds at its default and another size, and one training step changes it."""
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras as keras
 
 from petseg.core import errors
 from petseg.models import blocks
+from petseg.models import export
 from petseg.models import module_file
 from petseg.models import registry
 from petseg.models import training
@@ -205,3 +207,17 @@ def test_a_fine_tuned_encoder_learns_at_the_lower_rate(optimizer):
     assert np.abs(moved_full).max() > 0
   for moved_full, moved_slow in zip(full[2:], slow[2:]):
     np.testing.assert_allclose(moved_slow, moved_full, rtol=1e-5)
+
+
+@pytest.mark.parametrize('num_classes', [2, 3, 8, 11])
+def test_the_served_argmax_is_tf_argmax_ties_included(num_classes):
+  """Compared a class at a time (a few classes) or by tf.argmax (many): the same class ids,
+  the first class among equals, in near-ties a few ulps apart too."""
+  rng = np.random.default_rng(num_classes)
+  base = rng.random((2, 30, 40, 1)).astype(np.float32)
+  for values in (rng.random((2, 30, 40, num_classes)).astype(np.float32),
+                 base + rng.integers(-1, 2, (2, 30, 40, num_classes)) * np.float32(1e-7),
+                 np.repeat(base, num_classes, axis=-1)):
+    ours = export._argmax(tf.constant(values))  # pylint: disable=protected-access
+    assert ours.dtype == tf.uint8
+    assert np.array_equal(ours.numpy(), tf.argmax(values, axis=-1).numpy())

@@ -49,6 +49,26 @@ def test_overlay_tints_classes_and_leaves_ignored_pixels_alone():
   assert tinted[0, 0].tolist() == [150, 50, 50]
   assert tinted[0, 1].tolist() == [50, 150, 50]
   assert tinted[0, 2].tolist() == [100, 100, 100]
-  with_legend = overlay.with_legend(Image.fromarray(tinted), ['pet', 'background'],
-                                    [(200, 0, 0), (0, 200, 0)])
-  assert with_legend.height > 1 and with_legend.getpixel((0, 0)) == (150, 50, 50)
+
+
+def test_mask_and_overlay_written_in_bands_are_those_of_the_whole_image(tmp_path):
+  """Any band height, any width (narrower than a legend entry too): the mask PNG holds the
+  class ids, the overlay PNG overlay() of the whole image with legend() below, exactly."""
+  rng = np.random.default_rng(0)
+  colours = [(200, 0, 0), (0, 200, 0), (0, 0, 200)]
+  for height, width, band_rows in ((10, 7, 1), (10, 7, 3), (9, 130, 9), (40, 300, 16)):
+    pixels = rng.integers(0, 256, (height, width, 3), np.uint8)
+    class_ids = rng.choice(np.array([0, 1, 2, IGNORE_ID], np.uint8), (height, width))
+    mask_path, overlay_path = tmp_path / 'mask.png', tmp_path / 'overlay.png'
+    overlay.save_mask_and_overlay(
+        str(mask_path), str(overlay_path), pixels,
+        (class_ids[top:top + band_rows] for top in range(0, height, band_rows)),
+        colours, ['a', 'b', 'c'])
+    assert np.array_equal(np.asarray(Image.open(mask_path)), class_ids)
+    expected = Image.new('RGB', (max(width, 120), height), 'white')
+    expected.paste(overlay.overlay(Image.fromarray(pixels), class_ids, colours))
+    below = overlay.legend(expected.width, ['a', 'b', 'c'], colours)
+    written = np.asarray(Image.open(overlay_path))
+    assert written.shape == (height + below.height, expected.width, 3)
+    assert np.array_equal(written[:height], np.asarray(expected))
+    assert np.array_equal(written[height:], np.asarray(below))
