@@ -2,10 +2,10 @@
 
 `WriteToTFRecord` frames each record and gzips it through Python, one record after
 another on the thread that also decodes the next batch: 3.4 ms an Oxford image in an
-earlier profile, most of a record being JPEG bytes that do not shrink. `WriteGzippedTFRecords` keeps what Beam's sink
-does and its files: a temporary file per bundle, renamed to
-`PREFIX-SSSSS-of-NNNNN.gz` only once the whole write has succeeded, as many shards as the
-runner makes bundles. Only the writing of each file changes: tf.io.TFRecordWriter frames,
+earlier profile, most of a record being JPEG bytes that do not shrink.
+`WriteGzippedTFRecords` keeps what Beam's sink does and its files: a temporary file per
+bundle, renamed to `PREFIX-SSSSS-of-NNNNN.gz` only once the whole write has succeeded, as
+many shards as the runner makes bundles. Only the writing of each file changes: tf.io.TFRecordWriter frames,
 checksums and compresses in C++ with the GIL released, on a thread of its own, so that it
 runs while the next batch decodes. The records, their order within a file and the file
 format (TFRecords, gzip) are those of `WriteToTFRecord`.
