@@ -167,9 +167,10 @@ def _rounded(figures):
 
 
 def _parameters(model_dir: str) -> int:
-  """The exported model's trainable and frozen weights, counted."""
-  model = tf.saved_model.load(model_dir)
-  return int(sum(np.prod(v.shape) for v in model.variables))
+  """The exported model's trainable and frozen weights, counted: the variables that its
+  prediction signature reads (the export keeps no Keras object to ask)."""
+  loaded = tf.saved_model.load(model_dir)  # kept: the signature's variables are its
+  return int(sum(np.prod(v.shape) for v in loaded.signatures['serving_examples'].variables))
 
 
 def seed_settings(model: str, minutes: float) -> dict:
