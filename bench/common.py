@@ -8,9 +8,11 @@ import sys
 import time
 
 import petseg  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import numpy as np
 import tf_keras as keras
 
 from petseg.components.ingest import sources
+from petseg.models import module_file
 from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
@@ -55,6 +57,14 @@ def trained_oxford_model(image_size: int) -> str:
   store, executions = _oxford_run(image_size)
   model, = metadata.output_artifacts(store, executions['Trainer'].id, 'model')
   return os.path.join(model.uri, 'Format-Serving')
+
+
+def seeded_model(config: training.TrainingConfig) -> keras.Model:
+  """The Trainer's model for `config`, seeded, with a fixed normalisation: for timing,
+  where no statistics of the data matter."""
+  keras.utils.set_random_seed(config.seed)
+  return module_file.build_model(config, {'image_mean': np.full(3, 120, np.float32),
+                                          'image_std': np.full(3, 60, np.float32)})
 
 
 class EpochTimer(keras.callbacks.Callback):

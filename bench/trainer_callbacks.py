@@ -23,7 +23,6 @@ import tf_keras as keras
 
 import common
 from petseg.models import input_pipeline
-from petseg.models import module_file
 from petseg.models import training
 
 SIZE, BATCH = 160, 16
@@ -67,24 +66,19 @@ for _hook in _HOOKS:
   setattr(_Timed, _hook, _forwarded(_hook))
 
 
-class _Clock(keras.callbacks.Callback):
-  """Seconds of each epoch, validation and the other callbacks' epoch ends included (it
-  comes last), and of each validation."""
+class _Clock(common.EpochTimer):
+  """Seconds of each epoch (`seconds`), validation and the other callbacks' epoch ends
+  included (it comes last), and of each validation (`validations`)."""
 
   def on_train_begin(self, logs=None):
-    self.epochs, self.validations = [], []
-
-  def on_epoch_begin(self, epoch, logs=None):
-    self._epoch = time.perf_counter()
+    super().on_train_begin(logs)
+    self.validations = []
 
   def on_test_begin(self, logs=None):
     self._test = time.perf_counter()
 
   def on_test_end(self, logs=None):
     self.validations.append(time.perf_counter() - self._test)
-
-  def on_epoch_end(self, epoch, logs=None):
-    self.epochs.append(time.perf_counter() - self._epoch)
 
 
 def _trainer_callbacks(folder: str, epochs: int):
@@ -107,9 +101,7 @@ def _keras_callbacks(folder: str, epochs: int):
 
 def _epochs(callbacks_of, train, evaluation, steps: int, epochs: int):
   config = training.TrainingConfig(image_size=SIZE, batch_size=BATCH)
-  keras.utils.set_random_seed(config.seed)
-  model = module_file.build_model(config, {'image_mean': np.full(3, 120, np.float32),
-                                           'image_std': np.full(3, 60, np.float32)})
+  model = common.seeded_model(config)
   model.compile(optimizer=training.optimizer(config, steps),
                 loss=training.SegmentationLoss(np.ones(3, np.float32)),
                 metrics=[training.mean_iou(config.num_classes)])
@@ -119,7 +111,7 @@ def _epochs(callbacks_of, train, evaluation, steps: int, epochs: int):
     model.fit(train, steps_per_epoch=steps, validation_data=evaluation, epochs=epochs,
               callbacks=[*timed, clock], verbose=0)
   per_epoch = lambda seconds: round(seconds / epochs, 3)  # noqa: E731
-  return {'epoch_s': round(float(np.mean(clock.epochs[1:])), 2),
+  return {'epoch_s': round(float(np.mean(clock.seconds[1:])), 2),
           'validation_s': round(float(np.mean(clock.validations[1:])), 2),
           'callbacks_s_per_epoch': {type(t.inner).__name__: per_epoch(t.seconds)
                                     for t in timed}}

@@ -12,11 +12,9 @@ import re
 
 import numpy as np
 import tensorflow as tf
-import tf_keras as keras
 
 import common
 from petseg.models import input_pipeline
-from petseg.models import module_file
 from petseg.models import training
 
 SIZE, BATCH, MODEL = 160, 16, 'unet_xception'
@@ -24,9 +22,7 @@ SIZE, BATCH, MODEL = 160, 16, 'unet_xception'
 
 def images_per_second(data, steps, jit_compile=False):
   config = training.TrainingConfig(model=MODEL, image_size=SIZE, batch_size=BATCH)
-  keras.utils.set_random_seed(config.seed)
-  model = module_file.build_model(config, {'image_mean': np.full(3, 120, np.float32),
-                                       'image_std': np.full(3, 60, np.float32)})
+  model = common.seeded_model(config)
   model.compile(optimizer=training.optimizer(config, steps),
                 loss=training.SegmentationLoss(np.ones(3, np.float32)), jit_compile=jit_compile)
   timer = common.EpochTimer()
