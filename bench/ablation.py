@@ -41,9 +41,7 @@ CHANGES = {
 
 def _scored(dataset_key: str, settings: dict, out: str, rescore: bool = False):
   run = model_quality.pipeline_run(dataset_key, settings, out, rescore)
-  class_names = run.summary.class_names
-  return run, class_names, scoring.image_matrices(run.serving_model_dir, [run.eval_examples],
-                                                  len(class_names))
+  return run, run.summary.class_names, model_quality.eval_matrices(run)
 
 
 def _test(run) -> dict:
@@ -85,18 +83,8 @@ def main():
     run, _, scored = _scored(dataset_key, settings, out)
     if scored.names != base.names:
       raise SystemExit(f'{name}: scored on other eval images than the recipe')
-    ours, _, difference = scoring.intervals([scored, base], class_names)
-    statistics = bootstrap.statistics(scored.confusion)
-    values = statistics - base_statistics
     rows.append({'change': name, 'settings': change, 'epochs': run.epochs,
-                 'eval_mean_iou': round(float(statistics[-2]), 4),
-                 'interval': ours['mean_iou'],
-                 'difference': round(float(values[-2]), 4),
-                 'difference_interval': difference['mean_iou'],
-                 'class_differences': {n: round(float(v), 4)
-                                       for n, v in zip(class_names, values[:-2])},
-                 'class_difference_intervals': difference['per_class_iou'],
-                 **_test(run)})
+                 **model_quality.paired(scored, base, class_names), **_test(run)})
     common.report(rows[-1])
   common.report({'bench': 'ablation', 'recipe': args.recipe, 'minutes': args.minutes,
                  'ours': {r['change']: r['eval_mean_iou'] for r in rows[1:]},

@@ -9,16 +9,18 @@ time budget, trained by the real pipeline on ../shared/data and scored on the te
 Figures per run: test mean IoU, per-class IoU and pixel accuracy (TFMA's, the release
 gate's figures) with their 95% intervals, the best eval mean IoU (the epoch whose weights
 were kept), epochs, training minutes, training images per second and the model's weights;
-a recipe for the 33 breeds is also scored on the 3-breed sample's test split. The
-baseline, from the same test split: predicting its most frequent class everywhere. One
-JSON line per run; the last line holds them all.
+a recipe for the 33 breeds is also scored on the 3-breed sample's test split. With
+--seeds, each model is compared with the best of a dataset's on the eval split, paired
+(`eval_against_best`): the split a choice is made on. The baseline, from the same test
+split: predicting its most frequent class everywhere. One JSON line per run; the last line
+holds them all.
 """
 import argparse
 import csv
 import dataclasses
 import os
 import time
-from typing import Optional
+from typing import Dict, Optional, Sequence, Tuple
 
 from ml_metadata.proto import metadata_store_pb2
 import numpy as np
@@ -31,9 +33,11 @@ from petseg.components.ingest import sources
 from petseg.components.release import release_record
 from petseg.components.release import run_summary
 from petseg.components.trainer import component as trainer_lib
+from petseg.core import bootstrap
 from petseg.core import config as config_lib
 from petseg.core import records
 from petseg.models import registry
+from petseg.models import scoring
 from petseg.models import training
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
@@ -126,8 +130,10 @@ def pipeline_run(dataset_key: str, settings: dict, out: str, rescore: bool = Fal
              os.path.join(examples.uri, 'Split-eval', '*'))
 
 
-def run(dataset_key: str, settings: dict, label: str, rescore: bool = False) -> dict:
-  """Runs the pipeline with `settings` and scores it on the test split, with intervals."""
+def run(dataset_key: str, settings: dict, label: str,
+        rescore: bool = False) -> Tuple[dict, Run]:
+  """Runs the pipeline with `settings` and scores it on the test split, with intervals:
+  (the figures, the run)."""
   result = pipeline_run(dataset_key, settings,
                         os.path.join(common.ROOT, '.cache', f'quality-{dataset_key}-{label}'),
                         rescore)
@@ -154,7 +160,39 @@ def run(dataset_key: str, settings: dict, label: str, rescore: bool = False) -> 
         os.path.abspath(common.OXFORD_SAMPLE))
     figures['sample_test'] = {k: sample[k] for k in ('examples', 'mean_iou', 'per_class_iou',
                                                      'intervals')}
-  return figures
+  return figures, result
+
+
+def eval_matrices(run: Run) -> scoring.ImageMatrices:
+  """Each eval image's confusion matrix under the run's exported model."""
+  return scoring.image_matrices(run.serving_model_dir, [run.eval_examples],
+                                len(run.summary.class_names))
+
+
+def paired(scored: scoring.ImageMatrices, base: scoring.ImageMatrices,
+           class_names: Sequence[str]) -> dict:
+  """`scored` against `base` on the same images: its mean IoU with its 95% interval, and
+  the paired differences (scored minus base) of the mean and of each class's IoU, with
+  theirs."""
+  ours, _, difference = scoring.intervals([scored, base], class_names)
+  statistics = bootstrap.statistics(scored.confusion)  # class IoUs, mean IoU, accuracy
+  values = statistics - bootstrap.statistics(base.confusion)
+  return {'eval_mean_iou': round(float(statistics[-2]), 4), 'interval': ours['mean_iou'],
+          'difference': round(float(values[-2]), 4),
+          'difference_interval': difference['mean_iou'],
+          'class_differences': {n: round(float(v), 4)
+                                for n, v in zip(class_names, values[:-2])},
+          'class_difference_intervals': difference['per_class_iou']}
+
+
+def against_the_best(runs: Dict[str, Run]) -> Dict[str, dict]:
+  """Each run (but the best) against the best on the eval split, paired: the choice
+  between models is made there, as any other setting's (the test split chooses nothing)."""
+  scored = {label: eval_matrices(r) for label, r in runs.items()}
+  best = max(scored, key=lambda label: bootstrap.statistics(scored[label].confusion)[-2])
+  class_names = runs[best].summary.class_names
+  return {label: {'best': best, **paired(matrices, scored[best], class_names)}
+          for label, matrices in scored.items() if label != best}
 
 
 def _rounded(figures):
@@ -196,15 +234,21 @@ def main():
   results = []
   if args.seeds:
     for dataset_key in args.datasets.split(','):
+      runs = {}
       for model in args.models.split(','):
-        results.append(run(dataset_key, seed_settings(model, args.minutes), model,
-                           args.rescore))
-        common.report(results[-1])
+        figures, runs[model] = run(dataset_key, seed_settings(model, args.minutes), model,
+                                   args.rescore)
+        results.append(figures)
+        common.report(figures)
+      compared = against_the_best(runs)
+      for figures in results[-len(runs):]:
+        figures['eval_against_best'] = compared.get(figures['run'])
+      common.report({'dataset': dataset_key, 'eval_against_best': compared})
   else:
     for name in args.recipes.split(','):
       dataset_key = RECIPE_NAMES[name]
       settings = config_lib.load_settings(os.path.join(RECIPES, f'{name}.json'))
-      results.append(run(dataset_key, settings, name, args.rescore))
+      results.append(run(dataset_key, settings, name, args.rescore)[0])
       common.report(results[-1])
   common.report({'bench': 'model_quality',
                  'ours': {r['run']: r['test_mean_iou'] for r in results},
