@@ -186,13 +186,18 @@ def paired(scored: scoring.ImageMatrices, base: scoring.ImageMatrices,
 
 
 def against_the_best(runs: Dict[str, Run]) -> Dict[str, dict]:
-  """Each run (but the best) against the best on the eval split, paired: the choice
-  between models is made there, as any other setting's (the test split chooses nothing)."""
+  """Each run against the best on the eval split, paired (the best: its own figure and
+  interval): the choice between models is made there, as any other setting's (the test
+  split chooses nothing)."""
   scored = {label: eval_matrices(r) for label, r in runs.items()}
   best = max(scored, key=lambda label: bootstrap.statistics(scored[label].confusion)[-2])
   class_names = runs[best].summary.class_names
-  return {label: {'best': best, **paired(matrices, scored[best], class_names)}
-          for label, matrices in scored.items() if label != best}
+  own, = scoring.intervals([scored[best]], class_names)
+  return {label: {'best': best, **(
+      paired(matrices, scored[best], class_names) if label != best else
+      {'eval_mean_iou': round(float(bootstrap.statistics(matrices.confusion)[-2]), 4),
+       'interval': own['mean_iou']})}
+          for label, matrices in scored.items()}
 
 
 def _rounded(figures):
@@ -242,7 +247,7 @@ def main():
         common.report(figures)
       compared = against_the_best(runs)
       for figures in results[-len(runs):]:
-        figures['eval_against_best'] = compared.get(figures['run'])
+        figures['eval_against_best'] = compared[figures['run']]
       common.report({'dataset': dataset_key, 'eval_against_best': compared})
   else:
     for name in args.recipes.split(','):
