@@ -20,9 +20,7 @@ import os
 
 import common
 import model_quality
-from petseg.core import bootstrap
 from petseg.core import config as config_lib
-from petseg.models import scoring
 from petseg.pipeline import run_config
 
 # name -> the one change to the recipe's "training" object
@@ -70,12 +68,8 @@ def main():
   out = os.path.join(common.ROOT, '.cache', f'ablation-{args.recipe}-{args.minutes:g}')
   base_run, class_names, base = _scored(dataset_key, run_config.merge(recipe, budget),
                                         args.base_run or out, rescore=bool(args.base_run))
-  base_figures = scoring.intervals([base], class_names)[0]
-  base_statistics = bootstrap.statistics(base.confusion)  # class IoUs, mean IoU, accuracy
   rows = [{'change': 'none (the recipe)', 'epochs': base_run.epochs,
-           'eval_mean_iou': round(float(base_statistics[-2]), 4),
-           'interval': base_figures['mean_iou'], 'eval_images': base_figures['images'],
-           **_test(base_run)}]
+           **model_quality.alone(base, class_names), **_test(base_run)}]
   common.report(rows[-1])
   for name in args.changes.split(','):
     change = CHANGES[name]

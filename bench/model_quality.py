@@ -169,6 +169,13 @@ def eval_matrices(run: Run) -> scoring.ImageMatrices:
                                 len(run.summary.class_names))
 
 
+def alone(scored: scoring.ImageMatrices, class_names: Sequence[str]) -> dict:
+  """`scored`'s mean IoU on its images, with its 95% interval and the number of images."""
+  own, = scoring.intervals([scored], class_names)
+  return {'eval_mean_iou': round(float(bootstrap.statistics(scored.confusion)[-2]), 4),
+          'interval': own['mean_iou'], 'eval_images': own['images']}
+
+
 def paired(scored: scoring.ImageMatrices, base: scoring.ImageMatrices,
            class_names: Sequence[str]) -> dict:
   """`scored` against `base` on the same images: its mean IoU with its 95% interval, and
@@ -192,12 +199,9 @@ def against_the_best(runs: Dict[str, Run]) -> Dict[str, dict]:
   scored = {label: eval_matrices(r) for label, r in runs.items()}
   best = max(scored, key=lambda label: bootstrap.statistics(scored[label].confusion)[-2])
   class_names = runs[best].summary.class_names
-  own, = scoring.intervals([scored[best]], class_names)
-  return {label: {'best': best, **(
-      paired(matrices, scored[best], class_names) if label != best else
-      {'eval_mean_iou': round(float(bootstrap.statistics(matrices.confusion)[-2]), 4),
-       'interval': own['mean_iou']})}
-          for label, matrices in scored.items()}
+  compared = {label: {'best': best, **paired(matrices, scored[best], class_names)}
+              for label, matrices in scored.items() if label != best}
+  return {**compared, best: {'best': best, **alone(scored[best], class_names)}}
 
 
 def _rounded(figures):
