@@ -34,6 +34,7 @@ CHANGES = {
     'image_size_192': {'image_size': [192, 192]},
     'weak_augmentation': {'min_scale': 1.0, 'max_scale': 1.0, 'colour_jitter': 0.0},
     'strong_augmentation': {'min_scale': 0.5, 'max_scale': 2.0, 'colour_jitter': 0.4},
+    'ema': {'ema_momentum': 0.99},
 }
 
 

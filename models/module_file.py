@@ -209,6 +209,8 @@ def run_fn(fn_args: fn_args_utils.FnArgs) -> None:
     budget = training.TimeBudget(config.max_train_minutes, config.epochs, steps_per_epoch)
     callbacks.append(budget)
   callbacks.append(training.Progress(keep_best, config.epochs, budget))
+  if config.ema_momentum:
+    callbacks.append(training.ValidateAveraged())  # after KeepBest, before Resume
   resume, state = None, None
   if resume_root and not several_workers:
     resume = training.Resume(resume_directory(resume_root, fn_args), keep_best, history_csv,

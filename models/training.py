@@ -69,6 +69,10 @@ class TrainingConfig:
   encoder_learning_rate_scale: float = 0.1
   # Serving and evaluation average the predictions of the image and its mirror image.
   test_time_flip: bool = False
+  # An exponential moving average of the weights (Keras' optimizer keeps it: each step,
+  # average = m * average + (1 - m) * weights); validation, the kept best epoch and the
+  # exported model use it, training goes on from the weights themselves. 0 turns it off.
+  ema_momentum: float = 0.0
   # Training ends within this many minutes, its schedule fitted to them (TimeBudget).
   max_train_minutes: Optional[float] = None
   model_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
@@ -97,6 +101,7 @@ class TrainingConfig:
     check('min_scale', self.min_scale, 0, 1, open_low=True)
     check('max_scale', self.max_scale, 1)
     check('colour_jitter', self.colour_jitter, 0, 1, open_high=True)
+    check('ema_momentum', self.ema_momentum, 0, 1, open_high=True)
     if self.max_train_minutes is not None:
       check('max_train_minutes', self.max_train_minutes, 0, open_low=True)
     # Sizes are kept as (height, width) tuples, whichever form they were given in.
@@ -297,11 +302,14 @@ def optimizer(config: TrainingConfig, steps_per_epoch: int, total_steps=None,
               slow_variables: Sequence[tf.Variable] = ()) -> keras.optimizers.Optimizer:
   """The configured optimizer on a WarmupCosine schedule that ends at `total_steps`
   (default: after all epochs); `slow_variables` (a pretrained encoder's, while it is
-  fine-tuned) learn at `encoder_learning_rate_scale` times the rate."""
+  fine-tuned) learn at `encoder_learning_rate_scale` times the rate; with `ema_momentum`,
+  it keeps a moving average of the weights (ValidateAveraged)."""
   schedule = WarmupCosine(config.learning_rate, round(config.warmup_epochs * steps_per_epoch),
                           config.epochs * steps_per_epoch if total_steps is None
                           else total_steps)
   kwargs = {'weight_decay': config.weight_decay} if config.optimizer == 'adamw' else {}
+  if config.ema_momentum:
+    kwargs.update(use_ema=True, ema_momentum=config.ema_momentum)
   base = _OPTIMIZERS[config.optimizer]
   if not slow_variables or config.encoder_learning_rate_scale == 1:
     return base(schedule, **kwargs)
@@ -370,6 +378,35 @@ class KeepBest(keras.callbacks.Callback):
   def restore(self) -> None:
     if self.best_weights is not None:
       self.model.set_weights(self.best_weights)
+
+
+class ValidateAveraged(keras.callbacks.Callback):
+  """With an optimizer that keeps a moving average of the weights (`ema_momentum`):
+  each epoch's validation runs on the averaged weights, and they stay in the model until
+  this callback's on_epoch_end, so that KeepBest keeps them; then training goes on from the
+  weights themselves. Keras' fit() ends by putting the averages in for good.
+
+  Must come after KeepBest and before Resume among the callbacks (Resume saves the weights
+  that training goes on from; the averages are in the optimizer's checkpoint).
+  """
+
+  def __init__(self):
+    super().__init__()
+    self._trained = None  # the weights themselves while the averages stand in
+
+  def on_test_begin(self, logs=None):
+    optimizer = self.model.optimizer
+    if not getattr(optimizer, 'use_ema', False) or not getattr(optimizer, '_built', False):
+      return
+    variables = self.model.trainable_variables
+    self._trained = [v.numpy() for v in variables]
+    optimizer.finalize_variable_values(variables)
+
+  def on_epoch_end(self, epoch, logs=None):
+    if self._trained is not None:
+      for variable, value in zip(self.model.trainable_variables, self._trained):
+        variable.assign(value)
+      self._trained = None
 
 
 class Progress(keras.callbacks.Callback):

@@ -59,8 +59,10 @@ def test_a_record_written_before_the_typed_parts_reads_and_writes_back_unchanged
   assert summary.comparison.verdict == 'worse' and summary.comparison.checks
   assert summary.training.image_size == (96, 96) and summary.data['test'].ingested == 16
   assert summary.sensitivity.sentence() == written['sensitivity']['sentence']
-  # The same file format; a training setting added since then reads as its default.
-  assert summary.training.encoder_learning_rate_scale == 0.1
+  # The same file format; the training settings added since then read as their defaults.
+  added = {'encoder_learning_rate_scale': 0.1, 'ema_momentum': 0.0}
+  assert {name: getattr(summary.training, name) for name in added} == added
   rewritten = summary.to_json()
-  del rewritten['training']['encoder_learning_rate_scale']
+  for name in added:
+    del rewritten['training'][name]
   assert rewritten == written

@@ -346,6 +346,53 @@ def test_keep_best_restores_the_best_epoch_across_fits():
   assert model.layers[0].kernel.numpy().tolist() == [[2.0]] and keep.best == 0.5
 
 
+class _WeightsEachEpoch(keras.callbacks.Callback):
+
+  def __init__(self):
+    super().__init__()
+    self.weights = []
+
+  def on_epoch_end(self, epoch, logs=None):
+    self.weights.append(self.model.get_weights())
+
+
+def test_an_averaged_training_validates_and_keeps_the_averages_and_trains_on():
+  """ema_momentum: each epoch validates the averaged weights, KeepBest keeps those, and
+  training goes on from the weights themselves, as a training without the average does."""
+  rng = np.random.default_rng(0)
+  x = rng.normal(size=(64, 4)).astype(np.float32)
+  y = x @ np.array([[1.0], [-2.0], [0.5], [3.0]], np.float32)
+
+  def fit(ema_momentum, callbacks):
+    config = training.TrainingConfig(epochs=3, warmup_epochs=0, learning_rate=0.05,
+                                     ema_momentum=ema_momentum)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    model.set_weights([np.full((4, 1), 0.1, np.float32), np.zeros(1, np.float32)])
+    model.compile(optimizer=training.optimizer(config, steps_per_epoch=4), loss='mse')
+    history = model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0,
+                        validation_data=(x, y), callbacks=callbacks)
+    return model, history.history['val_loss']
+
+  keep = training.KeepBest('val_loss', patience=5)  # the highest; any epoch checks as well
+  validated, trained_on, plain = _WeightsEachEpoch(), _WeightsEachEpoch(), _WeightsEachEpoch()
+  model, losses = fit(0.5, [keep, validated, training.ValidateAveraged(), trained_on])
+  _, plain_losses = fit(0.0, [plain])
+
+  def loss_of(weights):
+    model.set_weights(weights)
+    return model.evaluate(x, y, batch_size=16, verbose=0)
+
+  # The end of fit() leaves the averages in the model: the last epoch's validated weights.
+  np.testing.assert_allclose(model.get_weights()[0], validated.weights[-1][0])
+  assert [loss_of(w) for w in validated.weights] == pytest.approx(losses, rel=1e-5)
+  for ours, theirs in zip(trained_on.weights, plain.weights):  # the same steps
+    np.testing.assert_allclose(ours[0], theirs[0], rtol=1e-5)
+  assert not np.allclose(validated.weights[0][0], trained_on.weights[0][0])
+  assert losses != pytest.approx(plain_losses, rel=1e-3)
+  for kept, got in zip(keep.best_weights, validated.weights[keep.best_epoch]):
+    np.testing.assert_array_equal(kept, got)
+
+
 def test_a_resumed_training_starts_each_phase_where_the_saved_state_says():
   frozen_first = [(0, 3, False), (3, 8, True)]
   start = lambda state, phase: module_file.resumed_start(state, phase, frozen_first[phase][0])  # noqa: E731
