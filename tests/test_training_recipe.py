@@ -393,6 +393,37 @@ def test_an_averaged_training_validates_and_keeps_the_averages_and_trains_on():
     np.testing.assert_array_equal(kept, got)
 
 
+def test_a_resumed_averaged_training_gets_its_averages_back(tmp_path):
+  config = training.TrainingConfig(epochs=2, warmup_epochs=0, ema_momentum=0.9)
+  x = np.random.default_rng(1).normal(size=(16, 1)).astype(np.float32)
+
+  def compiled():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+    model.compile(optimizer=training.optimizer(config, steps_per_epoch=2), loss='mse')
+    return model
+
+  def resume_of(model):
+    keep = training.KeepBest('val_loss', patience=5)
+    resume = training.Resume(str(tmp_path / 'resume'), keep, str(tmp_path / 'history.csv'))
+    (tmp_path / 'resume').mkdir(exist_ok=True)
+    for callback in (keep, resume):
+      callback.set_model(model)
+    return keep, resume
+
+  model = compiled()
+  keep, resume = resume_of(model)
+  model.fit(x, 2 * x, batch_size=8, epochs=2, verbose=0, validation_data=(x, 2 * x),
+            callbacks=[keep, training.ValidateAveraged(),
+                       keras.callbacks.CSVLogger(str(tmp_path / 'history.csv')), resume])
+  averages = model.optimizer._model_variables_moving_average  # pylint: disable=protected-access
+  again = compiled()
+  _, resumed = resume_of(again)
+  resumed.restore(resumed.saved(), optimizer=True)
+  for ours, theirs in zip(again.optimizer._model_variables_moving_average, averages):  # pylint: disable=protected-access
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+  assert int(again.optimizer.iterations) == 4
+
+
 def test_a_resumed_training_starts_each_phase_where_the_saved_state_says():
   frozen_first = [(0, 3, False), (3, 8, True)]
   start = lambda state, phase: module_file.resumed_start(state, phase, frozen_first[phase][0])  # noqa: E731
