@@ -5,7 +5,7 @@
   petseg compile --engine kubeflow --output pipeline.json --image IMAGE --pipeline-root ROOT
       --dataset NAME --data-dir DIR [-- BEAM_ARGS...]
   petseg predict --model-dir DIR IMAGE... --output-dir DIR
-  petseg evaluate --model-dir DIR --dataset NAME --data-dir DIR [--split test]
+  petseg evaluate --model-dir DIR --dataset NAME --data-dir DIR [--split test] [--at-own-size]
   petseg releases --serving-dir DIR [--all] [--json]   (and: releases show N)
   petseg rollback --serving-dir DIR [--to N] --reason TEXT
   petseg restore N --serving-dir DIR [--reason TEXT]
@@ -272,7 +272,8 @@ def _evaluate(args: argparse.Namespace, beam_args: Sequence[str], log_path: str)
   _local_data(dataset, args.data_dir)
   beam_args = beam_args_lib.checked(beam_args)
   console.say(json.dumps(released_model.evaluate(args.model_dir, dataset, args.data_dir,
-                                                 args.split, beam_args), indent=2))
+                                                 args.split, beam_args, args.at_own_size),
+                         indent=2))
   console.error(f'Log: {log_path}')
 
 
@@ -429,6 +430,10 @@ def _parser() -> argparse.ArgumentParser:
   evaluate.add_argument('--config', help='dataset settings, as for run')
   evaluate.add_argument('--split', default='test', choices=('train', 'eval', 'test'),
                         help='the split scored; the dataset may hold only that one')
+  evaluate.add_argument('--at-own-size', action='store_true',
+                        help='score the masks served at each image\'s own size against its '
+                        'original mask (default: both at the model\'s image size, as the '
+                        'release gate scores)')
   evaluate.add_argument('--follow-symlinks', action='store_true', help='as for run')
   evaluate.add_argument('--max-reject-fraction', type=float, help='as for run (0.05)')
   _add_verbose_flag(evaluate)

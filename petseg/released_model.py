@@ -225,8 +225,11 @@ def predict(model_dir: str, image_paths: Sequence[str], output_dir: str,
 
 
 def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
-             split: str = 'test', beam_args: Sequence[str] = ()) -> Dict:
-  """Ingests the dataset as the pipeline does and scores the model on one split."""
+             split: str = 'test', beam_args: Sequence[str] = (),
+             at_own_size: bool = False) -> Dict:
+  """Ingests the dataset as the pipeline does and scores the model on one split: at the
+  model's image size, as the release gate does, or `at_own_size`, the masks it serves
+  against the original masks at each image's size."""
   model_dir = resolve(model_dir)
   labels = export.load_labels(model_dir)
   if labels.class_names != dataset.labels.class_names:
@@ -238,10 +241,12 @@ def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
   examples = example_gen.ingest(storage.openable(data_dir), dataset, work_dir, beam_args,
                                 required_splits=[split])
   scored = scoring.image_matrices(
-      model_dir, [os.path.join(examples.uri, f'Split-{split}', '*')], labels.num_classes)
+      model_dir, [os.path.join(examples.uri, f'Split-{split}', '*')], labels.num_classes,
+      at_own_size=at_own_size)
   report = ingest_report.load(examples.uri)
   shutil.rmtree(work_dir)
   return {**describe(model_dir), 'dataset': dataset.name, 'data_dir': data_dir, 'split': split,
+          'at_own_size': at_own_size,
           'examples': report.splits[split].ingested,
           'rejected': [{'file': r.file, 'reason': r.reason, 'detail': r.detail}
                        for r in report.rejected if r.split == split],

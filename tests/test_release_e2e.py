@@ -249,3 +249,15 @@ def test_evaluate_scores_the_pushed_model_as_the_pipeline_did(runs, tmp_path, ca
   assert printed['confusion_matrix'] == served['confusion_matrix']
   # The gate's rule: 16 images are too few for an interval.
   assert printed['intervals']['images'] == 16 and printed['intervals']['mean_iou'] is None
+  assert not printed['at_own_size']
+
+  # At each image's own size: every pixel of the original trimaps is scored.
+  assert cli.main(['evaluate', '--model-dir', str(runs['out'] / 'serving'), '--dataset',
+                   'oxford_pets', '--data-dir', str(data), '--at-own-size']) == 0
+  own = json.loads(capsys.readouterr().out)
+  assert own['at_own_size'] and own['examples'] == 16
+  test_images = [line.split()[0] for line in
+                 (data / 'annotations' / 'test.txt').read_text().splitlines()]
+  assert len(test_images) == 16
+  assert sum(map(sum, own['confusion_matrix'])) == sum(
+      np.prod(Image.open(data / 'images' / f'{name}.jpg').size) for name in test_images)

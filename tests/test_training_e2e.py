@@ -14,12 +14,15 @@ import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
+from petseg import released_model
 from petseg.components.trainer import component as trainer_component
 from petseg.core import confusion as confusion_lib
 from petseg.models import input_pipeline
 from petseg.models import module_file
 from petseg.models import scoring
 from petseg.pipeline import metadata
+from tests.helpers import read_records
+from tests.helpers import split_files
 from tests.helpers import trained_output
 
 pytestmark = pytest.mark.slow
@@ -47,6 +50,35 @@ def test_model_learns_the_sample_well_above_chance(trained):
   assert result['mean_iou'] > 0.55, result
   assert result['per_class_iou']['pet'] > 0.6, result
   assert result['per_class_iou']['background'] > 0.8, result
+
+
+def test_scoring_at_each_images_own_size_is_what_predict_writes(trained, tmp_path):
+  """At their own size, the test images are scored on every pixel of their original masks,
+  against the masks `petseg predict` writes for them (its own upsampling, in bands)."""
+  root, store = trained
+  examples = trained_output(store, 'ExampleGen', 'examples')
+  scored = scoring.image_matrices(_serving_dir(store), split_files(examples, 'test'), 3,
+                                  batch_size=4, at_own_size=True)
+  records = read_records(examples, 'test')
+  names = [r.features.feature['file_name'].bytes_list.value[0].decode() for r in records]
+  assert scored.names == tuple(sorted(names))
+  sizes = [(r.features.feature['height'].int64_list.value[0],
+            r.features.feature['width'].int64_list.value[0]) for r in records]
+  assert len(set(sizes)) > 1  # batches of images of different sizes, padded when served
+  written = released_model.predict(_serving_dir(store),
+                                   [str(root / 'data' / 'images' / n) for n in names],
+                                   str(tmp_path))
+  assert not written['skipped']
+  expected = np.zeros((3, 3), np.int64)
+  for record, mask_path in zip(records, written['written']):
+    truth = np.asarray(Image.open(io.BytesIO(record.features.feature['mask'].bytes_list.value[0])))
+    confusion_lib.add(expected, truth, np.asarray(Image.open(mask_path)))
+  np.testing.assert_array_equal(scored.confusion, expected)
+  # The sample's trimaps label every pixel, and the figure is near the model size's.
+  assert scored.confusion.sum() == sum(h * w for h, w in sizes)
+  at_model_size = scoring.confusion_matrix(_serving_dir(store), split_files(examples, 'test'), 3)
+  assert abs(confusion_lib.scores(scored.confusion)['mean_iou']
+             - confusion_lib.scores(at_model_size)['mean_iou']) < 0.05
 
 
 def test_training_curves_and_tensorboard_logs(trained):
