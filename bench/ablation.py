@@ -12,8 +12,9 @@ share one ML Metadata store, so ingestion and Transform run once per image size.
 baseline is the recipe itself (or, with `--base-run`, a complete run of it already made);
 `another_seed` is the recipe again with a different seed, the noise any other change's
 effect has to stand out from: the intervals are over eval images and do not hold the
-training's own noise. Each run's test split figure is recorded, and chooses nothing. One
-JSON line per run; the last line holds them all.
+training's own noise. Each run's test split figures (at the model's image size and at
+each image's own) are recorded, and choose nothing. One JSON line per run; the last line
+holds them all.
 """
 import argparse
 import os
@@ -35,6 +36,7 @@ CHANGES = {
     'weak_augmentation': {'min_scale': 1.0, 'max_scale': 1.0, 'colour_jitter': 0.0},
     'strong_augmentation': {'min_scale': 0.5, 'max_scale': 2.0, 'colour_jitter': 0.4},
     'ema': {'ema_momentum': 0.99},
+    'unet_mobilenetv2': {'model': 'unet_mobilenetv2'},
 }
 
 
@@ -49,6 +51,7 @@ def _test(run) -> dict:
   return {'test_mean_iou': round(test.mean_iou, 4),
           'test_interval': test.intervals.mean_iou and [round(b, 4)
                                                         for b in test.intervals.mean_iou],
+          'test_at_own_size': model_quality.at_own_size(run),
           'serving_model_dir': run.serving_model_dir}
 
 

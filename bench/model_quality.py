@@ -9,11 +9,12 @@ time budget, trained by the real pipeline on ../shared/data and scored on the te
 Figures per run: test mean IoU, per-class IoU and pixel accuracy (TFMA's, the release
 gate's figures) with their 95% intervals, the best eval mean IoU (the epoch whose weights
 were kept), epochs, training minutes, training images per second and the model's weights;
-a recipe for the 33 breeds is also scored on the 3-breed sample's test split. With
---seeds, each model is compared with the best of a dataset's on the eval split, paired
-(`eval_against_best`): the split a choice is made on. The baseline, from the same test
-split: predicting its most frequent class everywhere. One JSON line per run; the last line
-holds them all.
+the test split is also scored at each image's own size (the masks a user is served, as
+published figures are given: CamVid's at 360x480), and a recipe for the 33 breeds on the
+3-breed sample's test split. With --seeds, each model is compared with the best of a
+dataset's on the eval split, paired (`eval_against_best`): the split a choice is made on.
+The baseline, from the same test split: predicting its most frequent class everywhere.
+One JSON line per run; the last line holds them all.
 """
 import argparse
 import csv
@@ -35,6 +36,7 @@ from petseg.components.release import run_summary
 from petseg.components.trainer import component as trainer_lib
 from petseg.core import bootstrap
 from petseg.core import config as config_lib
+from petseg.core import confusion as confusion_lib
 from petseg.core import records
 from petseg.models import registry
 from petseg.models import scoring
@@ -85,7 +87,11 @@ class Run:
   train_seconds: float
   run_seconds: Optional[float]  # None when it was read again (--rescore)
   serving_model_dir: str  # the Trainer's export, blessed or not
-  eval_examples: str  # the raw eval split's file pattern
+  examples_uri: str  # the raw records' artifact
+
+  def split(self, name: str) -> str:
+    """The file pattern of one split's raw records."""
+    return os.path.join(self.examples_uri, f'Split-{name}', '*')
 
 
 def _last_complete_run(store) -> str:
@@ -126,8 +132,7 @@ def pipeline_run(dataset_key: str, settings: dict, out: str, rescore: bool = Fal
   return Run(whole.training, metadata.run_result(store, executions).summary, len(val_mean_iou),
              max(val_mean_iou),
              (trainer.last_update_time_since_epoch - trainer.create_time_since_epoch) / 1000,
-             run_seconds, os.path.join(model.uri, 'Format-Serving'),
-             os.path.join(examples.uri, 'Split-eval', '*'))
+             run_seconds, os.path.join(model.uri, 'Format-Serving'), examples.uri)
 
 
 def run(dataset_key: str, settings: dict, label: str,
@@ -149,11 +154,11 @@ def run(dataset_key: str, settings: dict, label: str,
              'test_intervals': _rounded(records.fields_to_json(test.intervals)),
              'baseline_mean_iou': round(majority_mean_iou(np.array(test.confusion_matrix)), 4),
              'pixel_accuracy': round(test.pixel_accuracy, 4),
-             'per_class_iou': {k: v if v is None else round(v, 3)
-                               for k, v in test.per_class_iou.items()},
+             'per_class_iou': _class_ious(test.per_class_iou),
              'train_minutes': round(result.train_seconds / 60, 1),
              'train_images_per_second': round(trained_images / result.train_seconds, 1),
-             'run_minutes': result.run_seconds and round(result.run_seconds / 60, 1)}
+             'run_minutes': result.run_seconds and round(result.run_seconds / 60, 1),
+             'test_at_own_size': at_own_size(result)}
   if dataset_key == 'oxford33':  # and on the sample's own test split (3 other breeds)
     sample = released_model.evaluate(
         result.serving_model_dir, sources.dataset_config('oxford_pets', common.OXFORD_SAMPLE),
@@ -163,9 +168,22 @@ def run(dataset_key: str, settings: dict, label: str,
   return figures, result
 
 
+def at_own_size(run: Run) -> dict:
+  """The test split scored at each image's own size, as published figures are (CamVid's
+  at 360x480): the masks served, upsampled from the model's size, against the original
+  masks; with the 95% interval of the mean."""
+  class_names = list(run.summary.class_names)
+  scored = scoring.image_matrices(run.serving_model_dir, [run.split('test')],
+                                  len(class_names), at_own_size=True)
+  scores = confusion_lib.scores(scored.confusion, class_names)
+  return {'mean_iou': round(scores['mean_iou'], 4),
+          'interval': scoring.intervals([scored], class_names)[0]['mean_iou'],
+          'per_class_iou': _class_ious(scores['per_class_iou'])}
+
+
 def eval_matrices(run: Run) -> scoring.ImageMatrices:
   """Each eval image's confusion matrix under the run's exported model."""
-  return scoring.image_matrices(run.serving_model_dir, [run.eval_examples],
+  return scoring.image_matrices(run.serving_model_dir, [run.split('eval')],
                                 len(run.summary.class_names))
 
 
@@ -202,6 +220,10 @@ def against_the_best(runs: Dict[str, Run]) -> Dict[str, dict]:
   compared = {label: {'best': best, **paired(matrices, scored[best], class_names)}
               for label, matrices in scored.items() if label != best}
   return {**compared, best: {'best': best, **alone(scored[best], class_names)}}
+
+
+def _class_ious(per_class: Dict[str, Optional[float]]) -> Dict[str, Optional[float]]:
+  return {k: v if v is None else round(v, 3) for k, v in per_class.items()}
 
 
 def _rounded(figures):
