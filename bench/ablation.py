@@ -36,7 +36,9 @@ CHANGES = {
     'weak_augmentation': {'min_scale': 1.0, 'max_scale': 1.0, 'colour_jitter': 0.0},
     'strong_augmentation': {'min_scale': 0.5, 'max_scale': 2.0, 'colour_jitter': 0.4},
     'ema': {'ema_momentum': 0.99},
+    # The model: the CamVid recipe's was unet_xception until its recheck (README).
     'unet_mobilenetv2': {'model': 'unet_mobilenetv2'},
+    'unet_xception': {'model': 'unet_xception'},
 }
 
 
