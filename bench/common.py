@@ -12,6 +12,7 @@ import numpy as np
 import tf_keras as keras
 
 from petseg.components.ingest import sources
+from petseg.models import input_pipeline
 from petseg.models import module_file
 from petseg.models import training
 from petseg.pipeline import local_runner
@@ -43,7 +44,7 @@ def transformed_oxford(image_size: int, split: str = 'train'):
   examples, = metadata.output_artifacts(store, executions['Transform'].id,
                                         'transformed_examples')
   graph, = metadata.output_artifacts(store, executions['Transform'].id, 'transform_graph')
-  return [os.path.join(examples.uri, f'Split-{split}', '*')], graph.uri
+  return [input_pipeline.split_pattern(examples.uri, split)], graph.uri
 
 
 def sample_jpegs(count: int = 16):

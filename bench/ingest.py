@@ -66,7 +66,7 @@ def main():
     baseline_s = time.perf_counter() - start
 
     for split in listing.SPLITS:
-      ours = records(os.path.join(examples.uri, f'Split-{split}', '*'))
+      ours = records(input_pipeline.split_pattern(examples.uri, split))
       assert ours == records(os.path.join(tmp, 'baseline', f'{split}.gz')), split
     images = sum(examples.get_int_custom_property(f'{s}_examples') for s in listing.SPLITS)
 

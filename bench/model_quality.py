@@ -38,6 +38,7 @@ from petseg.core import bootstrap
 from petseg.core import config as config_lib
 from petseg.core import confusion as confusion_lib
 from petseg.core import records
+from petseg.models import input_pipeline
 from petseg.models import registry
 from petseg.models import scoring
 from petseg.models import training
@@ -88,10 +89,6 @@ class Run:
   run_seconds: Optional[float]  # None when it was read again (--rescore)
   serving_model_dir: str  # the Trainer's export, blessed or not
   examples_uri: str  # the raw records' artifact
-
-  def split(self, name: str) -> str:
-    """The file pattern of one split's raw records."""
-    return os.path.join(self.examples_uri, f'Split-{name}', '*')
 
 
 def _last_complete_run(store) -> str:
@@ -173,7 +170,8 @@ def at_own_size(run: Run) -> dict:
   at 360x480): the masks served, upsampled from the model's size, against the original
   masks; with the 95% interval of the mean."""
   class_names = list(run.summary.class_names)
-  scored = scoring.image_matrices(run.serving_model_dir, [run.split('test')],
+  scored = scoring.image_matrices(run.serving_model_dir,
+                                  [input_pipeline.split_pattern(run.examples_uri, 'test')],
                                   len(class_names), at_own_size=True)
   scores = confusion_lib.scores(scored.confusion, class_names)
   return {'mean_iou': round(scores['mean_iou'], 4),
@@ -183,7 +181,8 @@ def at_own_size(run: Run) -> dict:
 
 def eval_matrices(run: Run) -> scoring.ImageMatrices:
   """Each eval image's confusion matrix under the run's exported model."""
-  return scoring.image_matrices(run.serving_model_dir, [run.split('eval')],
+  return scoring.image_matrices(run.serving_model_dir,
+                                [input_pipeline.split_pattern(run.examples_uri, 'eval')],
                                 len(run.summary.class_names))
 
 

@@ -9,6 +9,7 @@ and its mask (the mask with nearest neighbour); colour jitter touches the image 
 Every random draw is stateless and seeded per element from one seed, so a run is
 reproducible however many threads the map uses.
 """
+import posixpath
 from typing import List, Optional, Tuple
 
 import tensorflow as tf
@@ -67,6 +68,11 @@ def augment(image: tf.Tensor, mask: tf.Tensor, seed: tf.Tensor,
     image = tf.image.stateless_random_saturation(image, 1 - jitter, 1 + jitter, seeds[5])
     image = tf.clip_by_value(image, 0, 255)
   return tf.ensure_shape(image, [*crop, 3]), tf.ensure_shape(mask[..., 0], crop)
+
+
+def split_pattern(examples_uri: str, split: str) -> str:
+  """The file pattern of one split of an Examples artifact (TFX's Split-NAME folders)."""
+  return posixpath.join(examples_uri, f'Split-{split}', '*')
 
 
 def records(file_patterns: List[str]) -> tf.data.Dataset:

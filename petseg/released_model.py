@@ -28,6 +28,7 @@ from petseg.core import features
 from petseg.core import overlay
 from petseg.core import storage
 from petseg.models import export
+from petseg.models import input_pipeline
 from petseg.models import scoring
 
 
@@ -241,7 +242,7 @@ def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
   examples = example_gen.ingest(storage.openable(data_dir), dataset, work_dir, beam_args,
                                 required_splits=[split])
   scored = scoring.image_matrices(
-      model_dir, [os.path.join(examples.uri, f'Split-{split}', '*')], labels.num_classes,
+      model_dir, [input_pipeline.split_pattern(examples.uri, split)], labels.num_classes,
       at_own_size=at_own_size)
   report = ingest_report.load(examples.uri)
   shutil.rmtree(work_dir)

@@ -89,7 +89,7 @@ def encode(array_or_image, fmt, **save_args) -> bytes:
 
 def split_files(examples_uri: str, split: str):
   """The file pattern of one split of an Examples artifact."""
-  return [os.path.join(examples_uri, f'Split-{split}', '*')]
+  return [input_pipeline.split_pattern(examples_uri, split)]
 
 
 def count_records(examples_uri: str, split: str) -> int:

@@ -194,8 +194,8 @@ def data_fingerprint(examples_uri: str, splits: Sequence[str]) -> str:
     examples = sorted(
         hashlib.sha256(tf.train.Example.FromString(record.numpy()).SerializeToString(
             deterministic=True)).digest()
-        for record in input_pipeline.records([posixpath.join(examples_uri, f'Split-{split}',
-                                                             '*')]))
+        for record in input_pipeline.records([input_pipeline.split_pattern(examples_uri,
+                                                                           split)]))
     digest.update(split.encode())
     digest.update(b''.join(examples))
   return digest.hexdigest()
@@ -247,7 +247,7 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       config_fingerprint=_json_fingerprint({'training': config, 'labels': labels,
                                             'gate': records.encode(applied_gate)}),
       ingest_report=storage.durable(ingest_report.path(examples_uri)),
-      test_examples=storage.durable(posixpath.join(examples_uri, 'Split-test', '*')),
+      test_examples=storage.durable(input_pipeline.split_pattern(examples_uri, 'test')),
       test=scores(candidate[evaluation_results.OVERALL], class_names),
       slices={name: scores(m, class_names) for name, m in candidate.items()
               if name != evaluation_results.OVERALL},
