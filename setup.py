@@ -1,9 +1,11 @@
 """petseg: a TFX pipeline from a folder of images and masks to a released segmentation model.
 
 The design card puts `pipeline/`, `components/`, `schemas/` and `kubeflow/` (and `models/`,
-as in TFX's templates) at the top level; they are
-installed as sub-packages of `petseg` so that `import petseg.pipeline` works the same in a
-checkout, a wheel and the Kubeflow container image.
+as in TFX's templates) at the top level; they are installed as sub-packages of `petseg` so
+that `import petseg.pipeline` works the same in a checkout, a wheel and the Kubeflow
+container image. `petseg` itself (the command and the user tools) is the folder `cli/`: no
+folder is named like the installed package, which Python would import in its place from a
+working directory that holds it.
 """
 import setuptools
 
@@ -27,7 +29,7 @@ setuptools.setup(
         'petseg.schemas',
     ],
     package_dir={
-        'petseg': 'petseg',
+        'petseg': 'cli',
         'petseg.components': 'components',
         'petseg.core': 'core',
         'petseg.kubeflow': 'kubeflow',
@@ -54,6 +56,9 @@ setuptools.setup(
     extras_require={'test': ['pytest>=8,<9', 'pytest-timeout>=2.3,<3',
                              'pytest-xdist>=3.6,<4', 'cel-python>=0.5,<0.6',
                              'moto[server]>=5,<6'],
-                    'bench': ['matplotlib>=3.8,<3.10']},
+                    'bench': ['matplotlib>=3.8,<3.10'],
+                    # The GPU image (kubeflow/Dockerfile, EXTRAS=gpu): TensorFlow with the
+                    # CUDA libraries it was built against, at the version constraints.txt pins.
+                    'gpu': ['tensorflow[and-cuda]']},
     entry_points={'console_scripts': ['petseg=petseg.cli:entry']},
 )

@@ -4,8 +4,12 @@ import ast
 import pathlib
 import re
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-# Bottom to top. The top layer is petseg/ itself: the user tools.
+# Bottom to top. The top layer is `petseg` itself (the folder cli/): the user tools. Every
+# package setup.py installs is listed here, or is a stage folder inside a listed one
+# (petseg.components.ingest); a new package must be given its layer.
 LAYERS = (
     ('petseg.core', 'petseg.schemas'),
     ('petseg.models',),
@@ -14,6 +18,7 @@ LAYERS = (
     ('petseg.kubeflow',),
     ('petseg',),
 )
+_LAYERED = {package: i for i, layer in enumerate(LAYERS) for package in layer}
 
 
 def _modules():
@@ -28,13 +33,24 @@ def _modules():
   return modules
 
 
-def _layer(module: str) -> int:
-  """The layer of the package that holds `module` (a stage folder is in its parent's)."""
-  layered = {p: i for i, layer in enumerate(LAYERS) for p in layer}
-  package = module
-  while package not in layered:
-    package = package.rsplit('.', 1)[0]  # a module outside LAYERS ends at 'petseg'
-  return layered[package]
+def _packages():
+  """The package names that setup.py installs."""
+  return set(re.findall(r"^ +'(petseg[\w.]*)',$", (ROOT / 'setup.py').read_text(), re.M))
+
+
+def _layer(module: str, packages=None) -> int:
+  """The layer of the package that holds `module`: a listed package, or a stage folder
+  inside a listed package other than `petseg` itself. Raises LookupError for a module of a
+  package LAYERS does not list."""
+  packages = _packages() if packages is None else packages
+  package = module if module in packages else module.rsplit('.', 1)[0]
+  while package not in _LAYERED:
+    parent = package.rsplit('.', 1)[0]
+    if parent == 'petseg' or '.' not in package:
+      raise LookupError(f'{module}: its package {package} has no layer in '
+                        'tests/test_layers.py\'s LAYERS')
+    package = parent
+  return _LAYERED[package]
 
 
 def _imports(path: pathlib.Path, known) -> set:
@@ -56,16 +72,41 @@ def _graph():
 
 
 def test_every_module_is_in_a_layer():
+  packages = _packages()
+  unlayered = []
   for module in _modules():
-    _layer(module)  # StopIteration names a package outside LAYERS
+    try:
+      _layer(module, packages)
+    except LookupError as e:
+      unlayered.append(str(e))
+  assert not unlayered, '\n'.join(unlayered)
+
+
+def test_a_package_left_out_of_the_table_has_no_layer():
+  """A new package under petseg, or a module at its top, is never taken for the top
+  layer's: only `petseg`'s own modules are."""
+  packages = _packages() | {'petseg.newstage', 'petseg.newstage.sub'}
+  for module in ('petseg.newstage', 'petseg.newstage.reader', 'petseg.newstage.sub.x'):
+    with pytest.raises(LookupError, match='has no layer'):
+      _layer(module, packages)
+  assert _layer('petseg.cli', packages) == len(LAYERS) - 1
+  assert _layer('petseg.components.ingest.items', packages) == _layer('petseg.components')
 
 
 def test_setup_py_installs_every_package_folder():
   """A stage folder that setup.py does not list works in a checkout but is missing from
   the wheel and the Kubeflow image."""
-  listed = set(re.findall(r"^ +'(petseg[\w.]*)',$", (ROOT / 'setup.py').read_text(), re.M))
   folders = {name for name, path in _modules().items() if path.name == '__init__.py'}
-  assert folders - listed == set()
+  assert folders - _packages() == set()
+
+
+def test_no_folder_of_the_checkout_is_named_like_the_installed_package():
+  """Python puts the working directory first on sys.path: a folder named petseg/ at the
+  root would be imported in place of the install whenever a command runs from there (the
+  image's check, `python -m petseg...`)."""
+  assert not (ROOT / 'petseg').exists()
+  assert dict(re.findall(r"'(petseg[\w.]*)': '(\w+)'",
+                         (ROOT / 'setup.py').read_text()))['petseg'] != 'petseg'
 
 
 def test_no_module_imports_from_a_layer_above_its_own():

@@ -222,18 +222,27 @@ def _memory_gb(text: str) -> float:
 
 def _compile(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   from petseg.kubeflow import runner  # pylint: disable=g-import-not-at-top
+  if args.target != 'kfp' and (args.kfp_version or args.namespace):
+    raise errors.ConfigError('--kfp-version and --namespace describe an open-source Kubeflow '
+                             'Pipelines install: they go with --target kfp')
+  cluster = runner.Cluster(args.kfp_version or runner.DEFAULT_KFP_VERSION, args.namespace or '')
+  args.data_dir = args.data_dir or cluster.private_dir('data', args.dataset)
+  if not args.data_dir:
+    raise errors.ConfigError('--data-dir: required, unless --namespace gives its default')
   config = _run_config(args)
   trainer = runner.resources_of(runner.TRAINER, {})
   trainer = runner.StepResources(
       cpu=args.trainer_cpu or trainer.cpu, memory_gb=args.trainer_memory or trainer.memory_gb,
       gpus=args.trainer_gpus or 0, gpu_type=args.trainer_gpu_type or '')
-  path = runner.compile_pipeline(
+  compiled = runner.compile_pipeline(
       args.output, args.image, args.pipeline_root, args.data_dir, config,
       serving_dir=args.serving_dir, beam_args=beam_args,
       enable_cache=not args.no_cache, pipeline_name=args.pipeline_name, target=args.target,
-      resources={runner.TRAINER: trainer}, s3_endpoint=args.s3_endpoint, s3_secret=args.s3_secret)
-  console.say(f'Wrote {path}: pipeline {args.pipeline_name!r} for {args.target}, image '
-              f'{args.image}; runtime parameters: '
+      resources={runner.TRAINER: trainer}, s3_endpoint=args.s3_endpoint,
+      s3_secret=args.s3_secret, cluster=cluster, gpu_image=args.gpu_image)
+  console.say(f'Wrote {compiled.path}: pipeline {args.pipeline_name!r}, '
+              f'{compiled.description.partition(", ")[2]}; image {args.image}; pipeline root '
+              f'{compiled.pipeline_root} (submit with it); runtime parameters: '
               + ', '.join(f'{p.name}={p.default}' for p in
                           runner.runtime_parameters(config).values()))
   console.error(f'Log: {log_path}')
@@ -277,12 +286,15 @@ def _evaluate(args: argparse.Namespace, beam_args: Sequence[str], log_path: str)
   console.error(f'Log: {log_path}')
 
 
-def _add_pipeline_flags(parser: argparse.ArgumentParser) -> None:
-  """The dataset, training and release flags that `run` and `compile` share."""
+def _add_pipeline_flags(parser: argparse.ArgumentParser,
+                        data_dir_help: Optional[str] = None) -> None:
+  """The dataset, training and release flags that `run` and `compile` share; with
+  `data_dir_help`, --data-dir has a default, which that says."""
   parser.add_argument('--dataset', required=True, choices=sorted(sources.SOURCES),
                       help=sources.help_text())
-  parser.add_argument('--data-dir', required=True,
-                      help='the dataset folder (for tfds: the TFDS data directory)')
+  parser.add_argument('--data-dir', required=data_dir_help is None,
+                      help=data_dir_help or 'the dataset folder (for tfds: the TFDS data '
+                      'directory)')
   parser.add_argument('--config', help='JSON file of the run configuration: a "dataset" '
                       'object (classes, palette, split fractions; its keys may also sit at '
                       'the top level), a "training" object for the training recipe and a '
@@ -375,15 +387,36 @@ def _parser() -> argparse.ArgumentParser:
                         help='the backend the spec must run on: open-source Kubeflow '
                         'Pipelines 2.x (default) or Vertex AI Pipelines; compiling fails, '
                         'naming the task, on what it would refuse')
-  _add_pipeline_flags(compile_)
+  _add_pipeline_flags(compile_, data_dir_help='the dataset folder, where the steps read it '
+                      '(default with --namespace: minio://mlpipeline/private/NAMESPACE/data/'
+                      'DATASET)')
+  compile_.add_argument('--kfp-version', metavar='X.Y',
+                        help='the open-source Kubeflow Pipelines release the spec runs on, '
+                        f'{conformance.SUPPORTED_BACKENDS[0]} to {conformance.SUPPORTED_BACKENDS[1]} (default '
+                        f'{conformance.SUPPORTED_BACKENDS[1]}): its object store is MinIO '
+                        '(minio-service.kubeflow:9000) up to 2.15, SeaweedFS '
+                        '(seaweedfs.kubeflow:9000) from 2.16')
+  compile_.add_argument('--namespace', metavar='NAME',
+                        help='the profile namespace runs go to on a multi-user install: the '
+                        'pipeline root, data and serving directories default to where its '
+                        'keys may write (minio://mlpipeline/private-artifacts/NAME/v2/'
+                        'artifacts, .../private/NAME/data/DATASET, '
+                        '.../private/NAME/serving/PIPELINE_NAME)')
   compile_.add_argument('--output', required=True,
                         help='the spec: .json (a PipelineJob) or .yaml (a PipelineSpec)')
   compile_.add_argument('--image', required=True,
                         help='the container image built from kubeflow/Dockerfile')
-  compile_.add_argument('--pipeline-root', required=True,
-                        help='where the cluster writes artifacts, e.g. gs://bucket/petseg')
+  compile_.add_argument('--gpu-image', metavar='IMAGE',
+                        help='the image a Trainer given --trainer-gpus runs in, built with '
+                        '--build-arg EXTRAS=gpu (default: --image\'s tag plus -gpu)')
+  compile_.add_argument('--pipeline-root',
+                        help='where the cluster writes artifacts, e.g. gs://bucket/petseg '
+                        '(required for --target vertex; for kfp the default is the '
+                        'launcher\'s: minio://mlpipeline/v2/artifacts, with --namespace '
+                        'minio://mlpipeline/private-artifacts/NAMESPACE/v2/artifacts)')
   compile_.add_argument('--serving-dir', help='blessed models are pushed here '
-                        '(default PIPELINE_ROOT/serving)')
+                        '(default PIPELINE_ROOT/serving; with --namespace '
+                        'minio://mlpipeline/private/NAMESPACE/serving/PIPELINE_NAME)')
   compile_.add_argument('--trainer-cpu', type=float, metavar='N',
                         help='CPUs the Trainer requests and is limited to (default 4)')
   compile_.add_argument('--trainer-memory', type=_memory_gb, metavar='GB',
@@ -396,7 +429,7 @@ def _parser() -> argparse.ArgumentParser:
                         'or accelerator type on Vertex AI (default NVIDIA_TESLA_T4)')
   compile_.add_argument('--s3-endpoint', metavar='URL',
                         help='the S3-compatible store the steps read and write (default for '
-                        'minio:// paths: KFP\'s MinIO, http://minio-service.kubeflow:9000; '
+                        'minio:// paths: the store of the --kfp-version install; '
                         'none for s3://: AWS)')
   compile_.add_argument('--s3-secret', metavar='NAME',
                         help='the Kubernetes secret with the store\'s keys under accesskey '
