@@ -3,9 +3,12 @@ the lock is an object created only if absent (PUT with If-None-Match: *).
 
 Its holder renews it every RENEW_SECONDS (PUT with If-Match: its own ETag); one left by a
 holder that died is stale once it is LEASE_SECONDS old by the store's own clock (its
-Last-Modified against the Date of the store's answer), and the next taker deletes it only
-if it is still that same object (DELETE with If-Match). A holder that could not renew in
-time (stalled for a whole lease) finds out at release and says so.
+Last-Modified against the Date of the store's answer), and the next taker takes it over
+only if it is still that same object (PUT with If-Match: its ETag). The holder deletes it
+at release (DELETE with If-Match); where its keys may not delete (a multi-user Kubeflow
+profile's may only put, get and list), it marks it released instead (PUT with If-Match),
+which the next taker takes over at once. A holder that could not renew in time (stalled
+for a whole lease) finds out at release and says so.
 
 The store is reached with boto3 from the standard AWS environment (core/storage.py).
 """
@@ -35,7 +38,8 @@ def _code(error: Exception) -> str:
 
 
 def _stale(client, bucket: str, key: str) -> Tuple[Optional[str], str, bool]:
-  """(ETag, holder, stale) of the lock object; ETag None when it is gone."""
+  """(ETag, holder, free) of the lock object: free when released or stale; ETag None
+  when it is gone."""
   from botocore import exceptions  # pylint: disable=g-import-not-at-top
   try:
     answer = client.get_object(Bucket=bucket, Key=key)
@@ -43,10 +47,24 @@ def _stale(client, bucket: str, key: str) -> Tuple[Optional[str], str, bool]:
     if _code(e) in ('NoSuchKey', '404'):
       return None, '', False
     raise
-  holder = json.loads(answer['Body'].read() or b'{}').get('holder', 'unknown')
+  content = json.loads(answer['Body'].read() or b'{}')
   now = email.utils.parsedate_to_datetime(answer['ResponseMetadata']['HTTPHeaders']['date'])
   age = (now - answer['LastModified']).total_seconds()
-  return answer['ETag'], holder, age > LEASE_SECONDS
+  return (answer['ETag'], content.get('holder', 'unknown'),
+          bool(content.get('released')) or age > LEASE_SECONDS)
+
+
+def _release(client, bucket: str, key: str, etag: str, holder: str) -> None:
+  """Deletes the lock if it is still ours; marks it released where deleting is refused."""
+  from botocore import exceptions  # pylint: disable=g-import-not-at-top
+  try:
+    client.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+  except exceptions.ClientError as e:
+    if _code(e) != 'AccessDenied':
+      return  # no longer ours (taken over after a stall): nothing to release
+    with contextlib.suppress(exceptions.ClientError):
+      client.put_object(Bucket=bucket, Key=key, IfMatch=etag,
+                        Body=json.dumps({'holder': holder, 'released': True}).encode())
 
 
 @contextlib.contextmanager
@@ -67,10 +85,15 @@ def held(uri: str, holder: str, wait_seconds: float = 1800.0) -> Iterator[None]:
       if _code(e) not in _REFUSED:
         raise errors.ReleaseError(f'{uri}: cannot take the release registry\'s lock '
                                   f'({_code(e) or e}); nothing was changed') from None
-    other, holding, stale = _stale(client, bucket, key)
-    if other and stale:  # its holder died: take it over, unless it was renewed meanwhile
-      with contextlib.suppress(exceptions.ClientError):
-        client.delete_object(Bucket=bucket, Key=key, IfMatch=other)
+    other, holding, free = _stale(client, bucket, key)
+    if other and free:  # released, or its holder died: take it over unless it was renewed
+      try:
+        etag = client.put_object(Bucket=bucket, Key=key, Body=body, IfMatch=other)['ETag']
+        break
+      except exceptions.ClientError as e:
+        if _code(e) not in (*_REFUSED, 'NoSuchKey'):
+          raise errors.ReleaseError(f'{uri}: cannot take the release registry\'s lock '
+                                    f'({_code(e) or e}); nothing was changed') from None
       continue
     if time.monotonic() > deadline:
       raise errors.ReleaseError(f'{uri}: the release registry is locked by {holding}; '
@@ -96,8 +119,7 @@ def held(uri: str, holder: str, wait_seconds: float = 1800.0) -> Iterator[None]:
     done.set()
     renewer.join()
     if not lost.is_set():
-      with contextlib.suppress(exceptions.ClientError):
-        client.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
+      _release(client, bucket, key, etag, holder)
   if lost.is_set():
     raise errors.ReleaseError(f'{uri}: the lock was lost while held (this process stalled '
                               f'for over {LEASE_SECONDS:.0f} s); check the registry with '

@@ -19,6 +19,11 @@ from typing import Any, Dict, List
 from petseg.core import errors
 
 TARGETS = ('kfp', 'vertex')
+# The oldest and newest open-source backends the spec is made and tested for
+# (tests/kfp_harness.py emulates both): 2.5 is the first that replaces
+# {{$.pipeline_job_uuid}}, on which the run id of the tasks that run every time and the
+# release record's run rely.
+SUPPORTED_BACKENDS = ('2.5.0', '2.17.0')
 _CONDITION_INPUT = re.compile(r"inputs\.artifacts\['([^']+)'\]")
 _RUNNER = re.compile(r'--runner=(\S+)')
 # A GPU's name: a Kubernetes extended resource (vendor/name) on open-source KFP, an

@@ -14,7 +14,7 @@ import dataclasses
 import json
 import os
 import re
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from tfx.orchestration import data_types
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
@@ -43,15 +43,15 @@ _IMPLICIT_INPUT = re.compile(r'_(?P<producer>[^.]+)\.(?P<key>.+)')
 # Vertex's PipelineJob(enable_caching=True) turn every task's cache on): the run's id,
 # which the backend puts in the task's cache key. The entrypoint drops it.
 RUN_ID_INPUT = entrypoint.RUN_ID_INPUT
-# The oldest and newest open-source backends the spec is made and tested for
-# (tests/kfp_harness.py emulates both): 2.5 is the first that replaces
-# {{$.pipeline_job_uuid}}, on which the run id above and the release record's run rely.
-SUPPORTED_BACKENDS = ('2.5.0', '2.17.0')
+SUPPORTED_BACKENDS = conformance.SUPPORTED_BACKENDS
+DEFAULT_KFP_VERSION = '.'.join(SUPPORTED_BACKENDS[1].split('.')[:2])
+# The bucket of KFP's own object store.
+KFP_BUCKET = 'mlpipeline'
 # What a GPU is called where each target reads it: a Kubernetes resource name on
 # open-source KFP, an accelerator type on Vertex AI.
 DEFAULT_GPU_TYPE = {'kfp': 'nvidia.com/gpu', 'vertex': 'NVIDIA_TESLA_T4'}
-# KFP's own MinIO on a default install, and the secret its pods read it with.
-MINIO_ENDPOINT = 'http://minio-service.kubeflow:9000'
+# The Kubernetes secret with the keys of KFP's own object store, in every namespace that
+# runs pipelines (a multi-user install's profile controller makes one per profile).
 MINIO_SECRET = 'mlpipeline-minio-artifact'
 _SECRET_KEYS = (('accesskey', 'AWS_ACCESS_KEY_ID'), ('secretkey', 'AWS_SECRET_ACCESS_KEY'))
 
@@ -91,6 +91,72 @@ def resources_of(step: str, overrides: Mapping[str, StepResources]) -> StepResou
   return overrides.get(step) or DEFAULT_RESOURCES.get(step, _LIGHT)
 
 
+def _version(text: str) -> Tuple[int, ...]:
+  return tuple(int(part) for part in text.split('.'))
+
+
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+  """The open-source Kubeflow Pipelines install a spec is compiled for: its version (X.Y,
+  within SUPPORTED_BACKENDS) and, on a multi-user install, the profile namespace the runs
+  are in ('' for a single-user one)."""
+  version: str = DEFAULT_KFP_VERSION
+  namespace: str = ''
+
+  def __post_init__(self):
+    if not re.fullmatch(r'\d+\.\d+(\.\d+)?', self.version) or not (
+        _version(SUPPORTED_BACKENDS[0])[:2] <= _version(self.version)[:2]
+        <= _version(SUPPORTED_BACKENDS[1])[:2]):
+      raise errors.ConfigError(
+          f'--kfp-version {self.version}: supported are open-source Kubeflow Pipelines '
+          f'{SUPPORTED_BACKENDS[0]} to {SUPPORTED_BACKENDS[1]}, as X.Y')
+    if self.namespace and not re.fullmatch(r'[a-z0-9]([-a-z0-9]*[a-z0-9])?', self.namespace):
+      raise errors.ConfigError(f'--namespace {self.namespace}: not a Kubernetes namespace')
+
+  def _at_least(self, major: int, minor: int) -> bool:
+    return _version(self.version)[:2] >= (major, minor)
+
+  @property
+  def store_endpoint(self) -> str:
+    """Where the install serves its object store to the pods (the launcher's default,
+    backend/src/v2/objectstore/config.go): MinIO up to 2.15, SeaweedFS from 2.16
+    (kubeflow/pipelines#12613), at the same port and with the same secret."""
+    if self._at_least(2, 16):
+      return 'http://seaweedfs.kubeflow:9000'
+    return 'http://minio-service.kubeflow:9000'
+
+  @property
+  def pipeline_root(self) -> str:
+    """The launcher's default pipeline root in the runs' namespace (its kfp-launcher
+    ConfigMap, as the profile controller writes it on a multi-user install from 2.15)."""
+    if self.namespace and self._at_least(2, 15):
+      return f'minio://{KFP_BUCKET}/private-artifacts/{self.namespace}/v2/artifacts'
+    return f'minio://{KFP_BUCKET}/v2/artifacts'
+
+  def private_dir(self, *parts: str) -> Optional[str]:
+    """A folder in the profile's own prefix of KFP's bucket; None on a single-user one."""
+    if not self.namespace:
+      return None
+    return '/'.join((f'minio://{KFP_BUCKET}/private/{self.namespace}', *parts))
+
+  def path_problems(self, paths: Mapping[str, str]) -> List[str]:
+    """The flags whose minio:// path a profile's keys may not write (the profile
+    controller's policy, multi-user installs from 2.15): KFP's bucket only under
+    artifacts/, shared/, private/NAMESPACE/ and private-artifacts/NAMESPACE/."""
+    if not self.namespace or not self._at_least(2, 15):
+      return []
+    allowed = ('artifacts/', 'shared/', f'private/{self.namespace}/',
+               f'private-artifacts/{self.namespace}/')
+    bucket = f'minio://{KFP_BUCKET}/'
+    found = []
+    for flag, path in paths.items():
+      if path.startswith(bucket) and not f'{path[len(bucket):].rstrip("/")}/'.startswith(
+          allowed):
+        found.append(f'{flag} {path}: profile {self.namespace}\'s keys may only write '
+                     f'minio://{KFP_BUCKET}/' + '{' + ', '.join(allowed) + '}...')
+    return found
+
+
 @dataclasses.dataclass(frozen=True)
 class ObjectStore:
   """How the steps reach an S3-compatible store: its endpoint ('' for AWS itself) and the
@@ -101,16 +167,16 @@ class ObjectStore:
 
   @classmethod
   def for_paths(cls, paths: Sequence[str], endpoint: Optional[str],
-                secret: Optional[str]) -> Optional['ObjectStore']:
-    """The store the paths need, None when none is in one: a minio:// path means KFP's
-    own MinIO unless the flags say otherwise."""
+                secret: Optional[str], cluster: Cluster = Cluster()) -> Optional['ObjectStore']:
+    """The store the paths need, None when none is in one: a minio:// path means the
+    cluster's own store (Cluster.store_endpoint) unless the flags say otherwise."""
     if not any(p.startswith(('s3://', 'minio://')) for p in paths):
       if endpoint or secret:
         raise errors.ConfigError('--s3-endpoint and --s3-secret need an s3:// or minio:// '
                                  'pipeline root, data directory or serving directory')
       return None
     minio = any(p.startswith('minio://') for p in paths)
-    return cls(endpoint=MINIO_ENDPOINT if endpoint is None and minio else endpoint or '',
+    return cls(endpoint=cluster.store_endpoint if endpoint is None and minio else endpoint or '',
                secret=MINIO_SECRET if secret is None and minio else secret or '')
 
   def env(self) -> List[Dict[str, str]]:
@@ -161,13 +227,15 @@ def _run_every_time(spec: Dict[str, Any], task: Dict[str, Any]) -> None:
 
 def adapt(spec: Dict[str, Any], target: str,
           resources: Optional[Mapping[str, StepResources]] = None,
-          store: Optional[ObjectStore] = None) -> Dict[str, Any]:
+          store: Optional[ObjectStore] = None,
+          gpu_image: Optional[str] = None) -> Dict[str, Any]:
   """TFX's spec made to run on `target`: every step through petseg's entrypoint (see
   kubeflow/entrypoint.py; on open-source KFP, through the launcher's local copies of the
-  artifacts) and ExampleGen's pre-cache check through kubeflow/driver.py, with its resources (DEFAULT_RESOURCES, `resources` by step) and the object
-  store's endpoint; conditions on the tasks' own inputs; and the nodes that must run every
-  time (and, on open-source KFP, the steps whose pre-cache check it does not run) never
-  served from a cache."""
+  artifacts) and ExampleGen's pre-cache check through kubeflow/driver.py, with its
+  resources (DEFAULT_RESOURCES, `resources` by step) and the object store's endpoint, a
+  step given GPUs in `gpu_image`; conditions on the tasks' own inputs; and the nodes that
+  must run every time (and, on open-source KFP, the steps whose pre-cache check it does not
+  run) never served from a cache."""
   spec = copy.deepcopy(spec)
   for executor in spec['deploymentSpec']['executors'].values():
     container = executor.get('container')
@@ -184,7 +252,10 @@ def adapt(spec: Dict[str, Any], target: str,
     _fix_condition_inputs(task)
     container = conformance.executor_of(spec, task).get('container')
     if container is not None:
-      container['resources'] = resources_of(name, resources or {}).to_spec(target)
+      needs = resources_of(name, resources or {})
+      container['resources'] = needs.to_spec(target)
+      if needs.gpus and gpu_image:
+        container['image'] = gpu_image
     if name in pipeline_lib.NEVER_CACHED or (
         target == 'kfp' and 'preCacheCheck' in (container or {}).get('lifecycle', {})):
       _run_every_time(spec, task)
@@ -210,23 +281,71 @@ def runtime_parameters(config: run_config.RunConfig) -> Dict[str, RuntimeParamet
           for p in config_lib.RUNTIME_PARAMETERS}
 
 
-def compile_pipeline(output: str, image: str, pipeline_root: str, data_dir: str,
+def gpu_image_of(image: str) -> str:
+  """The GPU build of `image` by the naming kubeflow/Dockerfile suggests: its tag plus
+  -gpu (REGISTRY/petseg:0.1.0 -> REGISTRY/petseg:0.1.0-gpu, no tag: latest-gpu)."""
+  if '@' in image:
+    raise errors.ConfigError(f'--image {image}: named by digest, so its GPU build cannot be '
+                             'named from it; give --gpu-image')
+  name, _, tag = image.rpartition(':') if ':' in image.rsplit('/', 1)[-1] else (image, '', '')
+  return f'{name}:{tag or "latest"}-gpu'
+
+
+def describe(target: str, cluster: Cluster, store: Optional[ObjectStore]) -> str:
+  """What the spec was compiled for, as its pipelineInfo.description says."""
+  if target == 'vertex':
+    where = 'Vertex AI Pipelines'
+  else:
+    where = f'open-source Kubeflow Pipelines {cluster.version}' + (
+        f', profile namespace {cluster.namespace}' if cluster.namespace else '')
+  return f'petseg, compiled for {where}' + (
+      f'; object store {store.endpoint}' if store and store.endpoint else '')
+
+
+@dataclasses.dataclass(frozen=True)
+class Compiled:
+  """A written spec: its absolute path, what it was compiled for (its description) and
+  the pipeline root to submit it with."""
+  path: str
+  description: str
+  pipeline_root: str
+
+
+def compile_pipeline(output: str, image: str, pipeline_root: Optional[str], data_dir: str,
                      config: run_config.RunConfig, serving_dir: Optional[str] = None,
                      beam_args: Sequence[str] = (), enable_cache: bool = True,
                      pipeline_name: str = pipeline_lib.PIPELINE_NAME,
                      target: str = 'kfp',
                      resources: Optional[Mapping[str, StepResources]] = None,
                      s3_endpoint: Optional[str] = None,
-                     s3_secret: Optional[str] = None) -> str:
+                     s3_secret: Optional[str] = None,
+                     cluster: Cluster = Cluster(),
+                     gpu_image: Optional[str] = None) -> Compiled:
   """Writes the spec for `target` (conformance.TARGETS) to `output`: .json a PipelineJob
   (spec and parameter values), .yaml a PipelineSpec (and, where the steps read an object
-  store's keys from a secret, the Kubernetes platform spec after it); returns its absolute
-  path. `resources` overrides DEFAULT_RESOURCES by step; `s3_endpoint` and `s3_secret`
-  say how the steps reach an s3:// or minio:// store (ObjectStore.for_paths). Raises
-  ConfigError, naming the task, when the target would refuse the spec."""
-  serving_dir = serving_dir or f'{pipeline_root.rstrip("/")}/serving'
+  store's keys from a secret, the Kubernetes platform spec after it). For open-source KFP, `cluster` says which install: its object store, its default
+  pipeline root (taken when `pipeline_root` is None) and, on a multi-user install, where
+  the profile may write (the serving directory's default is there). The spec carries the
+  pipeline root as its defaultPipelineRoot. `resources` overrides DEFAULT_RESOURCES by
+  step; a step given GPUs runs in `gpu_image` (default gpu_image_of(image)). `s3_endpoint`
+  and `s3_secret` say how the steps reach an s3:// or minio:// store
+  (ObjectStore.for_paths). Raises ConfigError, naming the task or the flag, when the
+  target would refuse the spec."""
+  if pipeline_root is None:
+    if target != 'kfp':
+      raise errors.ConfigError(f'--pipeline-root: required for --target {target} (e.g. '
+                               'gs://BUCKET/petseg)')
+    pipeline_root = cluster.pipeline_root
+  serving_dir = (serving_dir or cluster.private_dir('serving', pipeline_name)
+                 or f'{pipeline_root.rstrip("/")}/serving')
+  problems = cluster.path_problems({'--pipeline-root': pipeline_root, '--data-dir': data_dir,
+                                    '--serving-dir': serving_dir})
+  if problems:
+    raise errors.ConfigError('; '.join(problems))
+  if gpu_image is None and any(r.gpus for r in (resources or {}).values()):
+    gpu_image = gpu_image_of(image)
   store = ObjectStore.for_paths([pipeline_root, data_dir, serving_dir], s3_endpoint,
-                                s3_secret)
+                                s3_secret, cluster)
   if store and store.secret and target == 'kfp' and not output.endswith(('.yaml', '.yml')):
     raise errors.ConfigError(f'--output {output}: the steps read the object store\'s keys '
                              f'from the secret {store.secret}, which only a .yaml spec can '
@@ -253,7 +372,11 @@ def compile_pipeline(output: str, image: str, pipeline_root: str, data_dir: str,
   for parameter in parameters.values():
     job['pipelineSpec']['root']['inputDefinitions']['parameters'][parameter.name].update(
         defaultValue=parameter.default, isOptional=True)
-  job['pipelineSpec'] = adapt(job['pipelineSpec'], target, resources, store)
+  job['pipelineSpec'] = adapt(job['pipelineSpec'], target, resources, store, gpu_image)
+  # The open-source backend takes the root from the run, else from the launcher's
+  # ConfigMap (not from here: submit with pipeline_root=); Vertex AI's SDK reads it here.
+  job['pipelineSpec']['defaultPipelineRoot'] = pipeline_root
+  job['pipelineSpec']['pipelineInfo']['description'] = describe(target, cluster, store)
   conformance.check(job['pipelineSpec'], target)
   os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
   with open(output, 'w') as f:
@@ -262,4 +385,5 @@ def compile_pipeline(output: str, image: str, pipeline_root: str, data_dir: str,
       yaml.safe_dump_all([d for d in documents if d], f, sort_keys=True)
     else:
       json.dump(job, f, sort_keys=True, indent=1)
-  return os.path.abspath(output)
+  return Compiled(os.path.abspath(output), job['pipelineSpec']['pipelineInfo']['description'],
+                  pipeline_root)

@@ -70,6 +70,16 @@ def sample_dir(tmp_path_factory) -> pathlib.Path:
 
 
 @pytest.fixture(scope='session')
+def image(tmp_path_factory):
+  """The Kubeflow steps' image: kubeflow/Dockerfile replayed without a Docker daemon
+  (tests/image_replay.py; ~20 s). Tests only read it."""
+  from tests import image_replay  # pylint: disable=g-import-not-at-top
+  root = pathlib.Path(__file__).resolve().parents[1]
+  return image_replay.replay(str(root / 'kubeflow' / 'Dockerfile'), str(root),
+                             str(tmp_path_factory.mktemp('image')))
+
+
+@pytest.fixture(scope='session')
 def s3():
   """A real S3 API server on localhost (tests/s3_server.py): (its environment, a boto3
   client)."""
@@ -81,8 +91,8 @@ def s3():
 # Tests that share an expensive session fixture run in one xdist worker, so that it is made
 # once; the rest are grouped by module (module fixtures are made once too). The longest
 # groups are handed out first, so that scripts/test.sh's two workers end together.
-_SHARED_RUNS = ('trained', 'quick_run')
-_LONGEST_FIRST = ('test_kfp_pipeline', 'trained', 'quick_run', 'test_faults',
+_SHARED_RUNS = ('trained', 'quick_run', 'image')
+_LONGEST_FIRST = ('image', 'trained', 'quick_run', 'test_faults',
                   'test_object_store_e2e')
 
 

@@ -4,14 +4,22 @@ is as strict as the backend's own Go code (kubeflow/pipelines backend/src/v2: dr
 component/launcher_v2.go, metadata, objectstore), version by version.
 
 The object store is a real S3 API server (tests/s3_server.py); the harness reaches it with
-boto3, as the launcher does with its own client. Each task runs its own container
-`command`/`args` from the spec in a fresh process, in an empty working directory and HOME
-of its own ("the pod", a temporary directory standing in for its /), with only the
-environment the spec gives it: the image's (kubeflow/Dockerfile's ENV), the container's
-`env`, and the Kubernetes platform spec's `secretAsEnv` filled from the cluster's
-secrets. Its `executor_input` is built as each flavour's driver builds it:
+boto3, as the launcher does with its own client, and the pods reach it at the address the
+cluster serves it (open-source KFP: minio-service.kubeflow:9000 up to 2.15,
+seaweedfs.kubeflow:9000 from 2.16, backend/src/v2/objectstore/config.go), mapped to the
+server here: a step given any other in-cluster address fails as an unknown host would.
+Each task runs its own container `command`/`args` from the spec, as written, in a fresh
+process of the image the container names (kubeflow/Dockerfile replayed,
+tests/image_replay.py; an image the cluster's registry lacks cannot be pulled): its
+`python`, from its WORKDIR (a fresh copy in the pod), with only the environment the
+spec gives it: the image's (PATH, ENV), the container's `env`, and the Kubernetes platform
+spec's `secretAsEnv` filled from the cluster's secrets. "The pod" is a temporary directory
+standing in for its /. The pipeline root is the run's, else (open-source KFP) the
+launcher ConfigMap's defaultPipelineRoot (backend/src/v2/driver: the backend never reads
+the spec's) or (Vertex AI's SDK) the spec's defaultPipelineRoot. Its `executor_input` is
+built as each flavour's driver builds it:
 
-- 'kfp', open-source KFP, at backend `version` (runner.SUPPORTED_BACKENDS, both ends):
+- 'kfp', open-source KFP, at backend `version` (conformance.SUPPORTED_BACKENDS, both ends):
   input artifacts rebuilt from ML Metadata: named by their MLMD id, a URI, and metadata
   as MLMD stored it (numbers as doubles, booleans as 0/1, lists and structs wrapped in
   {"list": ...} / {"struct": ...}, a null refused; `display_name` and
@@ -19,10 +27,10 @@ secrets. Its `executor_input` is built as each flavour's driver builds it:
   component's declared type, plus the launcher's own `executor-logs`; the executor output
   file in the pod at /tmp/kfp_outputs/ (2.5) or beside the outputs' local copies under the
   task root (2.15 and later); constant inputs that are exactly one of the version's
-  placeholders replaced; no pre-cache check; inputs downloaded from the store to their
-  local copies (/minio/BUCKET/KEY, /s3/..., /gcs/...) before the step, object by object
-  under the URI as a key prefix (no empty directories; 2.17 skips keys not under it as a
-  folder), output folders' parents made, and each output's local copy uploaded after it,
+  placeholders replaced (the create and schedule times from 2.16); no pre-cache check;
+  inputs downloaded from the store to their local copies (/minio/BUCKET/KEY, /s3/...,
+  /gcs/...) before the step, object by object under the URI as a key prefix (no empty
+  directories; from 2.17 keys not under it as a folder are skipped), output folders' parents made, and each output's local copy uploaded after it,
   file by file, a missing one only a warning.
 - 'vertex', Vertex AI Pipelines: typed input artifacts named by resource name; the
   container's pre-cache check run first, its parameters merged into the inputs (and the
@@ -41,10 +49,10 @@ import dataclasses
 import hashlib
 import json
 import os
-import re
+import shutil
 import subprocess
-import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+from urllib import parse
 
 import celpy
 from google.protobuf import json_format
@@ -54,11 +62,13 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from petseg.core import storage
 from petseg.kubeflow import conformance
 from petseg.kubeflow import entrypoint
-from petseg.kubeflow import runner
+from tests import image_replay
 
 FLAVOURS = ('kfp', 'vertex')
-OLDEST, NEWEST = runner.SUPPORTED_BACKENDS
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OLDEST, NEWEST = conformance.SUPPORTED_BACKENDS
+# The launcher's default pipeline root (backend/src/v2/config/env.go), where the namespace's
+# kfp-launcher ConfigMap sets none.
+LAUNCHER_DEFAULT_ROOT = 'minio://mlpipeline/v2/artifacts'
 # Run parameters as the API checks them against the spec's parameterType.
 _PARAMETER_TYPES = {
     'STRING': lambda v: isinstance(v, str),
@@ -98,12 +108,12 @@ def _topological(tasks: Dict[str, Any]) -> List[str]:
   return order
 
 
-def image_env() -> Dict[str, str]:
-  """The environment the image sets (kubeflow/Dockerfile's ENV lines)."""
-  with open(os.path.join(ROOT, 'kubeflow', 'Dockerfile')) as f:
-    text = f.read().replace('\\\n', ' ')
-  return dict(pair for line in re.findall(r'^ENV (.+)$', text, re.M)
-              for pair in re.findall(r'(\w+)=(\S+)', line))
+def store_service(version: str) -> str:
+  """host:port of the object store an open-source install of `version` serves its pods
+  (backend/src/v2/objectstore/config.go: MinIO's service up to 2.15, SeaweedFS's from
+  2.16, kubeflow/pipelines#12613)."""
+  return ('seaweedfs.kubeflow:9000' if _version(version) >= (2, 16)
+          else 'minio-service.kubeflow:9000')
 
 
 def load(path: str, force_caching: Optional[bool] = None) -> Tuple[Dict, Dict]:
@@ -142,10 +152,14 @@ def _mlmd_value(key: str, value: Any) -> Any:
 
 class Backend:
   """One Kubeflow backend: its ML Metadata (artifact ids), its cache, its object store
-  (an S3 API server: `s3`, a boto3 client) and its secrets ({name: {key: value}})."""
+  (an S3 API server: `s3`, a boto3 client), its secrets ({name: {key: value}}), the images
+  its registry holds ({name: image}) and, open-source, the launcher's default pipeline root
+  in the runs' namespace (its kfp-launcher ConfigMap)."""
 
   def __init__(self, flavour: str, work_dir: str, s3, s3_env: Dict[str, str],
-               version: str = NEWEST, secrets: Optional[Dict[str, Dict[str, str]]] = None):
+               version: str = NEWEST, secrets: Optional[Dict[str, Dict[str, str]]] = None,
+               images: Optional[Mapping[str, image_replay.Image]] = None,
+               launcher_root: str = LAUNCHER_DEFAULT_ROOT):
     assert flavour in FLAVOURS, flavour
     self.flavour = flavour
     self.version = version
@@ -154,6 +168,8 @@ class Backend:
     # The store's endpoint on this machine, and the keys of a pod identity (Vertex AI)
     self.s3_env = s3_env
     self.secrets = secrets or {}
+    self.images = dict(images or {})
+    self.launcher_root = launcher_root
     self._cache: Dict[str, Dict[str, Dict[str, Any]]] = {}
     self._ids = 0
     self._runs = 0
@@ -196,7 +212,7 @@ class Backend:
     """objectstore.DownloadBlob: every object with the key prefix, file by file."""
     bucket, prefix, keys = self._listed(uri)
     for key in keys:
-      if _version(self.version) >= (2, 14) and key != prefix and not key.startswith(
+      if _version(self.version) >= (2, 17) and key != prefix and not key.startswith(
           prefix.rstrip('/') + '/'):
         continue  # isBlobKeyUnderPrefix
       path = os.path.normpath(os.path.join(local, os.path.relpath(key, prefix)))
@@ -221,12 +237,26 @@ class Backend:
 
   # Running -------------------------------------------------------------------------------
 
-  def run(self, spec: Dict[str, Any], pipeline_root: str,
+  def pipeline_root(self, spec: Dict[str, Any], submitted: Optional[str]) -> str:
+    """The run's pipeline root: the one submitted with it, else the launcher's (open
+    source; the spec's defaultPipelineRoot is not read there) or the spec's (Vertex AI's
+    SDK). ValueError where Vertex AI has none."""
+    if submitted:
+      return submitted
+    if self.flavour == 'kfp':
+      return self.launcher_root
+    if not spec.get('defaultPipelineRoot'):
+      raise ValueError('no pipeline root: neither the submission nor the spec gives one')
+    return spec['defaultPipelineRoot']
+
+  def run(self, spec: Dict[str, Any], pipeline_root: Optional[str] = None,
           parameters: Optional[Dict[str, Any]] = None,
           platform: Optional[Dict[str, Any]] = None) -> Dict[str, TaskRun]:
-    """Runs the whole DAG once; returns each task's run. Raises TaskFailed naming the
-    task whose step, condition or wiring fails, and ValueError for run parameters the
+    """Runs the whole DAG once, with the pipeline root submitted (None: as the backend
+    chooses one, see pipeline_root); returns each task's run. Raises TaskFailed naming
+    the task whose step, condition or wiring fails, and ValueError for run parameters the
     API refuses."""
+    pipeline_root = self.pipeline_root(spec, pipeline_root)
     self._runs += 1
     run_id = f'run-{self._runs}-0000-{self.flavour}-{self.version}'
     definitions = spec['root'].get('inputDefinitions', {}).get('parameters', {})
@@ -257,7 +287,7 @@ class Backend:
                    '{{$.pipeline_job_uuid}}': run_id,
                    '{{$.pipeline_task_name}}': task_name,
                    '{{$.pipeline_task_uuid}}': str(self._ids + 1)}
-    if _version(self.version) >= (2, 14):
+    if _version(self.version) >= (2, 16):
       substitutes.update({'{{$.pipeline_job_create_time_utc}}': '2026-01-01T00:00:00Z',
                           '{{$.pipeline_job_schedule_time_utc}}': '2026-01-01T00:00:00Z'})
     return substitutes.get(constant, constant)
@@ -323,12 +353,17 @@ class Backend:
       output_file = f'{task_root}/executor_output.json'
     executor_input['outputs'] = {'artifacts': outputs, 'outputFile': output_file}
 
-    env = self._env(container, platform.get(component['executorLabel'], {}), pod, name)
+    image = self.images.get(container['image'])
+    if image is None:
+      raise TaskFailed(f'task {name}: image {container["image"]} cannot be pulled '
+                       f'(ErrImagePull: the registry holds {sorted(self.images)})')
+    env = self._env(container, platform.get(component['executorLabel'], {}), pod, name,
+                    image)
     log = []
     if self.flavour == 'vertex' and 'preCacheCheck' in container.get('lifecycle', {}):
       check = container['lifecycle']['preCacheCheck']
       log.append(self._launch(name, check['command'], check['args'], executor_input, pod,
-                              env))
+                              env, image))
       parameter_values.update(self._executor_output(name, output_file).get(
           'parameterValues', {}))
     key = self._fingerprint(container, executor_input)
@@ -340,15 +375,16 @@ class Backend:
         artifact = artifact_list['artifacts'][0]
         self._download(artifact['uri'], storage.local_copy(artifact['uri'], pod))
     log.append(self._launch(name, container['command'], container['args'], executor_input,
-                            pod, env))
+                            pod, env, image))
     recorded = self._record(name, outputs, output_file, pod)
     if task.get('cachingOptions', {}).get('enableCache'):
       self._cache[key] = recorded
     return TaskRun('ran', recorded, '\n'.join(log))
 
-  def _env(self, container, kubernetes, pod: str, name: str) -> Dict[str, str]:
+  def _env(self, container, kubernetes, pod: str, name: str,
+           image: image_replay.Image) -> Dict[str, str]:
     """The pod's environment: the image's, the container's env, the secrets' keys."""
-    env = {'PATH': os.environ['PATH'], 'HOME': os.path.join(pod, 'home'), **image_env()}
+    env = {'HOME': os.path.join(pod, 'root'), **image.environ()}
     env.update({e['name']: e['value'] for e in container.get('env', [])})
     for secret_env in kubernetes.get('secretAsEnv', []):
       secret = self.secrets.get(secret_env['secretName'])
@@ -358,7 +394,12 @@ class Backend:
         env[mapping['envVar']] = secret[mapping['secretKey']]
     if self.flavour == 'kfp':
       env[storage.LOCAL_ROOT_ENV] = pod  # stands for the pod's /
-      if storage.ENDPOINT_ENV in env:  # the store's address on this machine
+      if storage.ENDPOINT_ENV in env:  # the cluster's store: the server on this machine
+        host = parse.urlsplit(env[storage.ENDPOINT_ENV]).netloc
+        if host != store_service(self.version):
+          raise TaskFailed(f'task {name}: {env[storage.ENDPOINT_ENV]}: no such host in the '
+                           f'cluster (KFP {self.version} serves its object store at '
+                           f'{store_service(self.version)})')
         env[storage.ENDPOINT_ENV] = self.s3_env[storage.ENDPOINT_ENV]
     else:  # Vertex AI: the service account's access
       env.update(self.s3_env)
@@ -390,19 +431,22 @@ class Backend:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
 
   def _launch(self, name: str, command: List[str], args: List[str],
-              executor_input: Dict[str, Any], pod: str, env: Dict[str, str]) -> str:
-    """Runs one container command as the launcher does, in the pod; returns its output."""
-    argv = [sys.executable if word == 'python' else word for word in command]
-    argv += [json.dumps(executor_input) if arg == '{{$}}' else arg for arg in args]
-    for folder in ('work', 'home'):
-      os.makedirs(os.path.join(pod, folder), exist_ok=True)
+              executor_input: Dict[str, Any], pod: str, env: Dict[str, str],
+              image: image_replay.Image) -> str:
+    """Runs one container command as the launcher does, in the pod, from the image's
+    working directory; returns its output."""
+    argv = list(command) + [json.dumps(executor_input) if arg == '{{$}}' else arg
+                            for arg in args]
+    workdir = os.path.join(pod, image.workdir.lstrip('/'))
+    shutil.copytree(image.path(image.workdir), workdir, dirs_exist_ok=True)
+    os.makedirs(env['HOME'], exist_ok=True)
     if self.flavour == 'kfp':  # launcher_v2.prepareOutputFolders
       for artifact_list in executor_input['outputs']['artifacts'].values():
         local = storage.local_copy(artifact_list['artifacts'][0]['uri'], pod)
         os.makedirs(os.path.dirname(local), exist_ok=True)
       os.makedirs(os.path.dirname(executor_input['outputs']['outputFile']), exist_ok=True)
-    result = subprocess.run(argv, capture_output=True, text=True, env=env,
-                            cwd=os.path.join(pod, 'work'), check=False)
+    result = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=workdir,
+                            check=False)
     output = result.stdout + result.stderr
     if result.returncode != 0:
       raise TaskFailed(f'task {name}: {" ".join(command)} exited {result.returncode}:\n'

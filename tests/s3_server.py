@@ -1,12 +1,13 @@
 """A real S3 API server on localhost for the tests: moto's server mode, in its own
 process. Each test that uses it makes its own buckets."""
 import contextlib
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from typing import Dict, Iterator
+from typing import Dict, Iterator, Optional
 
 import boto3
 
@@ -21,12 +22,18 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def serve() -> Iterator[Dict[str, str]]:
+def serve(unauthenticated_actions: Optional[int] = None) -> Iterator[Dict[str, str]]:
   """Runs the server while in the block; yields the environment that reaches it (the
-  standard AWS variables core/storage.py reads)."""
+  standard AWS variables core/storage.py reads). With `unauthenticated_actions`, the
+  server checks every request after that many against the IAM policies of the key's user
+  (moto's INITIAL_NO_AUTH_ACTION_COUNT)."""
   port = _free_port()
+  env = dict(os.environ)
+  if unauthenticated_actions is not None:
+    env['INITIAL_NO_AUTH_ACTION_COUNT'] = str(unauthenticated_actions)
   process = subprocess.Popen([sys.executable, '-m', 'moto.server', '-H', '127.0.0.1', '-p',
-                              str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=env)
   env = {'AWS_ENDPOINT_URL': f'http://127.0.0.1:{port}', 'AWS_ACCESS_KEY_ID': ACCESS_KEY,
          'AWS_SECRET_ACCESS_KEY': SECRET_KEY, 'AWS_REGION': 'us-east-1'}
   try:
@@ -43,6 +50,28 @@ def serve() -> Iterator[Dict[str, str]]:
   finally:
     process.terminate()
     process.wait(timeout=30)
+
+
+@contextlib.contextmanager
+def serve_profile(namespace: str) -> Iterator[Dict[str, str]]:
+  """A server holding Kubeflow's bucket, mlpipeline, reached with the keys a multi-user
+  install gives a profile from 2.15: put, get and list under its prefixes only, no delete
+  (the profile controller's policy, manifests/kustomize/base/installs/multi-user/
+  pipelines-profile-controller/sync.py). Yields the environment with those keys."""
+  with serve(unauthenticated_actions=4) as env:  # the four set-up calls below
+    client(env).create_bucket(Bucket='mlpipeline')
+    iam = boto3.client('iam', endpoint_url=env['AWS_ENDPOINT_URL'], region_name='us-east-1',
+                       aws_access_key_id=ACCESS_KEY, aws_secret_access_key=SECRET_KEY)
+    iam.create_user(UserName=namespace)
+    iam.put_user_policy(UserName=namespace, PolicyName=f'KubeflowProject{namespace}',
+                        PolicyDocument=json.dumps({'Version': '2012-10-17', 'Statement': [{
+                            'Effect': 'Allow', 'Action': ['s3:Put*', 's3:Get*', 's3:List*'],
+                            'Resource': [f'arn:aws:s3:::mlpipeline/{prefix}/*' for prefix in (
+                                'artifacts', f'private-artifacts/{namespace}',
+                                f'private/{namespace}', 'shared')]}]}))
+    key = iam.create_access_key(UserName=namespace)['AccessKey']
+    yield {**env, 'AWS_ACCESS_KEY_ID': key['AccessKeyId'],
+           'AWS_SECRET_ACCESS_KEY': key['SecretAccessKey']}
 
 
 def client(env: Dict[str, str]):

@@ -1,17 +1,24 @@
 """The compiled pipeline, run task by task as Kubeflow runs it (tests/kfp_harness.py), to a
 released model, with an S3 server on localhost as the only store: the data, the pipeline
-root and the release registry are all in its buckets, and every task runs in its own
-empty pod directory.
+root and the release registry are all in its buckets. Every task runs in the image as
+kubeflow/Dockerfile builds it (replayed: petseg installed, not editable, in an environment
+of its own), from its working directory, in a pod directory of its own.
 
-1. open-source KFP at the oldest supported backend, caching forced on at submission as
-   the SDK does: the first release, version 1, with its release record;
-2. Vertex AI (ExampleGen's pre-cache check run), 3 epochs instead of 2: compared against
-   version 1 found in the registry, and released as version 2;
-3. open-source KFP again, upgraded to the newest supported backend, caching forced on,
-   min_mean_iou 0.99: the registry is read again (the baseline is version 2, released
-   since run 1), not blessed, nothing pushed.
+1. open-source KFP at the oldest supported backend, a multi-user install's profile
+   namespace, compiled for that version (MinIO's address) with the namespace's defaults
+   for the data and the registry, submitted with the spec's pipeline root, caching forced
+   on at submission as the SDK does: the first release, version 1, with its release record;
+2. Vertex AI (ExampleGen's pre-cache check run), 3 epochs instead of 2, submitted without
+   a pipeline root (the spec's is taken): compared against version 1 found in the
+   registry, and released as version 2;
+3. open-source KFP again, upgraded to the newest supported backend: the spec compiled for
+   the old one cannot reach the store (SeaweedFS replaced MinIO); compiled again for the
+   new one and submitted without a root (the profile's launcher root is taken), caching
+   forced on, min_mean_iou 0.99: the registry is read again (the baseline is version 2,
+   released since run 1), not blessed, nothing pushed.
 """
 import json
+import os
 
 import pytest
 
@@ -25,19 +32,26 @@ pytestmark = pytest.mark.slow
 IMAGE = 'registry.example/petseg:test'
 FLAGS = ['--image-size', '64', '--epochs', '2', '--batch-size', '8', '--min-mean-iou', '0',
          '--max-mean-iou-drop', '0.5', '--max-slice-drop', '0.5']
-DATA = 's3://petseg-data/pets'
-SERVING = 'minio://mlpipeline/serving/petseg'
-OSS_ROOT = 'minio://mlpipeline/v2/artifacts'
+NAMESPACE = 'kubeflow-user-example-com'
+# The defaults of --namespace: where the profile's keys may write.
+DATA = f'minio://mlpipeline/private/{NAMESPACE}/data/oxford_pets'
+SERVING = f'minio://mlpipeline/private/{NAMESPACE}/serving/petseg'
+SERVING_S3 = SERVING.replace('minio://', 's3://')
+OSS_ROOT = 'minio://mlpipeline/v2/artifacts'  # the launcher's before 2.15
+PROFILE_ROOT = f'minio://mlpipeline/private-artifacts/{NAMESPACE}/v2/artifacts'  # from 2.15
 VERTEX_ROOT = 's3://vertex-root/petseg'
 
 
-def _package(tmp_path, target, pipeline_root, output):
+def _package(tmp_path, output, *flags):
   path = tmp_path / output
-  assert cli.main(['compile', '--engine', 'kubeflow', '--target', target, '--output',
-                   str(path), '--image', IMAGE, '--pipeline-root', pipeline_root,
-                   '--serving-dir', SERVING, '--dataset', 'oxford_pets', '--data-dir', DATA,
-                   *FLAGS]) == 0
+  assert cli.main(['compile', '--engine', 'kubeflow', '--output', str(path), '--image', IMAGE,
+                   '--dataset', 'oxford_pets', *FLAGS, *flags]) == 0
   return str(path)
+
+
+def _oss_package(tmp_path, version):
+  return kfp_harness.load(_package(tmp_path, f'kfp-{version}.yaml', '--kfp-version', version,
+                                   '--namespace', NAMESPACE), force_caching=True)
 
 
 def _summary(backend, runs):
@@ -64,28 +78,67 @@ def _strings(value):
 
 
 @pytest.fixture(scope='module')
-def runs(tmp_path_factory, sample_dir, s3):
+def runs(tmp_path_factory, sample_dir, s3, image):
   env, client = s3
-  s3_server.stage(client, str(sample_dir), 'petseg-data', 'pets', 'mlpipeline', 'vertex-root')
+  s3_server.stage(client, str(sample_dir), 'mlpipeline', DATA.split('/', 3)[3], 'vertex-root')
   tmp_path = tmp_path_factory.mktemp('kfp')
   secrets = {runner.MINIO_SECRET: {'accesskey': env['AWS_ACCESS_KEY_ID'],
                                    'secretkey': env['AWS_SECRET_ACCESS_KEY']}}
   oss = kfp_harness.Backend('kfp', str(tmp_path / 'oss'), client,
                             {'AWS_ENDPOINT_URL': env['AWS_ENDPOINT_URL']},
-                            version=kfp_harness.OLDEST, secrets=secrets)
-  oss_spec, platform = kfp_harness.load(_package(tmp_path, 'kfp', OSS_ROOT, 'kfp.yaml'),
-                                        force_caching=True)
-  first = oss.run(oss_spec, OSS_ROOT, platform=platform)
+                            version=kfp_harness.OLDEST, secrets=secrets,
+                            images={IMAGE: image})
+  old_spec, old_platform = _oss_package(tmp_path, '2.5')
+  first = oss.run(old_spec, old_spec['defaultPipelineRoot'], platform=old_platform)
   first_versions = _versions(oss)
-  vertex = kfp_harness.Backend('vertex', str(tmp_path / 'vertex'), client, env)
-  vertex_spec, _ = kfp_harness.load(_package(tmp_path, 'vertex', VERTEX_ROOT, 'vertex.json'))
-  second = vertex.run(vertex_spec, VERTEX_ROOT, parameters={'epochs': 3})
+  vertex = kfp_harness.Backend('vertex', str(tmp_path / 'vertex'), client, env,
+                               images={IMAGE: image})
+  vertex_spec, _ = kfp_harness.load(_package(
+      tmp_path, 'vertex.json', '--target', 'vertex', '--pipeline-root', VERTEX_ROOT,
+      '--serving-dir', SERVING, '--data-dir', DATA))
+  second = vertex.run(vertex_spec, parameters={'epochs': 3})
   second_versions = _versions(oss)
-  oss.version = kfp_harness.NEWEST
-  third = oss.run(oss_spec, OSS_ROOT, parameters={'min_mean_iou': 0.99}, platform=platform)
+  # The upgrade: the store moves to SeaweedFS, the profile's launcher root to its prefix.
+  oss.version, oss.launcher_root = kfp_harness.NEWEST, PROFILE_ROOT
+  with pytest.raises(kfp_harness.TaskFailed) as stale:
+    oss.run(old_spec, platform=old_platform)
+  oss_spec, platform = _oss_package(tmp_path, '2.17')
+  third = oss.run(oss_spec, parameters={'min_mean_iou': 0.99}, platform=platform)
   return {'oss': oss, 'vertex': vertex, 'oss_spec': oss_spec, 'platform': platform,
+          'old_spec': old_spec, 'stale': str(stale.value),
           'first': (first, first_versions), 'second': (second, second_versions),
           'third': (third, _versions(oss)), 'tmp_path': tmp_path}
+
+
+def test_every_step_runs_from_the_images_working_directory_with_its_install(runs, image):
+  """The steps import petseg from the image's site-packages, never from a source tree."""
+  first, _ = runs['first']
+  assert image.workdir == '/home/petseg' and not os.listdir(image.path(image.workdir))
+  for name, task in runs['old_spec']['root']['dag']['tasks'].items():
+    executor = runs['old_spec']['deploymentSpec']['executors'][
+        runs['old_spec']['components'][task['componentRef']['name']]['executorLabel']]
+    assert executor['container']['command'][:3] == ['python', '-m', 'petseg.kubeflow.entrypoint']
+    assert executor['container']['image'] == IMAGE, name
+  assert set(first) == set(runs['old_spec']['root']['dag']['tasks'])
+
+
+def test_a_spec_compiled_for_minio_cannot_reach_the_store_after_the_upgrade(runs):
+  assert 'http://minio-service.kubeflow:9000: no such host in the cluster' in runs['stale']
+  assert 'seaweedfs.kubeflow:9000' in runs['stale']
+  for executor in runs['oss_spec']['deploymentSpec']['executors'].values():
+    assert {'name': 'AWS_ENDPOINT_URL', 'value': 'http://seaweedfs.kubeflow:9000'} in executor[
+        'container']['env']
+
+
+def test_the_pipeline_root_is_the_submitted_one_else_the_backends_choice(runs):
+  assert runs['old_spec']['defaultPipelineRoot'] == OSS_ROOT
+  assert runs['oss_spec']['defaultPipelineRoot'] == PROFILE_ROOT
+  first, _ = runs['first']
+  assert first['Trainer'].outputs['model']['uri'].startswith(f'{OSS_ROOT}/petseg/run-1-')
+  third, _ = runs['third']  # submitted without one: the launcher's, in the profile's prefix
+  assert third['Trainer'].outputs['model']['uri'].startswith(f'{PROFILE_ROOT}/petseg/')
+  second, _ = runs['second']  # Vertex AI: the spec's
+  assert second['Trainer'].outputs['model']['uri'].startswith(f'{VERTEX_ROOT}/')
 
 
 def test_first_release_on_open_source_kfp_is_pushed_as_version_1_with_its_record(runs):
@@ -109,7 +162,7 @@ def test_first_release_on_open_source_kfp_is_pushed_as_version_1_with_its_record
   # The artifacts went through MinIO: recorded under their own URIs, stored there.
   pushed = first['Pusher'].outputs['pushed_model']
   assert pushed['uri'].startswith(f'{OSS_ROOT}/petseg/run-1-')
-  assert pushed['metadata']['pushed_destination'] == 's3://mlpipeline/serving/petseg/1'
+  assert pushed['metadata']['pushed_destination'] == f'{SERVING_S3}/1'
 
 
 def test_release_records_name_only_uris_that_outlive_the_pods(runs):
@@ -148,7 +201,7 @@ def test_vertex_run_compares_against_the_version_released_by_the_first(runs):
   summary = _summary(runs['vertex'], second)
   first_summary = _summary(runs['oss'], runs['first'][0])
   assert summary['baseline']['version'] == 1
-  assert summary['baseline']['model_path'] == 's3://mlpipeline/serving/petseg/1'
+  assert summary['baseline']['model_path'] == f'{SERVING_S3}/1'
   assert summary['baseline']['mean_iou'] == pytest.approx(first_summary['test']['mean_iou'])
   assert summary['blessed'] and summary['gate']['max_mean_iou_drop'] == 0.5
   assert summary['training']['epochs'] == 3
@@ -158,8 +211,9 @@ def test_vertex_run_compares_against_the_version_released_by_the_first(runs):
 
 
 def test_forced_caching_does_not_serve_a_stale_baseline(runs):
-  """Run 3 submits the spec of run 1 with caching forced on, after version 2 was
-  released: the registry is read again, and the model compared with version 2."""
+  """Run 3 submits the same pipeline (compiled for the upgraded backend) with caching
+  forced on, after version 2 was released: the registry is read again, and the model
+  compared with version 2."""
   third, versions = runs['third']
   assert all(task.get('cachingOptions', {}).get('enableCache')
              for task in runs['oss_spec']['root']['dag']['tasks'].values())
@@ -170,7 +224,7 @@ def test_forced_caching_does_not_serve_a_stale_baseline(runs):
   assert third['CuratedSchema'].state == 'cached'  # caching itself is on
   summary = _summary(runs['oss'], third)
   assert summary['baseline']['version'] == 2
-  assert summary['pipeline_run'] == f'run-2-0000-kfp-{kfp_harness.NEWEST}'
+  assert summary['pipeline_run'] == f'run-3-0000-kfp-{kfp_harness.NEWEST}'
 
 
 def test_an_unreachable_bound_set_at_submission_pushes_nothing(runs):
@@ -196,5 +250,5 @@ def test_the_backend_refuses_unknown_or_mistyped_run_parameters(runs):
                            ({'epochs': 2.5}, 'is not a NUMBER_INTEGER'),
                            ({'min_mean_iou': '0.5'}, 'is not a NUMBER_DOUBLE')):
     with pytest.raises(ValueError, match=said):
-      runs['oss'].run(runs['oss_spec'], OSS_ROOT, parameters=parameters,
+      runs['oss'].run(runs['oss_spec'], parameters=parameters,
                       platform=runs['platform'])

@@ -151,7 +151,7 @@ def test_dockerfile_installs_this_checkout_with_legacy_keras():
   # Python 3.10 and the pinned Beam, so the image is also a Beam worker container.
   assert f'FROM apache/beam_python3.10_sdk:{beam}' in dockerfile
   assert 'TF_USE_LEGACY_KERAS=1' in dockerfile
-  assert 'pip install -c constraints.txt .' in dockerfile
+  assert 'pip install -c constraints.txt ".' in dockerfile
   for directory in re.findall(r"'petseg(?:\.\w+)?': '(\w+)'", read('setup.py')):
     assert f'COPY {directory}/ {directory}/' in dockerfile, directory
 
@@ -318,7 +318,7 @@ def test_object_store_access_comes_from_the_endpoint_and_the_secret(sample_dir, 
   spec, platform = kfp_harness.load(str(path))
   for executor in spec['deploymentSpec']['executors'].values():
     assert executor['container']['env'] == [
-        {'name': 'AWS_ENDPOINT_URL', 'value': runner.MINIO_ENDPOINT},
+        {'name': 'AWS_ENDPOINT_URL', 'value': runner.Cluster().store_endpoint},
         {'name': 'AWS_REGION', 'value': 'us-east-1'}]
   executors = platform['platforms']['kubernetes']['deploymentSpec']['executors']
   assert set(executors) == set(spec['deploymentSpec']['executors'])
@@ -341,3 +341,98 @@ def _first_task(path):
   spec, platform = kfp_harness.load(str(path))
   assert platform == {}
   return spec, next(iter(spec['root']['dag']['tasks'].values()))
+
+
+@pytest.mark.parametrize('version, endpoint', [('2.5', 'http://minio-service.kubeflow:9000'),
+                                               ('2.15', 'http://minio-service.kubeflow:9000'),
+                                               ('2.16', 'http://seaweedfs.kubeflow:9000'),
+                                               ('2.17', 'http://seaweedfs.kubeflow:9000')])
+def test_the_store_is_the_one_the_kfp_version_installs(sample_dir, tmp_path, version, endpoint):
+  spec, _ = kfp_harness.load(str(_compile(tmp_path, sample_dir, 'v.yaml', '--kfp-version',
+                                          version, '--serving-dir', 'minio://mlpipeline/s')))
+  for executor in spec['deploymentSpec']['executors'].values():
+    assert {'name': 'AWS_ENDPOINT_URL', 'value': endpoint} in executor['container']['env']
+  assert spec['pipelineInfo']['description'] == (
+      f'petseg, compiled for open-source Kubeflow Pipelines {version}; object store {endpoint}')
+
+
+def test_the_newest_supported_version_is_the_default_and_the_endpoint_flag_overrides(
+    sample_dir, tmp_path):
+  assert runner.Cluster().version == '2.17' == runner.DEFAULT_KFP_VERSION
+  assert runner.SUPPORTED_BACKENDS[1].startswith(runner.DEFAULT_KFP_VERSION + '.')
+  spec, _ = kfp_harness.load(str(_compile(
+      tmp_path, sample_dir, 'o.yaml', '--serving-dir', 'minio://mlpipeline/s',
+      '--s3-endpoint', 'http://store.example:9000')))
+  assert {e['container']['env'][0]['value'] for e in spec['deploymentSpec']['executors'].values()
+          } == {'http://store.example:9000'}
+  for version in ('2.4', '2.18', '3.0', 'latest'):
+    with pytest.raises(errors.ConfigError, match=f'--kfp-version {version}: supported are'):
+      runner.Cluster(version)
+
+
+def test_the_spec_carries_its_pipeline_root(compiled, sample_dir, tmp_path):
+  job, spec = compiled
+  assert spec.default_pipeline_root == PIPELINE_ROOT == job['pipelineSpec']['defaultPipelineRoot']
+  # Without --pipeline-root: the launcher's default on open-source KFP; Vertex AI needs one.
+  path = tmp_path / 'd.yaml'
+  assert cli.main(['compile', '--engine', 'kubeflow', '--output', str(path), '--image', IMAGE,
+                   '--dataset', 'oxford_pets', '--data-dir', str(sample_dir), *FLAGS]) == 0
+  assert kfp_harness.load(str(path))[0]['defaultPipelineRoot'] == (
+      'minio://mlpipeline/v2/artifacts')
+  with pytest.raises(errors.ConfigError, match='--pipeline-root: required for --target vertex'):
+    runner.compile_pipeline(str(tmp_path / 'v.json'), IMAGE, None, str(sample_dir),
+                            run_config.RunConfig(
+                                sources.dataset_config('oxford_pets', str(sample_dir)),
+                                training.TrainingConfig()), target='vertex')
+
+
+def test_a_profile_namespace_gives_defaults_its_keys_may_write(tmp_path, capsys):
+  path = tmp_path / 'ns.yaml'
+  assert cli.main(['compile', '--engine', 'kubeflow', '--output', str(path), '--image', IMAGE,
+                   '--dataset', 'oxford_pets', '--namespace', 'team-a', *FLAGS]) == 0
+  spec, platform = kfp_harness.load(str(path))
+  assert spec['defaultPipelineRoot'] == 'minio://mlpipeline/private-artifacts/team-a/v2/artifacts'
+  parameters = spec['root']['dag']['tasks']['LatestRelease']['inputs']['parameters']
+  assert parameters['serving_dir'] == {
+      'runtimeValue': {'constant': 's3://mlpipeline/private/team-a/serving/petseg'}}
+  assert json.dumps(spec).count('s3://mlpipeline/private/team-a/data/oxford_pets') >= 1
+  assert platform['platforms']['kubernetes']['deploymentSpec']['executors']
+  assert 'profile namespace team-a' in spec['pipelineInfo']['description']
+  # Before 2.15 a profile had no prefix of its own: the launcher's root is the shared one.
+  assert runner.Cluster('2.14', 'team-a').pipeline_root == 'minio://mlpipeline/v2/artifacts'
+  problems = runner.Cluster('2.17', 'team-a').path_problems({
+      '--serving-dir': 'minio://mlpipeline/serving/petseg',
+      '--data-dir': 'minio://mlpipeline/private/team-b/data',
+      '--pipeline-root': 'minio://mlpipeline/private-artifacts/team-a/v2/artifacts',
+      '--other': 's3://elsewhere/x'})
+  assert [p.split(':')[0] for p in problems] == ['--serving-dir minio', '--data-dir minio']
+  assert runner.Cluster('2.14', 'team-a').path_problems(
+      {'--serving-dir': 'minio://mlpipeline/serving'}) == []
+  for bad, said in ((['--namespace', 'Team_A'], 'not a Kubernetes namespace'),
+                    (['--target', 'vertex', '--namespace', 'team-a'], 'go with --target kfp'),
+                    (['--serving-dir', 'minio://mlpipeline/serving'], 'may only write')):
+    assert cli.main(['compile', '--engine', 'kubeflow', '--output', str(tmp_path / 'x.json'),
+                     '--image', IMAGE, '--dataset', 'oxford_pets', '--pipeline-root',
+                     PIPELINE_ROOT, '--namespace', 'team-a', *bad, *FLAGS]) == 1
+    assert said in capsys.readouterr().err
+
+
+def test_a_gpu_trainer_runs_in_the_gpu_image(sample_dir, tmp_path):
+  spec, _ = kfp_harness.load(str(_compile(tmp_path, sample_dir, 'g.yaml', '--trainer-gpus', '1')))
+  images = {name: conformance.executor_of(spec, task)['container']['image']
+            for name, task in spec['root']['dag']['tasks'].items()
+            if 'container' in conformance.executor_of(spec, task)}
+  assert images.pop(runner.TRAINER) == f'{IMAGE}-gpu'
+  assert set(images.values()) == {IMAGE}
+  spec, _ = kfp_harness.load(str(_compile(tmp_path, sample_dir, 'h.yaml', '--trainer-gpus', '1',
+                                          '--gpu-image', 'other/petseg-cuda:7')))
+  assert conformance.executor_of(spec, spec['root']['dag']['tasks'][runner.TRAINER])[
+      'container']['image'] == 'other/petseg-cuda:7'
+  assert runner.gpu_image_of('reg.example:5000/petseg') == 'reg.example:5000/petseg:latest-gpu'
+  with pytest.raises(errors.ConfigError, match='give --gpu-image'):
+    runner.gpu_image_of('reg/petseg@sha256:abc')
+  # The Dockerfile's GPU build installs setup.py's extra: TensorFlow with CUDA, pinned.
+  with open(os.path.join(ROOT, 'setup.py')) as f:
+    assert "'gpu': ['tensorflow[and-cuda]']" in f.read()
+  with open(os.path.join(ROOT, 'kubeflow', 'Dockerfile')) as f:
+    assert 'pip install -c constraints.txt ".${EXTRAS:+[$EXTRAS]}"' in f.read()

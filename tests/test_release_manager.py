@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import boto3
 from PIL import Image
 import pytest
 from tensorflow.core.protobuf import meta_graph_pb2
@@ -23,6 +24,7 @@ from petseg.components.release import registry as release_registry
 from petseg.core import errors
 from petseg.core import s3_lock
 from tests import helpers
+from tests import s3_server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRST = helpers.run_summary_of().to_json()
@@ -411,3 +413,33 @@ def test_a_rollback_the_file_system_refuses_is_one_line(tmp_path, capsys, monkey
   # Lowest first: version 3, the highest, is still served; nothing was logged as done.
   assert release_registry.newest_release(serving) == 3
   assert [d.action for d in release_log.read(serving)] == ['released'] * 3
+
+
+def test_a_kubeflow_profiles_keys_release_and_take_over_the_lock_without_deleting(
+    monkeypatch):
+  """A multi-user profile's keys may put, get and list in its prefix, not delete: the lock
+  is marked released instead, and the next release takes it over at once; a stale one is
+  taken over by a conditional put as well."""
+  with s3_server.serve_profile('team-a') as env:
+    for name, value in env.items():
+      monkeypatch.setenv(name, value)
+    monkeypatch.setattr(boto3, 'DEFAULT_SESSION', None)  # it keeps the first keys it read
+    client = s3_server.client(env)
+    lock = f's3://mlpipeline/private/team-a/serving/{release_registry.LOCK_FILE}'
+    key = f'private/team-a/serving/{release_registry.LOCK_FILE}'
+    with pytest.raises(Exception, match='AccessDenied'):
+      client.put_object(Bucket='mlpipeline', Key='serving/x', Body=b'')  # outside its prefix
+    with s3_lock.held(lock, 'release 1'):
+      pass
+    assert json.loads(client.get_object(Bucket='mlpipeline', Key=key)['Body'].read()) == {
+        'holder': 'release 1', 'released': True}
+    started = time.monotonic()
+    with s3_lock.held(lock, 'release 2', wait_seconds=5):
+      assert json.loads(client.get_object(Bucket='mlpipeline', Key=key)['Body'].read()) == {
+          'holder': 'release 2'}
+    assert time.monotonic() - started < 5
+    client.put_object(Bucket='mlpipeline', Key=key, Body=b'{"holder": "a process that died"}')
+    monkeypatch.setattr(s3_lock, 'LEASE_SECONDS', 1.0)
+    time.sleep(2.5)
+    with s3_lock.held(lock, 'release 3', wait_seconds=10):
+      assert b'release 3' in client.get_object(Bucket='mlpipeline', Key=key)['Body'].read()
