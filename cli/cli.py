@@ -4,6 +4,9 @@
   petseg run --dataset NAME --data-dir DIR --output-dir DIR [-- BEAM_ARGS...]
   petseg compile --engine kubeflow --output pipeline.json --image IMAGE --pipeline-root ROOT
       --dataset NAME --data-dir DIR [-- BEAM_ARGS...]
+  petseg submit [--package FILE | COMPILE FLAGS] --host URL [--param NAME=VALUE] [--dry-run]
+  petseg schedule --cron "0 3 * * *" [--package FILE | COMPILE FLAGS] --host URL [--dry-run]
+      (and: schedule --list, --pause NAME, --resume NAME, --delete NAME)
   petseg predict --model-dir DIR IMAGE... --output-dir DIR
   petseg evaluate --model-dir DIR --dataset NAME --data-dir DIR [--split test] [--at-own-size]
   petseg releases --serving-dir DIR [--all] [--json]   (and: releases show N)
@@ -27,6 +30,7 @@ from typing import Any, Callable, List, Optional, Sequence
 import petseg  # pylint: disable=unused-import  (sets TF_USE_LEGACY_KERAS before TF loads)
 from petseg import console
 from petseg import releases
+from petseg import scheduling
 from petseg.components.ingest import sources
 from petseg.core import config as config_lib
 from petseg.core import errors
@@ -220,7 +224,10 @@ def _memory_gb(text: str) -> float:
   return float(match[1]) * (1.073741824 if match[2] == 'Gi' else 1)
 
 
-def _compile(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
+def _compiled(args: argparse.Namespace, beam_args: Sequence[str],
+              say: Callable[[str], None] = console.say):
+  """Compiles the pipeline the flags describe to args.output; says what it wrote and
+  returns it (runner.Compiled)."""
   from petseg.kubeflow import runner  # pylint: disable=g-import-not-at-top
   if args.target != 'kfp' and (args.kfp_version or args.namespace):
     raise errors.ConfigError('--kfp-version and --namespace describe an open-source Kubeflow '
@@ -240,11 +247,16 @@ def _compile(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) 
       enable_cache=not args.no_cache, pipeline_name=args.pipeline_name, target=args.target,
       resources={runner.TRAINER: trainer}, s3_endpoint=args.s3_endpoint,
       s3_secret=args.s3_secret, cluster=cluster, gpu_image=args.gpu_image)
-  console.say(f'Wrote {compiled.path}: pipeline {args.pipeline_name!r}, '
+  say(f'Wrote {compiled.path}: pipeline {args.pipeline_name!r}, '
               f'{compiled.description.partition(", ")[2]}; image {args.image}; pipeline root '
               f'{compiled.pipeline_root} (submit with it); runtime parameters: '
               + ', '.join(f'{p.name}={p.default}' for p in
                           runner.runtime_parameters(config).values()))
+  return compiled
+
+
+def _compile(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
+  _compiled(args, beam_args)
   console.error(f'Log: {log_path}')
 
 
@@ -286,11 +298,12 @@ def _evaluate(args: argparse.Namespace, beam_args: Sequence[str], log_path: str)
   console.error(f'Log: {log_path}')
 
 
-def _add_pipeline_flags(parser: argparse.ArgumentParser,
+def _add_pipeline_flags(parser: argparse.ArgumentParser, required: bool = True,
                         data_dir_help: Optional[str] = None) -> None:
   """The dataset, training and release flags that `run` and `compile` share; with
-  `data_dir_help`, --data-dir has a default, which that says."""
-  parser.add_argument('--dataset', required=True, choices=sorted(sources.SOURCES),
+  `data_dir_help`, --data-dir has a default, which that says; `required` says whether
+  --dataset must be given."""
+  parser.add_argument('--dataset', required=required, choices=sorted(sources.SOURCES),
                       help=sources.help_text())
   parser.add_argument('--data-dir', required=data_dir_help is None,
                       help=data_dir_help or 'the dataset folder (for tfds: the TFDS data '
@@ -354,6 +367,64 @@ def _add_verbose_flag(parser: argparse.ArgumentParser) -> None:
                       'they come; they always go to the log file')
 
 
+def _add_compile_flags(parser: argparse.ArgumentParser, required: bool = True) -> None:
+  """What `compile` takes, and `submit` and `schedule` (which compile when given no
+  --package): `required` says whether --output, --image and --dataset must be given."""
+  parser.add_argument('--target', choices=conformance.TARGETS, default='kfp',
+                      help='the backend the spec must run on: open-source Kubeflow '
+                      'Pipelines 2.x (default) or Vertex AI Pipelines; compiling fails, '
+                      'naming the task, on what it would refuse')
+  _add_pipeline_flags(parser, required=required, data_dir_help='the dataset folder, where '
+                      'the steps read it (default with --namespace: minio://mlpipeline/'
+                      'private/NAMESPACE/data/DATASET)')
+  parser.add_argument('--kfp-version', metavar='X.Y',
+                      help='the open-source Kubeflow Pipelines release the spec runs on, '
+                      f'{conformance.SUPPORTED_BACKENDS[0]} to '
+                      f'{conformance.SUPPORTED_BACKENDS[1]} (default '
+                      f'{conformance.SUPPORTED_BACKENDS[1]}): its object store is MinIO '
+                      '(minio-service.kubeflow:9000) up to 2.15, SeaweedFS '
+                      '(seaweedfs.kubeflow:9000) from 2.16')
+  parser.add_argument('--namespace', metavar='NAME',
+                      help='the profile namespace runs go to on a multi-user install: the '
+                      'pipeline root, data and serving directories default to where its '
+                      'keys may write (minio://mlpipeline/private-artifacts/NAME/v2/'
+                      'artifacts, .../private/NAME/data/DATASET, '
+                      '.../private/NAME/serving/PIPELINE_NAME)')
+  parser.add_argument('--output', required=required,
+                      help='the spec: .json (a PipelineJob) or .yaml (a PipelineSpec)')
+  parser.add_argument('--image', required=required,
+                      help='the container image built from kubeflow/Dockerfile')
+  parser.add_argument('--gpu-image', metavar='IMAGE',
+                      help='the image a Trainer given --trainer-gpus runs in, built with '
+                      '--build-arg EXTRAS=gpu (default: --image\'s tag plus -gpu)')
+  parser.add_argument('--pipeline-root',
+                      help='where the cluster writes artifacts, e.g. gs://bucket/petseg '
+                      '(required for --target vertex; for kfp the default is the '
+                      'launcher\'s: minio://mlpipeline/v2/artifacts, with --namespace '
+                      'minio://mlpipeline/private-artifacts/NAMESPACE/v2/artifacts)')
+  parser.add_argument('--serving-dir', help='blessed models are pushed here '
+                      '(default PIPELINE_ROOT/serving; with --namespace '
+                      'minio://mlpipeline/private/NAMESPACE/serving/PIPELINE_NAME)')
+  parser.add_argument('--trainer-cpu', type=float, metavar='N',
+                      help='CPUs the Trainer requests and is limited to (default 4)')
+  parser.add_argument('--trainer-memory', type=_memory_gb, metavar='GB',
+                      help='memory the Trainer requests and is limited to, e.g. 16, 16G '
+                      'or 16Gi (default 16G)')
+  parser.add_argument('--trainer-gpus', type=int, metavar='N',
+                      help='GPUs for the Trainer (default none)')
+  parser.add_argument('--trainer-gpu-type', metavar='TYPE',
+                      help='the GPUs\' resource name on Kubeflow (default nvidia.com/gpu) '
+                      'or accelerator type on Vertex AI (default NVIDIA_TESLA_T4)')
+  parser.add_argument('--s3-endpoint', metavar='URL',
+                      help='the S3-compatible store the steps read and write (default for '
+                      'minio:// paths: the store of the --kfp-version install; '
+                      'none for s3://: AWS)')
+  parser.add_argument('--s3-secret', metavar='NAME',
+                      help='the Kubernetes secret with the store\'s keys under accesskey '
+                      'and secretkey (default for minio:// paths: KFP\'s own, '
+                      'mlpipeline-minio-artifact; none for s3://: the pods\' identity)')
+
+
 def _parser() -> argparse.ArgumentParser:
   parser = argparse.ArgumentParser(prog='petseg', description=__doc__.split('\n\n')[0])
   commands = parser.add_subparsers(dest='command', required=True)
@@ -383,60 +454,34 @@ def _parser() -> argparse.ArgumentParser:
       epilog='Arguments after "--" go to Beam in every step, e.g. -- --runner=DataflowRunner '
       '--project=P --region=R --temp_location=gs://B/tmp. See kubeflow/README.md.')
   compile_.add_argument('--engine', required=True, choices=['kubeflow'])
-  compile_.add_argument('--target', choices=conformance.TARGETS, default='kfp',
-                        help='the backend the spec must run on: open-source Kubeflow '
-                        'Pipelines 2.x (default) or Vertex AI Pipelines; compiling fails, '
-                        'naming the task, on what it would refuse')
-  _add_pipeline_flags(compile_, data_dir_help='the dataset folder, where the steps read it '
-                      '(default with --namespace: minio://mlpipeline/private/NAMESPACE/data/'
-                      'DATASET)')
-  compile_.add_argument('--kfp-version', metavar='X.Y',
-                        help='the open-source Kubeflow Pipelines release the spec runs on, '
-                        f'{conformance.SUPPORTED_BACKENDS[0]} to {conformance.SUPPORTED_BACKENDS[1]} (default '
-                        f'{conformance.SUPPORTED_BACKENDS[1]}): its object store is MinIO '
-                        '(minio-service.kubeflow:9000) up to 2.15, SeaweedFS '
-                        '(seaweedfs.kubeflow:9000) from 2.16')
-  compile_.add_argument('--namespace', metavar='NAME',
-                        help='the profile namespace runs go to on a multi-user install: the '
-                        'pipeline root, data and serving directories default to where its '
-                        'keys may write (minio://mlpipeline/private-artifacts/NAME/v2/'
-                        'artifacts, .../private/NAME/data/DATASET, '
-                        '.../private/NAME/serving/PIPELINE_NAME)')
-  compile_.add_argument('--output', required=True,
-                        help='the spec: .json (a PipelineJob) or .yaml (a PipelineSpec)')
-  compile_.add_argument('--image', required=True,
-                        help='the container image built from kubeflow/Dockerfile')
-  compile_.add_argument('--gpu-image', metavar='IMAGE',
-                        help='the image a Trainer given --trainer-gpus runs in, built with '
-                        '--build-arg EXTRAS=gpu (default: --image\'s tag plus -gpu)')
-  compile_.add_argument('--pipeline-root',
-                        help='where the cluster writes artifacts, e.g. gs://bucket/petseg '
-                        '(required for --target vertex; for kfp the default is the '
-                        'launcher\'s: minio://mlpipeline/v2/artifacts, with --namespace '
-                        'minio://mlpipeline/private-artifacts/NAMESPACE/v2/artifacts)')
-  compile_.add_argument('--serving-dir', help='blessed models are pushed here '
-                        '(default PIPELINE_ROOT/serving; with --namespace '
-                        'minio://mlpipeline/private/NAMESPACE/serving/PIPELINE_NAME)')
-  compile_.add_argument('--trainer-cpu', type=float, metavar='N',
-                        help='CPUs the Trainer requests and is limited to (default 4)')
-  compile_.add_argument('--trainer-memory', type=_memory_gb, metavar='GB',
-                        help='memory the Trainer requests and is limited to, e.g. 16, 16G '
-                        'or 16Gi (default 16G)')
-  compile_.add_argument('--trainer-gpus', type=int, metavar='N',
-                        help='GPUs for the Trainer (default none)')
-  compile_.add_argument('--trainer-gpu-type', metavar='TYPE',
-                        help='the GPUs\' resource name on Kubeflow (default nvidia.com/gpu) '
-                        'or accelerator type on Vertex AI (default NVIDIA_TESLA_T4)')
-  compile_.add_argument('--s3-endpoint', metavar='URL',
-                        help='the S3-compatible store the steps read and write (default for '
-                        'minio:// paths: the store of the --kfp-version install; '
-                        'none for s3://: AWS)')
-  compile_.add_argument('--s3-secret', metavar='NAME',
-                        help='the Kubernetes secret with the store\'s keys under accesskey '
-                        'and secretkey (default for minio:// paths: KFP\'s own, '
-                        'mlpipeline-minio-artifact; none for s3://: the pods\' identity)')
+  _add_compile_flags(compile_)
   _add_verbose_flag(compile_)
   compile_.set_defaults(handler=_compile)
+
+  submit = commands.add_parser(
+      'submit', help='start a run of the pipeline on Kubeflow Pipelines or Vertex AI',
+      epilog='Without --package, the compile flags compile one first. See kubeflow/README.md.')
+  scheduling.add_flags(submit)
+  _add_compile_flags(submit, required=False)
+  _add_verbose_flag(submit)
+  submit.set_defaults(handler=lambda *a: scheduling.submit_command(*a, compile_fn=_compiled))
+
+  schedule = commands.add_parser(
+      'schedule', help='run the pipeline on a cron schedule on Kubeflow Pipelines or '
+      'Vertex AI, and list, pause, resume or delete schedules',
+      description='A recurring run: ' + scheduling.SCHEDULE_PROMISE + '.',
+      epilog='Without --package, the compile flags compile one first. See kubeflow/README.md.')
+  schedule.add_argument('--cron', metavar='EXPR',
+                        help='when to run: five fields, minute hour day-of-month month '
+                        'day-of-week, in UTC, e.g. "0 3 * * *" every day at 03:00; '
+                        + scheduling.SCHEDULE_PROMISE)
+  schedule.add_argument('--list', action='store_true', help='list the schedules')
+  for action in ('pause', 'resume', 'delete'):
+    schedule.add_argument(f'--{action}', metavar='NAME', help=f'{action} the schedule NAME')
+  scheduling.add_flags(schedule)
+  _add_compile_flags(schedule, required=False)
+  _add_verbose_flag(schedule)
+  schedule.set_defaults(handler=lambda *a: scheduling.schedule_command(*a, compile_fn=_compiled))
 
   predict = commands.add_parser(
       'predict', help='class-id masks and colour overlays for images, from a released model')
