@@ -130,6 +130,23 @@ def _summarise_run(output_dir: str, pipeline_name: str, run_id: str, log_path: s
               f'{output_dir}; log: {log_path}')
 
 
+def _summarise_nothing_new(output_dir: str, serving_dir: str, pipeline_name: str,
+                           run_id: str, skipped, log_path: str) -> None:
+  """Says that a run had nothing new to train on (metadata.NothingNew), in one line; writes
+  it as OUTPUT_DIR/run_summary.json, and in the registry's decision log where the
+  registry step came from the cache (which then wrote none)."""
+  from petseg.components.release import latest  # pylint: disable=g-import-not-at-top
+  if skipped.cached:
+    latest.log_nothing_new(storage.openable(serving_dir), latest.nothing_new_decision(
+        skipped.line, skipped.version, None, skipped.data_fingerprint,
+        skipped.config_fingerprint, pipeline_name, run_id))
+  with open(os.path.join(output_dir, RUN_SUMMARY_FILE), 'w') as f:
+    json.dump({'pipeline_run': run_id, 'nothing_new': True, 'reason': skipped.line,
+               'served_version': skipped.version}, f, indent=2)
+  console.say(f'Run {run_id}: {skipped.line}; trained nothing (--retrain trains all the '
+              f'same); log: {log_path}')
+
+
 def _local_data(dataset: config_lib.DatasetConfig, data_dir: str) -> None:
   """Refuses a data directory that is not there (TFDS makes its own), or an object store
   that cannot be read (its endpoint or credentials)."""
@@ -208,12 +225,20 @@ def _run(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> N
     for path in local_runner.tidy_interrupted(output_dir, args.pipeline_name, pipeline_root):
       console.say(f'Removed the partial output of an interrupted run: {path}')
     console.say(f'Running {config.training.model} on {args.data_dir} into {output_dir}')
-    pipeline = local_runner.build(
-        output_dir, args.data_dir, config, serving_dir=serving_dir, beam_args=beam_args,
-        enable_cache=not args.no_cache, pipeline_name=args.pipeline_name,
-        pipeline_root=pipeline_root)
-    run_id = local_runner.run(pipeline, output_dir)
-    _summarise_run(output_dir, args.pipeline_name, run_id, log_path)
+    build_args = dict(serving_dir=serving_dir, beam_args=beam_args,
+                      enable_cache=not args.no_cache, pipeline_name=args.pipeline_name,
+                      pipeline_root=pipeline_root, retrain=args.retrain)
+    if args.no_cache:  # every component runs: the whole pipeline, once
+      run_id, skipped = local_runner.run(local_runner.build(
+          output_dir, args.data_dir, config, **build_args), output_dir), None
+    else:
+      run_id, skipped = local_runner.run_unless_nothing_new(output_dir, args.data_dir, config,
+                                                            **build_args)
+    if skipped:
+      _summarise_nothing_new(output_dir, serving_dir, args.pipeline_name, run_id, skipped,
+                             log_path)
+    else:
+      _summarise_run(output_dir, args.pipeline_name, run_id, log_path)
 
 
 def _memory_gb(text: str) -> float:
@@ -446,6 +471,11 @@ def _parser() -> argparse.ArgumentParser:
                    'versions, TensorFlow Serving\'s layout (default OUTPUT_DIR/serving)')
   run.add_argument('--pipeline-root', help='artifacts go here (default '
                    'OUTPUT_DIR/pipeline_root); s3://, minio:// or gs:// for an object store')
+  run.add_argument('--retrain', action='store_true',
+                   help='go on even when the data and settings are those of the version '
+                   'being served (a run that has nothing new otherwise stops after '
+                   'LatestRelease); steps whose inputs are unchanged still come from the '
+                   'cache (--no-cache runs every step, and so trains)')
   _add_verbose_flag(run)
   run.set_defaults(handler=_run)
 

@@ -43,6 +43,10 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
   parser.add_argument('--param', action='append', default=[], metavar='NAME=VALUE',
                       help='a run parameter (model_name, epochs, learning_rate, '
                       'min_mean_iou); the others keep the package\'s defaults')
+  parser.add_argument('--retrain', action='store_true',
+                      help='train even when the data and settings are those of the version '
+                      'being served (the run parameter retrain=1; otherwise such a run '
+                      'stops after LatestRelease, training nothing)')
   parser.add_argument('--project', help='Vertex AI: the Google Cloud project')
   parser.add_argument('--location', default='us-central1',
                       help='Vertex AI: the region (default us-central1)')
@@ -87,6 +91,8 @@ def _submission(args: argparse.Namespace, package, default_name: str):
   declared = package.spec['root'].get('inputDefinitions', {}).get('parameters', {})
   parameters: Dict[str, Any] = {name: d['defaultValue'] for name, d in declared.items()
                                 if 'defaultValue' in d}
+  if args.retrain:
+    given['retrain'] = '1'
   parameters.update(package.parameters(given))
   root = args.pipeline_root or package.spec.get('defaultPipelineRoot')
   if not root:

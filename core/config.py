@@ -138,6 +138,13 @@ def runtime_parameters(section: str):
   return tuple(p for p in RUNTIME_PARAMETERS if p.section == section)
 
 
+def fold_parameters(section: str, settings: Mapping[str, Any],
+                    values: Mapping[str, Any]) -> Dict[str, Any]:
+  """A section's settings (JSON) with each of its runtime parameters' value (`values`, by
+  parameter name) in its field."""
+  return {**settings, **{p.field: values[p.name] for p in runtime_parameters(section)}}
+
+
 def labels_from_settings(overrides: Mapping[str, Any]) -> Optional[labels_lib.LabelSpec]:
   """Labels given in a config file: class-id masks or colour-coded masks; None if none."""
   palette = overrides.get('palette')

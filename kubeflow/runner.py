@@ -22,6 +22,7 @@ import yaml
 
 from petseg.components.evaluator import component as evaluator_component
 from petseg.components.ingest import example_gen
+from petseg.components.release import latest
 from petseg.components.trainer import component as trainer_component
 from petseg.core import config as config_lib
 from petseg.core import errors
@@ -275,10 +276,11 @@ def platform_spec(spec: Dict[str, Any], store: Optional[ObjectStore]) -> Dict[st
 
 def runtime_parameters(config: run_config.RunConfig) -> Dict[str, RuntimeParameter]:
   """A pipeline parameter for each runtime parameter (config.RUNTIME_PARAMETERS), its
-  default the config's value."""
+  default the config's value, and `retrain` (0: a run with nothing new trains nothing)."""
   values = config.parameter_values()
-  return {p.name: RuntimeParameter(name=p.name, ptype=p.ptype, default=values[p.name])
-          for p in config_lib.RUNTIME_PARAMETERS}
+  return {**{p.name: RuntimeParameter(name=p.name, ptype=p.ptype, default=values[p.name])
+             for p in config_lib.RUNTIME_PARAMETERS},
+          latest.RETRAIN: RuntimeParameter(name=latest.RETRAIN, ptype=int, default=0)}
 
 
 def gpu_image_of(image: str) -> str:
@@ -351,6 +353,7 @@ def compile_pipeline(output: str, image: str, pipeline_root: Optional[str], data
                              f'from the secret {store.secret}, which only a .yaml spec can '
                              'say (its Kubernetes platform spec); write a .yaml')
   parameters = runtime_parameters(config)
+  retrain = parameters.pop(latest.RETRAIN)
   pipeline = pipeline_lib.create_pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
@@ -360,7 +363,8 @@ def compile_pipeline(output: str, image: str, pipeline_root: Optional[str], data
       serving_dir=storage.openable(serving_dir),
       beam_pipeline_args=beam_args_lib.checked(beam_args),
       enable_cache=enable_cache,
-      runtime_parameters=parameters)
+      runtime_parameters=parameters, retrain=retrain)
+  parameters[latest.RETRAIN] = retrain
   job = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
       config=kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
           default_image=image, use_pipeline_spec_2_1=True),

@@ -196,7 +196,7 @@ def run_fn(fn_args: fn_args_utils.FnArgs) -> None:
     run_dir, serving_dir = os.path.join(scratch, 'run'), os.path.join(scratch, 'serving')
   tf.io.gfile.makedirs(run_dir)
   with tf.io.gfile.GFile(os.path.join(run_dir, training.CONFIG_FILE), 'w') as f:
-    f.write(json.dumps({**config.to_json(), 'labels': labels.to_json()}, indent=2))
+    f.write(json.dumps(training.recorded(fn_args.custom_config), indent=2))
   history_csv = os.path.join(run_dir, 'history.csv')
   keep_best = training.KeepBest('val_mean_iou', config.early_stopping_patience)
   callbacks = [keep_best, keras.callbacks.TensorBoard(run_dir),

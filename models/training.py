@@ -15,6 +15,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from petseg.core import config as config_lib
+from petseg.core import labels as labels_lib
 from petseg.core import errors
 from petseg.core import progress
 from petseg.core import records
@@ -141,6 +142,15 @@ class TrainingConfig:
     model = settings.get('model', cls.model)
     return cls.from_json({'image_size': registry.get(model).default_size, **settings,
                           'num_classes': num_classes})
+
+
+def recorded(custom_config: Mapping[str, Any]) -> Dict[str, Any]:
+  """What a run records of its training settings (CONFIG_FILE; the release record's
+  settings fingerprint): the TrainingConfig that the Trainer's custom_config holds (its
+  runtime parameters folded in), and the labels."""
+  settings = {k: v for k, v in custom_config.items() if k not in ('labels', RESUME_DIR_KEY)}
+  return {**TrainingConfig.from_json(settings).to_json(),
+          'labels': labels_lib.LabelSpec.from_json(custom_config['labels']).to_json()}
 
 
 def _labelled_probabilities(labels, logits):

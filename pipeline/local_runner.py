@@ -1,7 +1,7 @@
 """Runs the pipeline on this machine: LocalDagRunner, Beam DirectRunner, SQLite ML Metadata."""
 import datetime
 import os
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 from tfx.dsl.compiler import compiler
 from tfx.dsl.compiler import constants
@@ -34,11 +34,14 @@ def _absolute(path: str) -> str:
 def build(output_dir: str, data_dir: str, config: run_config.RunConfig,
           serving_dir: Optional[str] = None, beam_args: Sequence[str] = (),
           enable_cache: bool = True, pipeline_name: str = pipeline_lib.PIPELINE_NAME,
-          pipeline_root: Optional[str] = None) -> tfx_pipeline.Pipeline:
+          pipeline_root: Optional[str] = None, retrain: bool = False,
+          registry_check_only: bool = False) -> tfx_pipeline.Pipeline:
   """The pipeline with ML Metadata in `output_dir` (on this machine) and its artifacts
   under `pipeline_root` (default OUTPUT_DIR/pipeline_root); released models go to
   `serving_dir` (default OUTPUT_DIR/serving). Any of the data directory, the pipeline
-  root and the serving directory may be in an object store (core/storage.py)."""
+  root and the serving directory may be in an object store (core/storage.py). `retrain`:
+  train even when the data and settings are the served version's; `registry_check_only`:
+  ingest and LatestRelease only (see run_unless_nothing_new)."""
   # Before anything is created: the metadata connection config makes OUTPUT_DIR.
   beam_args = beam_args_lib.checked(beam_args)
   serving_dir = _absolute(storage.openable(serving_dir or default_serving_dir(output_dir)))
@@ -54,7 +57,9 @@ def build(output_dir: str, data_dir: str, config: run_config.RunConfig,
       beam_pipeline_args=beam_args,
       enable_cache=enable_cache,
       resume_dir=f'{root.rstrip("/")}/Trainer/.resume',
-      registry_state=release_registry.state(serving_dir))
+      registry_state=release_registry.state(serving_dir),
+      retrain=int(retrain), registry_check_only=registry_check_only,
+      skip_when_nothing_new=False)
 
 
 def default_pipeline_root(output_dir: str) -> str:
@@ -78,6 +83,21 @@ def run(pipeline: tfx_pipeline.Pipeline, output_dir: str) -> str:
     ingest_report.write(e.report, e.report_path)
     raise
   return run_id
+
+
+def run_unless_nothing_new(output_dir: str, data_dir: str, config: run_config.RunConfig,
+                           **build_args) -> Tuple[str, Optional[metadata.NothingNew]]:
+  """Runs ingestion and LatestRelease; when the run has nothing new (latest.py), stops there
+  and returns that run's id and why; otherwise runs the whole pipeline, whose first steps
+  then come from the cache, and returns its id and None. `build_args` go to build()."""
+  check = run(build(output_dir, data_dir, config, registry_check_only=True, **build_args),
+              output_dir)
+  store = metadata.connect(metadata_path(output_dir))
+  pipeline_name = build_args.get('pipeline_name', pipeline_lib.PIPELINE_NAME)
+  skipped = metadata.nothing_new(store, metadata.run_executions(store, pipeline_name, check))
+  if skipped:
+    return check, skipped
+  return run(build(output_dir, data_dir, config, **build_args), output_dir), None
 
 
 def tidy_interrupted(output_dir: str, pipeline_name: str,

@@ -9,7 +9,9 @@ from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.io import fileio
 
 from petseg.components.ingest import example_gen
+from petseg.components.release import latest
 from petseg.components.release import pusher as serving_pusher
+from petseg.components.release import registry as release_registry
 from petseg.components.release import release_record
 from petseg.components.release import run_summary
 
@@ -133,6 +135,34 @@ class RunResult:
   def to_json(self) -> Dict[str, Any]:
     """OUTPUT_DIR/run_summary.json: the release record, with the report and the push."""
     return {**self.summary.to_json(), 'report': self.report, 'pushed': self.pushed}
+
+
+@dataclasses.dataclass(frozen=True)
+class NothingNew:
+  """A run that stopped at the registry step: the line that says why (latest.Freshness),
+  the version served, and whether that step's result came from the cache (then it wrote no
+  decision of its own)."""
+  line: str
+  version: int
+  cached: bool
+  data_fingerprint: str
+  config_fingerprint: str
+
+
+def nothing_new(store: mlmd.MetadataStore,
+                executions: Dict[str, metadata_store_pb2.Execution]) -> Optional[NothingNew]:
+  """What a run that had nothing new to train on says; None for a run that went on."""
+  node = executions.get(release_registry.NODE_ID)
+  if node is None:
+    return None
+  freshness, = output_artifacts(store, node.id, 'freshness')
+  properties = freshness.custom_properties
+  if properties[latest.NOTHING_NEW].int_value != 1:
+    return None
+  return NothingNew(properties[latest.WHY].string_value,
+                    properties[release_registry.VERSION].int_value,
+                    node.last_known_state == metadata_store_pb2.Execution.CACHED,
+                    properties[latest.DATA].string_value, properties[latest.SETTINGS].string_value)
 
 
 def run_result(store: mlmd.MetadataStore,

@@ -3,7 +3,8 @@
 Runners: pipeline/local_runner.py (LocalDagRunner, Beam's DirectRunner) and
 kubeflow/runner.py (compiles for Kubeflow Pipelines v2 and Vertex AI).
 """
-from typing import Mapping, Optional, Sequence
+import contextlib
+from typing import Mapping, Optional, Sequence, Union
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import components as tfx_components
@@ -16,6 +17,7 @@ from tfx.proto import transform_pb2
 from petseg.components.evaluator import component as evaluator_lib
 from petseg.components.ingest import example_gen
 from petseg.components.ingest import sources
+from petseg.components.release import latest
 from petseg.components.release import pusher as serving_pusher
 from petseg.components.release import registry as release_registry
 from petseg.components.release import release_record
@@ -54,9 +56,13 @@ def create_pipeline(
     runtime_parameters: Optional[Mapping[str, data_types.RuntimeParameter]] = None,
     resume_dir: Optional[str] = None,
     registry_state: Optional[str] = None,
+    retrain: Union[int, data_types.RuntimeParameter] = 0,
+    registry_check_only: bool = False,
+    skip_when_nothing_new: bool = True,
 ) -> tfx_pipeline.Pipeline:
-  """Ingest -> validate (failing on anomalies) -> transform -> train -> evaluate against
-  the release gate and the released model -> record -> push, only when blessed.
+  """Ingest -> compare with the released version (stopping there when nothing is new) ->
+  validate (failing on anomalies) -> transform -> train -> evaluate against the release
+  gate and the released model -> record -> push, only when blessed.
 
   Args:
     pipeline_name: the name runs are recorded under (ML Metadata, Kubeflow).
@@ -74,6 +80,15 @@ def create_pipeline(
       (config.RUNTIME_PARAMETERS); the others take the config's values.
     resume_dir: where the Trainer keeps a checkpoint each epoch, so that a re-run after
       the process was killed resumes there; None: training starts over.
+    registry_state: the registry's state when the run was built (a local run), so that
+      the registry step is served from the cache only while it is unchanged.
+    retrain: 1 to train even when the data and settings are those of the served version
+      (a value, or a RuntimeParameter on Kubeflow).
+    registry_check_only: the pipeline up to LatestRelease only (ingest, then the check).
+    skip_when_nothing_new: every step after LatestRelease conditioned on its verdict (a
+      compiled spec: one run does it all). A local run checks first instead
+      (local_runner.run_unless_nothing_new), so that the verdict, a new artifact whenever
+      LatestRelease runs, is not among the later steps' inputs, which key their cache.
   """
   known = {p.name for p in config_lib.RUNTIME_PARAMETERS}
   unknown = set(runtime_parameters or {}) - known
@@ -85,84 +100,98 @@ def create_pipeline(
   # Ingest: list the dataset's items, decode and check them into train/eval/test examples
   # and an ingest report; too many rejections fail the run here.
   ingest = example_gen.IngestExampleGen(data_dir, dataset)
-  # Validate: describe the examples, compare them with the source's curated schema, and
-  # stop the run on any anomaly.
-  statistics_gen = tfx_components.StatisticsGen(
-      examples=ingest.outputs['examples']).with_id(STATISTICS_GEN)
-  schema_gen = curated_schema.CuratedSchema(
-      schema_name=source.schema, sha256=curated_schema.digest(source.schema))
-  example_validator = tfx_components.ExampleValidator(
-      statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
-  gate = validation_gate.ValidationGate(anomalies=example_validator.outputs['anomalies'])
+  # The registry: the newest released version, the Evaluator's baseline (none on a first
+  # release, when there is nothing to compare with), read from the registry itself rather
+  # than resolved from ML Metadata, so that every orchestrator can run it; and whether the
+  # data and settings differ from that version's. When they do not (and retrain is off),
+  # every step below is skipped: the run trains nothing.
+  training_settings = {**{k: v for k, v in config.training.to_json().items()
+                          if k not in {p.field for p in trainer_lib.PARAMETERS}},
+                       'labels': dataset.labels.to_json(),
+                       **({training.RESUME_DIR_KEY: resume_dir} if resume_dir else {})}
+  baseline = latest.LatestRelease(
+      examples=ingest.outputs['examples'], serving_dir=serving_dir,
+      training=training_settings, release=config.release,
+      parameters={**parameters, latest.RETRAIN: retrain}, pipeline_name=pipeline_name,
+      pipeline_run=PIPELINE_RUN_PLACEHOLDER, registry_state=registry_state or '').with_id(
+          release_registry.NODE_ID)
+  if registry_check_only:
+    return tfx_pipeline.Pipeline(
+        pipeline_name=pipeline_name, pipeline_root=pipeline_root,
+        components=[ingest, baseline], enable_cache=enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(beam_pipeline_args))
+  nothing_new = baseline.outputs['freshness'].future()[0].custom_property(latest.NOTHING_NEW)
+  with (conditional.Cond(nothing_new == 0) if skip_when_nothing_new
+        else contextlib.nullcontext()):
+    # Validate: describe the examples, compare them with the source's curated schema, and
+    # stop the run on any anomaly.
+    statistics_gen = tfx_components.StatisticsGen(
+        examples=ingest.outputs['examples']).with_id(STATISTICS_GEN)
+    schema_gen = curated_schema.CuratedSchema(
+        schema_name=source.schema, sha256=curated_schema.digest(source.schema))
+    example_validator = tfx_components.ExampleValidator(
+        statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
+    gate = validation_gate.ValidationGate(anomalies=example_validator.outputs['anomalies'])
 
-  # Transform: decode and resize images and masks to the model's size, in a graph that
-  # the exported model carries, so that serving transforms exactly as training did.
-  # Code is referenced by import path, not module_file, so that nothing is packaged at
-  # compile time and the Kubeflow image runs the installed package.
-  transform = tfx_components.Transform(
-      examples=ingest.outputs['examples'],
-      schema=schema_gen.outputs['schema'],
-      preprocessing_fn=PREPROCESSING_FN,
-      custom_config={'image_size': config.training.image_size,
-                     'num_classes': dataset.labels.num_classes},
-      # Statistics come from the training split only; StatisticsGen already described
-      # the data, so Transform's own statistics would only cost time.
-      splits_config=transform_pb2.SplitsConfig(analyze=['train'],
-                                           transform=['train', 'eval', 'test']),
-      disable_statistics=True).with_id(TRANSFORM)
-  transform.add_upstream_node(gate)
-  # Train: the chosen model, on the transformed train split, choosing its best epoch on
-  # the eval split; the SavedModel takes raw examples or encoded images.
-  trainer = trainer_lib.Trainer(
-      run_fn=RUN_FN,
-      examples=transform.outputs['transformed_examples'],
-      transform_graph=transform.outputs['transform_graph'],
-      train_args=trainer_pb2.TrainArgs(splits=['train']),
-      eval_args=trainer_pb2.EvalArgs(splits=['eval']),
-      custom_config={**{k: v for k, v in config.training.to_json().items()
-                        if k not in {p.field for p in trainer_lib.PARAMETERS}},
-                     'labels': dataset.labels.to_json(),
-                     **({training.RESUME_DIR_KEY: resume_dir} if resume_dir else {})},
-      parameters=parameters).with_id(trainer_lib.NODE_ID)
+    # Transform: decode and resize images and masks to the model's size, in a graph that
+    # the exported model carries, so that serving transforms exactly as training did.
+    # Code is referenced by import path, not module_file, so that nothing is packaged at
+    # compile time and the Kubeflow image runs the installed package.
+    transform = tfx_components.Transform(
+        examples=ingest.outputs['examples'],
+        schema=schema_gen.outputs['schema'],
+        preprocessing_fn=PREPROCESSING_FN,
+        custom_config={'image_size': config.training.image_size,
+                       'num_classes': dataset.labels.num_classes},
+        # Statistics come from the training split only; StatisticsGen already described
+        # the data, so Transform's own statistics would only cost time.
+        splits_config=transform_pb2.SplitsConfig(analyze=['train'],
+                                             transform=['train', 'eval', 'test']),
+        disable_statistics=True).with_id(TRANSFORM)
+    transform.add_upstream_node(gate)
+    # Train: the chosen model, on the transformed train split, choosing its best epoch on
+    # the eval split; the SavedModel takes raw examples or encoded images.
+    trainer = trainer_lib.Trainer(
+        run_fn=RUN_FN,
+        examples=transform.outputs['transformed_examples'],
+        transform_graph=transform.outputs['transform_graph'],
+        train_args=trainer_pb2.TrainArgs(splits=['train']),
+        eval_args=trainer_pb2.EvalArgs(splits=['eval']),
+        custom_config=training_settings,
+        parameters=parameters).with_id(trainer_lib.NODE_ID)
 
-  # Evaluate against the release gate and the baseline: the newest version released to
-  # the serving directory (none on a first release, when there is nothing to compare
-  # with), read from the registry itself rather than resolved from ML Metadata, so
-  # that every orchestrator can run it.
-  baseline = release_registry.LatestRelease(
-      serving_dir=serving_dir, registry_state=registry_state or '').with_id(
-      release_registry.NODE_ID)
-  # Raw test examples: the model's own signatures transform them, so evaluation sees
-  # exactly what serving will.
-  evaluator = evaluator_lib.Evaluator(
-      examples=ingest.outputs['examples'],
-      model=trainer.outputs['model'],
-      baseline_model=baseline.outputs['baseline'],
-      example_splits=['test'],
-      eval_config=evaluator_lib.eval_config(config.release, dataset.labels,
-                                            slice_features=source.slice_features),
-      release=config.release, parameters=parameters).with_id(evaluator_lib.NODE_ID)
-  # Record: the run summary and HTML report, as artifacts, whether or not it is blessed.
-  record = release_record.ReleaseRecord(
-      examples=ingest.outputs['examples'], model=trainer.outputs['model'],
-      model_run=trainer.outputs['model_run'], evaluation=evaluator.outputs['evaluation'],
-      blessing=evaluator.outputs['blessing'], baseline=baseline.outputs['baseline'],
-      pipeline_name=pipeline_name, pipeline_run=PIPELINE_RUN_PLACEHOLDER,
-      serving_dir=serving_dir).with_id(release_record.NODE_ID)
-  # Push: copy the model into the serving directory as its next version, only when blessed.
-  blessed = evaluator.outputs['blessing'].future()[0].custom_property(
-      evaluator_lib.BLESSED_KEY)
-  with conditional.Cond(blessed == 1):
-    pusher = serving_pusher.ServingPusher(
-        model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
-        summary=record.outputs['summary'], base_directory=serving_dir).with_id(
-            serving_pusher.NODE_ID)
+    # Raw test examples: the model's own signatures transform them, so evaluation sees
+    # exactly what serving will.
+    evaluator = evaluator_lib.Evaluator(
+        examples=ingest.outputs['examples'],
+        model=trainer.outputs['model'],
+        baseline_model=baseline.outputs['baseline'],
+        example_splits=['test'],
+        eval_config=evaluator_lib.eval_config(config.release, dataset.labels,
+                                              slice_features=source.slice_features),
+        release=config.release, parameters=parameters).with_id(evaluator_lib.NODE_ID)
+    # Record: the run summary and HTML report, as artifacts, whether or not it is blessed.
+    record = release_record.ReleaseRecord(
+        examples=ingest.outputs['examples'], model=trainer.outputs['model'],
+        model_run=trainer.outputs['model_run'], evaluation=evaluator.outputs['evaluation'],
+        blessing=evaluator.outputs['blessing'], baseline=baseline.outputs['baseline'],
+        pipeline_name=pipeline_name, pipeline_run=PIPELINE_RUN_PLACEHOLDER,
+        serving_dir=serving_dir).with_id(release_record.NODE_ID)
+    # Push: copy the model into the serving directory as its next version, only when blessed.
+    blessed = evaluator.outputs['blessing'].future()[0].custom_property(
+        evaluator_lib.BLESSED_KEY)
+    with conditional.Cond(blessed == 1):
+      pusher = serving_pusher.ServingPusher(
+          model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],
+          summary=record.outputs['summary'], base_directory=serving_dir).with_id(
+              serving_pusher.NODE_ID)
 
   return tfx_pipeline.Pipeline(
       pipeline_name=pipeline_name,
       pipeline_root=pipeline_root,
-      components=[ingest, statistics_gen, schema_gen, example_validator, gate, transform,
-                  trainer, baseline, evaluator, record, pusher],
+      components=[ingest, baseline, statistics_gen, schema_gen, example_validator, gate,
+                  transform, trainer, evaluator, record, pusher],
       enable_cache=enable_cache,
       metadata_connection_config=metadata_connection_config,
       beam_pipeline_args=list(beam_pipeline_args),

@@ -39,7 +39,9 @@ built as each flavour's driver builds it:
 
 Both: run parameters type-checked against the spec and unknown ones refused; tasks in
 dependency order; trigger conditions evaluated with a real CEL implementation
-(cel-python) against the task's inputs; a task skipped by its condition produces nothing;
+(cel-python) against the task's inputs; a task skipped by its condition produces nothing,
+and a task that depends on a skipped one is skipped too (Argo's depends on `.Succeeded`;
+Vertex AI is taken to do the same);
 the executor output parsed strictly (an unknown field fails the task, as protojson does);
 a cached task (cachingOptions.enableCache and the same fingerprint of image, command,
 arguments, inputs and outputs' types as an earlier execution) reuses that execution's
@@ -316,6 +318,10 @@ class Backend:
       raise TaskFailed(f'task {name}: only container executors can run here: '
                        f'{sorted(executor)}')
     container = executor['container']
+    # Argo runs a task only when every task it depends on succeeded (the compiler's
+    # enhanced depends, argocompiler/dag.go depends()): below a skipped task, it is skipped.
+    if any(runs[upstream].state == 'skipped' for upstream in task.get('dependentTasks', [])):
+      return TaskRun('skipped', {})
     inputs = task.get('inputs', {})
     parameter_values = {key: self._parameter(value, values, run_id, name)
                         for key, value in inputs.get('parameters', {}).items()}

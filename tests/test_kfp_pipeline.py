@@ -15,7 +15,9 @@ of its own), from its working directory, in a pod directory of its own.
    the old one cannot reach the store (SeaweedFS replaced MinIO); compiled again for the
    new one and submitted without a root (the profile's launcher root is taken), caching
    forced on, min_mean_iou 0.99: the registry is read again (the baseline is version 2,
-   released since run 1), not blessed, nothing pushed.
+   released since run 1), not blessed, nothing pushed;
+4. the same with 3 epochs, the settings of version 2 on the same data: nothing new, every
+   step after LatestRelease skipped, and said in the decision log.
 """
 import json
 import os
@@ -104,10 +106,14 @@ def runs(tmp_path_factory, sample_dir, s3, image):
     oss.run(old_spec, platform=old_platform)
   oss_spec, platform = _oss_package(tmp_path, '2.17')
   third = oss.run(oss_spec, parameters={'min_mean_iou': 0.99}, platform=platform)
+  third_versions = _versions(oss)
+  # The data and settings of version 2 (Vertex AI's run): nothing new to train on.
+  fourth = oss.run(oss_spec, parameters={'epochs': 3}, platform=platform)
   return {'oss': oss, 'vertex': vertex, 'oss_spec': oss_spec, 'platform': platform,
           'old_spec': old_spec, 'stale': str(stale.value),
           'first': (first, first_versions), 'second': (second, second_versions),
-          'third': (third, _versions(oss)), 'tmp_path': tmp_path}
+          'third': (third, third_versions), 'fourth': (fourth, _versions(oss)),
+          'tmp_path': tmp_path}
 
 
 def test_every_step_runs_from_the_images_working_directory_with_its_install(runs, image):
@@ -221,7 +227,9 @@ def test_forced_caching_does_not_serve_a_stale_baseline(runs):
   assert third['LatestRelease'].state == 'ran' and 'Baseline: version 2' in third[
       'LatestRelease'].log
   assert third['ExampleGen'].state == 'ran'  # no pre-cache check: it ingests again
-  assert third['CuratedSchema'].state == 'cached'  # caching itself is on
+  # Caching is on, but LatestRelease (never cached) hands every later step a new input,
+  # its verdict on whether anything is new: on this backend no step comes from the cache.
+  assert {task.state for task in third.values()} == {'ran', 'skipped'}
   summary = _summary(runs['oss'], third)
   assert summary['baseline']['version'] == 2
   assert summary['pipeline_run'] == f'run-3-0000-kfp-{kfp_harness.NEWEST}'
@@ -235,11 +243,12 @@ def test_an_unreachable_bound_set_at_submission_pushes_nothing(runs):
   assert summary['reasons'] == [
       f'mean_iou {summary["test"]["mean_iou"]:.3f} is below the lower bound 0.990 by '
       f'{0.99 - summary["test"]["mean_iou"]:.3f}']
-  # The registry's decision log, in the object store: both releases and this refusal.
+  # The registry's decision log, in the object store: both releases, this refusal, and
+  # the fourth run's nothing new.
   log = sorted(k for k in runs['oss'].keys(SERVING) if k.startswith('.log/'))
   decisions = [json.loads(runs['oss'].read(f'{SERVING}/{k}')) for k in log]
   assert [(d['action'], d['version']) for d in decisions] == [
-      ('released', 1), ('released', 2), ('refused', None)]
+      ('released', 1), ('released', 2), ('refused', None), ('nothing new', 2)]
   assert decisions[2]['reasons'] == summary['reasons']
   assert decisions[2]['pipeline_run'] == summary['pipeline_run']
   assert 'index.html' in runs['oss'].keys(SERVING)
@@ -252,3 +261,21 @@ def test_the_backend_refuses_unknown_or_mistyped_run_parameters(runs):
     with pytest.raises(ValueError, match=said):
       runs['oss'].run(runs['oss_spec'], parameters=parameters,
                       platform=runs['platform'])
+
+
+def test_a_run_with_nothing_new_trains_nothing_and_says_why(runs):
+  fourth, versions = runs['fourth']
+  assert versions == ['1', '2']
+  ran = sorted(name for name, task in fourth.items() if task.state == 'ran')
+  assert ran == ['ExampleGen', 'LatestRelease']  # ingestion runs every time on this backend
+  assert {task.state for name, task in fourth.items() if name not in ran} == {'skipped'}
+  second_summary = _summary(runs['vertex'], runs['second'][0])
+  line = (f'Nothing new since version 2: data {second_summary["data_fingerprint"][:12]}, '
+          f'settings {second_summary["config_fingerprint"][:12]}')
+  assert line in fourth['LatestRelease'].log
+  freshness = fourth['LatestRelease'].outputs['freshness']['metadata']
+  assert freshness['nothing_new'] == 1 and freshness['released_version'] == 2
+  # The third run (another gate) was not nothing new: it went on to be refused.
+  third, _ = runs['third']
+  assert runs['third'][0]['Trainer'].state == 'ran'
+  assert 'new since version 2: settings' in third['LatestRelease'].log

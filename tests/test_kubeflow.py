@@ -30,6 +30,9 @@ from tests import kfp_harness
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = 'registry.example/petseg:test'
 PIPELINE_ROOT = 'gs://petseg-test/root'  # only written to the spec: compiling is offline
+# Every step after the registry step runs only when the run has something new.
+NOTHING_NEW_IS_FALSE = ("(inputs.artifacts['_LatestRelease.freshness'].artifacts[0]"
+                        ".metadata['nothing_new'] == 0.0)")
 FLAGS = ['--epochs', '7', '--learning-rate', '0.003', '--model', 'unet_mobilenetv2',
          '--min-mean-iou', '0.55', '--image-size', '64']
 
@@ -73,23 +76,33 @@ def test_spec_has_every_local_component_with_the_same_wiring(compiled, sample_di
   tasks = spec.root.dag.tasks
   assert set(tasks) == {c.id for c in local.components}
   for component in local.components:
+    task = tasks[component.id]
     wired = {key: (a.task_output_artifact.producer_task,
                    a.task_output_artifact.output_artifact_key)
-             for key, a in tasks[component.id].inputs.artifacts.items()}
-    assert wired == {key: (channel.producer_component_id, channel.output_key)
-                     for key, channel in component.inputs.items()}, component.id
+             for key, a in task.inputs.artifacts.items()}
+    # Besides its own inputs, a task has the artifacts its trigger condition reads, as TFX
+    # compiles a condition: the registry step's freshness, and the Pusher's blessing.
+    read = set(conformance.condition_inputs(task.trigger_policy.condition))
+    assert wired == {**{key: (channel.producer_component_id, channel.output_key)
+                        for key, channel in component.inputs.items()},
+                     **{key: wired[key] for key in read if key.startswith('_')}}, component.id
+    assert all(key in wired for key in read), component.id
+    if component.id not in ('ExampleGen', 'LatestRelease'):  # all the rest: nothing new?
+      assert "_LatestRelease.freshness'].artifacts[0].metadata['nothing_new'] == 0.0" in (
+          task.trigger_policy.condition), component.id
     upstream = set(tasks[component.id].dependent_tasks)
-    assert upstream == {node.id for node in component.upstream_nodes}, component.id
+    assert upstream == {node.id for node in component.upstream_nodes} | {
+        key[1:].split('.')[0] for key in read if key.startswith('_')}, component.id
 
 
 def test_push_is_conditional_on_the_blessing_it_reads_as_an_input(compiled):
   _, spec = compiled
   condition = spec.root.dag.tasks['Pusher'].trigger_policy.condition
-  assert condition == ("(inputs.artifacts['model_blessing'].artifacts[0]"
-                       ".metadata['blessed'] == 1.0)")
+  assert condition == (NOTHING_NEW_IS_FALSE + " && (inputs.artifacts['model_blessing']"
+                       ".artifacts[0].metadata['blessed'] == 1.0)")
   assert spec.root.dag.tasks['Pusher'].inputs.artifacts[
       'model_blessing'].task_output_artifact.producer_task == 'Evaluator'
-  assert not spec.root.dag.tasks['Trainer'].trigger_policy.condition
+  assert spec.root.dag.tasks['Trainer'].trigger_policy.condition == NOTHING_NEW_IS_FALSE
   destination = json.loads(spec.root.dag.tasks['Pusher'].inputs.parameters[
       'push_destination'].runtime_value.constant.string_value)
   assert destination['filesystem']['base_directory'] == f'{PIPELINE_ROOT}/serving'
@@ -121,7 +134,7 @@ def test_runtime_parameters_default_to_the_flags_and_reach_their_steps(compiled)
   defaults = {name: json_format.MessageToDict(p.default_value) for name, p in
               parameters.items()}
   assert defaults == {'model_name': 'unet_mobilenetv2', 'epochs': 7, 'learning_rate': 0.003,
-                      'min_mean_iou': 0.55}
+                      'min_mean_iou': 0.55, 'retrain': 0}
   assert all(p.is_optional for p in parameters.values())
   assert job['runtimeConfig']['parameterValues']['epochs'] == 7
   trainer = spec.root.dag.tasks['Trainer'].inputs.parameters
@@ -176,8 +189,9 @@ def test_the_registry_step_is_never_cached_nor_is_ingestion_on_open_source_kfp(
 def _tfx_spec(sample_dir, tmp_path):
   """The spec as TFX 1.16 compiles the pipeline, before petseg adapts it."""
   dataset = sources.dataset_config('oxford_pets', str(sample_dir))
-  pipeline = local_runner.build(str(tmp_path), str(sample_dir),
-                                run_config.RunConfig(dataset, training.TrainingConfig()))
+  pipeline = pipeline_lib.create_pipeline(
+      'petseg', str(tmp_path / 'root'), str(sample_dir),
+      run_config.RunConfig(dataset, training.TrainingConfig()), str(tmp_path / 'serving'))
   return tfx.orchestration.experimental.KubeflowV2DagRunner(
       config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
           default_image=IMAGE, use_pipeline_spec_2_1=True),
@@ -194,19 +208,22 @@ def test_tfx_compiles_the_push_condition_on_an_input_the_task_lacks(sample_dir, 
       "task Pusher: its trigger condition reads inputs it does not have: "
       "['_Evaluator.blessing']"]
   blessing = {'artifacts': [{'metadata': {'blessed': 1.0}}]}
+  fresh = {'artifacts': [{'metadata': {'nothing_new': 0.0}}]}
   backend = kfp_harness.Backend('kfp', str(tmp_path), s3=None, s3_env={})
   with pytest.raises(kfp_harness.TaskFailed, match='Pusher: its trigger condition'):
     backend._condition('Pusher', pusher['triggerPolicy']['condition'],  # pylint: disable=protected-access
                        {'inputs': {'parameterValues': {}, 'artifacts': {
-                           'model_blessing': blessing}}})
+                           'model_blessing': blessing, '_LatestRelease.freshness': fresh}}})
   adapted = runner.adapt(spec, 'kfp')
   assert conformance.problems(adapted, 'kfp') == []
   condition = adapted['root']['dag']['tasks']['Pusher']['triggerPolicy']['condition']
   for blessed in (1.0, 0.0):
-    assert backend._condition('Pusher', condition, {'inputs': {  # pylint: disable=protected-access
-        'parameterValues': {}, 'artifacts': {
-            'model_blessing': {'artifacts': [{'metadata': {'blessed': blessed}}]}}}}) == (
-                blessed == 1.0)
+    for nothing_new in (0.0, 1.0):
+      assert backend._condition('Pusher', condition, {'inputs': {  # pylint: disable=protected-access
+          'parameterValues': {}, 'artifacts': {
+              'model_blessing': {'artifacts': [{'metadata': {'blessed': blessed}}]},
+              '_LatestRelease.freshness': {'artifacts': [{'metadata': {
+                  'nothing_new': nothing_new}}]}}}}) == (blessed == 1.0 and not nothing_new)
 
 
 def _with_executor(spec, task_name, executor):

@@ -52,7 +52,8 @@ def _run(root, continued, *flags):
 def runs(trained, tmp_path_factory):
   """The first run, then: unchanged twice; weaker (2 epochs); the same weaker model with
   the gate relaxed (pushed as version 2); a release manager's rollback to version 1; an
-  unreachable threshold; a restore of version 2."""
+  unreachable threshold; a restore of version 2; version 2's data and settings again
+  (nothing new), and the same with --retrain."""
   root, _ = trained
   continued = continuation(root, tmp_path_factory.mktemp('continued'))
   out = continued[0]
@@ -68,10 +69,16 @@ def runs(trained, tmp_path_factory):
   rolled_back = _versions(serving), release_registry.retired_versions(str(serving))
   unreachable = (*_run(root, continued, '--min-mean-iou', '0.99'), _versions(serving))
   assert cli.main(['restore', '2', '--serving-dir', str(serving)]) == 0
+  restored = _versions(serving)
+  # Version 2's data and settings again: nothing new; then the same, told to retrain.
+  relaxed_flags = ('--epochs', '2', '--min-mean-iou', '0', '--max-mean-iou-drop', '1',
+                   '--max-slice-drop', '1')
+  nothing_new = (*_run(root, continued, *relaxed_flags), _versions(serving))
+  retrained = (*_run(root, continued, *relaxed_flags, '--retrain'), _versions(serving))
   return {'root': root, 'out': out, 'first': first, 'rerun': rerun, 'rerun_again': rerun_again,
           'weaker': weaker, 'relaxed': relaxed, 'rolled_back': rolled_back,
-          'unreachable': unreachable, 'restored': _versions(serving),
-          'log': release_log.read(str(serving))}
+          'unreachable': unreachable, 'restored': restored, 'nothing_new': nothing_new,
+          'retrained': retrained, 'log': release_log.read(str(serving))}
 
 
 def test_first_run_is_blessed_and_pushed_as_version_1_with_its_record(runs):
@@ -187,7 +194,9 @@ def test_a_rollback_makes_version_1_the_next_runs_baseline_and_the_log_keeps_it_
   assert [(d.action, d.version, d.pipeline_run) for d in runs['log']] == [
       ('released', 1, run_ids[0]), ('already released', 1, run_ids[1]),
       ('refused', None, run_ids[2]), ('released', 2, run_ids[3]),
-      ('rollback', 1, None), ('refused', None, run_ids[4]), ('restore', 2, None)]
+      ('rollback', 1, None), ('refused', None, run_ids[4]), ('restore', 2, None),
+      ('nothing new', 2, runs['nothing_new'][0]['pipeline_run']),
+      ('already released', 2, runs['retrained'][0]['pipeline_run'])]
   weaker = runs['log'][2]
   assert weaker.reasons == runs['weaker'][0]['reasons'] and weaker.baseline == 1
   assert weaker.data_fingerprint == runs['weaker'][0]['data_fingerprint']
@@ -198,6 +207,26 @@ def test_a_rollback_makes_version_1_the_next_runs_baseline_and_the_log_keeps_it_
   with open(serving / 'index.html') as f:
     page = f.read()
   assert page.count('<tr class="refused">') == 2 and 'version 2 is weaker' in page
+
+
+def test_a_run_on_the_served_versions_data_and_settings_trains_nothing_unless_told(runs):
+  summary, executions, versions = runs['nothing_new']
+  served = release_registry.read_record(str(runs['out'] / 'serving' / '2'))
+  assert summary == {
+      'pipeline_run': summary['pipeline_run'], 'nothing_new': True, 'served_version': 2,
+      'reason': f'nothing new since version 2: data {served["data_fingerprint"][:12]}, '
+                f'settings {served["config_fingerprint"][:12]}'}
+  assert set(executions) == {'ExampleGen', 'LatestRelease'}  # the rest skipped
+  assert executions['LatestRelease'].last_known_state == COMPLETE
+  assert versions == ['1', '2']
+  decision = runs['log'][-2]
+  assert decision.reasons == [summary['reason']] and decision.model == served['model']
+  assert decision.config_fingerprint == served['config_fingerprint']
+  # Told to retrain, the run goes on: the same model (from the cache) is version 2 already.
+  retrained, executions, versions = runs['retrained']
+  assert executions['Evaluator'].last_known_state == COMPLETE
+  assert retrained['baseline']['version'] == 2 and versions == ['1', '2']
+  assert retrained['config_fingerprint'] == served['config_fingerprint']
 
 
 def test_report_is_an_artifact_of_the_run_in_one_file(runs):

@@ -40,10 +40,14 @@ def test_schedule_dry_run_prints_the_recurring_run_request(package, capsys):
   assert request['max_concurrency'] == '1' and request['no_catchup'] is True
   assert request['mode'] == 'ENABLE' and request['display_name'] == 'petseg'
   assert request['runtime_config'] == {'pipeline_root': ROOT, 'parameters': {
-      'epochs': 7, 'learning_rate': 0.0005, 'min_mean_iou': 0.4, 'model_name': 'unet_xception'}}
+      'epochs': 7, 'learning_rate': 0.0005, 'min_mean_iou': 0.4, 'model_name': 'unet_xception',
+      'retrain': 0}}
   assert request['pipeline_version_reference']['pipeline_version_id'].startswith(
       '<id of version petseg-')
   assert 'then POST /apis/v2beta1/recurringruns' in err
+  status, out, err = _petseg(capsys, 'submit', '--dry-run', '--package', package, '--retrain')
+  assert status == 0, err
+  assert json.loads(out)['runtime_config']['parameters']['retrain'] == 1  # trains all the same
 
 
 def test_the_help_states_what_a_schedule_promises(capsys):
@@ -64,7 +68,7 @@ def test_submit_and_schedule_against_the_api(package, capsys):
     assert out.strip() == f'Run {run["run_id"]} (first): {host}/#/runs/details/{run["run_id"]}'
     assert run['runtime_config'] == {'pipeline_root': ROOT, 'parameters': {
         'epochs': 40, 'learning_rate': 0.001, 'min_mean_iou': 0.4,
-        'model_name': 'unet_xception'}}
+        'model_name': 'unet_xception', 'retrain': 0}}
     experiment, = api.experiments.values()
     assert experiment['display_name'] == 'petseg' and experiment['namespace'] == NAMESPACE
     assert run['experiment_id'] == experiment['experiment_id']

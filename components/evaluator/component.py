@@ -157,9 +157,9 @@ def fold_release_parameters(exec_properties: Mapping[str, Any]
   hold: the ReleaseConfig with each runtime parameter in its field, its bounds set in the
   EvalConfig."""
   properties = dict(exec_properties)
-  release = config_lib.ReleaseConfig.from_json({
-      **json.loads(properties.pop(RELEASE_KEY)),
-      **{p.field: properties.pop(p.name) for p in PARAMETERS}})
+  release = config_lib.ReleaseConfig.from_json(config_lib.fold_parameters(
+      'release', json.loads(properties.pop(RELEASE_KEY)),
+      {p.name: properties.pop(p.name) for p in PARAMETERS}))
   config = proto_utils.json_to_proto(properties[standard_component_specs.EVAL_CONFIG_KEY],
                                      tfma.EvalConfig())
   set_bounds(config, release)

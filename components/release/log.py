@@ -2,7 +2,8 @@
 directory beside the versions it is about.
 
 Every run that reaches the gate adds one (released, already released, refused, or blessed
-but not pushed), and so does every rollback and restore. A record is a file of its own,
+but not pushed), and so does a run that stopped at the registry step with nothing new to
+train on, every rollback and every restore. A record is a file of its own,
 LOG_DIR/<UTC time>-<random>.json, written whole (components/release_registry.write_whole):
 writers never rewrite each other's records, on a local disk or an object store, and the
 names sort in the order the decisions were taken.
@@ -27,7 +28,8 @@ REFUSED = 'refused'  # not blessed: `reasons`
 NOT_PUSHED = 'not pushed'  # blessed, but the push failed: `reasons`
 ROLLBACK = 'rollback'  # `versions` retired; `version` is served
 RESTORE = 'restore'  # `versions` restored; `version` is served
-ACTIONS = (RELEASED, ALREADY_RELEASED, REFUSED, NOT_PUSHED, ROLLBACK, RESTORE)
+NOTHING_NEW = 'nothing new'  # the run's data and settings are `version`'s: it trained nothing
+ACTIONS = (RELEASED, ALREADY_RELEASED, REFUSED, NOT_PUSHED, ROLLBACK, RESTORE, NOTHING_NEW)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +60,8 @@ class Decision:
             ALREADY_RELEASED: f'already released as version {self.version}',
             REFUSED: 'refused', NOT_PUSHED: 'blessed, not pushed',
             ROLLBACK: f'rollback to version {self.version} (retired {versions})',
-            RESTORE: f'restored {versions} (version {self.version} served)'}[self.action]
+            RESTORE: f'restored {versions} (version {self.version} served)',
+            NOTHING_NEW: f'nothing new since version {self.version}'}[self.action]
 
   def to_json(self) -> Dict[str, Any]:
     return records.fields_to_json(self)

@@ -1,5 +1,6 @@
 """The serving directory as the release registry: numbered versions (TensorFlow Serving's
-layout), each with its release record beside the model, and the step that finds the newest.
+layout), each with its release record beside the model (the step that finds the newest is
+components/release/latest.py).
 
 Every pushed version holds `assets.extra/release.json`: what was released, on which data,
 with which settings, measured how, and compared against what. The baseline that the
@@ -22,15 +23,10 @@ import socket
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
-from absl import logging
 from google.protobuf import message
 from tensorflow.core.protobuf import saved_model_pb2
-from tfx.dsl.component.experimental import annotations
-from tfx.dsl.component.experimental import decorators
 from tfx.dsl.io import fileio
-from tfx.types import standard_artifacts
 from tfx.utils import io_utils
-from tfx.utils import path_utils
 
 from petseg.core import errors
 from petseg.core import s3_lock
@@ -234,36 +230,3 @@ def write_record(version_dir: str, record: Dict[str, Any], model_card_page: str)
     f.write(json.dumps(record, indent=2, sort_keys=True))
   with fileio.open(os.path.join(version_dir, MODEL_CARD_FILE), 'w') as f:
     f.write(model_card_page)
-
-
-@decorators.component
-def LatestRelease(serving_dir: annotations.Parameter[str],
-                  baseline: annotations.OutputArtifact[standard_artifacts.Model],
-                  registry_state: annotations.Parameter[str] = '') -> None:
-  """Hands the newest released version in `serving_dir` to the Evaluator as its baseline.
-
-  `registry_state` is not read: it is the registry's state() when the run was built, so
-  that TFX's cache serves this step only while the registry holds the same release; a
-  runner must not cache a LatestRelease without one (pipeline.NEVER_CACHED).
-
-  The version is copied into `baseline` (as a Trainer's model is laid out), so that the
-  evaluation reads exactly the model it records; `released_version` says which one, 0
-  when nothing has been released yet (the Evaluator then has no baseline).
-  """
-  ignored = ignored_entries(serving_dir)
-  if ignored:
-    logging.warning('Not versions, ignored in %s: %s', serving_dir, ', '.join(ignored))
-  version = newest_release(serving_dir)
-  if version is None:
-    logging.info('No released version in %s: this is a first release', serving_dir)
-    baseline.set_int_custom_property(VERSION, 0)
-    baseline.set_string_custom_property(PATH, '')
-    return
-  path = os.path.join(serving_dir, str(version))
-  # A damaged newest version stops the run: skipping it would compare with an older
-  # release than the one being served.
-  check_version(path)
-  logging.info('Baseline: version %d, %s', version, path)
-  io_utils.copy_dir(path, path_utils.serving_model_dir(baseline.uri))
-  baseline.set_int_custom_property(VERSION, version)
-  baseline.set_string_custom_property(PATH, path)

@@ -21,6 +21,7 @@ from tfx.types.component_spec import ExecutionParameter
 
 from petseg.components.evaluator import component as evaluator
 from petseg.components.ingest import ingest_report
+from petseg.components.release import latest
 from petseg.components.release import log as release_log
 from petseg.components.release import manager as release_manager
 from petseg.components.release import registry as release_registry
@@ -48,7 +49,7 @@ class HtmlReport(value_artifact.ValueArtifact):
 
 
 # The artifact types of ours that cross the Kubeflow boundary (see kubeflow/entrypoint.py).
-CUSTOM_TYPES = (RunSummaryArtifact, HtmlReport)
+CUSTOM_TYPES = (RunSummaryArtifact, HtmlReport, latest.FreshnessArtifact)
 
 
 class ReleaseRecordSpec(ComponentSpec):

@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 import posixpath
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
@@ -201,8 +201,13 @@ def data_fingerprint(examples_uri: str, splits: Sequence[str]) -> str:
   return digest.hexdigest()
 
 
-def _json_fingerprint(value: Any) -> str:
-  return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+def settings_fingerprint(training: Mapping[str, Any], release: Mapping[str, Any]) -> str:
+  """sha256 of what a run was told to do: its training settings as recorded, the labels
+  among them (models/training.recorded), and its release gate as configured (ReleaseConfig
+  JSON, its runtime parameters folded in). The registry step computes it before training
+  (components/release/latest.py), the release record after."""
+  return hashlib.sha256(json.dumps({'training': dict(training), 'release': dict(release)},
+                                   sort_keys=True).encode()).hexdigest()
 
 
 def gate(evaluation_uri: str, compared: bool) -> Gate:
@@ -244,8 +249,9 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       labels=labels,
       data={split: SplitCounts(s.ingested, s.rejected) for split, s in ingest.splits.items()},
       data_fingerprint=data_fingerprint(examples_uri, list(ingest.splits)),
-      config_fingerprint=_json_fingerprint({'training': config, 'labels': labels,
-                                            'gate': records.encode(applied_gate)}),
+      config_fingerprint=settings_fingerprint(
+          {**config, 'labels': labels},
+          evaluation_results.release_config(evaluation_uri).to_json()),
       ingest_report=storage.durable(ingest_report.path(examples_uri)),
       test_examples=storage.durable(input_pipeline.split_pattern(examples_uri, 'test')),
       test=scores(candidate[evaluation_results.OVERALL], class_names),

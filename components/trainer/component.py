@@ -43,9 +43,9 @@ class TrainerExecutor(trainer_executor.GenericExecutor):
 def fold_training_parameters(exec_properties: Mapping[str, Any]) -> Dict[str, Any]:
   """The Trainer's properties with the runtime parameters moved into its custom_config."""
   properties = dict(exec_properties)
-  config = json_utils.loads(properties[standard_component_specs.CUSTOM_CONFIG_KEY])
-  for parameter in PARAMETERS:
-    config[parameter.field] = properties.pop(parameter.name)
+  config = config_lib.fold_parameters(
+      'training', json_utils.loads(properties[standard_component_specs.CUSTOM_CONFIG_KEY]),
+      {p.name: properties.pop(p.name) for p in PARAMETERS})
   properties[standard_component_specs.CUSTOM_CONFIG_KEY] = json_utils.dumps(config)
   return properties
 
