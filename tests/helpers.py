@@ -67,7 +67,9 @@ def continuation(trained_root: pathlib.Path,
 def trained_output(store, node: str, key: str) -> str:
   """The URI of the trained run's (conftest.py) output `key` of step `node`."""
   from petseg.pipeline import metadata  # pylint: disable=g-import-not-at-top
-  execution, = metadata.executions(store, 'petseg', node)
+  # The newest: ExampleGen and LatestRelease also ran in the check before the run
+  # (local_runner.run_unless_nothing_new), whose outputs the run then took from the cache.
+  execution = metadata.executions(store, 'petseg', node)[-1]
   return metadata.output_artifacts(store, execution.id, key)[0].uri
 
 

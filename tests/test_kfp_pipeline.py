@@ -278,4 +278,4 @@ def test_a_run_with_nothing_new_trains_nothing_and_says_why(runs):
   # The third run (another gate) was not nothing new: it went on to be refused.
   third, _ = runs['third']
   assert runs['third'][0]['Trainer'].state == 'ran'
-  assert 'new since version 2: settings' in third['LatestRelease'].log
+  assert 'New since version 2: settings' in third['LatestRelease'].log
