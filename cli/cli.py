@@ -228,12 +228,8 @@ def _run(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> N
     build_args = dict(serving_dir=serving_dir, beam_args=beam_args,
                       enable_cache=not args.no_cache, pipeline_name=args.pipeline_name,
                       pipeline_root=pipeline_root, retrain=args.retrain)
-    if args.no_cache:  # every component runs: the whole pipeline, once
-      run_id, skipped = local_runner.run(local_runner.build(
-          output_dir, args.data_dir, config, **build_args), output_dir), None
-    else:
-      run_id, skipped = local_runner.run_unless_nothing_new(output_dir, args.data_dir, config,
-                                                            **build_args)
+    run_id, skipped = local_runner.run_unless_nothing_new(output_dir, args.data_dir, config,
+                                                          **build_args)
     if skipped:
       _summarise_nothing_new(output_dir, serving_dir, args.pipeline_name, run_id, skipped,
                              log_path)

@@ -89,7 +89,11 @@ def run_unless_nothing_new(output_dir: str, data_dir: str, config: run_config.Ru
                            **build_args) -> Tuple[str, Optional[metadata.NothingNew]]:
   """Runs ingestion and LatestRelease; when the run has nothing new (latest.py), stops there
   and returns that run's id and why; otherwise runs the whole pipeline, whose first steps
-  then come from the cache, and returns its id and None. `build_args` go to build()."""
+  then come from the cache, and returns its id and None. `build_args` go to build(). With
+  the cache off (every step runs, and so trains), the whole pipeline runs at once: the
+  check would ingest a second time."""
+  if not build_args.get('enable_cache', True):
+    return run(build(output_dir, data_dir, config, **build_args), output_dir), None
   check = run(build(output_dir, data_dir, config, registry_check_only=True, **build_args),
               output_dir)
   store = metadata.connect(metadata_path(output_dir))
