@@ -6,8 +6,10 @@ model again (a nightly schedule on unchanged data does so every night): when the
 fingerprint of the ingested examples and the settings fingerprint (the training settings,
 the labels and the release gate, runtime parameters folded in) equal those in the served
 version's release record, the step says "nothing new since version N", records it in the
-registry's decision log, and the pipeline's condition (pipeline.py) skips every step after
-it. `retrain` (petseg run --retrain, the run parameter on Kubeflow) trains all the same.
+registry's decision log, and no step after it runs: a compiled spec conditions each of them
+on this step's verdict (pipeline.py), a local run checks first and stops
+(local_runner.run_unless_nothing_new). `retrain` (petseg run --retrain, the run parameter
+on Kubeflow) goes on all the same.
 Both fingerprints are the ones the release record holds (components/release/run_summary.py).
 """
 import dataclasses
@@ -61,8 +63,7 @@ class Freshness:
       return cls(False, 'nothing released yet')
     if not served_record:
       return cls(False, f'version {served_version} has no release record to compare with')
-    changed = [what for what, key, value in (('data', 'data_fingerprint', data),
-                                             ('settings', 'config_fingerprint', settings))
+    changed = [what for what, key, value in (('data', DATA, data), ('settings', SETTINGS, settings))
                if served_record.get(key) != value]
     if changed:
       return cls(False, f'new since version {served_version}: {" and ".join(changed)}')
