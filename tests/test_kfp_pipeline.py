@@ -26,6 +26,7 @@ import pytest
 
 from petseg import cli
 from petseg.components.release import registry as release_registry
+from petseg.core import bootstrap
 from petseg.kubeflow import runner
 from tests import kfp_harness
 from tests import s3_server
@@ -157,7 +158,9 @@ def test_first_release_on_open_source_kfp_is_pushed_as_version_1_with_its_record
   assert summary['blessed'] and summary['baseline'] is None
   assert summary['gate'] == {'min_mean_iou': 0.0, 'min_class_iou': {},
                              'max_mean_iou_drop': None, 'max_slice_drop': None,
-                             'max_class_drop': {}, 'min_slice_images': 40}
+                             'max_class_drop': {}, 'min_slice_images': 40,
+                             'bootstrap_resamples': bootstrap.DEFAULT_RESAMPLES,
+                             'bootstrap_seed': bootstrap.DEFAULT_SEED}
   assert summary['pipeline_run'] == f'run-1-0000-kfp-{kfp_harness.OLDEST}'  # replaced
   record = _record(runs['oss'], 1)
   assert record['version'] == 1 and record['released_at']

@@ -60,8 +60,10 @@ def test_the_settings_fingerprint_is_the_one_the_trainer_and_evaluator_will_reco
                       ('min_mean_iou', 0.3)):
     assert latest.settings_fingerprint({**properties, name: value}) != expected, name
   release = json.loads(properties[latest.RELEASE_KEY])
-  assert latest.settings_fingerprint({**properties, latest.RELEASE_KEY: json.dumps(
-      {**release, 'min_slice_images': 7})}) != expected
+  for name, value in (('min_slice_images', 7), ('bootstrap_seed', 8),
+                      ('bootstrap_resamples', 999)):
+    assert latest.settings_fingerprint({**properties, latest.RELEASE_KEY: json.dumps(
+        {**release, name: value})}) != expected, name
   assert latest.settings_fingerprint({**properties, latest.RETRAIN: 1}) == expected
 
 

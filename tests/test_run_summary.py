@@ -62,7 +62,11 @@ def test_a_record_written_before_the_typed_parts_reads_and_writes_back_unchanged
   # The same file format; the training settings added since then read as their defaults.
   added = {'encoder_learning_rate_scale': 0.1, 'ema_momentum': 0.0}
   assert {name: getattr(summary.training, name) for name in added} == added
+  # The bootstrap's settings, kept in the gate since, read as not recorded.
+  assert (summary.gate.bootstrap_resamples, summary.gate.bootstrap_seed) == (None, None)
   rewritten = summary.to_json()
   for name in added:
     del rewritten['training'][name]
+  for name in ('bootstrap_resamples', 'bootstrap_seed'):
+    del rewritten['gate'][name]
   assert rewritten == written

@@ -78,6 +78,10 @@ class Gate:
   max_slice_drop: Optional[float]
   max_class_drop: Dict[str, float]
   min_slice_images: int
+  # How its intervals were drawn (core/bootstrap.py): resamples and seed. None in records
+  # written before they were kept.
+  bootstrap_resamples: Optional[int] = None
+  bootstrap_seed: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -212,14 +216,16 @@ def settings_fingerprint(training: Mapping[str, Any], release: Mapping[str, Any]
 
 def gate(evaluation_uri: str, compared: bool) -> Gate:
   """The thresholds the Evaluator applied (its ReleaseConfig, the runtime parameters folded
-  in): the bounds, the fewest images it judges, and the allowed drops when it `compared`
-  with a released model (None on a first release)."""
+  in): the bounds, the fewest images it judges, the allowed drops when it `compared` with a
+  released model (None on a first release), and how its intervals were drawn."""
   release = evaluation_results.release_config(evaluation_uri)
   return Gate(min_mean_iou=release.min_mean_iou, min_class_iou=dict(release.min_class_iou),
               max_mean_iou_drop=release.max_mean_iou_drop if compared else None,
               max_slice_drop=release.max_slice_drop if compared else None,
               max_class_drop=dict(release.max_class_drop) if compared else {},
-              min_slice_images=release.min_slice_images)
+              min_slice_images=release.min_slice_images,
+              bootstrap_resamples=release.bootstrap_resamples,
+              bootstrap_seed=release.bootstrap_seed)
 
 
 def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
