@@ -325,10 +325,11 @@ def compile_pipeline(output: str, image: str, pipeline_root: Optional[str], data
                      gpu_image: Optional[str] = None) -> Compiled:
   """Writes the spec for `target` (conformance.TARGETS) to `output`: .json a PipelineJob
   (spec and parameter values), .yaml a PipelineSpec (and, where the steps read an object
-  store's keys from a secret, the Kubernetes platform spec after it). For open-source KFP, `cluster` says which install: its object store, its default
-  pipeline root (taken when `pipeline_root` is None) and, on a multi-user install, where
-  the profile may write (the serving directory's default is there). The spec carries the
-  pipeline root as its defaultPipelineRoot. `resources` overrides DEFAULT_RESOURCES by
+  store's keys from a secret, the Kubernetes platform spec after it); returns what it
+  wrote (Compiled). For open-source KFP, `cluster` says which install: its object store,
+  its default pipeline root (taken when `pipeline_root` is None) and, on a multi-user
+  install, where the profile may write (the serving directory's default is there). The
+  spec carries the pipeline root as its defaultPipelineRoot. `resources` overrides DEFAULT_RESOURCES by
   step; a step given GPUs runs in `gpu_image` (default gpu_image_of(image)). `s3_endpoint`
   and `s3_secret` say how the steps reach an s3:// or minio:// store
   (ObjectStore.for_paths). Raises ConfigError, naming the task or the flag, when the

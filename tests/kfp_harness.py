@@ -30,7 +30,8 @@ built as each flavour's driver builds it:
   placeholders replaced (the create and schedule times from 2.16); no pre-cache check;
   inputs downloaded from the store to their local copies (/minio/BUCKET/KEY, /s3/...,
   /gcs/...) before the step, object by object under the URI as a key prefix (no empty
-  directories; from 2.17 keys not under it as a folder are skipped), output folders' parents made, and each output's local copy uploaded after it,
+  directories; from 2.17 keys not under it as a folder are skipped), output folders'
+  parents made, and each output's local copy uploaded after it,
   file by file, a missing one only a warning.
 - 'vertex', Vertex AI Pipelines: typed input artifacts named by resource name; the
   container's pre-cache check run first, its parameters merged into the inputs (and the

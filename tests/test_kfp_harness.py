@@ -48,7 +48,8 @@ def test_the_create_and_schedule_times_are_replaced_from_2_16(tmp_path, version,
                       '{{$.pipeline_job_schedule_time_utc}}'):
     value = backend._placeholder(placeholder, 'run-1', 'a')  # pylint: disable=protected-access
     assert (value != placeholder) is replaced
-  assert backend._placeholder('{{$.pipeline_job_uuid}}', 'run-1', 'a') == 'run-1'  # pylint: disable=protected-access
+  uuid = backend._placeholder('{{$.pipeline_job_uuid}}', 'run-1', 'a')  # pylint: disable=protected-access
+  assert uuid == 'run-1'
 
 
 def test_the_pipeline_root_is_the_runs_else_the_launchers_or_on_vertex_the_specs(tmp_path):
