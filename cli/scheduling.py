@@ -10,7 +10,7 @@ import argparse
 import json
 import os
 import tempfile
-from typing import Any, Callable, Dict, Sequence
+from typing import Any, Callable, Sequence
 
 from petseg import console
 from petseg.core import errors
@@ -67,10 +67,8 @@ def _package(args: argparse.Namespace, beam_args: Sequence[str], compile_fn: Com
                                f'--output {DEFAULT_PACKAGE} ...), or --image and the compile '
                                'flags to compile one')
     package = submit.Package.load(path)
-    target = ('vertex' if 'Vertex AI' in package.spec['pipelineInfo'].get('description', '')
-              else 'kfp')
     console.error(f'Package: {path} ({package.spec["pipelineInfo"].get("description", "")})')
-    return package, target
+    return package, package.target
   if not args.dataset:
     raise errors.ConfigError('--dataset: required to compile (or give --package)')
   args.output = args.output or os.path.join(
@@ -88,12 +86,9 @@ def _submission(args: argparse.Namespace, package, default_name: str):
     if not equals:
       raise errors.ConfigError(f'--param {item}: expected NAME=VALUE')
     given[name] = value
-  declared = package.spec['root'].get('inputDefinitions', {}).get('parameters', {})
-  parameters: Dict[str, Any] = {name: d['defaultValue'] for name, d in declared.items()
-                                if 'defaultValue' in d}
   if args.retrain:
     given['retrain'] = '1'
-  parameters.update(package.parameters(given))
+  parameters = package.parameters(given)
   root = args.pipeline_root or package.spec.get('defaultPipelineRoot')
   if not root:
     raise errors.ConfigError(f'--pipeline-root: {package.path} carries none; give one')

@@ -19,6 +19,9 @@ from typing import Any, Dict, List
 from petseg.core import errors
 
 TARGETS = ('kfp', 'vertex')
+# Each target's name in a compiled spec's description (runner.describe), which tells
+# `petseg submit` which backend a package is for.
+BACKEND_NAMES = {'kfp': 'open-source Kubeflow Pipelines', 'vertex': 'Vertex AI Pipelines'}
 # The oldest and newest open-source backends the spec is made and tested for
 # (tests/kfp_harness.py emulates both): 2.5 is the first that replaces
 # {{$.pipeline_job_uuid}}, on which the run id of the tasks that run every time and the

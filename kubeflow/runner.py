@@ -154,7 +154,7 @@ class Cluster:
       if path.startswith(bucket) and not f'{path[len(bucket):].rstrip("/")}/'.startswith(
           allowed):
         found.append(f'{flag} {path}: profile {self.namespace}\'s keys may only write '
-                     f'minio://{KFP_BUCKET}/' + '{' + ', '.join(allowed) + '}...')
+                     f'{bucket}' + '{' + ', '.join(allowed) + '}...')
     return found
 
 
@@ -296,9 +296,9 @@ def gpu_image_of(image: str) -> str:
 def describe(target: str, cluster: Cluster, store: Optional[ObjectStore]) -> str:
   """What the spec was compiled for, as its pipelineInfo.description says."""
   if target == 'vertex':
-    where = 'Vertex AI Pipelines'
+    where = conformance.BACKEND_NAMES['vertex']
   else:
-    where = f'open-source Kubeflow Pipelines {cluster.version}' + (
+    where = f'{conformance.BACKEND_NAMES["kfp"]} {cluster.version}' + (
         f', profile namespace {cluster.namespace}' if cluster.namespace else '')
   return f'petseg, compiled for {where}' + (
       f'; object store {store.endpoint}' if store and store.endpoint else '')

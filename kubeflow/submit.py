@@ -28,6 +28,7 @@ import urllib3
 import yaml
 
 from petseg.core import errors
+from petseg.kubeflow import conformance
 
 _CRON_FIELD = re.compile(r'[0-9A-Za-z*/,?-]+')
 # A run parameter as the spec types it, from the text given on the command line.
@@ -63,15 +64,22 @@ class Package:
     return self.spec['pipelineInfo']['name']
 
   @property
+  def target(self) -> str:
+    """The backend it was compiled for (conformance.TARGETS), as its description says."""
+    description = self.spec['pipelineInfo'].get('description', '')
+    return 'vertex' if conformance.BACKEND_NAMES['vertex'] in description else 'kfp'
+
+  @property
   def version_name(self) -> str:
     """The name of the pipeline version this package is uploaded as."""
     return f'{self.name}-{self.digest[:12]}'
 
   def parameters(self, given: Mapping[str, str]) -> Dict[str, Any]:
-    """The run parameters `given` as NAME -> text, typed as the spec declares them;
-    ConfigError naming an unknown parameter or a value of the wrong type."""
+    """Every run parameter: the spec's defaults, with those `given` as NAME -> text, typed
+    as the spec declares them; ConfigError naming an unknown parameter or a value of the
+    wrong type."""
     declared = self.spec['root'].get('inputDefinitions', {}).get('parameters', {})
-    typed = {}
+    typed = {name: d['defaultValue'] for name, d in declared.items() if 'defaultValue' in d}
     for name, text in given.items():
       if name not in declared:
         raise errors.ConfigError(f'--param {name}: not a parameter of {self.path}; its '
@@ -313,14 +321,19 @@ def _message_json(message) -> Dict[str, Any]:
                                    including_default_value_fields=False)
 
 
-def vertex_submit(submission: Submission, project: str, location: str,
-                  service_account: str = '') -> Tuple[str, str]:
-  """Starts the run on Vertex AI; (its resource name, its console URL)."""
+def _aiplatform_job(submission: Submission, project: str, location: str):
+  """The submission as google-cloud-aiplatform's PipelineJob."""
   from google.cloud import aiplatform  # pylint: disable=g-import-not-at-top
-  job = aiplatform.PipelineJob(
+  return aiplatform.PipelineJob(
       display_name=submission.display_name, template_path=submission.package.path,
       pipeline_root=submission.pipeline_root, parameter_values=submission.parameters,
       project=project, location=location)
+
+
+def vertex_submit(submission: Submission, project: str, location: str,
+                  service_account: str = '') -> Tuple[str, str]:
+  """Starts the run on Vertex AI; (its resource name, its console URL)."""
+  job = _aiplatform_job(submission, project, location)
   job.submit(service_account=service_account or None)
   job_id = job.resource_name.rsplit('/', 1)[-1]
   return job.resource_name, (f'https://console.cloud.google.com/vertex-ai/locations/'
@@ -329,14 +342,10 @@ def vertex_submit(submission: Submission, project: str, location: str,
 
 def vertex_schedule_create(submission: Submission, cron: str, project: str, location: str,
                            service_account: str = '') -> str:
-  from google.cloud import aiplatform  # pylint: disable=g-import-not-at-top
-  job = aiplatform.PipelineJob(
-      display_name=submission.display_name, template_path=submission.package.path,
-      pipeline_root=submission.pipeline_root, parameter_values=submission.parameters,
-      project=project, location=location)
-  created = job.create_schedule(display_name=submission.display_name,
-                                cron=f'TZ=UTC {checked_cron(cron)}',
-                                max_concurrent_run_count=1, service_account=service_account or None)
+  """Makes the schedule on Vertex AI (as vertex_schedule's request); its resource name."""
+  created = _aiplatform_job(submission, project, location).create_schedule(
+      display_name=submission.display_name, cron=f'TZ=UTC {checked_cron(cron)}',
+      max_concurrent_run_count=1, service_account=service_account or None)
   return created.resource_name
 
 

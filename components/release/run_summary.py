@@ -26,6 +26,7 @@ from petseg.components.ingest import ingest_report
 from petseg.components.release import model_card as model_card_lib
 from petseg.components.release import registry as release_registry
 from petseg.core import comparison as comparison_lib
+from petseg.core import config as config_lib
 from petseg.core import records
 from petseg.core import storage
 from petseg.models import input_pipeline
@@ -214,11 +215,11 @@ def settings_fingerprint(training: Mapping[str, Any], release: Mapping[str, Any]
                                    sort_keys=True).encode()).hexdigest()
 
 
-def gate(evaluation_uri: str, compared: bool) -> Gate:
-  """The thresholds the Evaluator applied (its ReleaseConfig, the runtime parameters folded
-  in): the bounds, the fewest images it judges, the allowed drops when it `compared` with a
-  released model (None on a first release), and how its intervals were drawn."""
-  release = evaluation_results.release_config(evaluation_uri)
+def gate(release: config_lib.ReleaseConfig, compared: bool) -> Gate:
+  """The thresholds the Evaluator applied (`release`, its ReleaseConfig with the runtime
+  parameters folded in): the bounds, the fewest images it judges, the allowed drops when it
+  `compared` with a released model (None on a first release), and how its intervals were
+  drawn."""
   return Gate(min_mean_iou=release.min_mean_iou, min_class_iou=dict(release.min_class_iou),
               max_mean_iou_drop=release.max_mean_iou_drop if compared else None,
               max_slice_drop=release.max_slice_drop if compared else None,
@@ -242,7 +243,8 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
   metrics = evaluation_results.load(evaluation_uri)
   candidate = metrics[evaluation_results.CANDIDATE]
   comparison = evaluation_results.read_comparison(evaluation_uri)
-  applied_gate = gate(evaluation_uri, comparison is not None)
+  release = evaluation_results.release_config(evaluation_uri)
+  applied_gate = gate(release, comparison is not None)
   summary = RunSummary(
       pipeline=pipeline,
       pipeline_run=pipeline_run,
@@ -257,7 +259,7 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       data_fingerprint=data_fingerprint(examples_uri, list(ingest.splits)),
       config_fingerprint=settings_fingerprint(
           {**config, 'labels': labels},
-          evaluation_results.release_config(evaluation_uri).to_json()),
+          release.to_json()),
       ingest_report=storage.durable(ingest_report.path(examples_uri)),
       test_examples=storage.durable(input_pipeline.split_pattern(examples_uri, 'test')),
       test=scores(candidate[evaluation_results.OVERALL], class_names),
