@@ -52,7 +52,8 @@ RELEASE = config_lib.ReleaseConfig(min_mean_iou=0.0)
 def _evaluate(tmp_path, truths, species, candidate, baseline=None, workers=1, order=None):
   """TFMA's evaluation of the predictions (and the baseline's, on the same examples) as
   the Evaluator configures it, with the intervals the Evaluator draws, written and read
-  back: with Beam's `workers` (the DirectRunner's threads), examples in `order`."""
+  back: with Beam's `workers` (the DirectRunner's threads; one runs in memory, as the
+  pipeline does), examples in `order`."""
   release = RELEASE
   config = tfma.utils.update_eval_config_with_defaults(
       evaluator.eval_config(release, LABELS, slice_features=['species']),
@@ -71,7 +72,8 @@ def _evaluate(tmp_path, truths, species, candidate, baseline=None, workers=1, or
     extracts = [extracts[i] for i in order]
   output = str(tmp_path / f'evaluation-{len(list(tmp_path.iterdir()))}')
   options = beam.options.pipeline_options.PipelineOptions(
-      direct_num_workers=workers, direct_running_mode='multi_threading')
+      direct_num_workers=workers,
+      direct_running_mode='in_memory' if workers == 1 else 'multi_threading')
   with beam.Pipeline(options=options) as p:
     _ = (p | beam.Create(extracts)
          | tfma.ExtractAndEvaluate(extractors=tfma.default_extractors(eval_config=config),
