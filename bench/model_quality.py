@@ -179,21 +179,21 @@ def at_own_size(run: Run) -> dict:
           'per_class_iou': _class_ious(scores['per_class_iou'])}
 
 
-def eval_matrices(run: Run) -> scoring.ImageMatrices:
+def eval_matrices(run: Run) -> bootstrap.ImageMatrices:
   """Each eval image's confusion matrix under the run's exported model."""
   return scoring.image_matrices(run.serving_model_dir,
                                 [input_pipeline.split_pattern(run.examples_uri, 'eval')],
                                 len(run.summary.class_names))
 
 
-def alone(scored: scoring.ImageMatrices, class_names: Sequence[str]) -> dict:
+def alone(scored: bootstrap.ImageMatrices, class_names: Sequence[str]) -> dict:
   """`scored`'s mean IoU on its images, with its 95% interval and the number of images."""
   own, = scoring.intervals([scored], class_names)
   return {'eval_mean_iou': round(float(bootstrap.statistics(scored.confusion)[-2]), 4),
           'interval': own['mean_iou'], 'eval_images': own['images']}
 
 
-def paired(scored: scoring.ImageMatrices, base: scoring.ImageMatrices,
+def paired(scored: bootstrap.ImageMatrices, base: bootstrap.ImageMatrices,
            class_names: Sequence[str]) -> dict:
   """`scored` against `base` on the same images: its mean IoU with its 95% interval, and
   the paired differences (scored minus base) of the mean and of each class's IoU, with

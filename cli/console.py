@@ -231,6 +231,8 @@ def run_table(summary, pushed: Optional[str]) -> List[str]:
   if comparison:
     lines.append(f'Compared   {comparison.verdict}: mean IoU difference '
                  f'{shown(comparison.mean_iou.difference, comparison.mean_iou.interval)}')
+    if comparison.family:
+      lines.append(f'Gate       {comparison.family.sentence()}')
     if comparison.not_judged():
       lines.append('Not judged ' + '; '.join(comparison.not_judged()))
   lines.append('Blessed    ' + ('yes' if summary.blessed else

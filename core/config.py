@@ -65,7 +65,9 @@ class ReleaseConfig:
   any slice's mean IoU or in any class's IoU (in the whole split or a slice), or a class's
   own `max_class_drop`. A slice or class in fewer than `min_slice_images` test images is
   not judged: "too few images to judge". The 95% intervals are a bootstrap over the test
-  images (core/bootstrap.py) with `bootstrap_resamples` draws from `bootstrap_seed`."""
+  images (core/bootstrap.py) with `bootstrap_resamples` draws from `bootstrap_seed`; the
+  checks share one bound, so that a model within all its allowed drops is refused at most
+  `error_rate` of the time (comparison.Family)."""
   min_mean_iou: float = DEFAULT_MIN_MEAN_IOU
   min_class_iou: Mapping[str, float] = dataclasses.field(default_factory=dict)
   max_mean_iou_drop: float = 0.01
@@ -74,11 +76,13 @@ class ReleaseConfig:
   min_slice_images: int = bootstrap.DEFAULT_MIN_IMAGES
   bootstrap_resamples: int = bootstrap.DEFAULT_RESAMPLES
   bootstrap_seed: int = bootstrap.DEFAULT_SEED
+  error_rate: float = bootstrap.DEFAULT_ERROR_RATE
 
   def __post_init__(self):
     check_number('min_slice_images', self.min_slice_images, 1, integer=True)
     check_number('bootstrap_resamples', self.bootstrap_resamples, 100, integer=True)
     check_number('bootstrap_seed', self.bootstrap_seed, 0, integer=True)
+    check_number('error_rate', self.error_rate, 0, 0.5, open_low=True)
     for name, bound in [('min_mean_iou', self.min_mean_iou),
                         *((f'min_class_iou[{k}]', v) for k, v in self.min_class_iou.items())]:
       check_number(name, bound, 0, 1)
@@ -103,7 +107,7 @@ class ReleaseConfig:
   def intervals(self) -> bootstrap.Settings:
     """How the gate's intervals are drawn."""
     return bootstrap.Settings(self.min_slice_images, self.bootstrap_resamples,
-                              self.bootstrap_seed)
+                              self.bootstrap_seed, self.error_rate)
 
   def to_json(self) -> Dict[str, Any]:
     return records.fields_to_json(self)

@@ -7,7 +7,6 @@ score a model. Each image's confusion matrix is kept, named by its file, so that
 the scores get the release gate's 95% intervals (core/bootstrap.py) and two models scored
 on the same images can be compared paired.
 """
-import dataclasses
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -19,19 +18,8 @@ from petseg.core import features
 from petseg.models import input_pipeline
 
 
-@dataclasses.dataclass(frozen=True)
-class ImageMatrices:
-  """Each image's [true class, predicted class] pixel counts, in bootstrap order (by name)."""
-  names: Tuple[str, ...]
-  matrices: np.ndarray  # [images, C, C]
-
-  @property
-  def confusion(self) -> np.ndarray:
-    return self.matrices.sum(0)
-
-
 def image_matrices(model_dir: str, file_patterns: Sequence[str], num_classes: int,
-                   batch_size: int = 16, at_own_size: bool = False) -> ImageMatrices:
+                   batch_size: int = 16, at_own_size: bool = False) -> bootstrap.ImageMatrices:
   """Each record's confusion matrix (ignored pixels skipped), named by its image file.
 
   At the training config's image size (`serving_examples` against `transform_features`,
@@ -50,8 +38,8 @@ def image_matrices(model_dir: str, file_patterns: Sequence[str], num_classes: in
       confusion_lib.add(matrix, one_truth, one_predicted)
       matrices.append(matrix)
   if not matrices:  # no records: no images, and a confusion matrix of zeros
-    return ImageMatrices((), np.zeros((0, num_classes, num_classes), np.int64))
-  return ImageMatrices(tuple(sorted(names)), bootstrap.sorted_by_name(names, matrices))
+    return bootstrap.ImageMatrices((), np.zeros((0, num_classes, num_classes), np.int64))
+  return bootstrap.ImageMatrices.of(names, matrices, num_classes)
 
 
 _NAME_SPEC = {features.FILE_NAME: tf.io.FixedLenFeature([], tf.string)}
@@ -83,13 +71,12 @@ def confusion_matrix(model_dir: str, file_patterns: Sequence[str], num_classes: 
   return image_matrices(model_dir, file_patterns, num_classes, batch_size).confusion
 
 
-def intervals(models: Sequence[ImageMatrices], class_names: Sequence[str],
+def intervals(models: Sequence[bootstrap.ImageMatrices], class_names: Sequence[str],
               settings: bootstrap.Settings = bootstrap.Settings()) -> List[Dict]:
   """The 95% intervals of each model's scores (mean IoU, pixel accuracy, each class's IoU)
   on the same images and, for two, of their paired difference (the first minus the
-  second), as JSON; None for a figure on fewer than `settings.min_images` images."""
-  if len({m.names for m in models}) != 1:
-    raise ValueError('models compared on different images')
+  second), as JSON; None for a figure on fewer than `settings.min_images` images. Raises
+  bootstrap.UnpairedImages for models scored on different images."""
 
   def bounds(interval: Optional[bootstrap.Interval]):
     return None if interval is None else [round(b, 4) for b in interval]
@@ -97,4 +84,4 @@ def intervals(models: Sequence[ImageMatrices], class_names: Sequence[str],
   return [{'images': drawn.images, 'mean_iou': bounds(drawn.mean_iou),
            'pixel_accuracy': bounds(drawn.pixel_accuracy),
            'per_class_iou': {name: bounds(b) for name, b in zip(class_names, drawn.class_iou)}}
-          for drawn in bootstrap.slice_intervals([m.matrices for m in models], settings)]
+          for drawn in bootstrap.slice_intervals(models, settings)]

@@ -1,6 +1,7 @@
 """The model card: what a release is for, the data, the recipe, metrics with intervals,
 the comparison with the released version and the known limits; JSON and HTML."""
 import dataclasses
+import html
 
 import pytest
 
@@ -32,8 +33,8 @@ def test_the_card_holds_the_data_the_recipe_and_every_figure_with_its_interval()
                      'images': 300}
   assert card['quantitative_analysis']['comparison'] is None  # a first release
   assert card['quantitative_analysis']['sensitivity'] == (
-      'With 300 test images, the mean IoU is known to \u00b10.050 (95%); the smallest '
-      'detectable drop is measured once a model has been released.')
+      'With 300 test images, the mean IoU is known to \u00b10.050 (95%); the drop the gate '
+      'would refuse is measured once a model has been released.')
 
 
 def test_known_limits_name_the_classes_whose_interval_lies_below_the_mark():
@@ -53,7 +54,7 @@ def test_the_card_says_how_it_compares_with_the_released_version():
       allowed={'max_mean_iou_drop': 0.01, 'max_slice_drop': 0.02, 'max_class_drop': {}})
   card = helpers.run_summary_of(
       baseline=run_summary.Baseline(3, '/serving/3', 0.641), comparison=comparison,
-      sensitivity=comparison_lib.Sensitivity(300, 40, 0.02, 0.016)).model_card
+      sensitivity=comparison_lib.Sensitivity(300, 40, 0.02, 0.016, 0.041)).model_card
   assert card.to_json()['quantitative_analysis']['comparison'] == {
       'baseline_version': 3, 'verdict': 'no detectable change', 'mean_iou_difference': -0.004,
       'confidence_interval': {'lower_bound': -0.02, 'upper_bound': 0.012},
@@ -62,7 +63,9 @@ def test_the_card_says_how_it_compares_with_the_released_version():
   assert 'Against version 3: no detectable change (mean IoU difference, with its 95% ' \
          'interval, -0.004 [-0.020, 0.012]). Not judged: iou/border on species=cat: too few ' \
          'images to judge (n=12).' in page
-  assert 'With 300 test images, mean-IoU drops larger than 0.016 are detectable.' in page
+  assert ('With 300 test images, the mean IoU is known to \u00b10.020 (95%); a mean-IoU drop '
+          "of 0.041 or more below the released model's would be refused 8 times in 10."
+          ) in html.unescape(page)
 
 
 def test_figures_on_too_few_images_show_no_interval_and_say_so():

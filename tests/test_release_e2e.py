@@ -13,6 +13,7 @@ import pytest
 from petseg import cli
 from petseg.components.release import log as release_log
 from petseg.components.release import registry as release_registry
+from petseg.core import bootstrap
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
 from tests.helpers import TRAINING_FLAGS, continuation
@@ -143,8 +144,11 @@ def test_rerun_evaluates_against_the_released_version_and_does_not_copy_it_again
   cats = summary['slices']['species=cat']['images']
   assert f'mean_iou on species=cat: too few images to judge (n={cats})' in (
       summary['comparison']['not_judged'])
+  # Nothing to refuse in a model against itself: no power is stated.
+  margin = summary['sensitivity']['value_margin']
+  assert summary['sensitivity']['refused_drop'] is None
   assert summary['sensitivity']['sentence'] == (
-      'With 16 test images, mean-IoU drops larger than 0.000 are detectable.')
+      f'With 16 test images, the mean IoU is known to \u00b1{margin:.3f} (95%).')
   assert summary['pushed'] == str(runs['out'] / 'serving' / '1') and versions == ['1']
   again, executions, versions = runs['rerun_again']
   assert {e.last_known_state for e in executions.values()} == {CACHED}
@@ -163,14 +167,25 @@ def test_weaker_model_is_not_pushed_and_says_why(runs):
   assert summary['comparison']['verdict'] == 'worse'
   reason = summary['reasons'][0]  # the whole split's mean IoU comes first
   said = re.fullmatch(r"mean_iou is (\S+) below the released model's \(95% interval of the "
-                      r"drop (\S+) to (\S+)\), more than the allowed drop of 0\.010", reason)
+                      r"drop (\S+) to (\S+); over all checks at once, a drop of at least "
+                      r"(\S+)\), more than the allowed drop of 0\.010", reason)
   assert said, reason
   drop = baseline['mean_iou'] - summary['test']['mean_iou']
   assert float(said.group(1)) == pytest.approx(drop, abs=1e-3)
   assert 0.01 < float(said.group(2)) < drop < float(said.group(3))
-  low, high = summary['comparison']['interval']
+  assert 0.01 < float(said.group(4)) < drop
+  # The power stated: the drop refused 8 times in 10, from the same bound.
+  family = summary['comparison']['family']
+  assert family['error_rate'] == 0.05 and family['checks'] >= 4
+  mean_iou = summary['comparison']['checks'][0]
+  refused = 0.01 + (bootstrap.for_images(family['critical_value'], 16) + 0.8416) * (
+      mean_iou['spread'])
+  assert summary['sensitivity']['refused_drop'] == pytest.approx(refused, abs=1e-4)
   assert summary['sensitivity']['sentence'] == (
-      f'With 16 test images, mean-IoU drops larger than {(high - low) / 2:.3f} are detectable.')
+      f"With 16 test images, the mean IoU is known to \u00b1"
+      f"{summary['sensitivity']['value_margin']:.3f} (95%); a mean-IoU drop of {refused:.3f} "
+      "or more below the released model's would be refused 8 times in 10.")
+  assert summary['gate']['error_rate'] == 0.05
 
 
 def test_unreachable_threshold_leaves_the_serving_directory_unchanged(runs):

@@ -58,15 +58,27 @@ def test_a_record_written_before_the_typed_parts_reads_and_writes_back_unchanged
   assert summary.baseline.version == 1 and summary.gate.max_mean_iou_drop == 1.0
   assert summary.comparison.verdict == 'worse' and summary.comparison.checks
   assert summary.training.image_size == (96, 96) and summary.data['test'].ingested == 16
-  assert summary.sensitivity.sentence() == written['sensitivity']['sentence']
+  # Its sentence stated the paired interval's half-width as the drops it could detect,
+  # about twice the gate's power: read again, it states the precision it measured.
+  assert written['sensitivity']['sentence'] == (
+      'With 16 test images, mean-IoU drops larger than 0.054 are detectable.')
+  assert summary.sensitivity.sentence() == (
+      'With 16 test images, the mean IoU is known to \u00b1'
+      f"{written['sensitivity']['value_margin']:.3f} (95%).")
   # The same file format; the training settings added since then read as their defaults.
   added = {'encoder_learning_rate_scale': 0.1, 'ema_momentum': 0.0}
   assert {name: getattr(summary.training, name) for name in added} == added
-  # The bootstrap's settings, kept in the gate since, read as not recorded.
-  assert (summary.gate.bootstrap_resamples, summary.gate.bootstrap_seed) == (None, None)
+  # The bootstrap's settings and error rate, kept in the gate since, read as not recorded.
+  assert (summary.gate.bootstrap_resamples, summary.gate.bootstrap_seed,
+          summary.gate.error_rate) == (None, None, None)
   rewritten = summary.to_json()
   for name in added:
     del rewritten['training'][name]
-  for name in ('bootstrap_resamples', 'bootstrap_seed'):
+  for name in ('bootstrap_resamples', 'bootstrap_seed', 'error_rate'):
     del rewritten['gate'][name]
+  # The checks' bound over all checks at once and the power, kept since, read as none.
+  for check in rewritten['comparison']['checks']:
+    assert (check.pop('spread'), check.pop('bound')) == (None, None)
+  assert rewritten['sensitivity'].pop('refused_drop') is None
+  rewritten['sensitivity']['sentence'] = written['sensitivity']['sentence']
   assert rewritten == written

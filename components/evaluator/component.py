@@ -143,8 +143,9 @@ class EvaluatorExecutor(evaluator_executor.Executor):
         release.intervals())
     if standard_component_specs.BASELINE_MODEL_KEY not in inputs:
       return
-    comparison = evaluation_results.compare(evaluation_results.load(evaluation.uri),
-                                            release.allowed_drops(), release.min_slice_images)
+    comparison = evaluation_results.compare(
+        evaluation_results.load(evaluation.uri), release.allowed_drops(),
+        release.min_slice_images, evaluation_results.read_family(evaluation.uri))
     evaluation_results.write_comparison(evaluation.uri, comparison)
     blessing, = output_dict[standard_component_specs.BLESSING_KEY]
     if comparison.reasons() and blessing.get_int_custom_property(BLESSED_KEY):

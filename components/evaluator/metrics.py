@@ -13,7 +13,7 @@ A class absent from both ground truth and prediction has no IoU (NaN); the mean 
 out, as the literature does. Referenced from an EvalConfig as
 MetricConfig(module='petseg.segmentation_metrics', class_name=..., config=json).
 """
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
@@ -22,6 +22,7 @@ from tensorflow_model_analysis.metrics import metric_types
 from tensorflow_model_analysis.metrics import metric_util
 from tensorflow_model_analysis.metrics import preprocessors
 from tensorflow_model_analysis.metrics import semantic_segmentation_confusion_matrix_metrics as tfma_seg
+from tensorflow_model_analysis.utils import util as tfma_util
 
 from petseg.core import bootstrap
 from petseg.core import confusion as confusion_lib
@@ -35,6 +36,7 @@ MEAN_IOU = 'mean_iou'
 PIXEL_ACCURACY = 'pixel_accuracy'
 CONFUSION_MATRIX = 'confusion_matrix'
 IMAGE_MATRICES = 'image_confusion_matrices'
+IMAGE_NAMES = 'image_names'  # beside IMAGE_MATRICES: the name of each image, in its order
 NAME_KEY = features.FILE_NAME  # the raw feature that names each test image
 
 
@@ -191,7 +193,8 @@ class _ConfusionMatrixCombiner(beam.CombineFn):
 class ImageConfusionMatrices(metric_types.Metric):
   """Each test image's [true class, predicted class] pixel counts, [images, C, C] in the
   order of the images' names (`name_key`, a raw feature): the same order whatever the
-  runner and its workers, so two models' matrices pair image by image."""
+  runner and its workers; and those names, [images], as the metric IMAGE_NAMES, so that
+  two models' matrices are paired by name (core/bootstrap.py)."""
 
   def __init__(self, num_classes: int, name: str = IMAGE_MATRICES,
                ground_truth_key: str = GROUND_TRUTH_KEY,
@@ -203,15 +206,21 @@ class ImageConfusionMatrices(metric_types.Metric):
   def _computations(self, num_classes, name, ground_truth_key, prediction_key, name_key,
                     model_name='', output_name='', example_weighted=False, **kwargs):
     del kwargs  # unused
-    return _computation(
+    computations = _computation(
         name, model_name, output_name, example_weighted,
         _NamedImagePreprocessor(ground_truth_key, prediction_key, name_key, model_name),
         lambda key: _ImageMatricesCombiner(key, num_classes, name_key))
+    computation, = computations
+    computation.keys.append(computation.keys[0]._replace(name=IMAGE_NAMES))
+    return computations
 
 
 class _NamedImagePreprocessor(preprocessors.DecodeImagePreprocessor):
   """TFMA's DecodeImagePreprocessor (one example's ground truth and prediction) with the
-  example's name from the raw feature `name_key`."""
+  example's name from the raw feature `name_key`. The baseline model is scored against
+  the candidate's ground truth, its prediction resized to it (nearest), so that both
+  models are scored on the same masks at one size whatever the sizes they were trained
+  at (each model's own `transform_features` gives its mask at its own size)."""
 
   def __init__(self, ground_truth_key: str, prediction_key: str, name_key: str,
                model_name: str):
@@ -226,9 +235,27 @@ class _NamedImagePreprocessor(preprocessors.DecodeImagePreprocessor):
 
   def process(self, extracts):
     name = np.asarray(extracts[tfma_constants.FEATURES_KEY][self._name_key]).ravel()[0]
+    candidate = (tfma_util.StandardExtracts(extracts).get_transformed_features(
+        tfma_constants.CANDIDATE_KEY) or {}) if (
+            self._model_name == tfma_constants.BASELINE_KEY) else {}
     for inputs in super().process(extracts):
+      if self._ground_truth_key in candidate:
+        truth = np.asarray(candidate[self._ground_truth_key])
+        inputs[tfma_constants.LABELS_KEY] = truth
+        inputs[tfma_constants.PREDICTIONS_KEY] = nearest(
+            np.asarray(inputs[tfma_constants.PREDICTIONS_KEY]), truth.shape)
       inputs[self._name_key] = name.decode() if isinstance(name, bytes) else str(name)
       yield inputs
+
+
+def nearest(class_map: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+  """`class_map` resized to `shape` (its last two axes) by nearest neighbour, as masks
+  are resized."""
+  if class_map.shape == tuple(shape):
+    return class_map
+  rows = (np.arange(shape[-2]) + 0.5) * class_map.shape[-2] // shape[-2]
+  columns = (np.arange(shape[-1]) + 0.5) * class_map.shape[-1] // shape[-1]
+  return class_map[..., rows.astype(int)[:, None], columns.astype(int)[None, :]]
 
 
 class _ImageMatricesCombiner(_ConfusionMatrixCombiner):
@@ -251,7 +278,9 @@ class _ImageMatricesCombiner(_ConfusionMatrixCombiner):
 
   def extract_output(self, accumulator):
     names, matrices = zip(*accumulator) if accumulator else ((), ())
-    return {self._key: bootstrap.sorted_by_name(names, matrices)}
+    scored = bootstrap.ImageMatrices.of(names, matrices, self._num_classes)
+    return {self._key: scored.matrices,
+            self._key._replace(name=IMAGE_NAMES): np.array(scored.names, dtype=object)}
 
 
 for _metric in (MeanIoU, PixelAccuracy, ClassIoU, ConfusionMatrix, ImageConfusionMatrices):

@@ -7,7 +7,7 @@ import dataclasses
 import json
 import math
 import posixpath
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import numpy as np
 import tensorflow_model_analysis as tfma
@@ -31,10 +31,14 @@ RELEASE_FILE = 'release.json'  # the gate applied: config.ReleaseConfig, paramet
 class Estimate:
   """A metric's value (a float, None for NaN, or a nested list), its 95% interval (None
   for a matrix, or a figure on too few images to judge) and the test images it rests on
-  (the slice's, or those holding the class; None for a matrix)."""
+  (the slice's, or those holding the class; None for a matrix). A difference the gate
+  checks also has its bootstrap spread and its bound over all checks at once
+  (comparison.Family)."""
   value: Any
   interval: Optional[comparison_lib.Interval] = None
   images: Optional[int] = None
+  spread: Optional[float] = None
+  bound: Optional[float] = None
 
 
 Metrics = Dict[str, Dict[str, Dict[str, Estimate]]]  # model -> slice -> name -> estimate
@@ -53,7 +57,9 @@ def _value(metric_value) -> Any:
 
 def _array(metric_value) -> np.ndarray:
   array = metric_value.array_value
-  return np.array(array.int64_values or array.float64_values).reshape(tuple(array.shape))
+  values = (array.int64_values or array.float64_values
+            or [b.decode() for b in array.bytes_values])
+  return np.array(values).reshape(tuple(array.shape))
 
 
 def slice_name(slice_key) -> str:
@@ -78,18 +84,26 @@ def _tfma_metrics(evaluation_uri: str):
 
 def load(evaluation_uri: str) -> Metrics:
   """{'candidate' | 'baseline' | 'difference': {slice: {metric name: Estimate}}} of an
-  Evaluator run, with the intervals it drew (write_intervals()); a run without a baseline
-  has only 'candidate'. The per-image matrices are left out."""
+  Evaluator run, with the intervals it drew (write_intervals()) and the values they were
+  drawn around; a run without a baseline has only 'candidate'. The per-image matrices are
+  left out."""
   intervals = _read_json(evaluation_uri, INTERVALS_FILE) or {}
   result: Metrics = {}
   for model, slice_, name, value in _tfma_metrics(evaluation_uri):
-    if name == sm.IMAGE_MATRICES:
+    if name in (sm.IMAGE_MATRICES, sm.IMAGE_NAMES):
       continue
     drawn = intervals.get(model, {}).get(slice_, {}).get(name, {})
     interval = drawn.get('interval')
     result.setdefault(model, {}).setdefault(slice_, {})[name] = Estimate(
-        _value(value), tuple(interval) if interval else None, drawn.get('images'))
+        drawn['value'] if 'value' in drawn else _value(value),
+        tuple(interval) if interval else None, drawn.get('images'), drawn.get('spread'),
+        drawn.get('bound'))
   return result
+
+
+def checked(name: str) -> bool:
+  """Whether the gate checks a metric's difference: the mean IoU and each class's IoU."""
+  return name == sm.MEAN_IOU or name.startswith(sm.class_iou_name(''))
 
 
 def class_metric_names(eval_config: tfma.EvalConfig) -> List[str]:
@@ -104,38 +118,75 @@ def class_metric_names(eval_config: tfma.EvalConfig) -> List[str]:
 
 def write_intervals(evaluation_uri: str, eval_config: tfma.EvalConfig,
                     settings: bootstrap.Settings) -> None:
-  """Draws the 95% interval of each model's (and the difference's) mean IoU, pixel accuracy
-  and class IoUs on each slice from TFMA's per-image matrices, the two models paired, and
-  writes them beside TFMA's results."""
-  matrices: Dict[str, Dict[str, np.ndarray]] = {}
+  """draw_intervals() on TFMA's per-image matrices and names, written beside TFMA's
+  results."""
+  scored: Dict[str, Dict[str, Dict[str, np.ndarray]]] = {}
   for model, slice_, name, value in _tfma_metrics(evaluation_uri):
-    if name == sm.IMAGE_MATRICES and model != DIFFERENCE:
-      matrices.setdefault(slice_, {})[model] = _array(value).astype(np.int64)
-  class_names = class_metric_names(eval_config)
-  result: Dict[str, Dict[str, Any]] = {}
-  for slice_, by_model in sorted(matrices.items()):
-    models = [m for m in (CANDIDATE, BASELINE) if m in by_model]
-    drawn = bootstrap.slice_intervals([by_model[m] for m in models], settings)
-    for model, intervals in zip(models + [DIFFERENCE], drawn):
-      figures = [(sm.MEAN_IOU, intervals.mean_iou, intervals.images),
-                 (sm.PIXEL_ACCURACY, intervals.pixel_accuracy, intervals.images),
-                 *zip(class_names, intervals.class_iou, intervals.class_images)]
-      result.setdefault(model, {})[slice_] = {
-          name: {'interval': list(bounds) if bounds else None, 'images': images}
-          for name, bounds, images in figures}
+    if name in (sm.IMAGE_MATRICES, sm.IMAGE_NAMES) and model != DIFFERENCE:
+      scored.setdefault(slice_, {}).setdefault(model, {})[name] = _array(value)
+  drawn = draw_intervals(
+      {slice_: {model: bootstrap.ImageMatrices(tuple(arrays.get(sm.IMAGE_NAMES, ())),
+                                               arrays[sm.IMAGE_MATRICES].astype(np.int64))
+                for model, arrays in by_model.items()}
+       for slice_, by_model in scored.items()},
+      class_metric_names(eval_config), settings)
   with fileio.open(posixpath.join(evaluation_uri, INTERVALS_FILE), 'w') as f:
-    f.write(json.dumps(result, indent=2))  # how they were drawn: RELEASE_FILE
+    f.write(json.dumps(drawn, indent=2))  # how they were drawn: RELEASE_FILE
 
 
-def compare(metrics: Metrics, allowed_drops: Mapping[str, Any],
-            min_images: int) -> comparison_lib.Comparison:
+def draw_intervals(scored: Mapping[str, Mapping[str, bootstrap.ImageMatrices]],
+                   class_metrics: Sequence[str], settings: bootstrap.Settings
+                   ) -> Dict[str, Any]:
+  """The 95% interval of each model's (and the difference's) mean IoU, pixel accuracy and
+  class IoUs (`class_metrics`, the ClassIoU metrics' names in the order of their class
+  ids) on each slice (`scored`: slice -> model -> its image matrices), the two
+  models paired by image name; and, with two, the bound over all the gate's checks at
+  once (the judged differences it checks, in every slice), as the JSON of INTERVALS_FILE:
+  model -> slice -> metric -> {value, interval, images[, spread, bound]}, and 'family'
+  (comparison.Family). The values are the image matrices' (TFMA's metrics, except for a
+  baseline trained at another size, which TFMA scores on its own masks). Raises bootstrap.UnpairedImages for models scored on different
+  images or ground truth."""
+  result: Dict[str, Any] = {}
+  # (entry, images, difference, spread, deviations) of each check
+  family: List[tuple] = []
+  names = [*class_metrics, sm.MEAN_IOU, sm.PIXEL_ACCURACY]
+  for slice_, by_model in sorted(scored.items()):
+    models = [m for m in (CANDIDATE, BASELINE) if m in by_model]
+    drawn = bootstrap.draw([by_model[m] for m in models], settings)
+    values = [bootstrap.statistics(by_model[m].confusion) for m in models]
+    if len(values) == 2:
+      values.append(values[0] - values[1])
+    for model, intervals, figures in zip(models + [DIFFERENCE], drawn.intervals, values):
+      bounds = [*intervals.class_iou, intervals.mean_iou, intervals.pixel_accuracy]
+      images = [*intervals.class_images, intervals.images, intervals.images]
+      entries = result.setdefault(model, {})[slice_] = {
+          name: {'value': _float(float(v)), 'interval': list(b) if b else None, 'images': n}
+          for name, v, b, n in zip(names, figures, bounds, images)}
+      if model == DIFFERENCE:
+        family += [(entries[name], intervals.images, float(drawn.difference[k]),
+                    float(drawn.spread[k]), drawn.deviations[:, k])
+                   for k, (name, b) in enumerate(zip(names, bounds))
+                   if checked(name) and b is not None and drawn.spread[k] > 0]
+  if family:
+    critical = bootstrap.critical_value([d for *_, d in family], settings.error_rate)
+    for entry, images, difference, spread, _ in family:
+      entry.update(spread=spread, bound=difference + bootstrap.for_images(critical, images)
+                   * spread)
+    result['family'] = comparison_lib.Family(settings.error_rate, len(family),
+                                             critical).to_json()
+  return result
+
+
+def compare(metrics: Metrics, allowed_drops: Mapping[str, Any], min_images: int,
+            family: Optional[comparison_lib.Family]) -> comparison_lib.Comparison:
   """The candidate against the baseline, from `metrics` of an Evaluator run with both, with
   the drops allowed (config.ReleaseConfig.allowed_drops()): the whole split's mean IoU
   against `max_mean_iou_drop`, each other slice's mean IoU against `max_slice_drop`, and
   each class's IoU, in the whole split and in each slice, against its `max_class_drop`
   (`max_slice_drop` for the classes not named); those on fewer than `min_images` test
   images are not judged. A metric without a value in either model (a class absent from a
-  slice) is not checked."""
+  slice) is not checked. Each check is judged on its bound over the `family` of checks
+  (read_family())."""
   max_slice_drop = allowed_drops['max_slice_drop']
   prefix = sm.class_iou_name('')
   checks = []
@@ -155,14 +206,22 @@ def compare(metrics: Metrics, allowed_drops: Mapping[str, Any],
       if None not in (candidate, released, difference.value):
         checks.append(comparison_lib.Difference(
             slice_, name, candidate, released, difference.value, difference.interval,
-            allowed, difference.images or 0, min_images))
+            allowed, difference.images or 0, min_images, difference.spread,
+            difference.bound))
   return comparison_lib.Comparison(mean_iou=checks[0], others=tuple(checks[1:]),
-                                   allowed=dict(allowed_drops))
+                                   allowed=dict(allowed_drops), family=family)
 
 
 def write_comparison(evaluation_uri: str, comparison: comparison_lib.Comparison) -> None:
   with fileio.open(posixpath.join(evaluation_uri, COMPARISON_FILE), 'w') as f:
     f.write(json.dumps(comparison.to_json(), indent=2))
+
+
+def read_family(evaluation_uri: str) -> Optional[comparison_lib.Family]:
+  """The family of checks an Evaluator run drew its bounds over; None without a baseline
+  (or with no check judged)."""
+  data = (_read_json(evaluation_uri, INTERVALS_FILE) or {}).get('family')
+  return comparison_lib.Family.from_json(data) if data else None
 
 
 def read_comparison(evaluation_uri: str) -> Optional[comparison_lib.Comparison]:
@@ -181,15 +240,22 @@ def release_config(evaluation_uri: str) -> config_lib.ReleaseConfig:
   return config_lib.ReleaseConfig.from_json(_read_json(evaluation_uri, RELEASE_FILE))
 
 
-def sensitivity(metrics: Metrics, min_images: int) -> comparison_lib.Sensitivity:
-  """What this run's test split can tell (from load()'s metrics)."""
+def sensitivity(metrics: Metrics, min_images: int,
+                comparison: Optional[comparison_lib.Comparison]) -> comparison_lib.Sensitivity:
+  """What this run's test split can tell (from load()'s metrics and the comparison decided
+  on them, None without a released model)."""
   def margin(model):
     estimate = metrics.get(model, {}).get(OVERALL, {}).get(sm.MEAN_IOU)
     return (estimate.interval[1] - estimate.interval[0]) / 2 if (
         estimate and estimate.interval) else None
   images = metrics[CANDIDATE][OVERALL][sm.MEAN_IOU].images or 0
+  mean_iou = comparison.mean_iou if comparison else None
+  refused = (bootstrap.refused_drop(
+      mean_iou.allowed_drop, mean_iou.spread,
+      bootstrap.for_images(comparison.family.critical_value, mean_iou.images))
+             if mean_iou and mean_iou.spread is not None and comparison.family else None)
   return comparison_lib.Sensitivity(images, min_images, margin(CANDIDATE),
-                                    margin(DIFFERENCE))
+                                    margin(DIFFERENCE), refused)
 
 
 def _read_json(evaluation_uri: str, name: str) -> Optional[Dict[str, Any]]:

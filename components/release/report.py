@@ -124,12 +124,16 @@ def _comparison(comparison: Optional[comparison_lib.Comparison]) -> str:
       f'</td><td>{c.candidate:.3f}</td><td>{c.released:.3f}</td>'
       f'<td>{comparison_lib.shown(c.difference, c.interval)}</td>'
       f'<td>{html.escape(c.verdict)}</td>'
+      f'<td>{"" if c.bound is None else f"{c.bound:.3f}"}</td>'
       f'<td>{c.allowed_drop:.3f}</td></tr>' for c in comparison.checks)
-  return (listed + '<p>Both models on the same test images; each difference (this model '
-          'minus the released one) with its 95% interval from the same resamples. A check '
-          'fails when the whole interval lies below minus the allowed drop.</p>'
+  rule = ('A check fails when its bound over all checks at once lies below minus the allowed '
+          f'drop: {html.escape(comparison.family.sentence())}.' if comparison.family else
+          'A check fails when the whole interval lies below minus the allowed drop.')
+  return (listed + '<p>Both models on the same test images, paired by name; each difference '
+          '(this model minus the released one) with its 95% interval from the same '
+          f'resamples. {rule}</p>'
           '<table><tr><th>slice</th><th>metric</th><th>this model</th><th>released</th>'
-          '<th>difference [95%]</th><th>verdict</th><th>allowed drop</th></tr>'
+          '<th>difference [95%]</th><th>verdict</th><th>bound</th><th>allowed drop</th></tr>'
           f'{rows}</table>')
 
 

@@ -83,6 +83,9 @@ class Gate:
   # written before they were kept.
   bootstrap_resamples: Optional[int] = None
   bootstrap_seed: Optional[int] = None
+  # The chance that a model within all its allowed drops is refused (comparison.Family):
+  # None on a first release, and in records written before the checks shared one bound.
+  error_rate: Optional[float] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,7 +229,8 @@ def gate(release: config_lib.ReleaseConfig, compared: bool) -> Gate:
               max_class_drop=dict(release.max_class_drop) if compared else {},
               min_slice_images=release.min_slice_images,
               bootstrap_resamples=release.bootstrap_resamples,
-              bootstrap_seed=release.bootstrap_seed)
+              bootstrap_seed=release.bootstrap_seed,
+              error_rate=release.error_rate if compared else None)
 
 
 def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
@@ -276,6 +280,7 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       serving_dir=serving_dir,
       evaluation=storage.durable(evaluation_uri),
       model_card=None,
-      sensitivity=evaluation_results.sensitivity(metrics, applied_gate.min_slice_images),
+      sensitivity=evaluation_results.sensitivity(metrics, applied_gate.min_slice_images,
+                                                 comparison),
   )
   return dataclasses.replace(summary, model_card=model_card_lib.build(summary, ingest))
