@@ -92,6 +92,7 @@ def _show(serving_dir: str, version: int) -> None:
         f'Test       mean IoU {comparison_lib.shown(release.mean_iou, release.interval)}',
         f'Verdict    {release.verdict}' + (f' against version {release.compared_with}'
                                           if release.compared_with else ''),
+        *([f'Precision  {release.precision}'] if release.precision else []),
         f'Data       {release.data_fingerprint}',
         f'Settings   {release.config_fingerprint}',
         f'Card       {release.model_card or "none"}',

@@ -1,21 +1,27 @@
-"""95% intervals of segmentation metrics: a bootstrap over test images.
+"""95% intervals of segmentation metrics and the release gate's bound: a bootstrap over
+test images.
 
 IoU is a ratio of pixel sums over images, so its uncertainty comes from which images
-happen to be in the test split. Each test image's confusion matrix is kept (sorted by the
-image's name, so the order never depends on the runner); a replicate draws as many images
-with replacement, sums their matrices and computes every figure from the sum. The
-interval is the bias-corrected and accelerated (BCa) percentile interval of the replicates.
-Its bounds are replicates, each a possible value, so every bound lies in the metric's
-range: [0, 1] for a value and [-1, 1] for a difference.
+happen to be in the test split. Each test image's confusion matrix is kept with its name
+(ImageMatrices); a replicate draws as many images with replacement, sums their matrices
+and computes every figure from the sum, with its standard error (the delta method: each
+image's influence on the ratio). The interval is the symmetric studentized
+(bootstrap-t) one, clipped to the figure's range: [0, 1] for a value, [-1, 1] for a
+difference.
 
-Two models scored on the same images are resampled with the same draws, so the interval
-of their difference is paired: the luck of the draw cancels. The draws come from a seeded
-generator and depend only on the number of images, so the same models on the same
-examples give the same intervals bit for bit.
+Two models are paired image by image, by name and against the same ground truth
+(paired()), and resampled with the same draws, so the interval of their difference is
+paired: the luck of the draw cancels. The draws come from a seeded generator and depend
+only on the number of images, so the same models on the same examples give the same
+intervals bit for bit.
+
+The gate's checks share one bound (critical_value(), for_images()): each difference is at
+most its point plus a critical value in standard errors, for all checks at once, with
+probability 1 - error_rate. refused_drop() states the gate's power from it.
 
 A figure that rests on fewer than `min_images` images (a slice's, or those holding a
-class) gets no interval: the simulation in tests/test_bootstrap.py measures how far below
-95% the coverage falls there.
+class) gets no interval. docs/statistics.md gives the methods measured side by side
+(bench/gate_coverage.py) and why these were chosen.
 """
 import dataclasses
 import statistics as statistics_lib
@@ -25,16 +31,16 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 CONFIDENCE = 0.95
+SYMMETRIC_T = 'symmetric-t'
 STUDENTIZED = 'studentized'
 BCA = 'bca'
-EXPANDED_BCA = 'expanded-bca'
-METHODS = (STUDENTIZED, BCA, EXPANDED_BCA)  # measured side by side: bench/gate_coverage.py
-DEFAULT_METHOD = STUDENTIZED
+METHODS = (SYMMETRIC_T, STUDENTIZED, BCA)  # measured side by side: bench/gate_coverage.py
+DEFAULT_METHOD = SYMMETRIC_T
 DEFAULT_RESAMPLES = 1000
 DEFAULT_SEED = 0
 DEFAULT_ERROR_RATE = 0.05  # the chance that a model within its allowed drops is refused
-# Below this many images the simulation's coverage falls under 92% (README, "The release
-# gate"); ReleaseConfig.min_slice_images defaults to it.
+# The fewest images a figure is judged on: ReleaseConfig.min_slice_images defaults to it.
+# docs/statistics.md gives the coverage measured there.
 DEFAULT_MIN_IMAGES = 40
 _CHUNK = 1000  # the most replicates drawn at a time
 
@@ -44,7 +50,8 @@ Interval = Tuple[float, float]
 @dataclasses.dataclass(frozen=True)
 class Settings:
   """How the gate's intervals and its bound over all checks are drawn
-  (ReleaseConfig.intervals())."""
+  (ReleaseConfig.intervals()); `method` is measured against the others in
+  bench/gate_coverage.py."""
   min_images: int = DEFAULT_MIN_IMAGES
   resamples: int = DEFAULT_RESAMPLES
   seed: int = DEFAULT_SEED
@@ -105,33 +112,36 @@ def _listed(names: Sequence[str], first: int = 3) -> str:
 
 
 def paired(models: Sequence[ImageMatrices]) -> List[np.ndarray]:
-  """The models' [n, C, C] matrices, image i of each the same image against the same ground
-  truth. Raises UnpairedImages, in one line, for image sets that differ (by name), a name
-  given twice, or an image whose ground truth differs between the models (scored at
-  another size, or against another mask)."""
+  """The models' [n, C, C] matrices joined by image name, in the first's order: image i
+  of each is the same image, against the same ground truth. Raises UnpairedImages, in one
+  line, for a name given twice, image sets that differ, or an image whose ground truth
+  differs between the models (scored at another size, or against another mask)."""
   first, *others = models
+  result = [first.matrices]
+  for scored in models:
+    if len(set(scored.names)) != len(scored.names):
+      twice = sorted({n for n in scored.names if scored.names.count(n) > 1})
+      raise UnpairedImages(f'test images named twice cannot be paired: {_listed(twice)}')
   for other in others:
-    if other.names != first.names:
-      only_first = sorted(set(first.names) - set(other.names))
-      only_other = sorted(set(other.names) - set(first.names))
+    only_first = sorted(set(first.names) - set(other.names))
+    only_other = sorted(set(other.names) - set(first.names))
+    if only_first or only_other:
       raise UnpairedImages(
           f'the models were scored on different test images ({len(first.names)} against '
           f'{len(other.names)}): ' + '; '.join(
               f'{len(names)} only in the {which} ({_listed(names)})'
-              for which, names in (('first', only_first), ('second', only_other)) if names)
-          if only_first or only_other else
-          'the models were scored on test images named twice')
-    if len(set(first.names)) != len(first.names):
-      twice = sorted({n for n in first.names if first.names.count(n) > 1})
-      raise UnpairedImages(f'test images named twice cannot be paired: {_listed(twice)}')
-    differs = np.flatnonzero((other.truths != first.truths).any(-1))
+              for which, names in (('first', only_first), ('second', only_other)) if names))
+    position = {name: i for i, name in enumerate(other.names)}
+    matrices = other.matrices[[position[name] for name in first.names]]
+    differs = np.flatnonzero((matrices.sum(-1) != first.truths).any(-1))
     if differs.size:
       i = differs[0]
       raise UnpairedImages(
           f'{len(differs)} test images have other ground truth in the second model\'s '
           f'scoring (first: {first.names[i]}, {int(first.truths[i].sum())} scored pixels '
-          f'against {int(other.truths[i].sum())}): both must be scored on the same masks')
-  return [m.matrices for m in models]
+          f'against {int(matrices[i].sum())}): both must be scored on the same masks')
+    result.append(matrices)
+  return result
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,49 +235,63 @@ def replicates(models: Sequence[np.ndarray], resamples: int = DEFAULT_RESAMPLES,
           for v, e in zip(values, errors)]
 
 
+def _quantiles(columns: np.ndarray, probabilities: Sequence[float]) -> np.ndarray:
+  """np.nanquantile(columns, probabilities, axis=0) (its linear interpolation), at the
+  cost of one sort: [len(probabilities), K]; NaN for a column with no number."""
+  ordered = np.sort(columns, 0)  # NaN last
+  count = (~np.isnan(columns)).sum(0)
+  result = []
+  for probability in probabilities:
+    position = probability * np.maximum(count - 1, 0)
+    below = np.floor(position).astype(int)
+    above = np.minimum(below + 1, np.maximum(count - 1, 0))
+    k = np.arange(columns.shape[1])
+    result.append(ordered[below, k] + (position - below) * (ordered[above, k]
+                                                            - ordered[below, k]))
+  return np.where(count > 0, np.asarray(result), np.nan)
+
+
 def studentized_intervals(series: Series, low: float, high: float,
-                          confidence: float = CONFIDENCE) -> List[Optional[Interval]]:
+                          confidence: float = CONFIDENCE, symmetric: bool = True
+                          ) -> List[Optional[Interval]]:
   """The studentized (bootstrap-t) interval of each figure: the point minus the
-  quantiles of (replicate - point) / replicate's standard error, in the point's standard
-  errors (Efron and Tibshirani, 1993, ch. 12.5), clipped to the figure's range [low,
-  high]. Each replicate is judged by its own standard error, so the interval follows the
-  skew and the heavy tails that a ratio of sums over few, unequal images has. A figure
-  with no spread (two models alike on every image) gets the point; None for no value."""
+  quantiles of t = (replicate - point) / replicate's standard error, in the point's
+  standard errors (Efron and Tibshirani, 1993, ch. 12.5), clipped to the figure's range
+  [low, high]. Each replicate is judged by its own standard error, so the interval
+  follows the heavy tails that a ratio of sums over few, unequal images has. `symmetric`:
+  the point plus or minus the `confidence` quantile of |t| (Hall, 1988), which holds its
+  coverage where a replicate's standard error and its value err together (a draw without
+  the few large images); else the equal-tailed quantiles of t. A figure with no spread
+  (two models alike on every image) gets the point; None for no value."""
   with np.errstate(invalid='ignore', divide='ignore'):
     t = (series.values - series.point) / series.errors
+  t[~np.isfinite(t)] = np.nan
+  if symmetric:
+    quantiles = np.repeat(_quantiles(np.abs(t), [confidence]), 2, 0) * [[-1], [1]]
+  else:
+    quantiles = _quantiles(t, [(1 - confidence) / 2, (1 + confidence) / 2])
   result: List[Optional[Interval]] = []
-  for k, (point, error) in enumerate(zip(series.point, series.error)):
-    column = t[:, k][np.isfinite(t[:, k])]
+  for point, error, (below, above) in zip(series.point, series.error, quantiles.T):
     if np.isnan(point):
       result.append(None)
-    elif not error > 0 or not len(column):
+    elif not error > 0 or np.isnan(below):
       result.append((float(point), float(point)))
     else:
-      below, above = np.quantile(column, [(1 - confidence) / 2, (1 + confidence) / 2])
       result.append((float(np.clip(point - above * error, low, high)),
                      float(np.clip(point - below * error, low, high))))
   return result
 
 
 def bca_intervals(samples: np.ndarray, point: np.ndarray, jackknife: np.ndarray,
-                  confidence: float = CONFIDENCE, method: str = DEFAULT_METHOD
-                  ) -> List[Optional[Interval]]:
+                  confidence: float = CONFIDENCE) -> List[Optional[Interval]]:
   """The bias-corrected and accelerated (BCa) bootstrap interval of each column of
   [resamples, K] replicates, given the figures on the whole split ([K]) and with each
   image left out in turn ([n, K]). BCa shifts the percentiles to correct the bias and
   skew that a ratio on few images has (Efron and Tibshirani, 1993, ch. 14); its bounds are
-  still replicates. EXPANDED_BCA widens the normal quantile it starts from to Student's t
-  on n - 1 degrees of freedom times sqrt(n / (n - 1)), the small-sample correction of
-  the "expanded percentile" interval (Hesterberg, 2015): the bootstrap's spread is the
-  plug-in one, too narrow by about that factor on few images. None for a column with no
+  replicates. The gate's method before the studentized one. None for a column with no
   defined replicate."""
   normal = statistics_lib.NormalDist()
-  images = len(jackknife)
-  if method == EXPANDED_BCA and images > 1:
-    z = float(np.sqrt(images / (images - 1)) * scipy_stats.t.ppf((1 + confidence) / 2,
-                                                                  images - 1))
-  else:
-    z = normal.inv_cdf((1 + confidence) / 2)
+  z = normal.inv_cdf((1 + confidence) / 2)
   result: List[Optional[Interval]] = []
   for column, theta, left_out in zip(samples.T, point, jackknife.T):
     defined = column[~np.isnan(column)]
@@ -332,15 +356,15 @@ def draw(models: Sequence[ImageMatrices], settings: Settings = Settings()) -> Dr
   series = replicates(matrices, settings.resamples, settings.seed)
   judged = [count >= settings.min_images for count in (*class_images, images, images)]
   result = []
+  if settings.method == BCA:
+    jackknives = [leave_one_out(m) for m in matrices]
+    jackknives += [jackknives[0] - jackknives[1]] if len(matrices) == 2 else []
   for k, one in enumerate(series):
     low = -1.0 if k == 2 else 0.0
-    if settings.method == STUDENTIZED:
-      bounds = studentized_intervals(one, low, 1.0)
+    if settings.method == BCA:
+      bounds = bca_intervals(one.values, one.point, jackknives[k])
     else:
-      jackknife = [leave_one_out(m) for m in matrices]
-      bounds = bca_intervals(one.values, one.point,
-                             jackknife[k] if k < 2 else jackknife[0] - jackknife[1],
-                             method=settings.method)
+      bounds = studentized_intervals(one, low, 1.0, symmetric=settings.method == SYMMETRIC_T)
     bounds = [b if ok else None for b, ok in zip(bounds, judged)]
     result.append(SliceIntervals(images, class_images, tuple(bounds[:-2]), bounds[-2],
                                  bounds[-1]))
@@ -359,17 +383,18 @@ def slice_intervals(models: Sequence[ImageMatrices], settings: Settings = Settin
 
 
 def critical_value(deviations: Sequence[np.ndarray], error_rate: float) -> float:
-  """The bound over a family of checks: each check's [resamples] replicate deviations
-  below its point, in spreads (Drawn.deviations' columns, the same draws in every column
-  of a slice), and the largest of them in each replicate. A check's difference is then
-  at most point + critical_value x spread, for all checks at once, with probability
-  1 - error_rate (a single-step max-T bound: Westfall and Young, 1993); for one check,
-  the one-sided percentile-t bound. 0 for no check."""
+  """The bound over a family of checks, from each check's [resamples] replicate
+  deviations below its point in the replicate's standard errors (Drawn.deviations'
+  columns): the (1 - error_rate) quantile of the largest deviation in each replicate. A
+  check's difference is then at most point + critical_value x its standard error, for
+  all checks at once, with probability 1 - error_rate (a single-step max-T bound:
+  Westfall and Young, 1993); for one check, the one-sided bootstrap-t bound. Each slice is
+  resampled on its own, so the overlap of the whole split with its slices is left out of
+  the joint draw: the bound errs on the safe side. 0 for no check."""
   if not len(deviations):
     return 0.0
   stacked = np.stack(deviations, -1)
-  largest = np.where(np.isnan(stacked).all(-1), -np.inf,
-                     np.nanmax(np.where(np.isnan(stacked), -np.inf, stacked), -1))
+  largest = np.where(np.isnan(stacked), -np.inf, stacked).max(-1)
   return float(np.quantile(largest, 1 - error_rate, method='higher'))
 
 

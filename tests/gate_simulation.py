@@ -94,21 +94,22 @@ def dirichlet(size: int, seed: int, drop: float = 0.3) -> Pair:
   rng = np.random.default_rng(seed)
   pixels = np.exp(rng.uniform(np.log(4_000), np.log(40_000), size)).astype(np.int64)
   shares = rng.dirichlet((2.85, 5.7, 0.45), size)
-  truth = np.stack([rng.multinomial(n, p) for n, p in zip(pixels, shares)])
+  truth = rng.multinomial(pixels, shares)
   effect = rng.normal(0, 0.8, (size, 1))
   models = []
   for lower in (0.0, drop):
     logit = np.log([0.85 / 0.15, 0.92 / 0.08, 0.4 / 0.6]) - lower + effect + rng.normal(
         0, 0.3, (size, 3))
     recall = 1 / (1 + np.exp(-logit))
+    hits = rng.binomial(truth, recall)
+    # The misses go to the two other classes, split by a Dirichlet(1, 1) draw.
+    first = rng.binomial(truth - hits, rng.dirichlet((1.0, 1.0), (size, 3))[..., 0])
     matrices = np.zeros((size, 3, 3), np.int64)
-    for i in range(size):
-      for c in range(3):
-        hit = rng.binomial(truth[i, c], recall[i, c])
-        others = [k for k in range(3) if k != c]
-        matrices[i, c, c] = hit
-        matrices[i, c, others] = rng.multinomial(truth[i, c] - hit,
-                                                 rng.dirichlet((1.0, 1.0)))
+    for c in range(3):
+      one, two = [k for k in range(3) if k != c]
+      matrices[:, c, c] = hits[:, c]
+      matrices[:, c, one] = first[:, c]
+      matrices[:, c, two] = truth[:, c] - hits[:, c] - first[:, c]
     models.append(matrices)
   return models[0], models[1]
 
@@ -161,8 +162,6 @@ def refusals(generator: str, slices: int, images: int, repetitions: int,
   intervals, its bound over all checks at once, its comparison), with `release`'s drops;
   without the `family` bound, each check on its own 95% interval (the gate before it)."""
   one, other = GENERATORS[generator](POPULATION, seed, drop=0.0)
-  c = one.shape[1]
-  class_metrics = [sm.class_iou_name(f'class_{k}') for k in range(c)]
   rng = np.random.default_rng(seed + 20_000)
   refused = []
   for repetition in range(repetitions):
@@ -174,17 +173,72 @@ def refusals(generator: str, slices: int, images: int, repetitions: int,
     scored = {f'breed={s:02d}': _pair(candidate, released, pick) for s, pick in
               enumerate(picks)}
     scored[evaluation_results.OVERALL] = _pair(candidate, released, np.concatenate(picks))
-    drawn = evaluation_results.draw_intervals(
-        scored, class_metrics, dataclasses.replace(release.intervals(), seed=repetition))
-    if not family:
-      for entry in drawn[evaluation_results.DIFFERENCE].values():
-        for figure in entry.values():
-          figure.pop('bound', None)
-    comparison = evaluation_results.compare(
-        _metrics(scored, drawn, class_metrics), release.allowed_drops(),
-        release.min_slice_images, comparison_lib.Family.from_json(drawn['family']))
+    comparison, _ = _judge(scored, release, repetition, family)
     refused.append(bool(comparison.reasons()))
   return refused
+
+
+def power(generator: str, images: int, repetitions: int, release: config_lib.ReleaseConfig,
+          seed: int = 0) -> Tuple[float, float, List[bool]]:
+  """Whether the power the gate states is true: on test splits of `images` images (the
+  whole split, no slices), the released model better than the candidate by the drop the
+  gate states it refuses 8 times in 10 (the median over 20 splits of a first population,
+  then a population made to differ by that much). (The drop stated, the population's
+  true mean-IoU drop, whether the mean-IoU check refused each of `repetitions` splits.)"""
+  rng = np.random.default_rng(seed + 30_000)
+
+  def stated(pair: Pair, count: int, offset: int) -> Tuple[List[float], List[bool]]:
+    drops, refused = [], []
+    for repetition in range(count):
+      pick = rng.integers(0, POPULATION, images)
+      comparison, drawn = _judge({evaluation_results.OVERALL: _pair(*pair, pick)}, release,
+                                 offset + repetition, True)
+      drops.append(evaluation_results.sensitivity(_metrics(drawn), release.min_slice_images,
+                                                  comparison).refused_drop)
+      refused.append(not comparison.mean_iou.passed)
+    return drops, refused
+
+  def worse(lower: float) -> Pair:
+    """The generator's pair with the candidate the lower one."""
+    better, lowered = GENERATORS[generator](POPULATION, seed, drop=lower)
+    return lowered, better
+
+  def true_drop(pair: Pair) -> float:
+    c = pair[0].shape[1]
+    return float(bootstrap.statistics(pair[1].sum(0))[c]
+                 - bootstrap.statistics(pair[0].sum(0))[c])
+
+  drop = float(np.median(stated(worse(0.0), 20, 0)[0]))
+  # The generator's own drop (in recall, or on the logit scale) that makes the population
+  # differ by `drop` in mean IoU: bisection, the mean IoU falling as it grows.
+  low, high = 0.0, 1.0
+  for _ in range(30):
+    middle = (low + high) / 2
+    if true_drop(worse(middle)) < drop:
+      low = middle
+    else:
+      high = middle
+  pair = worse((low + high) / 2)
+  return drop, true_drop(pair), stated(pair, repetitions, 1_000)[1]
+
+
+def _judge(scored: Dict[str, Dict[str, bootstrap.ImageMatrices]],
+           release: config_lib.ReleaseConfig, seed: int, family: bool
+           ) -> Tuple[comparison_lib.Comparison, Dict]:
+  """The comparison the Evaluator decides on `scored` (slice -> model -> matrices), and
+  what it drew; without the `family` bound, each check judged on its own interval."""
+  classes = scored[evaluation_results.OVERALL][evaluation_results.CANDIDATE].matrices.shape[1]
+  class_metrics = [sm.class_iou_name(f'class_{k}') for k in range(classes)]
+  drawn = evaluation_results.draw_intervals(
+      scored, class_metrics, dataclasses.replace(release.intervals(), seed=seed))
+  if not family:
+    for entry in drawn[evaluation_results.DIFFERENCE].values():
+      for figure in entry.values():
+        figure.pop('bound', None)
+  family_drawn = drawn.get('family')
+  return evaluation_results.compare(
+      _metrics(drawn), release.allowed_drops(), release.min_slice_images,
+      comparison_lib.Family.from_json(family_drawn) if family_drawn else None), drawn
 
 
 def _pair(candidate: np.ndarray, released: np.ndarray, pick: np.ndarray
@@ -193,25 +247,10 @@ def _pair(candidate: np.ndarray, released: np.ndarray, pick: np.ndarray
           evaluation_results.BASELINE: _named(released[pick])}
 
 
-def _metrics(scored: Dict[str, Dict[str, bootstrap.ImageMatrices]], drawn: Dict,
-             class_metrics: Sequence[str]) -> evaluation_results.Metrics:
-  """What evaluation_results.load() gives of an Evaluator run on `scored`: each figure
-  from the summed matrices (as TFMA's metrics compute it), with the drawn intervals."""
-  names = [*class_metrics, sm.MEAN_IOU, sm.PIXEL_ACCURACY]
-  metrics: evaluation_results.Metrics = {}
-  for slice_, by_model in scored.items():
-    figures = {m: bootstrap.statistics(scored.confusion) for m, scored in by_model.items()}
-    figures[evaluation_results.DIFFERENCE] = (figures[evaluation_results.CANDIDATE]
-                                              - figures[evaluation_results.BASELINE])
-    for model, values in figures.items():
-      metrics.setdefault(model, {})[slice_] = {
-          name: evaluation_results.Estimate(
-              None if np.isnan(value) else float(value), **_drawn(drawn, model, slice_, name))
-          for name, value in zip(names, values)}
-  return metrics
-
-
-def _drawn(drawn: Dict, model: str, slice_: str, name: str) -> Dict:
-  entry = dict(drawn[model][slice_][name])
-  entry['interval'] = tuple(entry['interval']) if entry['interval'] else None
-  return entry
+def _metrics(drawn: Dict) -> evaluation_results.Metrics:
+  """What evaluation_results.load() gives of an Evaluator run that drew `drawn`."""
+  return {model: {slice_: {name: evaluation_results.Estimate(**{
+      **entry, 'interval': tuple(entry['interval']) if entry['interval'] else None})
+                           for name, entry in figures.items()}
+                  for slice_, figures in slices.items()}
+          for model, slices in drawn.items() if model != 'family'}

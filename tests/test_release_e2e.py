@@ -255,7 +255,7 @@ def test_report_is_an_artifact_of_the_run_in_one_file(runs):
   assert runs['unreachable_page'] == page  # the copy petseg run left in the output directory
   assert 'Not blessed: mean_iou' in page and 'Confusion matrix' in page
   assert 'Against the released model' in page and 'no detectable change' in page
-  assert 'mean-IoU drops larger than' in page and 'too few images to judge (n=' in page
+  assert 'the mean IoU is known to' in page and 'too few images to judge (n=' in page
   assert '<h2>Model card</h2>' in page and 'species=cat' in page
   assert '<svg' in page and 'val_mean_iou' in page
   for i in range(8):

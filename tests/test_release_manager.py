@@ -180,6 +180,9 @@ def test_show_says_where_the_card_and_report_are_and_the_versions_history(tmp_pa
   assert f'Version    1 (serving)  {version}' in out
   assert f'Card       {version}/assets.extra/model_card.html' in out
   assert f'Report     {version}/assets.extra/report.html' in out
+  # The record's own sentence, as the run, its report and its card say it.
+  assert ('Precision  With 300 test images, the mean IoU is known to \u00b10.050 (95%); the '
+          'drop the gate would refuse is measured once a model has been released.') in out
   with open(os.path.join(version, 'assets.extra', 'report.html')) as f:
     assert f.read() == '<html>the run report</html>'  # kept with the version
   assert re.search(r'Log +\S+ +released as version 1 +by \S+ run run-1 \(unet_xception, test '

@@ -26,6 +26,7 @@ from tfx.dsl.io import fileio
 from petseg.components.release import log as release_log
 from petseg.components.release import page as registry_page
 from petseg.components.release import registry as release_registry
+from petseg.core import comparison as comparison_lib
 from petseg.core import errors
 from petseg.core import storage
 
@@ -55,6 +56,9 @@ class Release:
   model_card: Optional[str] = None
   report: Optional[str] = None
   problem: Optional[str] = None
+  # What its test split could tell: comparison.Sensitivity's sentence (the gate's power
+  # against the version it was compared with); None in records from before it was kept.
+  precision: Optional[str] = None
 
   def to_json(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)
@@ -85,11 +89,16 @@ def _release(base_directory: str, version: int, status: str) -> Release:
         config_fingerprint=record['config_fingerprint'],
         pipeline_run=record['pipeline_run'],
         model_card=beside(release_registry.MODEL_CARD_FILE),
-        report=beside(release_registry.REPORT_FILE))
+        report=beside(release_registry.REPORT_FILE),
+        precision=(comparison_lib.Sensitivity.from_json(record['sensitivity']).sentence()
+                   if record.get('sensitivity') else None))
   except (KeyError, TypeError) as e:
     return Release(version, status, path,
                    problem=f'{os.path.join(path, release_registry.RECORD_FILE)}: the release '
                    f'record lacks {e}')
+  except errors.ConfigError as e:
+    return Release(version, status, path,
+                   problem=f'{os.path.join(path, release_registry.RECORD_FILE)}: {e}')
 
 
 def _check_exists(base_directory: str) -> None:
