@@ -30,6 +30,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 import numpy as np
 from scipy import stats as scipy_stats
 
+from petseg.core import errors
+
 CONFIDENCE = 0.95
 SYMMETRIC_T = 'symmetric-t'
 STUDENTIZED = 'studentized'
@@ -75,7 +77,7 @@ def statistics(confusions: np.ndarray) -> np.ndarray:
   return np.concatenate([iou, mean[..., None], accuracy[..., None]], -1)
 
 
-class UnpairedImages(ValueError):
+class UnpairedImages(errors.DataError, ValueError):
   """Two models' image matrices that cannot be paired image by image: said in one line."""
 
 

@@ -160,7 +160,8 @@ def test_first_release_on_open_source_kfp_is_pushed_as_version_1_with_its_record
                              'max_mean_iou_drop': None, 'max_slice_drop': None,
                              'max_class_drop': {}, 'min_slice_images': 40,
                              'bootstrap_resamples': bootstrap.DEFAULT_RESAMPLES,
-                             'bootstrap_seed': bootstrap.DEFAULT_SEED}
+                             'bootstrap_seed': bootstrap.DEFAULT_SEED,
+                             'error_rate': None}  # a first release: nothing compared
   assert summary['pipeline_run'] == f'run-1-0000-kfp-{kfp_harness.OLDEST}'  # replaced
   record = _record(runs['oss'], 1)
   assert record['version'] == 1 and record['released_at']
