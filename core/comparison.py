@@ -11,7 +11,7 @@ beyond noise by more than the drop it is allowed, judged on one bound for all th
 at once (the whole split, each slice, each class: a Family), so that a model within all
 its allowed drops is refused with the family's error rate (5%) however many slices and
 classes there are: the check's bound, its difference plus the family's critical value in
-bootstrap spreads, lies below minus the allowed drop. A slice or class in fewer test
+standard errors, lies below minus the allowed drop. A slice or class in fewer test
 images than the minimum is "too few images to judge" and neither passes nor fails: it is
 listed, not decided. docs/statistics.md gives the method and its measured error rates.
 """
@@ -45,9 +45,9 @@ def shown(value: Optional[float], interval: Optional[Sequence[float]] = None,
 @dataclasses.dataclass(frozen=True)
 class Family:
   """The gate's checks judged as one: each check's difference is at most its `bound`
-  (difference + critical_value x its bootstrap spread) for all `checks` at once, except
-  with probability `error_rate`: the chance that a model within all its allowed drops is
-  refused (bootstrap.critical_value())."""
+  (difference + bootstrap.for_images(critical_value, its images) x its standard error)
+  for all `checks` at once, except with probability `error_rate`: the chance that a model
+  within all its allowed drops is refused (bootstrap.critical_value())."""
   error_rate: float
   checks: int
   critical_value: float
@@ -68,8 +68,9 @@ class Family:
 class Difference:
   """candidate - released for one metric on one slice, with its 95% interval, the test
   images it rests on (the slice's, or those holding the class), the fewest the gate judges
-  and the drop it allows there; its bootstrap spread and its bound over the family of
-  checks (None in records from before the family, which judged the interval alone)."""
+  and the drop it allows there; its standard error (`spread`) and its bound over the
+  family of checks (None in records from before the family, which judged the interval
+  alone)."""
   slice: str
   metric: str
   candidate: float

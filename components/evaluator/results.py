@@ -32,7 +32,7 @@ class Estimate:
   """A metric's value (a float, None for NaN, or a nested list), its 95% interval (None
   for a matrix, or a figure on too few images to judge) and the test images it rests on
   (the slice's, or those holding the class; None for a matrix). A difference the gate
-  checks also has its bootstrap spread and its bound over all checks at once
+  checks also has its standard error (`spread`) and its bound over all checks at once
   (comparison.Family)."""
   value: Any
   interval: Optional[comparison_lib.Interval] = None
@@ -144,8 +144,8 @@ def draw_intervals(scored: Mapping[str, Mapping[str, bootstrap.ImageMatrices]],
   once (the judged differences it checks, in every slice), as the JSON of INTERVALS_FILE:
   model -> slice -> metric -> {value, interval, images[, spread, bound]}, and 'family'
   (comparison.Family). The values are the image matrices' (TFMA's metrics, except for a
-  baseline trained at another size, which TFMA scores on its own masks). Raises bootstrap.UnpairedImages for models scored on different
-  images or ground truth."""
+  baseline trained at another size, which TFMA scores on its own masks). Raises
+  bootstrap.UnpairedImages for models scored on different images or ground truth."""
   result: Dict[str, Any] = {}
   # (entry, images, difference, spread, deviations) of each check
   family: List[tuple] = []
