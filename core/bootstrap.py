@@ -336,13 +336,13 @@ def image_counts(matrices: np.ndarray) -> Tuple[int, Tuple[int, ...]]:
 
 @dataclasses.dataclass(frozen=True)
 class Drawn:
-  """One slice's intervals (each model's, then, for two, the paired difference's) and, for
-  two models, what the bound over all checks at once needs: each figure's difference on
-  the whole slice and its spread (its standard error; class IoUs, mean IoU, pixel
-  accuracy: [C + 2]), and each replicate's deviation below the point, in the replicate's
+  """One slice's figures on the whole slice (`points`, statistics()' [C + 2] columns) and
+  their intervals, each model's, then, for two, the paired difference's; and, for two
+  models, what the bound over all checks at once needs: each difference's spread (its
+  standard error) and each replicate's deviation below the point, in the replicate's
   standard errors ([resamples, C + 2]; NaN where undefined)."""
   intervals: List[SliceIntervals]
-  difference: Optional[np.ndarray] = None
+  points: List[np.ndarray] = dataclasses.field(default_factory=list)
   spread: Optional[np.ndarray] = None
   deviations: Optional[np.ndarray] = None
 
@@ -370,12 +370,13 @@ def draw(models: Sequence[ImageMatrices], settings: Settings = Settings()) -> Dr
     bounds = [b if ok else None for b, ok in zip(bounds, judged)]
     result.append(SliceIntervals(images, class_images, tuple(bounds[:-2]), bounds[-2],
                                  bounds[-1]))
+  points = [one.point for one in series]
   if len(series) < 3:
-    return Drawn(result)
+    return Drawn(result, points)
   difference = series[2]
   with np.errstate(invalid='ignore', divide='ignore'):
     deviations = (difference.point - difference.values) / difference.errors
-  return Drawn(result, difference.point, difference.error, deviations)
+  return Drawn(result, points, difference.error, deviations)
 
 
 def slice_intervals(models: Sequence[ImageMatrices], settings: Settings = Settings()

@@ -153,17 +153,15 @@ def draw_intervals(scored: Mapping[str, Mapping[str, bootstrap.ImageMatrices]],
   for slice_, by_model in sorted(scored.items()):
     models = [m for m in (CANDIDATE, BASELINE) if m in by_model]
     drawn = bootstrap.draw([by_model[m] for m in models], settings)
-    values = [bootstrap.statistics(by_model[m].confusion) for m in models]
-    if len(values) == 2:
-      values.append(values[0] - values[1])
-    for model, intervals, figures in zip(models + [DIFFERENCE], drawn.intervals, values):
+    for model, intervals, figures in zip(models + [DIFFERENCE], drawn.intervals,
+                                         drawn.points):
       bounds = [*intervals.class_iou, intervals.mean_iou, intervals.pixel_accuracy]
       images = [*intervals.class_images, intervals.images, intervals.images]
       entries = result.setdefault(model, {})[slice_] = {
           name: {'value': _float(float(v)), 'interval': list(b) if b else None, 'images': n}
           for name, v, b, n in zip(names, figures, bounds, images)}
       if model == DIFFERENCE:
-        family += [(entries[name], intervals.images, float(drawn.difference[k]),
+        family += [(entries[name], intervals.images, float(figures[k]),
                     float(drawn.spread[k]), drawn.deviations[:, k])
                    for k, (name, b) in enumerate(zip(names, bounds))
                    if checked(name) and b is not None and drawn.spread[k] > 0]
