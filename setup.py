@@ -1,6 +1,6 @@
 """petseg: a TFX pipeline from a folder of images and masks to a released segmentation model.
 
-The design card puts `pipeline/`, `components/`, `schemas/` and `kubeflow/` (and `models/`,
+The design card puts `pipeline/`, `components/`, `schemas/` and `kubeflow/` (and `models/`, `records/`, `registry/`,
 as in TFX's templates) at the top level; they are installed as sub-packages of `petseg` so
 that `import petseg.pipeline` works the same in a checkout, a wheel and the Kubeflow
 container image. `petseg` itself (the command and the user tools) is the folder `cli/`: no
@@ -17,15 +17,20 @@ setuptools.setup(
     packages=[
         'petseg',
         'petseg.components',
+        'petseg.components.curated_schema',
         'petseg.components.evaluator',
-        'petseg.components.ingest',
-        'petseg.components.release',
+        'petseg.components.example_gen',
+        'petseg.components.latest_release',
+        'petseg.components.pusher',
+        'petseg.components.release_record',
         'petseg.components.trainer',
-        'petseg.components.validation',
+        'petseg.components.validation_gate',
         'petseg.core',
         'petseg.kubeflow',
         'petseg.models',
         'petseg.pipeline',
+        'petseg.records',
+        'petseg.registry',
         'petseg.schemas',
     ],
     package_dir={
@@ -35,6 +40,8 @@ setuptools.setup(
         'petseg.kubeflow': 'kubeflow',
         'petseg.models': 'models',
         'petseg.pipeline': 'pipeline',
+        'petseg.records': 'records',
+        'petseg.registry': 'registry',
         'petseg.schemas': 'schemas',
     },
     package_data={'petseg.schemas': ['*.pbtxt']},

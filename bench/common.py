@@ -11,7 +11,7 @@ import petseg  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 import numpy as np
 import tf_keras as keras
 
-from petseg.components.ingest import sources
+from petseg.components.example_gen import sources
 from petseg.models import input_pipeline
 from petseg.models import module_file
 from petseg.models import training

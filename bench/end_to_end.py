@@ -28,8 +28,8 @@ import numpy as np
 from PIL import Image
 
 import common
-from petseg.components.ingest import oxford_reader
-from petseg.components.ingest import sources
+from petseg.components.example_gen import oxford_reader
+from petseg.components.example_gen import sources
 from petseg.core import confusion as confusion_lib
 from petseg.models import module_file
 from petseg.models import training

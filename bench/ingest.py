@@ -12,12 +12,12 @@ import tempfile
 import time
 
 import common
-from petseg.components.ingest import decoding
-from petseg.components.ingest import example_gen
-from petseg.components.ingest import items
-from petseg.components.ingest import listing
-from petseg.components.ingest import oxford_reader
-from petseg.components.ingest import sources
+from petseg.components.example_gen import component as example_gen
+from petseg.components.example_gen import decoding
+from petseg.components.example_gen import items
+from petseg.components.example_gen import listing
+from petseg.components.example_gen import oxford_reader
+from petseg.components.example_gen import sources
 from petseg.models import input_pipeline
 from petseg.pipeline import beam_args as beam_args_lib
 import tensorflow as tf

@@ -29,10 +29,9 @@ import tensorflow as tf
 
 import common
 from petseg import released_model
-from petseg.components.ingest import example_gen
-from petseg.components.ingest import sources
-from petseg.components.release import release_record
-from petseg.components.release import run_summary
+from petseg.components.example_gen import component as example_gen
+from petseg.components.example_gen import sources
+from petseg.components.release_record import component as release_record
 from petseg.components.trainer import component as trainer_lib
 from petseg.core import bootstrap
 from petseg.core import config as config_lib
@@ -46,6 +45,7 @@ from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import run_config
+from petseg.records import summary as run_summary
 
 RECIPES = os.path.join(common.ROOT, '..', 'recipes')
 SHARED_DATA = os.path.join(common.OXFORD_SAMPLE, '..')
@@ -160,7 +160,7 @@ def run(dataset_key: str, settings: dict, label: str,
     sample = released_model.evaluate(
         result.serving_model_dir, sources.dataset_config('oxford_pets', common.OXFORD_SAMPLE),
         os.path.abspath(common.OXFORD_SAMPLE))
-    figures['sample_test'] = {k: sample[k] for k in ('examples', 'mean_iou', 'per_class_iou',
+    figures['sample_test'] = {k: sample.to_json()[k] for k in ('examples', 'mean_iou', 'per_class_iou',
                                                      'intervals')}
   return figures, result
 

@@ -64,7 +64,7 @@ def _child(mode: str, model_dir: str, image_path: str, output_dir: str) -> None:
   with _PeakMemory() as memory:
     if mode == 'ours':
       result = released_model.predict(model_dir, [image_path], output_dir, max_pixels=10**9)
-      assert len(result['written']) == 1, result
+      assert len(result.written) == 1, result
     else:
       labels = export.load_labels(model_dir)
       colours = overlay.class_colours(labels)

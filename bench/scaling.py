@@ -25,8 +25,8 @@ import time
 
 import common
 from petseg import sample_data
-from petseg.components.ingest import oxford_lists
-from petseg.components.ingest import sources
+from petseg.components.example_gen import oxford_lists
+from petseg.components.example_gen import sources
 from petseg.core import config as config_lib
 from petseg.models import training
 from petseg.pipeline import local_runner

@@ -31,7 +31,7 @@ import petseg  # pylint: disable=unused-import  (sets TF_USE_LEGACY_KERAS before
 from petseg import console
 from petseg import releases
 from petseg import scheduling
-from petseg.components.ingest import sources
+from petseg.components.example_gen import sources
 from petseg.core import config as config_lib
 from petseg.core import errors
 from petseg.core import storage
@@ -109,7 +109,7 @@ def _summarise_run(output_dir: str, pipeline_name: str, run_id: str, log_path: s
   """Says what the run decided (its ReleaseRecord step's release record); writes its
   result as OUTPUT_DIR/run_summary.json, and copies its HTML report and its ingest report
   to OUTPUT_DIR."""
-  from petseg.components.ingest import ingest_report  # pylint: disable=g-import-not-at-top
+  from petseg.records import ingest_report  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import metadata  # pylint: disable=g-import-not-at-top
   metadata_path = local_runner.metadata_path(output_dir)
@@ -135,7 +135,7 @@ def _summarise_nothing_new(output_dir: str, serving_dir: str, pipeline_name: str
   """Says that a run had nothing new to train on (metadata.NothingNew), in one line; writes
   it as OUTPUT_DIR/run_summary.json, and in the registry's decision log where the
   registry step came from the cache (which then wrote none)."""
-  from petseg.components.release import latest  # pylint: disable=g-import-not-at-top
+  from petseg.components.latest_release import executor as latest  # pylint: disable=g-import-not-at-top
   if skipped.cached:
     latest.log_nothing_new(storage.openable(serving_dir), latest.nothing_new_decision(
         skipped.line, skipped.version, None, skipped.data_fingerprint,
@@ -287,21 +287,21 @@ def _predict(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) 
   storage.register()
   result = released_model.predict(args.model_dir, args.images, args.output_dir,
                                   args.max_pixels, overwrite=args.overwrite)
-  console.say(f'Model: {result["model"]}')
-  release = result['release']
-  if release:
-    console.say(f'Release: version {release["version"]} of {release["model"]}, released '
-                f'{release["released_at"]} by run {release["pipeline_run"]}, test mean IoU '
-                f'{release["test_mean_iou"]:.3f}')
-  for _, reason in result['skipped']:  # the reason names the file
+  console.say(f'Model: {result.model}')
+  record = result.record
+  if record:
+    mean_iou = 'none' if record.test.mean_iou is None else f'{record.test.mean_iou:.3f}'
+    console.say(f'Release: version {record.version} of {record.model}, released '
+                f'{record.released_at} by run {record.pipeline_run}, test mean IoU {mean_iou}')
+  for _, reason in result.skipped:  # the reason names the file
     console.error(f'skipped {reason}')
-  if result['upright']:
-    console.say(f'{len(result["upright"])} images turned upright by their EXIF orientation, '
-                'as viewers show them (their masks match): ' + ', '.join(result['upright']))
-  console.say(f'{len(result["written"])} masks and overlays written to {args.output_dir}, '
-              f'{len(result["skipped"])} images skipped; log: {log_path}')
-  if result['skipped']:
-    raise errors.DataError(f'{len(result["skipped"])} of {len(args.images)} images could not '
+  if result.upright:
+    console.say(f'{len(result.upright)} images turned upright by their EXIF orientation, '
+                'as viewers show them (their masks match): ' + ', '.join(result.upright))
+  console.say(f'{len(result.written)} masks and overlays written to {args.output_dir}, '
+              f'{len(result.skipped)} images skipped; log: {log_path}')
+  if result.skipped:
+    raise errors.DataError(f'{len(result.skipped)} of {len(args.images)} images could not '
                            'be read (listed above)')
 
 
@@ -313,9 +313,9 @@ def _evaluate(args: argparse.Namespace, beam_args: Sequence[str], log_path: str)
       args.dataset, args.data_dir, settings['dataset']))
   _local_data(dataset, args.data_dir)
   beam_args = beam_args_lib.checked(beam_args)
-  console.say(json.dumps(released_model.evaluate(args.model_dir, dataset, args.data_dir,
-                                                 args.split, beam_args, args.at_own_size),
-                         indent=2))
+  evaluation = released_model.evaluate(args.model_dir, dataset, args.data_dir, args.split,
+                                        beam_args, args.at_own_size)
+  console.say(json.dumps(evaluation.to_json(), indent=2))
   console.error(f'Log: {log_path}')
 
 

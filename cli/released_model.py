@@ -6,30 +6,33 @@ A model directory is either one SavedModel or a serving directory of numbered ve
 server would. A released version says what it is in its release record.
 """
 import collections
+import dataclasses
 import io
 import os
 import shutil
 import tempfile
-from typing import Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from petseg.components.ingest import decoding
-from petseg.components.ingest import example_gen
-from petseg.components.ingest import ingest_report
-from petseg.components.ingest import items
-from petseg.components.release import registry as release_registry
+from petseg.components.example_gen import component as example_gen
+from petseg.components.example_gen import decoding
+from petseg.components.example_gen import items
 from petseg.core import config as config_lib
 from petseg.core import confusion as confusion_lib
 from petseg.core import errors
 from petseg.core import features
 from petseg.core import overlay
+from petseg.core import records
 from petseg.core import storage
 from petseg.models import export
 from petseg.models import input_pipeline
 from petseg.models import scoring
+from petseg.records import ingest_report
+from petseg.records import summary as run_summary
+from petseg.registry import versions as release_registry
 
 
 def resolve(model_dir: str) -> str:
@@ -48,17 +51,55 @@ def resolve(model_dir: str) -> str:
   return model_dir
 
 
-def describe(model_dir: str) -> Dict:
-  """What a released version is, from its release record: the version, the model, when
-  and by which run it was released, its test mean IoU and the gate it passed."""
-  record = release_registry.read_record(model_dir)
+def release_json(record: Optional[run_summary.RunSummary]) -> Optional[Dict[str, Any]]:
+  """What `predict` and `evaluate` print of a version's release record: the version, the
+  model, when and by which run it was released, its test mean IoU and the gate it passed."""
   if record is None:
-    return {'model': model_dir, 'release': None}
-  return {'model': model_dir, 'release': {
-      key: record.get(key) for key in ('version', 'model', 'released_at', 'pipeline',
-                                       'pipeline_run', 'data_fingerprint',
-                                       'config_fingerprint', 'gate')}
-          | {'test_mean_iou': record['test']['mean_iou']}}
+    return None
+  return {'version': record.version, 'model': record.model,
+          'released_at': record.released_at, 'pipeline': record.pipeline,
+          'pipeline_run': record.pipeline_run, 'data_fingerprint': record.data_fingerprint,
+          'config_fingerprint': record.config_fingerprint, 'gate': records.encode(record.gate),
+          'test_mean_iou': record.test.mean_iou}
+
+
+@dataclasses.dataclass(frozen=True)
+class Prediction:
+  """What `predict` did with a model (`model`, the SavedModel used, and its release record,
+  None for a model released without one): the masks written, the images skipped with
+  their reasons (each names its file), the images turned upright by their EXIF
+  orientation."""
+  model: str
+  record: Optional[run_summary.RunSummary]
+  written: List[str] = dataclasses.field(default_factory=list)
+  skipped: List[Tuple[str, str]] = dataclasses.field(default_factory=list)
+  upright: List[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass(frozen=True)
+class Evaluation:
+  """A model's scores on one split of a dataset, ingested as the pipeline ingests it."""
+  model: str
+  record: Optional[run_summary.RunSummary]
+  dataset: str
+  data_dir: str
+  split: str
+  at_own_size: bool
+  examples: int  # ingested from the split
+  rejected: List[ingest_report.Skipped]
+  mean_iou: Optional[float]
+  per_class_iou: Dict[str, Optional[float]]
+  pixel_accuracy: float
+  intervals: Dict[str, Any]  # 95%, as scoring.intervals gives them
+  confusion_matrix: List[List[int]]
+
+  def to_json(self) -> Dict[str, Any]:
+    """As `petseg evaluate` prints it: the release record shown as release_json does."""
+    shown = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+             if f.name != 'record'}
+    return {**shown, 'release': release_json(self.record),
+            'rejected': [{'file': r.file, 'reason': r.reason, 'detail': r.detail}
+                         for r in self.rejected]}
 
 
 # EXIF orientation -> the turn that shows the image as its camera meant (EXIF 2.3, 0x0112).
@@ -181,13 +222,13 @@ def _check_outputs(outputs: Dict[str, Tuple[str, str]], overwrite: bool) -> None
 
 def predict(model_dir: str, image_paths: Sequence[str], output_dir: str,
             max_pixels: int = config_lib.DEFAULT_MAX_PIXELS,
-            overwrite: bool = False) -> Dict[str, List]:
+            overwrite: bool = False) -> Prediction:
   """Writes NAME_mask.png (class ids at the image's size) and NAME_overlay.png (colours
   with a legend) per image, both upright as the image's EXIF orientation shows it. An
   image that cannot be read or decoded, that ingestion would refuse, or that has more than
   `max_pixels` pixels, is skipped with its reason. Refuses (ConfigError) to write over an
-  input, or over a file that exists, unless `overwrite`. Returns {'written': [...],
-  'skipped': [(path, reason)], 'upright': [paths turned by their EXIF orientation]}."""
+  input, or over a file that exists, unless `overwrite`. Says what it did in a
+  Prediction."""
   config_lib.check_number('--max-pixels', max_pixels, 1, integer=True)
   outputs = {path: _outputs(path, output_dir) for path in image_paths}
   _check_outputs(outputs, overwrite)
@@ -198,7 +239,7 @@ def predict(model_dir: str, image_paths: Sequence[str], output_dir: str,
   # float probabilities at the image's full size).
   serve = tf.saved_model.load(model_dir).signatures['serving_examples']
   os.makedirs(output_dir, exist_ok=True)
-  result = {**describe(model_dir), 'written': [], 'skipped': [], 'upright': []}
+  result = Prediction(model_dir, release_registry.read_record(model_dir))
   # The budget replaces Pillow's own guard against decompression bombs: it is checked on
   # the header, before anything is decoded.
   pillow_limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
@@ -208,7 +249,7 @@ def predict(model_dir: str, image_paths: Sequence[str], output_dir: str,
         data, turned = _read_image(path, max_pixels)
         probabilities = _probabilities(serve, data, path)
       except errors.DataError as e:
-        result['skipped'].append((path, str(e)))
+        result.skipped.append((path, str(e)))
         continue
       pixels = _pixels(data)  # decoded again only now, after the model ran
       height, width = pixels.shape[:2]
@@ -217,9 +258,9 @@ def predict(model_dir: str, image_paths: Sequence[str], output_dir: str,
           mask_path, overlay_path, pixels,
           class_id_bands(probabilities, height, width, max(1, _BAND_PIXELS // width)),
           colours, labels.class_names)
-      result['written'].append(mask_path)
+      result.written.append(mask_path)
       if turned:
-        result['upright'].append(path)
+        result.upright.append(path)
   finally:
     Image.MAX_IMAGE_PIXELS = pillow_limit
   return result
@@ -227,7 +268,7 @@ def predict(model_dir: str, image_paths: Sequence[str], output_dir: str,
 
 def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
              split: str = 'test', beam_args: Sequence[str] = (),
-             at_own_size: bool = False) -> Dict:
+             at_own_size: bool = False) -> Evaluation:
   """Ingests the dataset as the pipeline does and scores the model on one split: at the
   model's image size, as the release gate does, or `at_own_size`, the masks it serves
   against the original masks at each image's size."""
@@ -246,11 +287,11 @@ def evaluate(model_dir: str, dataset: config_lib.DatasetConfig, data_dir: str,
       at_own_size=at_own_size)
   report = ingest_report.load(examples.uri)
   shutil.rmtree(work_dir)
-  return {**describe(model_dir), 'dataset': dataset.name, 'data_dir': data_dir, 'split': split,
-          'at_own_size': at_own_size,
-          'examples': report.splits[split].ingested,
-          'rejected': [{'file': r.file, 'reason': r.reason, 'detail': r.detail}
-                       for r in report.rejected if r.split == split],
-          **confusion_lib.scores(scored.confusion, list(labels.class_names)),
-          'intervals': scoring.intervals([scored], labels.class_names)[0],
-          'confusion_matrix': scored.confusion.tolist()}
+  return Evaluation(
+      model=model_dir, record=release_registry.read_record(model_dir), dataset=dataset.name,
+      data_dir=data_dir, split=split, at_own_size=at_own_size,
+      examples=report.splits[split].ingested,
+      rejected=[r for r in report.rejected if r.split == split],
+      **confusion_lib.scores(scored.confusion, list(labels.class_names)),
+      intervals=scoring.intervals([scored], labels.class_names)[0],
+      confusion_matrix=scored.confusion.tolist())

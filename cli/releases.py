@@ -5,7 +5,7 @@
   petseg rollback --serving-dir DIR [--to N] --reason TEXT
   petseg restore N --serving-dir DIR [--reason TEXT]
 
-DIR is a local path, gs:// or s3://. The work is components/release/manager.py's.
+DIR is a local path, gs:// or s3://. The work is registry/manager.py's.
 """
 import argparse
 import json
@@ -49,9 +49,8 @@ def _decision_line(d) -> str:
 
 
 def _list(args: argparse.Namespace, serving_dir: str) -> None:
-  from petseg.components.release import log as release_log  # pylint: disable=g-import-not-at-top
-  from petseg.components.release import (  # pylint: disable=g-import-not-at-top
-      manager as release_manager)
+  from petseg.registry import log as release_log  # pylint: disable=g-import-not-at-top
+  from petseg.registry import manager as release_manager  # pylint: disable=g-import-not-at-top
   found = release_manager.releases(serving_dir)
   decisions = release_log.read(serving_dir)
   if args.json:
@@ -75,9 +74,8 @@ def _list(args: argparse.Namespace, serving_dir: str) -> None:
 
 
 def _show(serving_dir: str, version: int) -> None:
-  from petseg.components.release import log as release_log  # pylint: disable=g-import-not-at-top
-  from petseg.components.release import (  # pylint: disable=g-import-not-at-top
-      manager as release_manager)
+  from petseg.registry import log as release_log  # pylint: disable=g-import-not-at-top
+  from petseg.registry import manager as release_manager  # pylint: disable=g-import-not-at-top
   release = next((r for r in release_manager.releases(serving_dir)
                   if r.version == version), None)
   if release is None:
@@ -124,8 +122,7 @@ def _releases(args: argparse.Namespace, beam_args: Sequence[str], log_path: str)
 
 def _rollback(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   del beam_args, log_path
-  from petseg.components.release import (  # pylint: disable=g-import-not-at-top
-      manager as release_manager)
+  from petseg.registry import manager as release_manager  # pylint: disable=g-import-not-at-top
   serving_dir = _serving_dir(args)
   decision = release_manager.rollback(serving_dir, args.reason, to=args.to)
   retired = ', '.join(map(str, decision.versions))
@@ -136,8 +133,7 @@ def _rollback(args: argparse.Namespace, beam_args: Sequence[str], log_path: str)
 
 def _restore(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   del beam_args, log_path
-  from petseg.components.release import (  # pylint: disable=g-import-not-at-top
-      manager as release_manager)
+  from petseg.registry import manager as release_manager  # pylint: disable=g-import-not-at-top
   serving_dir = _serving_dir(args)
   decision = release_manager.restore(serving_dir, args.version, args.reason or '')
   console.say(f'Restored {", ".join(map(str, decision.versions))} in {serving_dir}: '

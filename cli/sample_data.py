@@ -12,7 +12,7 @@ from typing import Dict
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from petseg.components.ingest import oxford_lists
+from petseg.components.example_gen import oxford_lists
 from petseg.core import errors
 
 _LIST_HEADER = (

@@ -9,6 +9,15 @@ import numpy as np
 
 from petseg.core.labels import IGNORE_ID
 
+# The names of the figures, as TFMA's metrics and every record call them.
+MEAN_IOU = 'mean_iou'
+PIXEL_ACCURACY = 'pixel_accuracy'
+CONFUSION_MATRIX = 'confusion_matrix'
+
+
+def class_iou_name(class_name: str) -> str:
+  return f'iou/{class_name}'
+
 
 def add(confusion: np.ndarray, truth: np.ndarray, predicted: np.ndarray) -> None:
   """Adds one batch of (truth, predicted) class maps to `confusion`, skipping IGNORE_ID."""
@@ -28,7 +37,7 @@ def scores(confusion: np.ndarray, class_names: Optional[List[str]] = None) -> Di
   iou = np.where(present, tp / np.maximum(union, 1), np.nan)
   names = class_names or [str(i) for i in range(len(tp))]
   return {
-      'mean_iou': float(np.nanmean(iou)) if present.any() else None,
+      MEAN_IOU: float(np.nanmean(iou)) if present.any() else None,
       'per_class_iou': {n: (None if np.isnan(v) else float(v)) for n, v in zip(names, iou)},
-      'pixel_accuracy': float(tp.sum() / max(confusion.sum(), 1)),
+      PIXEL_ACCURACY: float(tp.sum() / max(confusion.sum(), 1)),
   }

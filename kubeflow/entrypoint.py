@@ -54,7 +54,7 @@ from tfx.utils import import_utils
 from tfx.utils import name_utils
 import yaml
 
-from petseg.components.release import release_record
+from petseg.components.release_record import component as release_record
 from petseg.core import errors
 from petseg.core import storage
 

@@ -21,8 +21,8 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 import yaml
 
 from petseg.components.evaluator import component as evaluator_component
-from petseg.components.ingest import example_gen
-from petseg.components.release import latest
+from petseg.components.example_gen import component as example_gen
+from petseg.components.latest_release import executor as latest
 from petseg.components.trainer import component as trainer_component
 from petseg.core import config as config_lib
 from petseg.core import errors

@@ -15,8 +15,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from petseg.core import config as config_lib
-from petseg.core import labels as labels_lib
 from petseg.core import errors
+from petseg.core import labels as labels_lib
 from petseg.core import progress
 from petseg.core import records
 from petseg.core.labels import IGNORE_ID

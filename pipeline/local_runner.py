@@ -11,13 +11,14 @@ from tfx.orchestration.local import local_dag_runner
 from tfx.orchestration.portable import runtime_parameter_utils
 from tfx.proto.orchestration import pipeline_pb2
 
-from petseg.components.ingest import ingest_report
-from petseg.components.release import registry as release_registry
+from petseg.components.latest_release import component as latest_release
 from petseg.core import storage
 from petseg.pipeline import beam_args as beam_args_lib
 from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import run_config
+from petseg.records import ingest_report
+from petseg.registry import versions as release_registry
 
 def metadata_path(output_dir: str) -> str:
   return os.path.join(output_dir, 'metadata.sqlite')
@@ -122,7 +123,7 @@ def compile_ir(pipeline: tfx_pipeline.Pipeline) -> pipeline_pb2.Pipeline:
   ir = compiler.Compiler().compile(pipeline)
   for node in ir.nodes:
     node = node.pipeline_node
-    state = node.parameters.parameters.get(release_registry.REGISTRY_STATE)
+    state = node.parameters.parameters.get(latest_release.REGISTRY_STATE)
     if node.node_info.id in pipeline_lib.NEVER_CACHED and not (
         state and state.field_value.string_value):
       node.execution_options.caching_options.enable_cache = False

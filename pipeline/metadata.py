@@ -8,12 +8,12 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.io import fileio
 
-from petseg.components.ingest import example_gen
-from petseg.components.release import latest
-from petseg.components.release import pusher as serving_pusher
-from petseg.components.release import registry as release_registry
-from petseg.components.release import release_record
-from petseg.components.release import run_summary
+from petseg.components.example_gen import component as example_gen
+from petseg.components.latest_release import component as latest_release
+from petseg.components.latest_release import executor as latest
+from petseg.components.pusher import component as serving_pusher
+from petseg.components.release_record import component as release_record
+from petseg.records import summary as run_summary
 
 
 def connect(sqlite_path: str, readonly: bool = True) -> mlmd.MetadataStore:
@@ -152,7 +152,7 @@ class NothingNew:
 def nothing_new(store: mlmd.MetadataStore,
                 executions: Dict[str, metadata_store_pb2.Execution]) -> Optional[NothingNew]:
   """What a run that had nothing new to train on says; None for a run that went on."""
-  node = executions.get(release_registry.NODE_ID)
+  node = executions.get(latest_release.NODE_ID)
   if node is None:
     return None
   freshness, = output_artifacts(store, node.id, 'freshness')
@@ -160,7 +160,7 @@ def nothing_new(store: mlmd.MetadataStore,
   if properties[latest.NOTHING_NEW].int_value != 1:
     return None
   return NothingNew(properties[latest.WHY].string_value,
-                    properties[release_registry.VERSION].int_value,
+                    properties[latest.VERSION].int_value,
                     node.last_known_state == metadata_store_pb2.Execution.CACHED,
                     properties[latest.DATA].string_value, properties[latest.SETTINGS].string_value)
 

@@ -14,16 +14,16 @@ from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
 
+from petseg.components.curated_schema import component as curated_schema
 from petseg.components.evaluator import component as evaluator_lib
-from petseg.components.ingest import example_gen
-from petseg.components.ingest import sources
-from petseg.components.release import latest
-from petseg.components.release import pusher as serving_pusher
-from petseg.components.release import registry as release_registry
-from petseg.components.release import release_record
+from petseg.components.example_gen import component as example_gen
+from petseg.components.example_gen import sources
+from petseg.components.latest_release import component as latest_release
+from petseg.components.latest_release import executor as latest
+from petseg.components.pusher import component as serving_pusher
+from petseg.components.release_record import component as release_record
 from petseg.components.trainer import component as trainer_lib
-from petseg.components.validation import curated_schema
-from petseg.components.validation import validation_gate
+from petseg.components.validation_gate import component as validation_gate
 from petseg.core import config as config_lib
 from petseg.core import errors
 from petseg.models import training
@@ -38,7 +38,7 @@ RUN_FN = 'petseg.models.module_file.run_fn'
 # Nodes whose output depends on more than their inputs (the serving directory changes
 # outside the pipeline): a spec compiled once (Kubeflow) runs them every time instead of
 # reusing a result. A pipeline built for each run passes `registry_state` instead.
-NEVER_CACHED = (release_registry.NODE_ID,)
+NEVER_CACHED = (latest_release.NODE_ID,)
 # The run's id: Kubeflow Pipelines (open-source and Vertex AI) replaces this placeholder in
 # a task's inputs; the local runner gives it to the executor instead.
 PIPELINE_RUN_PLACEHOLDER = '{{$.pipeline_job_uuid}}'
@@ -109,12 +109,12 @@ def create_pipeline(
                           if k not in {p.field for p in trainer_lib.PARAMETERS}},
                        'labels': dataset.labels.to_json(),
                        **({training.RESUME_DIR_KEY: resume_dir} if resume_dir else {})}
-  baseline = latest.LatestRelease(
+  baseline = latest_release.LatestRelease(
       examples=ingest.outputs['examples'], serving_dir=serving_dir,
       training=training_settings, release=config.release,
       parameters={**parameters, latest.RETRAIN: retrain}, pipeline_name=pipeline_name,
       pipeline_run=PIPELINE_RUN_PLACEHOLDER, registry_state=registry_state or '').with_id(
-          release_registry.NODE_ID)
+          latest_release.NODE_ID)
   if registry_check_only:
     return tfx_pipeline.Pipeline(
         pipeline_name=pipeline_name, pipeline_root=pipeline_root,

@@ -11,7 +11,7 @@ merged in the same shape (`merge`), later sources winning.
 import dataclasses
 from typing import Any, Dict, Mapping
 
-from petseg.components.ingest import sources
+from petseg.components.example_gen import sources
 from petseg.core import config as config_lib
 from petseg.core import errors
 from petseg.models import training

@@ -110,7 +110,7 @@ def _around(value: float):
 def slice_scores(mean_iou: float, per_class: dict, images: int):
   """A slice's run_summary.Scores on `images` test images that all hold every class, each
   figure with an interval 0.05 either side."""
-  from petseg.components.release import run_summary  # pylint: disable=g-import-not-at-top
+  from petseg.records import summary as run_summary  # pylint: disable=g-import-not-at-top
   return run_summary.Scores(
       mean_iou=mean_iou, per_class_iou=per_class, pixel_accuracy=0.9,
       confusion_matrix=[[9, 1, 0], [1, 9, 0], [0, 1, 9]],
@@ -124,9 +124,9 @@ def slice_scores(mean_iou: float, per_class: dict, images: int):
 def run_summary_of(**changes):
   """A components.run_summary.RunSummary as a trained Oxford Pets run makes one (border
   IoU 0.38, a first release), with its model card; `changes` replace fields first."""
-  from petseg.components.ingest import ingest_report  # pylint: disable=g-import-not-at-top
-  from petseg.components.release import model_card  # pylint: disable=g-import-not-at-top
-  from petseg.components.release import run_summary  # pylint: disable=g-import-not-at-top
+  from petseg.records import ingest_report  # pylint: disable=g-import-not-at-top
+  from petseg.records import model_card  # pylint: disable=g-import-not-at-top
+  from petseg.records import summary as run_summary  # pylint: disable=g-import-not-at-top
   from petseg.core import comparison as comparison_lib  # pylint: disable=g-import-not-at-top
   from petseg.models import training  # pylint: disable=g-import-not-at-top
   per_class = {'pet': 0.7, 'background': 0.83, 'border': 0.38}

@@ -6,7 +6,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
-from petseg.components.validation import curated_schema
+from petseg.components.curated_schema import component as curated_schema
 from petseg.core import errors
 
 

@@ -6,8 +6,8 @@ from PIL import Image
 import pytest
 import tensorflow as tf
 
-from petseg.components.ingest import decoding
-from petseg.components.ingest import items
+from petseg.components.example_gen import decoding
+from petseg.components.example_gen import items
 from petseg.core import labels
 from tests.helpers import encode, rgb, trimap, write_image
 

@@ -12,11 +12,11 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from petseg.components.ingest import example_gen
-from petseg.components.ingest import ingest_report
-from petseg.components.ingest import items
-from petseg.components.ingest import sources
-from petseg.components.ingest import tfrecord_sink
+from petseg.components.example_gen import component as example_gen
+from petseg.components.example_gen import items
+from petseg.components.example_gen import sources
+from petseg.components.example_gen import tfrecord_sink
+from petseg.records import ingest_report
 from tests.helpers import count_records, read_records, rgb, trimap, write_image
 
 

@@ -1,6 +1,6 @@
 """Adding a data source or a model is two files: its module and its registry entry
 (docs/architecture.md). This module is both a source's reader and a model's module: the
-test registers them, as an entry in components/ingest/sources.py and models/registry.py would,
+test registers them, as an entry in components/example_gen/sources.py and models/registry.py would,
 and runs the real pipeline through the CLI with them."""
 import json
 import posixpath
@@ -11,8 +11,8 @@ import pytest
 import tf_keras as keras
 
 from petseg import cli
-from petseg.components.ingest import listing
-from petseg.components.ingest import sources
+from petseg.components.example_gen import listing
+from petseg.components.example_gen import sources
 from petseg.core import labels as labels_lib
 from petseg.models import registry
 

@@ -23,16 +23,16 @@ from petseg import console
 from petseg import released_model
 from petseg import run_lock
 from petseg import sample_data
-from petseg.components.ingest import decoding
-from petseg.components.ingest import example_gen
-from petseg.components.ingest import folder_reader
-from petseg.components.ingest import ingest_report
-from petseg.components.ingest import items
-from petseg.components.ingest import oxford_lists
-from petseg.components.ingest import oxford_reader
-from petseg.components.ingest import sources
-from petseg.components.release import registry as release_registry
+from petseg.components.example_gen import component as example_gen
+from petseg.components.example_gen import decoding
+from petseg.components.example_gen import folder_reader
+from petseg.components.example_gen import items
+from petseg.components.example_gen import oxford_lists
+from petseg.components.example_gen import oxford_reader
+from petseg.components.example_gen import sources
 from petseg.core import errors
+from petseg.records import ingest_report
+from petseg.registry import versions as release_registry
 from tests.helpers import TRAINING_FLAGS, continuation, rgb, write_image
 
 _EPOCHS, _KILL_AFTER_EPOCHS = 6, 2
@@ -547,11 +547,11 @@ def test_a_damaged_release_is_named_by_run_predict_and_evaluate(trained, tmp_pat
 
 _FULL_DISK = """
 import resource, signal, sys
-from petseg.components.release import pusher as serving_pusher
+from petseg.components.pusher import executor as serving_pusher
 from tests import helpers
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails, as on a full disk
 resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
-serving_pusher.publish(sys.argv[1], sys.argv[2], helpers.run_summary_of().to_json())
+serving_pusher.publish(sys.argv[1], sys.argv[2], helpers.run_summary_of())
 """
 
 

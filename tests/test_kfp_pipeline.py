@@ -25,9 +25,9 @@ import os
 import pytest
 
 from petseg import cli
-from petseg.components.release import registry as release_registry
 from petseg.core import bootstrap
 from petseg.kubeflow import runner
+from petseg.registry import versions as release_registry
 from tests import kfp_harness
 from tests import s3_server
 

@@ -16,7 +16,7 @@ import yaml
 from tfx import v1 as tfx
 
 from petseg import cli
-from petseg.components.ingest import sources
+from petseg.components.example_gen import sources
 from petseg.core import errors
 from petseg.kubeflow import conformance
 from petseg.kubeflow import entrypoint

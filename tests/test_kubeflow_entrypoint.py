@@ -10,7 +10,7 @@ import pytest
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as tfx_parse
 from tfx.types import standard_artifacts
 
-from petseg.components.release import release_record
+from petseg.components.release_record import component as release_record
 from petseg.core import storage
 from petseg.kubeflow import entrypoint
 

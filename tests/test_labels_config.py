@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from petseg.components.ingest import sources
+from petseg.components.example_gen import sources
 from petseg.core import config as config_lib
 from petseg.core import errors
 from petseg.core import labels

@@ -9,10 +9,12 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 # Bottom to top. The top layer is `petseg` itself (the folder cli/): the user tools. Every
 # package setup.py installs is listed here, or is a stage folder inside a listed one
-# (petseg.components.ingest); a new package must be given its layer.
+# (petseg.components.example_gen); a new package must be given its layer.
 LAYERS = (
     ('petseg.core', 'petseg.schemas'),
     ('petseg.models',),
+    ('petseg.records',),
+    ('petseg.registry',),
     ('petseg.components',),
     ('petseg.pipeline',),
     ('petseg.kubeflow',),
@@ -90,7 +92,7 @@ def test_a_package_left_out_of_the_table_has_no_layer():
     with pytest.raises(LookupError, match='has no layer'):
       _layer(module, packages)
   assert _layer('petseg.cli', packages) == len(LAYERS) - 1
-  assert _layer('petseg.components.ingest.items', packages) == _layer('petseg.components')
+  assert _layer('petseg.components.example_gen.items', packages) == _layer('petseg.components')
 
 
 def test_setup_py_installs_every_package_folder():

@@ -5,9 +5,9 @@ import html
 
 import pytest
 
-from petseg.components.release import model_card
-from petseg.components.release import run_summary
 from petseg.core import comparison as comparison_lib
+from petseg.records import model_card
+from petseg.records import summary as run_summary
 from tests import helpers
 
 

@@ -1,18 +1,18 @@
 """The registry step's verdict on whether a run has anything new to train on
-(components/release/latest.py), and the settings fingerprint it computes before training:
+(components/latest_release/), and the settings fingerprint it computes before training:
 the one the release record holds after it."""
 import json
 
 import pytest
 
-from petseg.components.release import latest
-from petseg.components.release import log as release_log
-from petseg.components.release import run_summary
-from petseg.components.ingest import sources
+from petseg.components.example_gen import sources
+from petseg.components.latest_release import executor as latest
 from petseg.core import config as config_lib
 from petseg.models import training
 from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import run_config
+from petseg.records import summary as run_summary
+from petseg.registry import log as release_log
 
 RECORD = {'data_fingerprint': 'd' * 64, 'config_fingerprint': 's' * 64}
 

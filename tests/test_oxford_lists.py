@@ -1,5 +1,5 @@
 """The Oxford-IIIT Pet list format and facts, checked against the official lists."""
-from petseg.components.ingest import oxford_lists
+from petseg.components.example_gen import oxford_lists
 from tests.helpers import shared_data
 
 

@@ -19,10 +19,10 @@ import pytest
 import tensorflow as tf
 
 from petseg import cli
-from petseg.components.release import run_summary
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
 from petseg.pipeline import pipeline as pipeline_lib
+from petseg.records import summary as run_summary
 from tests.helpers import QUICK, read_records
 
 pytestmark = pytest.mark.slow

@@ -3,11 +3,11 @@ import shutil
 
 import pytest
 
-from petseg.components.ingest import folder_reader
-from petseg.components.ingest import items
-from petseg.components.ingest import listing
-from petseg.components.ingest import oxford_reader
-from petseg.components.ingest import sources
+from petseg.components.example_gen import folder_reader
+from petseg.components.example_gen import items
+from petseg.components.example_gen import listing
+from petseg.components.example_gen import oxford_reader
+from petseg.components.example_gen import sources
 from petseg.core import errors
 from tests.helpers import rgb, trimap, write_image
 

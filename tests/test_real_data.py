@@ -4,13 +4,13 @@ import os
 
 import pytest
 
-from petseg.components.ingest import decoding
-from petseg.components.ingest import example_gen
-from petseg.components.ingest import folder_reader
-from petseg.components.ingest import ingest_report
-from petseg.components.ingest import items
-from petseg.components.ingest import oxford_reader
-from petseg.components.ingest import sources
+from petseg.components.example_gen import component as example_gen
+from petseg.components.example_gen import decoding
+from petseg.components.example_gen import folder_reader
+from petseg.components.example_gen import items
+from petseg.components.example_gen import oxford_reader
+from petseg.components.example_gen import sources
+from petseg.records import ingest_report
 from tests.helpers import count_records
 from tests.helpers import shared_data
 

@@ -11,11 +11,11 @@ from PIL import Image
 import pytest
 
 from petseg import cli
-from petseg.components.release import log as release_log
-from petseg.components.release import registry as release_registry
 from petseg.core import bootstrap
 from petseg.pipeline import local_runner
 from petseg.pipeline import metadata
+from petseg.registry import log as release_log
+from petseg.registry import versions as release_registry
 from tests.helpers import TRAINING_FLAGS, continuation
 
 pytestmark = pytest.mark.slow

@@ -14,8 +14,8 @@ from petseg.components.evaluator import metrics as sm
 from petseg.components.evaluator import results as evaluation_results
 from petseg.core import bootstrap
 from petseg.core import comparison as comparison_lib
-from petseg.core import confusion as confusion_lib
 from petseg.core import config as config_lib
+from petseg.core import confusion as confusion_lib
 from petseg.core import labels as labels_lib
 
 LABELS = labels_lib.class_id_labels(['pet', 'background', 'border'])

@@ -1,5 +1,6 @@
 """The release registry as release managers drive it: list, show, roll back, restore, the
 decision log and the index page, safe with several writers, on a local disk and on S3."""
+import dataclasses
 import errno
 import html.parser
 import json
@@ -17,24 +18,28 @@ from tensorflow.core.protobuf import meta_graph_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
 from petseg import cli
-from petseg.components.release import log as release_log
-from petseg.components.release import manager as release_manager
-from petseg.components.release import pusher as serving_pusher
-from petseg.components.release import registry as release_registry
+from petseg.components.pusher import executor as serving_pusher
+from petseg.core import comparison as comparison_lib
 from petseg.core import errors
 from petseg.core import s3_lock
+from petseg.records import summary as run_summary
+from petseg.registry import log as release_log
+from petseg.registry import manager as release_manager
+from petseg.registry import versions as release_registry
 from tests import helpers
 from tests import s3_server
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-FIRST = helpers.run_summary_of().to_json()
+FIRST = helpers.run_summary_of()
 
 
-def _compared_with(version, run='run-2'):
+def _compared_with(version, run='run-2', **changes):
   """A run summary of a model evaluated against `version`, blessed."""
-  return {**FIRST, 'pipeline_run': run, 'baseline': {
-      'version': version, 'model_path': f'/s/{version}', 'mean_iou': 0.6},
-          'comparison': {'verdict': 'no detectable change'}}
+  return dataclasses.replace(
+      FIRST, pipeline_run=run, baseline=run_summary.Baseline(version, f'/s/{version}', 0.6),
+      comparison=comparison_lib.Comparison(
+          comparison_lib.Difference('overall', 'mean_iou', 0.6, 0.6, 0.0, (-0.02, 0.02), 0.05,
+                                    300, 40), (), {'max_mean_iou_drop': 0.05}), **changes)
 
 
 def _model(path, weights):
@@ -169,11 +174,10 @@ def test_show_says_where_the_card_and_report_are_and_the_versions_history(tmp_pa
   report = tmp_path / 'report.html'
   report.write_text('<html>the run report</html>')
   serving = str(tmp_path / 'serving')
-  serving_pusher.publish(_model(tmp_path / 'm1', 'one'), serving, {**FIRST,
-                                                                   'report': str(report)})
-  release_manager.log(serving, release_log.of_run(release_log.REFUSED, {
-      **_compared_with(1, 'run-9'), 'reasons': ['mean_iou 0.300 is below the lower bound '
-                                                '0.400 by 0.100']}))
+  serving_pusher.publish(_model(tmp_path / 'm1', 'one'), serving, dataclasses.replace(
+      FIRST, report=str(report)))
+  release_manager.log(serving, release_log.of_run(release_log.REFUSED, _compared_with(
+      1, 'run-9', reasons=['mean_iou 0.300 is below the lower bound 0.400 by 0.100'])))
   code, out, _ = _cli(capsys, 'releases', 'show', '1', '--serving-dir', serving)
   assert code == 0
   version = os.path.join(serving, '1')
@@ -231,8 +235,8 @@ class _Tables(html.parser.HTMLParser):
 def test_the_index_page_renders_the_versions_and_the_log_in_a_browser(tmp_path):
   serving = _two_versions(tmp_path)
   release_manager.rollback(serving, 'v2 <breaks> & "quotes"', to=1)
-  release_manager.log(serving, release_log.of_run(release_log.REFUSED, {
-      **_compared_with(1, 'run-9'), 'reasons': ['too weak']}))
+  release_manager.log(serving, release_log.of_run(release_log.REFUSED, _compared_with(
+      1, 'run-9', reasons=['too weak'])))
   page = os.path.join(serving, 'index.html')
   browser = [_chromium(), '--headless', '--no-sandbox', '--disable-gpu',
              f'--user-data-dir={tmp_path / "profile"}']
@@ -268,9 +272,10 @@ def test_the_index_page_renders_the_versions_and_the_log_in_a_browser(tmp_path):
 
 _PUSHES = """
 import sys
-from petseg.components.release import pusher as serving_pusher
-from petseg.components.release import registry as release_registry
+from petseg.components.pusher import executor as serving_pusher
+from petseg.core import comparison as comparison_lib
 from petseg.core import errors
+from petseg.registry import versions as release_registry
 from tests import helpers, test_release_manager as t
 serving, work = sys.argv[1], sys.argv[2]
 for i in range(int(sys.argv[3])):
@@ -325,7 +330,7 @@ _S3_PUSHES = """
 import sys
 from petseg.core import storage
 storage.register()
-from petseg.components.release import pusher as serving_pusher
+from petseg.components.pusher import executor as serving_pusher
 from tests import test_release_manager as t
 serving, work = sys.argv[1], sys.argv[2]
 serving_pusher.publish(t._model(f'{work}/m1', 'one'), serving, t.FIRST)

@@ -6,7 +6,7 @@ import pathlib
 
 import tensorflow as tf
 
-from petseg.components.release import run_summary
+from petseg.records import summary as run_summary
 
 
 def _example(name: str, mask: bytes, first: str = 'file_name') -> tf.train.Example:

@@ -3,7 +3,7 @@ import numpy as np
 from PIL import Image
 
 from petseg import cli
-from petseg.components.ingest import oxford_lists
+from petseg.components.example_gen import oxford_lists
 
 
 def test_make_sample_data_writes_the_oxford_layout(tmp_path, capsys):

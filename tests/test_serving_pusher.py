@@ -1,6 +1,6 @@
 """Releasing into a TensorFlow Serving directory: numbered versions, never half-written,
 each with its release record."""
-import json
+import dataclasses
 import os
 
 import pytest
@@ -8,21 +8,21 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from petseg.components.release import manager as release_manager
-from petseg.components.release import pusher as serving_pusher
-from petseg.components.release import registry as release_registry
-from petseg.components.release import release_record
-from petseg.components.release import run_summary
+from petseg.components.pusher import executor as serving_pusher
+from petseg.components.release_record import component as release_record
 from petseg.core import errors
+from petseg.records import summary as run_summary
+from petseg.registry import manager as release_manager
+from petseg.registry import versions as release_registry
 from tests import helpers
 
-SUMMARY = helpers.run_summary_of().to_json()  # a first release: compared with nothing
+SUMMARY = helpers.run_summary_of()  # a first release: compared with nothing
 
 
 def _compared_with(version):
   """SUMMARY of a model evaluated against `version`."""
-  return {**SUMMARY, 'baseline': {'version': version, 'model_path': f'/s/{version}',
-                                  'mean_iou': 0.6}}
+  return dataclasses.replace(SUMMARY, baseline=run_summary.Baseline(version, f'/s/{version}',
+                                                                    0.6))
 
 
 def _listed(serving):
@@ -63,13 +63,12 @@ def test_each_version_carries_its_release_record(tmp_path):
   model = _saved_model(tmp_path / 'model')
   serving_pusher.publish(model, str(serving), SUMMARY)
   record = release_registry.read_record(str(serving / '1'))
-  assert record['version'] == 1 and record['released_at']
-  card = record.pop('model_card')
-  assert {k: record[k] for k in SUMMARY if k != 'model_card'} == {
-      k: v for k, v in SUMMARY.items() if k != 'model_card'}
-  # The card, with the version it was released as, and as a page beside the record.
-  assert card == {**SUMMARY['model_card'], 'model_details': {
-      **SUMMARY['model_card']['model_details'], 'version': 1}}
+  assert record.version == 1 and record.released_at
+  # The run's record, numbered and dated; its card with the version it was released as,
+  # and as a page beside the record.
+  assert record == SUMMARY.released(1, record.released_at)
+  assert record.model_card.model_details == dataclasses.replace(
+      SUMMARY.model_card.model_details, version=1)
   page = (serving / '1' / 'assets.extra' / 'model_card.html').read_text()
   assert 'unet_xception, version 1' in page and 'border: IoU 0.380' in page
   assert release_registry.read_record(str(tmp_path / 'model')) is None
@@ -80,8 +79,8 @@ def test_the_model_already_served_as_the_newest_version_is_not_copied_again(tmp_
   model = _saved_model(tmp_path / 'model')
   assert serving_pusher.publish(model, str(serving), SUMMARY) == '1'
   # The record differs (another run), the model does not: version 1 keeps its record.
-  assert serving_pusher.publish(model, str(serving), {**SUMMARY, 'model': 'other'}) == '1'
-  assert release_registry.read_record(str(serving / '1'))['model'] == 'unet_xception'
+  assert serving_pusher.publish(model, str(serving), dataclasses.replace(SUMMARY, model='other')) == '1'
+  assert release_registry.read_record(str(serving / '1')).model == 'unet_xception'
   (tmp_path / 'model' / 'variables' / 'variables.index').write_bytes(b'retrained')
   assert serving_pusher.publish(model, str(serving), _compared_with(1)) == '2'
   assert _listed(serving) == ['1', '2']
@@ -123,8 +122,7 @@ def _push(tmp_path, blessed):
   summary = release_record.RunSummaryArtifact()
   summary.uri = str(tmp_path / 'summary')
   os.makedirs(summary.uri)
-  with open(os.path.join(summary.uri, run_summary.SUMMARY_FILE), 'w') as f:
-    json.dump(SUMMARY, f)
+  run_summary.write(SUMMARY, summary.uri)
   pushed = standard_artifacts.PushedModel()
   pushed.uri = str(tmp_path / 'pushed')
   destination = pusher_pb2.PushDestination(
@@ -144,8 +142,7 @@ def test_executor_pushes_a_blessed_model_and_records_where(tmp_path):
       tmp_path / 'serving' / '1')
   assert pushed.get_string_custom_property('pushed_version') == '1'
   assert (tmp_path / 'serving' / '1' / 'saved_model.pb').is_file()
-  assert release_registry.read_record(str(tmp_path / 'serving' / '1'))['test'] == \
-      SUMMARY['test']
+  assert release_registry.read_record(str(tmp_path / 'serving' / '1')).test == SUMMARY.test
 
 
 def test_executor_refuses_an_unblessed_model(tmp_path):

@@ -68,9 +68,9 @@ def test_scoring_at_each_images_own_size_is_what_predict_writes(trained, tmp_pat
   written = released_model.predict(_serving_dir(store),
                                    [str(root / 'data' / 'images' / n) for n in names],
                                    str(tmp_path))
-  assert not written['skipped']
+  assert not written.skipped
   expected = np.zeros((3, 3), np.int64)
-  for record, mask_path in zip(records, written['written']):
+  for record, mask_path in zip(records, written.written):
     truth = np.asarray(Image.open(io.BytesIO(record.features.feature['mask'].bytes_list.value[0])))
     confusion_lib.add(expected, truth, np.asarray(Image.open(mask_path)))
   np.testing.assert_array_equal(scored.confusion, expected)

@@ -13,7 +13,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 from tensorflow_transform.tf_metadata import schema_utils
 import tf_keras as keras
 
-from petseg.components.ingest import sources
+from petseg.components.example_gen import sources
 from petseg.core import config as config_lib
 from petseg.core import errors
 from petseg.core import features

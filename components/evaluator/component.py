@@ -35,7 +35,7 @@ from tfx.utils import proto_utils
 
 from petseg.components.evaluator import metrics as segmentation_metrics
 from petseg.components.evaluator import results as evaluation_results
-from petseg.components.release import registry as release_registry
+from petseg.components.latest_release import executor as latest
 from petseg.core import config as config_lib
 from petseg.core import labels as labels_lib
 
@@ -131,7 +131,7 @@ class EvaluatorExecutor(evaluator_executor.Executor):
   def Do(self, input_dict, output_dict, exec_properties) -> None:
     inputs = dict(input_dict)
     baseline = inputs.get(standard_component_specs.BASELINE_MODEL_KEY)
-    if baseline and not baseline[0].get_int_custom_property(release_registry.VERSION):
+    if baseline and not baseline[0].get_int_custom_property(latest.VERSION):
       del inputs[standard_component_specs.BASELINE_MODEL_KEY]
     properties, release = fold_release_parameters(exec_properties)
     super().Do(inputs, output_dict, properties)

@@ -27,21 +27,17 @@ from tensorflow_model_analysis.utils import util as tfma_util
 from petseg.core import bootstrap
 from petseg.core import confusion as confusion_lib
 from petseg.core import features
+# The figures' names (core/confusion.py), as this module's users read them.
+from petseg.core.confusion import (  # noqa: F401  pylint: disable=unused-import
+    CONFUSION_MATRIX, MEAN_IOU, PIXEL_ACCURACY, class_iou_name)
 from petseg.core.labels import IGNORE_ID
 
 Matrix = tfma_seg.Matrix
 GROUND_TRUTH_KEY = features.TRUE_CLASS_IDS  # the `transform_features` signature's output
 PREDICTION_KEY = features.CLASS_IDS  # the `serving_examples` signature's output
-MEAN_IOU = 'mean_iou'
-PIXEL_ACCURACY = 'pixel_accuracy'
-CONFUSION_MATRIX = 'confusion_matrix'
 IMAGE_MATRICES = 'image_confusion_matrices'
 IMAGE_NAMES = 'image_names'  # beside IMAGE_MATRICES: the name of each image, in its order
 NAME_KEY = features.FILE_NAME  # the raw feature that names each test image
-
-
-def class_iou_name(class_name: str) -> str:
-  return f'iou/{class_name}'
 
 
 def iou(matrix: Matrix) -> float:

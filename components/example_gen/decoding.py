@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 import tensorflow as tf
 
-from petseg.components.ingest import items
+from petseg.components.example_gen import items
 from petseg.core import features
 from petseg.core import labels as labels_lib
 

@@ -6,9 +6,9 @@ import html
 import os
 from typing import List, Optional, Sequence
 
-from petseg.components.release import log as release_log
 from petseg.core import comparison as comparison_lib
 from petseg.core import storage
+from petseg.registry import log as release_log
 
 _CSS = ('body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;'
         'margin-bottom:2em}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}'

@@ -10,7 +10,7 @@ registry's decision log, and no step after it runs: a compiled spec conditions e
 on this step's verdict (pipeline.py), a local run checks first and stops
 (local_runner.run_unless_nothing_new). `retrain` (petseg run --retrain, the run parameter
 on Kubeflow) goes on all the same.
-Both fingerprints are the ones the release record holds (components/release/run_summary.py).
+Both fingerprints are the ones the release record holds (records/summary.py).
 """
 import dataclasses
 import json
@@ -19,25 +19,18 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from absl import logging
 from tfx import types
-from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import base_executor
-from tfx.dsl.components.base import executor_spec
-from tfx.types import artifact
 from tfx.types import artifact_utils
-from tfx.types import standard_artifacts
-from tfx.types.component_spec import ChannelParameter
-from tfx.types.component_spec import ComponentSpec
-from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import io_utils
 from tfx.utils import path_utils
 
-from petseg.components.ingest import ingest_report
-from petseg.components.release import log as release_log
-from petseg.components.release import manager as release_manager
-from petseg.components.release import registry as release_registry
-from petseg.components.release import run_summary
 from petseg.core import config as config_lib
 from petseg.models import training as training_lib
+from petseg.records import ingest_report
+from petseg.records import summary as run_summary
+from petseg.registry import log as release_log
+from petseg.registry import manager as release_manager
+from petseg.registry import versions as release_registry
 
 # The freshness artifact's custom properties: 1 when the run has nothing new (the steps
 # after it are skipped), and the line that says why ...
@@ -45,6 +38,9 @@ NOTHING_NEW = 'nothing_new'
 WHY = 'nothing_new_reason'
 # ... and the run's fingerprints (the release record's data_fingerprint, config_fingerprint).
 DATA, SETTINGS = 'data_fingerprint', 'config_fingerprint'
+# The baseline's custom properties: the version found (0: none) and its path.
+VERSION = 'released_version'
+PATH = 'released_path'
 RETRAIN = 'retrain'  # the parameter that trains all the same
 TRAINING_KEY, RELEASE_KEY = 'training', 'release'  # the settings, as JSON
 
@@ -102,32 +98,6 @@ def settings_fingerprint(properties: Mapping[str, Any]) -> str:
                                           release.to_json())
 
 
-class FreshnessArtifact(artifact.Artifact):
-  """Whether the run has anything new (its custom properties; it holds no files): what the
-  steps after the registry step are conditioned on, so that they do not each download the
-  baseline model for it."""
-  TYPE_NAME = 'petseg.Freshness'
-
-
-class LatestReleaseSpec(ComponentSpec):
-  PARAMETERS = {
-      'serving_dir': ExecutionParameter(type=str),
-      # Not read: the registry's state() when the run was built (see registry.py).
-      release_registry.REGISTRY_STATE: ExecutionParameter(type=str, optional=True),
-      TRAINING_KEY: ExecutionParameter(type=str),  # the Trainer's custom_config
-      RELEASE_KEY: ExecutionParameter(type=str),  # the Evaluator's ReleaseConfig
-      RETRAIN: ExecutionParameter(type=int),
-      'pipeline_name': ExecutionParameter(type=str),
-      # A Kubeflow placeholder that the backend replaces with the run's id; locally the
-      # executor's context has the run id.
-      'pipeline_run': ExecutionParameter(type=str),
-      **{p.name: ExecutionParameter(type=p.ptype) for p in config_lib.RUNTIME_PARAMETERS},
-  }
-  INPUTS = {'examples': ChannelParameter(type=standard_artifacts.Examples)}
-  OUTPUTS = {'baseline': ChannelParameter(type=standard_artifacts.Model),
-             'freshness': ChannelParameter(type=FreshnessArtifact)}
-
-
 class Executor(base_executor.BaseExecutor):
   """Copies the newest version into `baseline` (as a Trainer's model is laid out), so that
   the evaluation reads exactly the model it records; its custom properties say which
@@ -148,8 +118,8 @@ class Executor(base_executor.BaseExecutor):
     record = None
     if version is None:
       logging.info('No released version in %s: this is a first release', serving_dir)
-      baseline.set_int_custom_property(release_registry.VERSION, 0)
-      baseline.set_string_custom_property(release_registry.PATH, '')
+      baseline.set_int_custom_property(VERSION, 0)
+      baseline.set_string_custom_property(PATH, '')
     else:
       path = os.path.join(serving_dir, str(version))
       # A damaged newest version stops the run: skipping it would compare with an older
@@ -158,8 +128,8 @@ class Executor(base_executor.BaseExecutor):
       record = release_registry.read_record(path)
       logging.info('Baseline: version %d, %s', version, path)
       io_utils.copy_dir(path, path_utils.serving_model_dir(baseline.uri))
-      baseline.set_int_custom_property(release_registry.VERSION, version)
-      baseline.set_string_custom_property(release_registry.PATH, path)
+      baseline.set_int_custom_property(VERSION, version)
+      baseline.set_string_custom_property(PATH, path)
     data = run_summary.data_fingerprint(
         examples.uri, list(ingest_report.load(examples.uri).splits))
     settings = settings_fingerprint(exec_properties)
@@ -168,7 +138,7 @@ class Executor(base_executor.BaseExecutor):
     logging.info('%s', freshness.line[0].upper() + freshness.line[1:])
     fresh.set_int_custom_property(NOTHING_NEW, int(freshness.nothing_new))
     fresh.set_string_custom_property(WHY, freshness.line)
-    fresh.set_int_custom_property(release_registry.VERSION, version or 0)
+    fresh.set_int_custom_property(VERSION, version or 0)
     fresh.set_string_custom_property(DATA, data)
     fresh.set_string_custom_property(SETTINGS, settings)
     if freshness.nothing_new:
@@ -178,24 +148,3 @@ class Executor(base_executor.BaseExecutor):
           self._context.pipeline_run_id or exec_properties['pipeline_run']))
 
 
-class LatestRelease(base_component.BaseComponent):
-  """The newest released version in `serving_dir` as the Evaluator's baseline, and whether
-  the run has anything new (see the module's doc). `training` is the Trainer's
-  custom_config, `release` the ReleaseConfig; `parameters` holds a value, or a
-  RuntimeParameter, for each runtime parameter (config.RUNTIME_PARAMETERS) and RETRAIN."""
-  SPEC_CLASS = LatestReleaseSpec
-  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
-
-  def __init__(self, examples: types.BaseChannel, serving_dir: str,
-               training: Mapping[str, Any], release: config_lib.ReleaseConfig,
-               parameters: Mapping[str, Any], pipeline_name: str, pipeline_run: str,
-               registry_state: str = ''):
-    super().__init__(spec=LatestReleaseSpec(
-        examples=examples, serving_dir=serving_dir, registry_state=registry_state,
-        pipeline_name=pipeline_name, pipeline_run=pipeline_run,
-        training=json.dumps(dict(training), sort_keys=True),
-        release=json.dumps(release.to_json(), sort_keys=True),
-        **{name: parameters[name] for name in
-           (RETRAIN, *(p.name for p in config_lib.RUNTIME_PARAMETERS))},
-        baseline=types.Channel(type=standard_artifacts.Model),
-        freshness=types.Channel(type=FreshnessArtifact)))

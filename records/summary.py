@@ -3,37 +3,30 @@ its metrics on the test split with their intervals, the gate, the comparison wit
 released model, the blessing decision with its reasons, and the model card, built from
 the run's artifacts.
 
-`RunSummary` is the record and `read()` its one loader; `build()` makes it (the
-ReleaseRecord component runs it on every orchestrator, and the Pusher stores it beside
-each released version).
+`RunSummary` is the record and `read_file()` its one reader (`read()` for a RunSummary
+artifact, registry/versions.read_record for a released version); the ReleaseRecord step
+builds it (components/release_record/executor.py), and the Pusher stores it in each version
+it releases, `released()` with its version and time.
 """
 import dataclasses
-import datetime
 import hashlib
 import json
-import math
 import posixpath
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import tensorflow as tf
-import tensorflow_model_analysis as tfma
 from tfx.dsl.io import fileio
-from tfx.utils import path_utils
 
-from petseg.components.evaluator import metrics as sm
-from petseg.components.evaluator import results as evaluation_results
-from petseg.components.ingest import ingest_report
-from petseg.components.release import model_card as model_card_lib
-from petseg.components.release import registry as release_registry
 from petseg.core import comparison as comparison_lib
 from petseg.core import config as config_lib
+from petseg.core import errors
 from petseg.core import records
-from petseg.core import storage
 from petseg.models import input_pipeline
 from petseg.models import training as training_lib
+from petseg.records import model_card as model_card_lib
 
-# In a RunSummary artifact, named as the record in a released version.
-SUMMARY_FILE = posixpath.basename(release_registry.RECORD_FILE)
+# The record's file: in a RunSummary artifact, and in a released version's assets.extra/.
+FILE_NAME = 'release.json'
 
 
 Interval = Optional[Tuple[float, float]]  # 95%; None on too few images to judge
@@ -129,68 +122,59 @@ class RunSummary:
   # The run's HTML report (the ReleaseRecord step's report artifact). None in records
   # written before it was kept.
   report: Optional[str] = None
+  # Set by the Pusher in the record it stores beside a released version: its number and
+  # when it was released (UTC, ISO 8601). None in a run's own record.
+  version: Optional[int] = None
+  released_at: Optional[str] = None
+
+  def released(self, version: int, released_at: str) -> 'RunSummary':
+    """The record as stored in version `version`: numbered, dated, its card too."""
+    return dataclasses.replace(
+        self, version=version, released_at=released_at,
+        model_card=self.model_card.released_as(version) if self.model_card else None)
 
   def to_json(self) -> Dict[str, Any]:
-    return records.fields_to_json(self)
+    data = records.fields_to_json(self)
+    return data if self.version is not None else {
+        key: value for key, value in data.items() if key not in ('version', 'released_at')}
 
   @classmethod
   def from_json(cls, data: Dict[str, Any]) -> 'RunSummary':
     return records.fields_from_json(cls, data, 'run summary')
 
 
+def read_file(path: str) -> RunSummary:
+  """The record in the file at `path`; DataError naming the file and what is wrong when it
+  is not valid JSON or not a record (records written by every earlier version read)."""
+  try:
+    with fileio.open(path) as f:
+      data = json.load(f)
+  except (ValueError, UnicodeDecodeError) as e:
+    raise errors.DataError(f'{path}: the release record is not valid JSON ({e})') from None
+  if not isinstance(data, dict):
+    raise errors.DataError(f'{path}: the release record is not a JSON object')
+  try:
+    return RunSummary.from_json(data)
+  except errors.ConfigError as e:
+    raise errors.DataError(f'{path}: {e}') from None
+  except (KeyError, TypeError, AttributeError) as e:
+    raise errors.DataError(f'{path}: the release record lacks or mistypes a field ({e})'
+                           ) from None
+
+
 def read(summary_uri: str) -> RunSummary:
-  """The run summary held by a RunSummary artifact (release_record.RunSummaryArtifact)."""
-  with fileio.open(posixpath.join(summary_uri, SUMMARY_FILE)) as f:
-    return RunSummary.from_json(json.load(f))
+  """The run summary held by a RunSummary artifact (release_record's RunSummaryArtifact)."""
+  return read_file(posixpath.join(summary_uri, FILE_NAME))
+
+
+def write_file(summary: RunSummary, path: str) -> None:
+  with fileio.open(path, 'w') as f:
+    f.write(json.dumps(summary.to_json(), indent=2, sort_keys=True))
 
 
 def write(summary: RunSummary, summary_uri: str) -> None:
   fileio.makedirs(summary_uri)
-  with fileio.open(posixpath.join(summary_uri, SUMMARY_FILE), 'w') as f:
-    f.write(json.dumps(summary.to_json(), indent=2))
-
-
-def scores(metrics: Dict[str, evaluation_results.Estimate], class_names: List[str]) -> Scores:
-  """One slice's Scores from the Evaluator's estimates."""
-
-  def interval(name) -> Interval:
-    bounds = metrics[name].interval
-    return tuple(bounds) if bounds else None
-
-  return Scores(
-      mean_iou=metrics[sm.MEAN_IOU].value,
-      per_class_iou={n: metrics[sm.class_iou_name(n)].value for n in class_names},
-      pixel_accuracy=metrics[sm.PIXEL_ACCURACY].value,
-      confusion_matrix=metrics[sm.CONFUSION_MATRIX].value,
-      intervals=Intervals(
-          mean_iou=interval(sm.MEAN_IOU),
-          per_class_iou={n: interval(sm.class_iou_name(n)) for n in class_names},
-          pixel_accuracy=interval(sm.PIXEL_ACCURACY)),
-      images=metrics[sm.MEAN_IOU].images,
-      class_images={n: metrics[sm.class_iou_name(n)].images for n in class_names})
-
-
-def _reason(failure) -> str:
-  """One failed threshold, said with the numbers."""
-  name = failure.metric_key.name
-  value = failure.metric_value.double_value.value
-  threshold = failure.metric_threshold
-  if math.isnan(value):
-    return f'{name} has no value (the class is absent from the test split)'
-  bound = threshold.value_threshold.lower_bound.value
-  return f'{name} {value:.3f} is below the lower bound {bound:.3f} by {bound - value:.3f}'
-
-
-def blessing_reasons(evaluation_uri: str,
-                     comparison: Optional[comparison_lib.Comparison]) -> List[str]:
-  """Why the Evaluator refused: TFMA's failed bounds, then the comparison's failed
-  checks."""
-  validation = tfma.load_validation_result(evaluation_uri)
-  reasons = [_reason(failure) for per_slice in validation.metric_validations_per_slice
-             for failure in per_slice.failures]
-  reasons += [f'no examples in slice {evaluation_results.slice_name(s)}'
-              for s in validation.missing_slices]
-  return reasons + (comparison.reasons() if comparison else [])
+  write_file(summary, posixpath.join(summary_uri, FILE_NAME))
 
 
 def data_fingerprint(examples_uri: str, splits: Sequence[str]) -> str:
@@ -213,7 +197,7 @@ def settings_fingerprint(training: Mapping[str, Any], release: Mapping[str, Any]
   """sha256 of what a run was told to do: its training settings as recorded, the labels
   among them (models/training.recorded), and its release gate as configured (ReleaseConfig
   JSON, its runtime parameters folded in). The registry step computes it before training
-  (components/release/latest.py), the release record after."""
+  (components/latest_release/), the release record after."""
   return hashlib.sha256(json.dumps({'training': dict(training), 'release': dict(release)},
                                    sort_keys=True).encode()).hexdigest()
 
@@ -233,54 +217,3 @@ def gate(release: config_lib.ReleaseConfig, compared: bool) -> Gate:
               error_rate=release.error_rate if compared else None)
 
 
-def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
-          model_run_uri: str, evaluation_uri: str, blessed: bool,
-          baseline: Optional[Dict[str, Any]], pipeline: str, pipeline_run: str,
-          serving_dir: str) -> RunSummary:
-  """The release record of a run, from its artifacts and `ingest`, the examples' ingest
-  report: `baseline` is {'version', 'model_path'} of the released model it was compared
-  with, or None on a first release."""
-  with fileio.open(posixpath.join(model_run_uri, training_lib.CONFIG_FILE)) as f:
-    config = json.load(f)
-  labels = config.pop('labels')
-  class_names = labels['class_names']
-  metrics = evaluation_results.load(evaluation_uri)
-  candidate = metrics[evaluation_results.CANDIDATE]
-  comparison = evaluation_results.read_comparison(evaluation_uri)
-  release = evaluation_results.release_config(evaluation_uri)
-  applied_gate = gate(release, comparison is not None)
-  summary = RunSummary(
-      pipeline=pipeline,
-      pipeline_run=pipeline_run,
-      created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-      model=config['model'],
-      model_path=storage.durable(path_utils.serving_model_dir(model_uri)),
-      training=training_lib.TrainingConfig.from_json(config),
-      training_history=storage.durable(posixpath.join(model_run_uri, 'history.csv')),
-      class_names=class_names,
-      labels=labels,
-      data={split: SplitCounts(s.ingested, s.rejected) for split, s in ingest.splits.items()},
-      data_fingerprint=data_fingerprint(examples_uri, list(ingest.splits)),
-      config_fingerprint=settings_fingerprint(
-          {**config, 'labels': labels},
-          release.to_json()),
-      ingest_report=storage.durable(ingest_report.path(examples_uri)),
-      test_examples=storage.durable(input_pipeline.split_pattern(examples_uri, 'test')),
-      test=scores(candidate[evaluation_results.OVERALL], class_names),
-      slices={name: scores(m, class_names) for name, m in candidate.items()
-              if name != evaluation_results.OVERALL},
-      baseline=(Baseline(baseline['version'], baseline['model_path'],
-                         metrics[evaluation_results.BASELINE][evaluation_results.OVERALL][
-                             sm.MEAN_IOU].value)
-                if baseline else None),
-      comparison=comparison,
-      blessed=blessed,
-      reasons=[] if blessed else blessing_reasons(evaluation_uri, comparison),
-      gate=applied_gate,
-      serving_dir=serving_dir,
-      evaluation=storage.durable(evaluation_uri),
-      model_card=None,
-      sensitivity=evaluation_results.sensitivity(metrics, applied_gate.min_slice_images,
-                                                 comparison),
-  )
-  return dataclasses.replace(summary, model_card=model_card_lib.build(summary, ingest))

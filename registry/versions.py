@@ -1,6 +1,6 @@
 """The serving directory as the release registry: numbered versions (TensorFlow Serving's
 layout), each with its release record beside the model (the step that finds the newest is
-components/release/latest.py).
+components/latest_release/).
 
 Every pushed version holds `assets.extra/release.json`: what was released, on which data,
 with which settings, measured how, and compared against what. The baseline that the
@@ -16,12 +16,11 @@ import contextlib
 import fcntl
 import getpass
 import hashlib
-import json
 import os
 import re
 import socket
 import uuid
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional
 
 from google.protobuf import message
 from tensorflow.core.protobuf import saved_model_pb2
@@ -31,21 +30,18 @@ from tfx.utils import io_utils
 from petseg.core import errors
 from petseg.core import s3_lock
 from petseg.core import storage
+from petseg.records import model_card
+from petseg.records import summary
 
 SAVED_MODEL = 'saved_model.pb'
-RECORD_FILE = os.path.join('assets.extra', 'release.json')
+RECORD_FILE = os.path.join('assets.extra', summary.FILE_NAME)
 MODEL_CARD_FILE = os.path.join('assets.extra', 'model_card.html')
 REPORT_FILE = os.path.join('assets.extra', 'report.html')  # the run's report
-NODE_ID = 'LatestRelease'
-REGISTRY_STATE = 'registry_state'  # LatestRelease's parameter
-# Custom properties of LatestRelease's output: the version found (0: none) and its path.
-VERSION = 'released_version'
-PATH = 'released_path'
 
 
 # Beside the versions, in names that are not numbers (servers skip them): the lock, the
-# retired versions (RETIRED_DIR/N, kept whole), the decision log (components/release/log.py)
-# and the page a person opens (components/release/page.py).
+# retired versions (RETIRED_DIR/N, kept whole), the decision log (registry/log.py)
+# and the page a person opens (registry/page.py).
 LOCK_FILE = '.petseg-registry.lock'
 RETIRED_DIR = '.retired'
 LOG_DIR = '.log'
@@ -118,21 +114,17 @@ def state(base_directory: str) -> str:
   return f'{version}:{stat.length}:{stat.mtime_nsec}'
 
 
-def read_record(version_dir: str) -> Optional[Dict[str, Any]]:
+def read_record(version_dir: str) -> Optional[summary.RunSummary]:
   """A version's release record, or None for a model released without one; DataError
-  naming the file when it cannot be read."""
+  naming the file and saying what to do when it cannot be read."""
   path = os.path.join(version_dir, RECORD_FILE)
   if not fileio.exists(path):
     return None
   try:
-    with fileio.open(path) as f:
-      record = json.load(f)
-  except (ValueError, UnicodeDecodeError) as e:
-    raise errors.DataError(f'{path}: the release record is not valid JSON ({e}); restore it '
-                           'or move the version out of the serving directory') from None
-  if not isinstance(record, dict):
-    raise errors.DataError(f'{path}: the release record is not a JSON object')
-  return record
+    return summary.read_file(path)
+  except errors.DataError as e:
+    raise errors.DataError(f'{e}; restore it or move the version out of the serving '
+                           'directory') from None
 
 
 def check_version(version_dir: str) -> None:
@@ -223,10 +215,10 @@ def copy_version(source: str, destination: str,
   io_utils.copy_file(os.path.join(source, SAVED_MODEL), os.path.join(destination, SAVED_MODEL))
 
 
-def write_record(version_dir: str, record: Dict[str, Any], model_card_page: str) -> None:
+def write_record(version_dir: str, record: summary.RunSummary) -> None:
   """Writes a version's release record and its model card (HTML) beside the model."""
   fileio.makedirs(os.path.dirname(os.path.join(version_dir, RECORD_FILE)))
-  with fileio.open(os.path.join(version_dir, RECORD_FILE), 'w') as f:
-    f.write(json.dumps(record, indent=2, sort_keys=True))
-  with fileio.open(os.path.join(version_dir, MODEL_CARD_FILE), 'w') as f:
-    f.write(model_card_page)
+  summary.write_file(record, os.path.join(version_dir, RECORD_FILE))
+  if record.model_card:
+    with fileio.open(os.path.join(version_dir, MODEL_CARD_FILE), 'w') as f:
+      f.write(model_card.page(record.model_card))

@@ -18,15 +18,15 @@ from PIL import Image
 import tensorflow as tf
 from tfx.dsl.io import fileio
 
-from petseg.components.ingest import ingest_report
-from petseg.components.release import model_card
-from petseg.components.release import run_summary
 from petseg.core import comparison as comparison_lib
 from petseg.core import features
 from petseg.core import labels as labels_lib
 from petseg.core import overlay
 from petseg.core import storage
 from petseg.models import input_pipeline
+from petseg.records import ingest_report
+from petseg.records import model_card
+from petseg.records import summary as run_summary
 
 SAMPLE_SIZE = 8
 _THUMBNAIL = 192

@@ -61,11 +61,11 @@ def _oxford_labels(data_dir: str, settings: Mapping[str, Any]) -> labels_lib.Lab
 
 def _folder_labels(data_dir: str, settings: Mapping[str, Any]) -> labels_lib.LabelSpec:
   # Imported when called: the CLI imports this module, and TFX's file I/O loads TensorFlow.
-  from petseg.components.ingest import folder_reader  # pylint: disable=g-import-not-at-top
+  from petseg.components.example_gen import folder_reader  # pylint: disable=g-import-not-at-top
   return folder_reader.default_labels(data_dir, settings)
 
 
-_READERS = 'petseg.components.ingest.'
+_READERS = 'petseg.components.example_gen.'
 SOURCES: Dict[str, Source] = {
     'oxford_pets': Source(_READERS + 'oxford_reader', 'oxford_pets.pbtxt',
                           _oxford_labels, 'the official Oxford-IIIT Pet layout',

@@ -10,9 +10,9 @@ from typing import Iterator
 
 import apache_beam as beam
 
-from petseg.components.ingest import items
-from petseg.components.ingest import listing
-from petseg.components.ingest import oxford_lists
+from petseg.components.example_gen import items
+from petseg.components.example_gen import listing
+from petseg.components.example_gen import oxford_lists
 from petseg.core import config as config_lib
 
 

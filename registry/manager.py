@@ -1,4 +1,4 @@
-"""What a release manager does with the registry (components/release/registry.py): list its
+"""What a release manager does with the registry (registry/versions.py): list its
 versions, roll back, restore, and keep the decision log and the index page up to date.
 
 TensorFlow Serving's default version policy serves the highest version it sees. A rollback
@@ -23,12 +23,11 @@ from absl import logging
 import tensorflow as tf
 from tfx.dsl.io import fileio
 
-from petseg.components.release import log as release_log
-from petseg.components.release import page as registry_page
-from petseg.components.release import registry as release_registry
-from petseg.core import comparison as comparison_lib
 from petseg.core import errors
 from petseg.core import storage
+from petseg.registry import log as release_log
+from petseg.registry import page as registry_page
+from petseg.registry import versions as release_registry
 
 # A version's status.
 SERVING = 'serving'  # the highest complete version: what TF Serving's default policy serves
@@ -77,28 +76,19 @@ def _release(base_directory: str, version: int, status: str) -> Release:
     page = os.path.join(path, name)
     return page if fileio.exists(page) else None
 
-  try:
-    baseline, comparison, test = record['baseline'], record['comparison'], record['test']
-    return Release(
-        version, status, path, released_at=record['released_at'], model=record['model'],
-        mean_iou=test['mean_iou'], interval=test['intervals']['mean_iou'],
-        verdict=comparison['verdict'] if comparison else (
-            None if baseline else 'first release'),
-        compared_with=baseline['version'] if baseline else None,
-        data_fingerprint=record['data_fingerprint'],
-        config_fingerprint=record['config_fingerprint'],
-        pipeline_run=record['pipeline_run'],
-        model_card=beside(release_registry.MODEL_CARD_FILE),
-        report=beside(release_registry.REPORT_FILE),
-        precision=(comparison_lib.Sensitivity.from_json(record['sensitivity']).sentence()
-                   if record.get('sensitivity') else None))
-  except (KeyError, TypeError) as e:
-    return Release(version, status, path,
-                   problem=f'{os.path.join(path, release_registry.RECORD_FILE)}: the release '
-                   f'record lacks {e}')
-  except errors.ConfigError as e:
-    return Release(version, status, path,
-                   problem=f'{os.path.join(path, release_registry.RECORD_FILE)}: {e}')
+  comparison, baseline = record.comparison, record.baseline
+  return Release(
+      version, status, path, released_at=record.released_at, model=record.model,
+      mean_iou=record.test.mean_iou,
+      interval=list(record.test.intervals.mean_iou) if record.test.intervals.mean_iou else None,
+      verdict=comparison.verdict if comparison else (None if baseline else 'first release'),
+      compared_with=baseline.version if baseline else None,
+      data_fingerprint=record.data_fingerprint,
+      config_fingerprint=record.config_fingerprint,
+      pipeline_run=record.pipeline_run,
+      model_card=beside(release_registry.MODEL_CARD_FILE),
+      report=beside(release_registry.REPORT_FILE),
+      precision=record.sensitivity.sentence() if record.sensitivity else None)
 
 
 def _check_exists(base_directory: str) -> None:

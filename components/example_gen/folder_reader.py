@@ -10,8 +10,8 @@ from typing import Any, List, Mapping, Tuple
 
 from tfx.dsl.io import fileio
 
-from petseg.components.ingest import items
-from petseg.components.ingest import listing
+from petseg.components.example_gen import items
+from petseg.components.example_gen import listing
 from petseg.core import config as config_lib
 from petseg.core import errors
 from petseg.core import labels as labels_lib

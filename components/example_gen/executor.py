@@ -15,26 +15,22 @@ from typing import Any, Dict, List, Sequence
 
 from absl import logging
 import apache_beam as beam
-from google.protobuf import message
 from google.protobuf import wrappers_pb2
 from tfx.components.example_gen import base_example_gen_executor
 from tfx.components.example_gen import write_split
-from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.components.util import examples_utils
-from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
-from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
-from petseg.components.ingest import decoding
-from petseg.components.ingest import ingest_report
-from petseg.components.ingest import items
-from petseg.components.ingest import listing
-from petseg.components.ingest import sources
-from petseg.components.ingest import tfrecord_sink
+from petseg.components.example_gen import decoding
+from petseg.components.example_gen import items
+from petseg.components.example_gen import listing
+from petseg.components.example_gen import sources
+from petseg.components.example_gen import tfrecord_sink
 from petseg.core import config as config_lib
+from petseg.records import ingest_report
 
 _COUNT, _REJECTED, _CONVERTED = 'count', 'rejected', 'converted'
 
@@ -178,37 +174,3 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                         self._required_splits)
 
 
-NODE_ID = 'ExampleGen'  # the step's id in every pipeline and record
-
-
-def IngestExampleGen(data_dir: str, config: config_lib.DatasetConfig) -> FileBasedExampleGen:
-  """The ExampleGen component for a dataset folder (or TFDS data directory)."""
-  patterns = sources.get(config.name).reader.fingerprint_patterns(config)
-  input_config = example_gen_pb2.Input(splits=[
-      example_gen_pb2.Input.Split(name=split, pattern=pattern)
-      for split, pattern in patterns.items()])
-  custom_config = example_gen_pb2.CustomConfig()
-  custom_config.custom_config.Pack(wrappers_pb2.StringValue(value=json.dumps(config.to_json())))
-  return FileBasedExampleGen(
-      input_base=data_dir, input_config=input_config, custom_config=custom_config,
-      custom_executor_spec=executor_spec.BeamExecutorSpec(Executor)).with_id(NODE_ID)
-
-
-def ingest(data_dir: str, config: config_lib.DatasetConfig, output_uri: str,
-           beam_pipeline_args: Sequence[str] = (),
-           required_splits: Sequence[str] = listing.SPLITS) -> standard_artifacts.Examples:
-  """Runs the ExampleGen executor alone, as the pipeline would, writing into `output_uri`.
-
-  For benchmarks and for scoring a model on data without ML Metadata; raises IngestError
-  like a run when one of `required_splits` is empty or rejects too much.
-  """
-  component = IngestExampleGen(data_dir, config)
-  exec_properties = {
-      key: proto_utils.proto_to_json(value) if isinstance(value, message.Message) else value
-      for key, value in component.exec_properties.items()}
-  examples = standard_artifacts.Examples()
-  examples.uri = output_uri
-  context = Executor.Context(beam_pipeline_args=list(beam_pipeline_args))
-  Executor(context, required_splits).Do(
-      {}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
-  return examples

@@ -13,9 +13,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Set, Tuple
 import apache_beam as beam
 from tfx.dsl.io import fileio
 
-from petseg.components.ingest import items
+from petseg.components.example_gen import items
+from petseg.records.ingest_report import SPLITS  # noqa: F401  pylint: disable=unused-import
 
-SPLITS = ('train', 'eval', 'test')
 _MACOS_METADATA = ('._', '.DS_Store')
 
 # A split's metadata: (key, value) pairs that become string features of its examples.

@@ -27,25 +27,19 @@ from absl import logging
 import tensorflow as tf
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
-from tfx.dsl.components.base import base_component
-from tfx.dsl.components.base import executor_spec
 from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils
-from tfx.types import standard_artifacts
 from tfx.types import standard_component_specs
-from tfx.types.component_spec import ChannelParameter
 from tfx.utils import io_utils
 from tfx.utils import proto_utils
 
-from petseg.components.release import log as release_log
-from petseg.components.release import manager as release_manager
-from petseg.components.release import model_card
-from petseg.components.release import registry as release_registry
-from petseg.components.release import release_record
-from petseg.components.release import run_summary
 from petseg.core import errors
 from petseg.core import storage
+from petseg.records import summary as run_summary
+from petseg.registry import log as release_log
+from petseg.registry import manager as release_manager
+from petseg.registry import versions as release_registry
 
 SUMMARY_KEY = 'summary'
 
@@ -69,20 +63,19 @@ def _digests(directory: str) -> Dict[str, str]:
   return digests
 
 
-def _add_record(record: Dict[str, Any]) -> Callable[[str], None]:
+def _add_record(record: run_summary.RunSummary) -> Callable[[str], None]:
   """What a version gets beside its model: the release record, its model card, and a copy
   of the run's report."""
 
   def add(destination: str) -> None:
-    card = model_card.ModelCard.from_json(record[model_card.KEY])
-    release_registry.write_record(destination, record, model_card.page(card))
-    if record.get('report'):
-      io_utils.copy_file(storage.openable(record['report']),
+    release_registry.write_record(destination, record)
+    if record.report:
+      io_utils.copy_file(storage.openable(record.report),
                          os.path.join(destination, release_registry.REPORT_FILE))
   return add
 
 
-def publish(model_path: str, base_directory: str, summary: Dict[str, Any]) -> str:
+def publish(model_path: str, base_directory: str, summary: run_summary.RunSummary) -> str:
   """Copies the SavedModel at `model_path` to the next version with its release record
   (the run summary, its version and time) and model card, unless the newest version
   already holds the same model; returns the version that serves it. Under the registry's
@@ -99,7 +92,7 @@ def publish(model_path: str, base_directory: str, summary: Dict[str, Any]) -> st
           release_log.ALREADY_RELEASED, summary, version=newest))
       return str(newest)
     try:
-      _check_baseline(newest, summary['baseline'], base_directory)
+      _check_baseline(newest, summary.baseline, base_directory)
       version = _push(model_path, base_directory, summary)
     except errors.ReleaseError as e:
       try:
@@ -113,11 +106,11 @@ def publish(model_path: str, base_directory: str, summary: Dict[str, Any]) -> st
     return version
 
 
-def _check_baseline(newest: Optional[int], baseline: Optional[Dict[str, Any]],
+def _check_baseline(newest: Optional[int], baseline: Optional[run_summary.Baseline],
                     base_directory: str) -> None:
   """No release without the comparison its gate asks for: the newest version must be the
   one the model was evaluated against (none on a first release)."""
-  compared = baseline['version'] if baseline else None
+  compared = baseline.version if baseline else None
   if newest == compared:
     return
   what = 'nothing (a first release)' if compared is None else f'version {compared}'
@@ -129,13 +122,10 @@ def _check_baseline(newest: Optional[int], baseline: Optional[Dict[str, Any]],
       'will be compared with the newest version')
 
 
-def _push(model_path: str, base_directory: str, summary: Dict[str, Any]) -> str:
+def _push(model_path: str, base_directory: str, summary: run_summary.RunSummary) -> str:
   version = str(release_manager.next_version(base_directory))
-  card = model_card.ModelCard.from_json(summary[model_card.KEY])
-  record = {**summary, 'version': int(version),
-            'released_at': datetime.datetime.now(datetime.timezone.utc).isoformat(
-                timespec='seconds'),
-            model_card.KEY: card.released_as(int(version)).to_json()}
+  record = summary.released(int(version), datetime.datetime.now(
+      datetime.timezone.utc).isoformat(timespec='seconds'))
   final = os.path.join(base_directory, version)
   if storage.is_remote(base_directory):
     release_registry.copy_version(model_path, final, _add_record(record))
@@ -179,7 +169,7 @@ class Executor(pusher_executor.Executor):
     base_directory = destination.filesystem.base_directory
     model_path = self.GetModelPath(input_dict)
     version = publish(model_path, base_directory, run_summary.read(
-        artifact_utils.get_single_instance(input_dict[SUMMARY_KEY]).uri).to_json())
+        artifact_utils.get_single_instance(input_dict[SUMMARY_KEY]).uri))
     # The pushed artifact keeps its own copy, as TFX's Pusher does, for lineage.
     io_utils.copy_dir(model_path, pushed_model.uri)
     self._MarkPushed(pushed_model, pushed_destination=os.path.join(base_directory, version),
@@ -187,25 +177,3 @@ class Executor(pusher_executor.Executor):
     logging.info('Model released as version %s in %s', version, base_directory)
 
 
-class ServingPusherSpec(standard_component_specs.PusherSpec):
-  INPUTS = {**standard_component_specs.PusherSpec.INPUTS,
-            SUMMARY_KEY: ChannelParameter(type=release_record.RunSummaryArtifact)}
-
-
-NODE_ID = 'Pusher'  # the step's id in every pipeline and record
-
-
-class ServingPusher(base_component.BaseComponent):
-  """tfx.components.Pusher to a filesystem, with atomic, sequentially numbered versions
-  that carry their release record."""
-  SPEC_CLASS = ServingPusherSpec
-  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
-
-  def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel,
-               summary: types.BaseChannel, base_directory: str):
-    super().__init__(spec=ServingPusherSpec(
-        model=model, model_blessing=model_blessing, summary=summary,
-        push_destination=pusher_pb2.PushDestination(
-            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=base_directory)),
-        custom_config=None,
-        pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

@@ -8,13 +8,46 @@ import collections
 import dataclasses
 import json
 import posixpath
-from typing import Any, Dict, Iterable, List, Mapping, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from tfx.dsl.io import fileio
 
-from petseg.components.ingest import items
-from petseg.components.ingest import listing
 from petseg.core import errors
+
+
+SPLITS = ('train', 'eval', 'test')  # the examples' splits, in this order
+
+# A listed item that could not be ingested; these count towards the reject fraction.
+MISSING_IMAGE = 'missing_image'
+MISSING_MASK = 'missing_mask'
+DUPLICATE_NAME = 'duplicate_name'
+BAD_LIST_LINE = 'bad_list_line'
+UNREADABLE_IMAGE = 'unreadable_image'
+UNREADABLE_MASK = 'unreadable_mask'
+UNSUPPORTED_MODE = 'unsupported_mode'
+SIZE_MISMATCH = 'size_mismatch'
+UNKNOWN_MASK_VALUES = 'unknown_mask_values'
+OUTSIDE_DATA_DIR = 'outside_data_dir'
+# A file that is present but belongs to no split; reported, not counted as rejected.
+NOT_IN_ANY_LIST = 'not_in_any_list'
+MACOS_METADATA = 'macos_metadata'
+IGNORED_FILE_REASONS = (NOT_IN_ANY_LIST, MACOS_METADATA)
+
+
+@dataclasses.dataclass(frozen=True)
+class Skipped:
+  """An item or file that was not ingested, with the file at fault and why."""
+  split: Optional[str]
+  name: str
+  file: str
+  reason: str
+  detail: str
+
+  @property
+  def is_rejection(self) -> bool:
+    """Rejections are listed items that failed; the rest are files outside every list."""
+    return self.reason not in IGNORED_FILE_REASONS
+
 
 FILE_NAME = 'ingest_report.json'
 
@@ -48,8 +81,8 @@ class IngestReport:
   splits: Mapping[str, SplitCounts]
   rejected_by_reason: Mapping[str, int]
   ignored_by_reason: Mapping[str, int]
-  rejected: Tuple[items.Skipped, ...]
-  ignored_files: Tuple[items.Skipped, ...]
+  rejected: Tuple[Skipped, ...]
+  ignored_files: Tuple[Skipped, ...]
   converted: Tuple[Converted, ...]
 
   def to_json(self) -> Dict[str, Any]:
@@ -60,8 +93,8 @@ class IngestReport:
     return cls(**{
         **data,
         'splits': {split: SplitCounts(**counts) for split, counts in data['splits'].items()},
-        'rejected': tuple(items.Skipped(**r) for r in data['rejected']),
-        'ignored_files': tuple(items.Skipped(**i) for i in data['ignored_files']),
+        'rejected': tuple(Skipped(**r) for r in data['rejected']),
+        'ignored_files': tuple(Skipped(**i) for i in data['ignored_files']),
         'converted': tuple(Converted(**c) for c in data['converted'])})
 
   def summary_lines(self) -> List[str]:
@@ -108,14 +141,14 @@ class IngestError(errors.DataError):
 
 
 def build(dataset: str, data_dir: str, counts: Mapping[str, int],
-          skipped: Iterable[items.Skipped],
+          skipped: Iterable[Skipped],
           converted: Iterable[Tuple[str, str, str, str]]) -> IngestReport:
   """Assembles the report from per-split example counts, skipped items and conversions."""
   skipped = sorted(skipped, key=lambda s: (s.split or '', s.reason, s.file))
   rejected = tuple(s for s in skipped if s.is_rejection)
   converted = tuple(Converted(*c) for c in sorted(converted))
   splits = {}
-  for split in listing.SPLITS:
+  for split in SPLITS:
     n_rejected = sum(1 for r in rejected if r.split == split)
     n_ingested = counts.get(split, 0)
     splits[split] = SplitCounts(
@@ -131,7 +164,7 @@ def build(dataset: str, data_dir: str, counts: Mapping[str, int],
 
 
 def check(report: IngestReport, max_reject_fraction: float, report_path: str,
-          splits: Sequence[str] = listing.SPLITS) -> None:
+          splits: Sequence[str] = SPLITS) -> None:
   """Raises IngestError, naming every failing split, when one of `splits` is empty or
   rejects more than it may."""
   failures = []

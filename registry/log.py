@@ -17,9 +17,10 @@ from typing import Any, Dict, List, Optional
 
 from tfx.dsl.io import fileio
 
-from petseg.components.release import registry as release_registry
 from petseg.core import errors
 from petseg.core import records
+from petseg.records import summary as run_summary
+from petseg.registry import versions as release_registry
 
 # What was decided.
 RELEASED = 'released'  # pushed as `version`
@@ -75,19 +76,16 @@ def now() -> str:
   return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')
 
 
-def of_run(action: str, summary: Dict[str, Any], version: Optional[int] = None,
+def of_run(action: str, summary: run_summary.RunSummary, version: Optional[int] = None,
            reasons: Optional[List[str]] = None) -> Decision:
-  """The decision on a run, from its summary (components/run_summary.RunSummary, as
-  JSON)."""
-  baseline = summary.get('baseline')
+  """The decision on a run, from its release record."""
   return Decision(
       time=now(), action=action, by=release_registry.who(),
-      reasons=summary['reasons'] if reasons is None else reasons, version=version,
-      pipeline=summary['pipeline'], pipeline_run=summary['pipeline_run'],
-      model=summary['model'], data_fingerprint=summary['data_fingerprint'],
-      config_fingerprint=summary['config_fingerprint'],
-      mean_iou=summary['test']['mean_iou'],
-      baseline=baseline['version'] if baseline else None, report=summary.get('report'))
+      reasons=summary.reasons if reasons is None else reasons, version=version,
+      pipeline=summary.pipeline, pipeline_run=summary.pipeline_run,
+      model=summary.model, data_fingerprint=summary.data_fingerprint,
+      config_fingerprint=summary.config_fingerprint, mean_iou=summary.test.mean_iou,
+      baseline=summary.baseline.version if summary.baseline else None, report=summary.report)
 
 
 def append(base_directory: str, decision: Decision) -> str:

@@ -12,11 +12,11 @@ import dataclasses
 import html
 from typing import Any, Dict, List, Optional, Sequence
 
-from petseg.components.evaluator import metrics as sm
-from petseg.components.ingest import ingest_report as ingest_lib
 from petseg.core import comparison as comparison_lib
 from petseg.core import config as config_lib
+from petseg.core import confusion
 from petseg.core import records
+from petseg.records import ingest_report as ingest_lib
 
 # A class whose IoU's interval lies below this is named among the known limits.
 LOW_IOU = 0.5
@@ -124,7 +124,7 @@ def _performance(scores, slice_name: str) -> List[PerformanceMetric]:
                             _interval(intervals.mean_iou), scores.images),
           PerformanceMetric('pixel_accuracy', slice_name, scores.pixel_accuracy,
                             _interval(intervals.pixel_accuracy), scores.images)]
-  rows += [PerformanceMetric(sm.class_iou_name(name), slice_name, value,
+  rows += [PerformanceMetric(confusion.class_iou_name(name), slice_name, value,
                              _interval(intervals.per_class_iou[name]),
                              scores.class_images[name])
            for name, value in scores.per_class_iou.items()]

@@ -1,0 +1,1 @@
+"""CuratedSchema: the source's checked-in schema, as SchemaGen would output it."""

@@ -1,0 +1,1 @@
+"""Pusher: the blessed model and its record as the registry's next version."""

@@ -1,0 +1,1 @@
+"""ValidationGate: fails the run on any of ExampleValidator's anomalies."""
