@@ -218,7 +218,7 @@ def _skipped(ingest: ingest_report.IngestReport) -> str:
 
 def write(summary: run_summary.RunSummary, ingest: ingest_report.IngestReport, path: str) -> None:
   """Writes the report of a run (its release record and ingest report) to `path`."""
-  labels = labels_lib.LabelSpec.from_json(summary.labels)
+  labels = summary.labels
   test = summary.test
   body = [
       f'<h1>petseg run: {html.escape(summary.model)}</h1>',

@@ -20,6 +20,7 @@ from tfx.dsl.io import fileio
 from petseg.core import comparison as comparison_lib
 from petseg.core import config as config_lib
 from petseg.core import errors
+from petseg.core import labels as labels_lib
 from petseg.core import records
 from petseg.models import input_pipeline
 from petseg.models import training as training_lib
@@ -99,7 +100,7 @@ class RunSummary:
   training: training_lib.TrainingConfig
   training_history: str  # history.csv
   class_names: List[str]
-  labels: Dict[str, Any]  # the LabelSpec, as JSON
+  labels: labels_lib.LabelSpec
   data: Dict[str, SplitCounts]  # by split
   data_fingerprint: str
   config_fingerprint: str

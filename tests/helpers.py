@@ -128,13 +128,14 @@ def run_summary_of(**changes):
   from petseg.records import model_card  # pylint: disable=g-import-not-at-top
   from petseg.records import summary as run_summary  # pylint: disable=g-import-not-at-top
   from petseg.core import comparison as comparison_lib  # pylint: disable=g-import-not-at-top
+  from petseg.core import labels as labels_lib  # pylint: disable=g-import-not-at-top
   from petseg.models import training  # pylint: disable=g-import-not-at-top
   per_class = {'pet': 0.7, 'background': 0.83, 'border': 0.38}
   summary = run_summary.RunSummary(
       pipeline='petseg', pipeline_run='run-1', created='2026-11-22T06:00:00+00:00',
       model='unet_xception', model_path='/out/Trainer/model/7/Format-Serving',
       training=training.TrainingConfig(num_classes=3), training_history='h.csv',
-      class_names=list(per_class), labels={}, data={
+      class_names=list(per_class), labels=labels_lib.oxford_trimap_labels(), data={
           'train': run_summary.SplitCounts(240, 1), 'eval': run_summary.SplitCounts(60, 0),
           'test': run_summary.SplitCounts(300, 0)},
       data_fingerprint='d' * 64, config_fingerprint='c' * 64, ingest_report='ingest.json',

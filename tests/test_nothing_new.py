@@ -13,8 +13,9 @@ from petseg.pipeline import pipeline as pipeline_lib
 from petseg.pipeline import run_config
 from petseg.records import summary as run_summary
 from petseg.registry import log as release_log
+from tests import helpers
 
-RECORD = {'data_fingerprint': 'd' * 64, 'config_fingerprint': 's' * 64}
+RECORD = helpers.run_summary_of(data_fingerprint='d' * 64, config_fingerprint='s' * 64)
 
 
 @pytest.mark.parametrize('version, record, data, settings, retrain, nothing_new, line', [

@@ -53,14 +53,15 @@ class Freshness:
   line: str
 
   @classmethod
-  def of(cls, served_version: Optional[int], served_record: Optional[Mapping[str, Any]],
+  def of(cls, served_version: Optional[int], served_record: Optional[run_summary.RunSummary],
          data: str, settings: str, retrain: bool) -> 'Freshness':
     if served_version is None:
       return cls(False, 'nothing released yet')
     if not served_record:
       return cls(False, f'version {served_version} has no release record to compare with')
-    changed = [what for what, key, value in (('data', DATA, data), ('settings', SETTINGS, settings))
-               if served_record.get(key) != value]
+    changed = [what for what, served, value in (
+        ('data', served_record.data_fingerprint, data),
+        ('settings', served_record.config_fingerprint, settings)) if served != value]
     if changed:
       return cls(False, f'new since version {served_version}: {" and ".join(changed)}')
     same = f'data {data[:12]}, settings {settings[:12]}'
@@ -143,7 +144,7 @@ class Executor(base_executor.BaseExecutor):
     fresh.set_string_custom_property(SETTINGS, settings)
     if freshness.nothing_new:
       log_nothing_new(serving_dir, nothing_new_decision(
-          freshness.line, version, record.get('model'), data, settings,
+          freshness.line, version, record.model, data, settings,
           exec_properties['pipeline_name'],
           self._context.pipeline_run_id or exec_properties['pipeline_run']))
 

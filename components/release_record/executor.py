@@ -23,6 +23,7 @@ from petseg.components.evaluator import metrics as sm
 from petseg.components.evaluator import results as evaluation_results
 from petseg.components.latest_release import executor as latest
 from petseg.core import comparison as comparison_lib
+from petseg.core import labels as labels_lib
 from petseg.core import storage
 from petseg.models import input_pipeline
 from petseg.models import training as training_lib
@@ -139,7 +140,7 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       training=training_lib.TrainingConfig.from_json(config),
       training_history=storage.durable(posixpath.join(model_run_uri, 'history.csv')),
       class_names=class_names,
-      labels=labels,
+      labels=labels_lib.LabelSpec.from_json(labels),
       data={split: run_summary.SplitCounts(s.ingested, s.rejected) for split, s in ingest.splits.items()},
       data_fingerprint=run_summary.data_fingerprint(examples_uri, list(ingest.splits)),
       config_fingerprint=run_summary.settings_fingerprint(
