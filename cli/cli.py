@@ -152,7 +152,7 @@ def _local_data(dataset: config_lib.DatasetConfig, data_dir: str) -> None:
   that cannot be read (its endpoint or credentials)."""
   if not sources.get(dataset.name).needs_data_dir:
     return
-  if not storage.is_remote(data_dir):
+  if storage.of(data_dir).local:
     if os.path.exists(data_dir) and not os.path.isdir(data_dir):
       raise errors.ConfigError(f'--data-dir {data_dir}: is a file, not a directory')
     if not os.path.isdir(data_dir):
@@ -177,7 +177,7 @@ def _run_config(args: argparse.Namespace):
 
 def _writable_dir(path: str, flag: str) -> str:
   """`path`, made if need be and checked by writing into it; ConfigError names the flag."""
-  if storage.is_remote(path):
+  if not storage.of(path).local:
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     probe = f'{storage.openable(path).rstrip("/")}/.petseg-write-check'
     try:
@@ -204,11 +204,10 @@ def _run(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> N
   from petseg import run_lock  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import beam_args as beam_args_lib  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import local_runner  # pylint: disable=g-import-not-at-top
-  storage.register()
   config = _run_config(args)
   _local_data(config.dataset, args.data_dir)
   beam_args_lib.checked(beam_args)
-  if storage.is_remote(args.output_dir):
+  if not storage.of(args.output_dir).local:
     raise errors.ConfigError(f'--output-dir {args.output_dir}: must be on this machine (it '
                              'holds ML Metadata, the lock and the log); put the artifacts '
                              'in an object store with --pipeline-root')
@@ -284,7 +283,6 @@ def _compile(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) 
 def _predict(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   del beam_args  # predict runs no Beam
   from petseg import released_model  # pylint: disable=g-import-not-at-top
-  storage.register()
   result = released_model.predict(args.model_dir, args.images, args.output_dir,
                                   args.max_pixels, overwrite=args.overwrite)
   console.say(f'Model: {result.model}')
@@ -308,7 +306,6 @@ def _predict(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) 
 def _evaluate(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   from petseg import released_model  # pylint: disable=g-import-not-at-top
   from petseg.pipeline import beam_args as beam_args_lib  # pylint: disable=g-import-not-at-top
-  storage.register()
   dataset = _from_settings(args, lambda settings: sources.dataset_config(
       args.dataset, args.data_dir, settings['dataset']))
   _local_data(dataset, args.data_dir)

@@ -104,7 +104,6 @@ def _show(serving_dir: str, version: int) -> None:
 
 def _serving_dir(args: argparse.Namespace) -> str:
   """--serving-dir as this process opens it (minio:// as s3://), its file system ready."""
-  storage.register()
   return storage.openable(args.serving_dir)
 
 

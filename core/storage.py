@@ -16,13 +16,28 @@ static destructors: they abort (`pure virtual method called`) after the work is 
 which would turn a finished step or command into a failure. `exit()` ends such a process
 without them.
 
+`of(path)` is the one seam: the `Store` that holds a path, which says what it can do
+(open with the OS, rename a directory in one step, take turns with a lock) and does it.
+It also makes the store openable in the process that asks (tensorflow-io's S3 file system
+is registered on the first s3:// path), so that nothing else tests a scheme or registers
+a file system; a Kubeflow step, whose paths TFX opens, asks for it once at its start
+(`register()`).
+
 Kubeflow's open-source launcher copies artifacts to and from local paths in the pod
 (/minio/BUCKET/KEY, /gcs/..., /s3/...). `local_copy()` says where; `durable()` turns such a
 path back into the URI someone can open after the run, for the records a step writes.
 """
+import contextlib
+import dataclasses
+import fcntl
 import os
 import sys
-from typing import Optional
+import uuid
+from typing import Iterator, Optional, Tuple
+
+from petseg.core import errors
+from petseg.core import progress
+from petseg.core import s3_lock
 
 # The schemes the open-source launcher copies, and the folder of its local copies.
 LOCAL_MOUNTS = {'gs://': 'gcs', 'minio://': 'minio', 's3://': 's3'}
@@ -33,8 +48,89 @@ ENDPOINT_ENV = 'AWS_ENDPOINT_URL'
 _TFIO_ENDPOINT_ENV = 'S3_ENDPOINT'
 
 
-def is_remote(path: str) -> bool:
-  return '://' in path
+MINIO_SCHEME = 'minio://'  # Kubeflow's name for the cluster's own store
+
+
+@dataclasses.dataclass(frozen=True)
+class Store:
+  """Where a path lives, and what that store can do."""
+  name: str  # as the README names it
+  schemes: Tuple[str, ...]  # () for the local file system
+  local: bool  # opened by the operating system: os.path, os.rename, file:// links
+  atomic_rename: bool  # a directory is renamed in one step (objects are copied one by one)
+  lock: Optional[str]  # how writers take turns: 'flock', 'conditional put', or None
+
+  def absolute(self, path: str) -> str:
+    return os.path.abspath(path) if self.local else path
+
+  @contextlib.contextmanager
+  def held(self, path: str, holder: str) -> Iterator[None]:
+    """Holds the lock at `path` (an advisory flock, or an object created only if absent:
+    core/s3_lock.py). On a store with none, says so in one line and goes on unlocked."""
+    if self.lock == 'conditional put':
+      with s3_lock.held(openable(path), holder):
+        yield
+      return
+    if self.lock is None:
+      progress.LOGGER.warning('%s: %s has no lock: another writer at the same time could '
+                              'interleave (one writer at a time there)', path, self.name)
+      yield
+      return
+    try:
+      fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+      raise errors.ReleaseError(f'{path}: cannot take the lock ({e.strerror}); nothing '
+                                'was changed') from None
+    try:
+      fcntl.flock(fd, fcntl.LOCK_EX)  # waits for the other holder; the kernel frees it on death
+      yield
+    finally:
+      os.close(fd)
+
+  def write_whole(self, path: str, text: str) -> None:
+    """Writes `path` so that a reader sees the old file or the new one, never a part: a
+    rename over it on a local file system; one object written in one request on an
+    object store."""
+    import tensorflow as tf  # pylint: disable=g-import-not-at-top
+    if not self.local:
+      with tf.io.gfile.GFile(openable(path), 'w') as f:
+        f.write(text)
+      return
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    partial = os.path.join(os.path.dirname(path), f'.partial-{uuid.uuid4().hex}')
+    try:
+      with open(partial, 'w', encoding='utf-8') as f:
+        f.write(text)
+      os.replace(partial, path)
+    finally:
+      if os.path.exists(partial):
+        os.remove(partial)
+
+
+LOCAL = Store('the local file system', (), local=True, atomic_rename=True, lock='flock')
+S3 = Store('S3', ('s3://', MINIO_SCHEME), local=False, atomic_rename=False,
+           lock='conditional put')
+GCS = Store('Google Cloud Storage', ('gs://',), local=False, atomic_rename=False, lock=None)
+STORES = (S3, GCS)
+
+
+def in_cluster_store(path: str) -> bool:
+  """Whether `path` names the Kubeflow cluster's own store (minio://), whichever that is."""
+  return path.startswith(MINIO_SCHEME)
+
+
+def of(path: str) -> Store:
+  """The store that holds `path`, openable in this process from now on; ConfigError for
+  a scheme no store takes."""
+  for store in STORES:
+    if path.startswith(store.schemes):
+      if store is S3:
+        register()
+      return store
+  if '://' in path:
+    raise errors.ConfigError(f'{path}: no store takes {path.split("://")[0]}:// paths '
+                             '(local paths, s3://, minio:// and gs:// are taken)')
+  return LOCAL
 
 
 def openable(uri: str) -> str:
@@ -43,12 +139,15 @@ def openable(uri: str) -> str:
   copy = local_copy(uri) if os.environ.get(LOCAL_ROOT_ENV) else None
   if copy and os.path.exists(copy):
     return copy
-  return 's3://' + uri[len('minio://'):] if uri.startswith('minio://') else uri
+  if uri.startswith(S3.schemes):
+    register()
+  return 's3://' + uri[len(MINIO_SCHEME):] if uri.startswith(MINIO_SCHEME) else uri
 
 
 def register() -> None:
-  """Lets TensorFlow open s3:// (tensorflow-io's file system plugin); idempotent. Call
-  it before the first s3:// path is opened, in each process that opens one."""
+  """Lets TensorFlow open s3:// (tensorflow-io's file system plugin); idempotent. `of()`
+  calls it on the first s3:// path; a process whose paths TFX opens (a Kubeflow step)
+  calls it at its start."""
   if os.environ.get(ENDPOINT_ENV) and not os.environ.get(_TFIO_ENDPOINT_ENV):
     os.environ[_TFIO_ENDPOINT_ENV] = os.environ[ENDPOINT_ENV]
   import tensorflow_io  # noqa: F401  pylint: disable=g-import-not-at-top,unused-import
@@ -78,7 +177,7 @@ def durable(path: str) -> str:
   """The URI of the artifact whose launcher copy is at `path` while a step works on such
   copies; otherwise `path` itself, which is already what others can open."""
   root = os.environ.get(LOCAL_ROOT_ENV)
-  if not root or is_remote(path):
+  if not root or '://' in path:
     return path
   for scheme, mount in LOCAL_MOUNTS.items():
     prefix = os.path.join(root, mount) + os.sep

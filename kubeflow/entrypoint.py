@@ -115,7 +115,7 @@ def make_output_dirs(executor_input: Dict[str, Any]) -> None:
   for artifact_list in executor_input['outputs'].get('artifacts', {}).values():
     for artifact in artifact_list.get('artifacts', []):
       uri = artifact['uri']
-      if '://' in uri:
+      if not storage.of(uri).local:
         continue
       os.makedirs(os.path.dirname(uri) if _is_value_artifact(artifact['type']) else uri,
                   exist_ok=True)

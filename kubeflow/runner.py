@@ -171,12 +171,12 @@ class ObjectStore:
                 secret: Optional[str], cluster: Cluster = Cluster()) -> Optional['ObjectStore']:
     """The store the paths need, None when none is in one: a minio:// path means the
     cluster's own store (Cluster.store_endpoint) unless the flags say otherwise."""
-    if not any(p.startswith(('s3://', 'minio://')) for p in paths):
+    if not any(storage.of(p) is storage.S3 for p in paths):
       if endpoint or secret:
         raise errors.ConfigError('--s3-endpoint and --s3-secret need an s3:// or minio:// '
                                  'pipeline root, data directory or serving directory')
       return None
-    minio = any(p.startswith('minio://') for p in paths)
+    minio = any(storage.in_cluster_store(p) for p in paths)
     return cls(endpoint=cluster.store_endpoint if endpoint is None and minio else endpoint or '',
                secret=MINIO_SECRET if secret is None and minio else secret or '')
 

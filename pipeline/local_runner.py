@@ -29,7 +29,7 @@ def default_serving_dir(output_dir: str) -> str:
 
 
 def _absolute(path: str) -> str:
-  return path if storage.is_remote(path) else os.path.abspath(path)
+  return storage.of(path).absolute(path)
 
 
 def build(output_dir: str, data_dir: str, config: run_config.RunConfig,

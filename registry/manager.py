@@ -143,7 +143,7 @@ def log(base_directory: str, decision: release_log.Decision) -> None:
 def _move(source: str, destination: str) -> None:
   """Moves a version, atomically where the file system can (see the module doc)."""
   fileio.makedirs(os.path.dirname(destination))
-  if not storage.is_remote(source):
+  if storage.of(source).atomic_rename:
     os.rename(source, destination)
     return
   release_registry.copy_version(source, destination)

@@ -23,7 +23,7 @@ def _link(base_directory: str, path: Optional[str], text: str) -> str:
     return ''
   if path.startswith(base_directory.rstrip('/') + '/'):
     href = path[len(base_directory.rstrip('/')) + 1:]
-  elif not storage.is_remote(path):
+  elif storage.of(path).local:
     href = f'file://{os.path.abspath(path)}'
   else:
     return html.escape(path)

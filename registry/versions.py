@@ -13,13 +13,11 @@ reused only while the registry is unchanged; a Kubeflow spec, compiled once, nev
 it from a cache (see pipeline.NEVER_CACHED).
 """
 import contextlib
-import fcntl
 import getpass
 import hashlib
 import os
 import re
 import socket
-import uuid
 from typing import Callable, Iterator, List, Optional
 
 from google.protobuf import message
@@ -28,7 +26,6 @@ from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
 from petseg.core import errors
-from petseg.core import s3_lock
 from petseg.core import storage
 from petseg.records import model_card
 from petseg.records import summary
@@ -154,48 +151,17 @@ def who() -> str:
 
 @contextlib.contextmanager
 def lock(base_directory: str) -> Iterator[None]:
-  """Holds the registry's lock while the registry is changed: a push, a rollback, a
-  restore, a decision logged. In a local serving directory, an advisory flock on
-  LOCK_FILE; on S3, LOCK_FILE created only if absent (core/s3_lock.py); on GCS, none (see
-  README, "The release registry")."""
-  if base_directory.startswith('s3://'):
-    with s3_lock.held(os.path.join(base_directory, LOCK_FILE),
-                      f'{who()} (process {os.getpid()})'):
-      yield
-    return
-  if storage.is_remote(base_directory):
+  """Holds the registry's lock (LOCK_FILE) while the registry is changed: a push, a
+  rollback, a restore, a decision logged; as its store takes turns (storage.Store.held:
+  an flock, an S3 object created only if absent, or, on GCS, none, said in one line)."""
+  with storage.of(base_directory).held(os.path.join(base_directory, LOCK_FILE),
+                                       f'{who()} (process {os.getpid()})'):
     yield
-    return
-  path = os.path.join(base_directory, LOCK_FILE)
-  try:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-  except OSError as e:
-    raise errors.ReleaseError(f'{path}: cannot take the release registry\'s lock '
-                              f'({e.strerror}); nothing was changed') from None
-  try:
-    fcntl.flock(fd, fcntl.LOCK_EX)  # waits for the other push; the kernel frees it on death
-    yield
-  finally:
-    os.close(fd)
 
 
 def write_whole(path: str, text: str) -> None:
-  """Writes `path` so that a reader sees the old file or the new one, never a part: a
-  rename over it on a local file system; one object written in one request on an object
-  store."""
-  if storage.is_remote(path):
-    with fileio.open(path, 'w') as f:
-      f.write(text)
-    return
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  partial = os.path.join(os.path.dirname(path), f'.partial-{uuid.uuid4().hex}')
-  try:
-    with open(partial, 'w', encoding='utf-8') as f:
-      f.write(text)
-    os.replace(partial, path)
-  finally:
-    if os.path.exists(partial):
-      os.remove(partial)
+  """Writes `path` so that a reader sees the old file or the new one, never a part."""
+  storage.of(path).write_whole(path, text)
 
 
 def failure_reason(error: Exception) -> str:

@@ -463,7 +463,7 @@ class Backend:
   def _executor_output(self, name: str, output_file: str) -> Dict[str, Any]:
     """The step's executor output, parsed as protojson does: strictly. {} when none."""
     try:
-      if storage.is_remote(output_file):
+      if not storage.of(output_file).local:
         text = self.read(output_file).decode()
       elif os.path.exists(output_file):
         with open(output_file) as f:

@@ -14,6 +14,7 @@ import apache_beam as beam
 from tfx.dsl.io import fileio
 
 from petseg.components.example_gen import items
+from petseg.core import storage
 from petseg.records.ingest_report import SPLITS  # noqa: F401  pylint: disable=unused-import
 
 _MACOS_METADATA = ('._', '.DS_Store')
@@ -64,7 +65,7 @@ def files_by_stem(directory: str) -> Tuple[Dict[str, List[str]], List[items.Skip
 def outside_data_dir(data_dir: str, follow_symlinks: bool) -> Callable[[str], Optional[str]]:
   """A check of a file's path: its real path when a symlink takes it out of `data_dir`
   (which is then not read unless `follow_symlinks`), else None. Remote paths have none."""
-  if follow_symlinks or '://' in data_dir:
+  if follow_symlinks or not storage.of(data_dir).local:
     return lambda path: None
   root = os.path.realpath(data_dir)
 

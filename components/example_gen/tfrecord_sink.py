@@ -30,8 +30,7 @@ class _FileWriter:
   """One temporary file: records written in the order given, on a thread of its own."""
 
   def __init__(self, path: str):
-    if path.startswith('s3://'):
-      storage.register()  # the worker may not have opened an s3:// path through TF yet
+    storage.of(path)  # the worker may not have opened its store through TF yet
     self._writer = tf.io.TFRecordWriter(path, tf.io.TFRecordOptions(compression_type='GZIP'))
     self._thread = futures.ThreadPoolExecutor(1, thread_name_prefix='tfrecord-writer')
     self._pending = collections.deque()

@@ -127,7 +127,7 @@ def _push(model_path: str, base_directory: str, summary: run_summary.RunSummary)
   record = summary.released(int(version), datetime.datetime.now(
       datetime.timezone.utc).isoformat(timespec='seconds'))
   final = os.path.join(base_directory, version)
-  if storage.is_remote(base_directory):
+  if not storage.of(base_directory).atomic_rename:
     release_registry.copy_version(model_path, final, _add_record(record))
     return version
   staging = os.path.join(base_directory, f'.staging-{uuid.uuid4().hex}')
