@@ -142,6 +142,13 @@ def runtime_parameters(section: str):
   return tuple(p for p in RUNTIME_PARAMETERS if p.section == section)
 
 
+def without_parameters(section: str, settings: Mapping[str, Any]) -> Dict[str, Any]:
+  """A section's settings (JSON) less the fields its runtime parameters carry: what a
+  component is given beside them, so that each value travels once."""
+  fields = {p.field for p in runtime_parameters(section)}
+  return {key: value for key, value in settings.items() if key not in fields}
+
+
 def fold_parameters(section: str, settings: Mapping[str, Any],
                     values: Mapping[str, Any]) -> Dict[str, Any]:
   """A section's settings (JSON) with each of its runtime parameters' value (`values`, by

@@ -168,8 +168,7 @@ def create_pipeline(
         model=trainer.outputs['model'],
         baseline_model=baseline.outputs['baseline'],
         example_splits=['test'],
-        eval_config=evaluator_lib.eval_config(config.release, dataset.labels,
-                                              slice_features=source.slice_features),
+        labels=dataset.labels, slice_features=source.slice_features,
         release=config.release, parameters=parameters).with_id(evaluator_lib.NODE_ID)
     # Record: the run summary and HTML report, as artifacts, whether or not it is blessed.
     record = release_record.ReleaseRecord(

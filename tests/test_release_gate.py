@@ -61,9 +61,10 @@ def _evaluate(tmp_path, truths, species, candidate, baseline=None, workers=1, or
   pipeline does), examples in `order`. With `baseline_truths`, each model has its own
   masks, as each model's `transform_features` gives them at its own size."""
   release = RELEASE
-  config = tfma.utils.update_eval_config_with_defaults(
-      evaluator.eval_config(release, LABELS, slice_features=['species']),
-      has_baseline=baseline is not None)
+  gated = evaluator.eval_config(LABELS, slice_features=['species'])
+  evaluator.set_bounds(gated, release)
+  config = tfma.utils.update_eval_config_with_defaults(gated,
+                                                       has_baseline=baseline is not None)
   extracts = []
   for i, truth in enumerate(truths):
     predictions = {sm.PREDICTION_KEY: candidate[i][np.newaxis]}

@@ -31,14 +31,18 @@ def test_training_parameters_replace_the_config_fields():
 def test_release_parameters_replace_the_gate_fields_and_set_its_bounds():
   labels = labels_lib.oxford_trimap_labels()
   release = config_lib.ReleaseConfig(min_class_iou={'pet': 0.3})
-  config = evaluator.eval_config(release, labels)
+  config = evaluator.eval_config(labels)
+  given = config_lib.without_parameters('release', release.to_json())
+  assert 'min_mean_iou' not in given  # each value travels once: here, as its own property
   folded, applied = evaluator.fold_release_parameters({
       'eval_config': proto_utils.proto_to_json(config),
-      'release': json.dumps(release.to_json()), 'min_mean_iou': 0.77})
+      'release': json.dumps(given), 'min_mean_iou': 0.77})
   assert set(folded) == {'eval_config'}  # TFX's executor sees its own spec
   assert applied == dataclasses.replace(release, min_mean_iou=0.77)
   got = proto_utils.json_to_proto(folded['eval_config'], tfma.EvalConfig())
-  assert got == evaluator.eval_config(applied, labels)
+  expected = evaluator.eval_config(labels)
+  evaluator.set_bounds(expected, applied)
+  assert got == expected
   bounds = {json.loads(m.config).get('name', m.class_name):
             m.per_slice_thresholds[0].threshold for m in got.metrics_specs[0].metrics
             if m.per_slice_thresholds}
@@ -90,7 +94,7 @@ def test_a_parameter_added_to_the_table_compiles_and_runs(tmp_path, sample_dir):
   with open(os.path.join(trainer_run.uri, training.CONFIG_FILE)) as f:
     assert json.load(f)['batch_size'] == 2
   evaluation, = metadata.output_artifacts(store, executions['Evaluator'].id, 'evaluation')
-  assert evaluation_results.release_config(evaluation.uri).max_mean_iou_drop == 0.3
+  assert evaluation_results.applied_gate(evaluation.uri).max_mean_iou_drop == 0.3
   # Each is an execution property of its own component, folded into its config at run time.
   assert 'batch_size' in executions['Trainer'].custom_properties
   assert 'max_mean_iou_drop' in executions['Evaluator'].custom_properties

@@ -65,11 +65,11 @@ def set_bounds(config: tfma.EvalConfig, release: config_lib.ReleaseConfig) -> No
               value_threshold=tfma.GenericValueThreshold(lower_bound={'value': bound})))
 
 
-def eval_config(release: config_lib.ReleaseConfig, labels: labels_lib.LabelSpec,
+def eval_config(labels: labels_lib.LabelSpec,
                 slice_features: Sequence[str] = ()) -> tfma.EvalConfig:
   """Raw test examples in; the model's `transform_features` gives the ground-truth mask at
-  the model's size and `serving_examples` the predicted class map."""
-  release.check_classes(labels)
+  the model's size and `serving_examples` the predicted class map. No bounds: the
+  executor sets the gate's (set_bounds), from the ReleaseConfig it is given."""
   class_ids = list(range(labels.num_classes))
   metrics = [
       _metric('MeanIoU', class_ids=class_ids),
@@ -96,12 +96,10 @@ def eval_config(release: config_lib.ReleaseConfig, labels: labels_lib.LabelSpec,
           # The executor draws the intervals (core/bootstrap.py).
           compute_confidence_intervals={'value': False}),
   )
-  set_bounds(config, release)
-  return config
 
 
-# The ReleaseConfig, as JSON; each runtime parameter of its section (PARAMETERS) is a
-# property of its own that replaces its field at run time.
+# The ReleaseConfig, as JSON, less the fields of its runtime parameters (PARAMETERS): each
+# is a property of its own, folded into its field at run time.
 RELEASE_KEY = 'release'
 
 
@@ -136,7 +134,7 @@ class EvaluatorExecutor(evaluator_executor.Executor):
     properties, release = fold_release_parameters(exec_properties)
     super().Do(inputs, output_dict, properties)
     evaluation, = output_dict[standard_component_specs.EVALUATION_KEY]
-    evaluation_results.write_release(evaluation.uri, release)
+    evaluation_results.write_gate(evaluation.uri, release)
     evaluation_results.write_intervals(
         evaluation.uri, proto_utils.json_to_proto(
             properties[standard_component_specs.EVAL_CONFIG_KEY], tfma.EvalConfig()),
@@ -172,20 +170,21 @@ NODE_ID = 'Evaluator'  # the step's id in every pipeline and record
 
 
 class Evaluator(base_component.BaseComponent):
-  """tfx.components.Evaluator (EvalConfig, no module file) with the release runtime
-  parameters: `parameters` holds a value, or a RuntimeParameter, for each name in
-  PARAMETERS."""
+  """tfx.components.Evaluator (EvalConfig, no module file) that applies the release gate
+  `release` (its bounds set at run time), with the release runtime parameters:
+  `parameters` holds a value, or a RuntimeParameter, for each name in PARAMETERS."""
   SPEC_CLASS = EvaluatorSpec
   EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(EvaluatorExecutor)
 
   def __init__(self, examples: types.BaseChannel, model: types.BaseChannel,
-               baseline_model: types.BaseChannel, eval_config: tfma.EvalConfig,
+               baseline_model: types.BaseChannel, labels: labels_lib.LabelSpec,
                release: config_lib.ReleaseConfig, example_splits: Sequence[str],
-               parameters: Mapping[str, Value]):
+               parameters: Mapping[str, Value], slice_features: Sequence[str] = ()):
     super().__init__(spec=EvaluatorSpec(
         examples=examples, model=model, baseline_model=baseline_model,
-        eval_config=eval_config, example_splits=json_utils.dumps(example_splits),
-        release=json.dumps(release.to_json()),
+        eval_config=eval_config(labels, slice_features),
+        example_splits=json_utils.dumps(example_splits),
+        release=json.dumps(config_lib.without_parameters('release', release.to_json())),
         fairness_indicator_thresholds=json_utils.dumps(None),
         **{p.name: parameters[p.name] for p in PARAMETERS},
         evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),

@@ -24,7 +24,7 @@ DIFFERENCE = 'difference'  # candidate - baseline, from the same resamples
 OVERALL = comparison_lib.OVERALL
 COMPARISON_FILE = 'comparison.json'
 INTERVALS_FILE = 'intervals.json'
-RELEASE_FILE = 'release.json'  # the gate applied: config.ReleaseConfig, parameters folded in
+GATE_FILE = 'gate.json'  # the gate applied: config.ReleaseConfig, parameters folded in
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,7 +131,7 @@ def write_intervals(evaluation_uri: str, eval_config: tfma.EvalConfig,
        for slice_, by_model in scored.items()},
       class_metric_names(eval_config), settings)
   with fileio.open(posixpath.join(evaluation_uri, INTERVALS_FILE), 'w') as f:
-    f.write(json.dumps(drawn, indent=2))  # how they were drawn: RELEASE_FILE
+    f.write(json.dumps(drawn, indent=2))  # how they were drawn: GATE_FILE
 
 
 def draw_intervals(scored: Mapping[str, Mapping[str, bootstrap.ImageMatrices]],
@@ -228,14 +228,14 @@ def read_comparison(evaluation_uri: str) -> Optional[comparison_lib.Comparison]:
   return comparison_lib.Comparison.from_json(data) if data else None
 
 
-def write_release(evaluation_uri: str, release: config_lib.ReleaseConfig) -> None:
-  with fileio.open(posixpath.join(evaluation_uri, RELEASE_FILE), 'w') as f:
+def write_gate(evaluation_uri: str, release: config_lib.ReleaseConfig) -> None:
+  with fileio.open(posixpath.join(evaluation_uri, GATE_FILE), 'w') as f:
     f.write(json.dumps(release.to_json(), indent=2))
 
 
-def release_config(evaluation_uri: str) -> config_lib.ReleaseConfig:
+def applied_gate(evaluation_uri: str) -> config_lib.ReleaseConfig:
   """The release gate an Evaluator run applied."""
-  return config_lib.ReleaseConfig.from_json(_read_json(evaluation_uri, RELEASE_FILE))
+  return config_lib.ReleaseConfig.from_json(_read_json(evaluation_uri, GATE_FILE))
 
 
 def sensitivity(metrics: Metrics, min_images: int,

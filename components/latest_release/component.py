@@ -62,7 +62,8 @@ class LatestRelease(base_component.BaseComponent):
         examples=examples, serving_dir=serving_dir, registry_state=registry_state,
         pipeline_name=pipeline_name, pipeline_run=pipeline_run,
         training=json.dumps(dict(training), sort_keys=True),
-        release=json.dumps(release.to_json(), sort_keys=True),
+        release=json.dumps(config_lib.without_parameters('release', release.to_json()),
+                           sort_keys=True),
         **{name: parameters[name] for name in
            (executor.RETRAIN, *(p.name for p in config_lib.RUNTIME_PARAMETERS))},
         baseline=types.Channel(type=standard_artifacts.Model),

@@ -129,7 +129,7 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
   metrics = evaluation_results.load(evaluation_uri)
   candidate = metrics[evaluation_results.CANDIDATE]
   comparison = evaluation_results.read_comparison(evaluation_uri)
-  release = evaluation_results.release_config(evaluation_uri)
+  release = evaluation_results.applied_gate(evaluation_uri)
   applied_gate = run_summary.gate(release, comparison is not None)
   summary = run_summary.RunSummary(
       pipeline=pipeline,
