@@ -80,7 +80,7 @@ def eval_config(labels: labels_lib.LabelSpec,
   for class_id, name in enumerate(labels.class_names):
     metrics.append(_metric('ClassIoU', class_ids=class_ids, class_id=class_id,
                            name=segmentation_metrics.class_iou_name(name)))
-  config = tfma.EvalConfig(
+  return tfma.EvalConfig(
       # A SavedModel served through its signatures. Said, not detected: TFMA would otherwise
       # try to load each model as Keras first, which fails on the custom objects, in seconds.
       model_specs=[tfma.ModelSpec(signature_name='serving_examples', model_type=tfma.TF_GENERIC,
