@@ -371,7 +371,7 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser, required: bool = True,
   parser.add_argument('--min-slice-images', type=int, metavar='N',
                       help='a slice, or a class, in fewer test images than this is not '
                       'judged against the released model: "too few images to judge" (40: '
-                      'below it, 95%% intervals cover under 92%% of the time; README)')
+                      'docs/statistics.md: how the intervals hold at that size)')
   parser.add_argument('--pipeline-name', default='petseg')
   parser.add_argument('--follow-symlinks', action='store_true',
                       help='read files that symlinks in the data directory point to outside '

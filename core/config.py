@@ -211,7 +211,7 @@ def format_size(size) -> str:
 
 
 def load_settings(path: str) -> dict:
-  """Dataset settings from a JSON file (see README, "Running the pipeline")."""
+  """Dataset settings from a JSON file (see README, "Configuration")."""
   try:
     with open(path) as f:
       overrides = json.load(f)

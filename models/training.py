@@ -31,7 +31,7 @@ RESUME_DIR_KEY = 'resume_dir'
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-  """What `petseg run` passes to the Trainer (custom_config); see README, "Training"."""
+  """What `petseg run` passes to the Trainer (custom_config); see README, "Configuration"."""
   model: str = registry.DEFAULT
   # (height, width), or N for NxN: Transform resizes every image and mask to it; evaluation
   # and serving run the model on the whole image at this size, padded to the model's stride.
@@ -78,7 +78,7 @@ class TrainingConfig:
   max_train_minutes: Optional[float] = None
   model_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
   # What a recipe file says of itself (its name and what it does), shown in the run
-  # summary. Its measured figures are the README's benchmark table, never a run's.
+  # summary. Its measured figures are docs/benchmarks.md's, never a run's.
   recipe: str = ''
 
   def __post_init__(self):

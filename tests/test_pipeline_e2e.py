@@ -8,6 +8,7 @@ from tfx.utils import dependency_utils
 
 from petseg import cli
 from petseg.components.example_gen import sources
+from petseg.components.latest_release import component as latest_component
 from petseg.components.validation_gate import component as validation_gate
 from petseg.models import training
 from petseg.pipeline import beam_args
@@ -72,13 +73,13 @@ def test_latest_release_is_cached_only_while_the_registry_is_unchanged(tmp_path,
   def latest_release(pipeline):
     """LatestRelease's node in the IR the local runner compiles."""
     node, = [n.pipeline_node for n in local_runner.compile_ir(pipeline).nodes
-             if n.pipeline_node.node_info.id == latest_release.NODE_ID]
+             if n.pipeline_node.node_info.id == latest_component.NODE_ID]
     return node
 
   def caching():
     node = latest_release(local_runner.build(str(tmp_path), str(sample_dir), config,
                                              serving_dir=str(serving)))
-    return (node.parameters.parameters[latest_release.REGISTRY_STATE].field_value
+    return (node.parameters.parameters[latest_component.REGISTRY_STATE].field_value
             .string_value, node.execution_options.caching_options.enable_cache)
 
   assert caching() == ('none', True)

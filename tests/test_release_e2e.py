@@ -99,7 +99,7 @@ def test_first_run_is_blessed_and_pushed_as_version_1_with_its_record(runs):
   assert versions == ['1']  # no staging directory is left behind
   assert summary['pushed'] == str(runs['root'] / 'out' / 'serving' / '1')
   assert os.path.isfile(os.path.join(summary['pushed'], 'saved_model.pb'))
-  record = release_registry.read_record(summary['pushed'])
+  record = release_registry.read_record(summary['pushed']).to_json()
   assert record['version'] == 1
   assert {k: record[k] for k in ('test', 'slices', 'gate', 'model', 'training',
                                  'data_fingerprint', 'config_fingerprint', 'pipeline_run')} \
@@ -229,7 +229,7 @@ def test_a_rollback_makes_version_1_the_next_runs_baseline_and_the_log_keeps_it_
 
 def test_a_run_on_the_served_versions_data_and_settings_trains_nothing_unless_told(runs):
   summary, executions, versions = runs['nothing_new']
-  served = release_registry.read_record(str(runs['out'] / 'serving' / '2'))
+  served = release_registry.read_record(str(runs['out'] / 'serving' / '2')).to_json()
   assert summary == {
       'pipeline_run': summary['pipeline_run'], 'nothing_new': True, 'served_version': 2,
       'reason': f'nothing new since version 2: data {served["data_fingerprint"][:12]}, '

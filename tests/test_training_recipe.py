@@ -468,7 +468,7 @@ def test_resume_saves_over_what_a_killed_save_left(tmp_path):
 @pytest.mark.parametrize('name, dataset', [
     ('oxford_pets', 'oxford_pets'), ('camvid', 'camvid'),
     ('oxford_pets_pretrained', 'oxford_pets'), ('camvid_pretrained', 'camvid')])
-def test_the_shipped_recipes_are_valid_and_leave_their_figures_to_the_readme(name, dataset):
+def test_the_shipped_recipes_are_valid_and_leave_their_figures_to_the_benchmarks(name, dataset):
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   settings = config_lib.load_settings(os.path.join(root, 'recipes', f'{name}.json'))
   training_settings = settings.pop('training')
@@ -480,5 +480,5 @@ def test_the_shipped_recipes_are_valid_and_leave_their_figures_to_the_readme(nam
   assert not re.search(r'img/s|mean IoU|0\.\d\d\d', config.recipe), config.recipe
   # Built as the Trainer would, ImageNet weights aside (none can be downloaded here).
   module_file.build_model(dataclasses.replace(config, encoder_weights=None), STATISTICS)
-  with open(os.path.join(root, 'README.md')) as f:
+  with open(os.path.join(root, 'docs', 'benchmarks.md')) as f:
     assert f'| `recipes/{name}.json` |' in f.read()  # its reference figures
