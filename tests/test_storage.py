@@ -1,9 +1,16 @@
-"""Object stores (core/storage.py): the launcher's local copies and the URIs they stand
-for, minio:// read as s3://, and the exit of a process that used tensorflow-io's S3."""
+"""Where paths live (core/storage.py): the Store of each path and what it can do, the
+launcher's local copies and the URIs they stand for, minio:// read as s3://, and the exit
+of a process that used tensorflow-io's S3."""
+import fcntl
+import logging
 import os
 import subprocess
 import sys
 
+import pytest
+
+from petseg.core import errors
+from petseg.core import progress
 from petseg.core import storage
 
 
@@ -44,3 +51,50 @@ def test_a_process_that_used_s3_ends_with_its_own_status(s3):
   assert plain.returncode != 0 and 'pure virtual method called' in plain.stderr
   assert run('0', 'petseg').returncode == 0
   assert run('3', 'petseg').returncode == 3
+
+
+def test_each_path_has_one_store_that_says_what_it_can_do():
+  assert storage.of('/data/pets') is storage.LOCAL and storage.of('relative/dir').local
+  assert storage.of('s3://bucket/key') is storage.of('minio://mlpipeline/x') is storage.S3
+  assert storage.of('gs://bucket/key') is storage.GCS
+  assert storage.LOCAL.atomic_rename and not storage.S3.atomic_rename
+  assert storage.S3.lock == 'conditional put' and storage.GCS.lock is None
+  assert storage.of('relative/dir').absolute('relative/dir') == os.path.abspath('relative/dir')
+  assert storage.S3.absolute('s3://b/k') == 's3://b/k'
+  assert storage.in_cluster_store('minio://mlpipeline/x')
+  assert not storage.in_cluster_store('s3://mlpipeline/x')
+
+
+def test_a_scheme_no_store_takes_is_one_line():
+  with pytest.raises(errors.ConfigError, match=r'^hdfs://nn/x: no store takes hdfs:// paths'):
+    storage.of('hdfs://nn/x')
+
+
+def test_a_store_without_a_lock_says_so_in_one_line_and_goes_on(caplog):
+  with caplog.at_level(logging.WARNING, logger=progress.LOGGER.name):
+    with storage.GCS.held('gs://bucket/serving/.petseg-registry.lock', 'me'):
+      pass
+  said, = [r.getMessage() for r in caplog.records if r.name == progress.LOGGER.name]
+  assert said.startswith('gs://bucket/serving/.petseg-registry.lock: Google Cloud Storage has '
+                         'no lock') and '\n' not in said
+
+
+def test_a_local_lock_is_held_by_one_holder_at_a_time(tmp_path):
+  path = str(tmp_path / 'lock')
+  with storage.LOCAL.held(path, 'me'):
+    fd = os.open(path, os.O_RDWR)
+    try:
+      with pytest.raises(BlockingIOError):
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+      os.close(fd)
+  with pytest.raises(errors.ReleaseError, match='cannot take the lock'):
+    with storage.LOCAL.held(str(tmp_path / 'no such dir' / 'lock'), 'me'):
+      pass
+
+
+def test_a_whole_write_leaves_the_old_file_or_the_new_one(tmp_path):
+  path = str(tmp_path / 'index.html')
+  storage.of(path).write_whole(path, 'old')
+  storage.of(path).write_whole(path, 'new')
+  assert open(path).read() == 'new' and os.listdir(tmp_path) == ['index.html']
