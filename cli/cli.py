@@ -17,6 +17,7 @@ TFX and TensorFlow are imported only by the commands that need them, so that `--
 and argument errors answer at once.
 """
 import argparse
+import collections.abc
 import json
 import os
 import re
@@ -24,6 +25,7 @@ import signal
 import sys
 import tempfile
 import threading
+import typing
 import warnings
 from typing import Any, Callable, List, Optional, Sequence
 
@@ -36,7 +38,7 @@ from petseg.core import config as config_lib
 from petseg.core import errors
 from petseg.core import storage
 from petseg.kubeflow import conformance
-from petseg.models import registry
+from petseg.models import recipe
 
 REPORT_FILE = 'report.html'  # in OUTPUT_DIR: a copy of the run's report artifact
 RUN_SUMMARY_FILE = 'run_summary.json'  # in OUTPUT_DIR: the run's result (metadata.RunResult)
@@ -49,26 +51,45 @@ def _make_sample_data(args: argparse.Namespace) -> None:
         f'({sizes["trainval.txt"]} trainval, {sizes["test.txt"]} test)')
 
 
-# Flags that set one field of a section of the run config (pipeline/run_config.py).
-_SECTION_FLAGS = {
-    'dataset': ('eval_fraction', 'test_fraction', 'max_reject_fraction'),
-    'training': ('model', 'epochs', 'batch_size', 'learning_rate', 'image_size', 'crop_size',
-                 'max_train_minutes'),
-    'release': ('min_mean_iou', 'max_mean_iou_drop', 'max_slice_drop', 'min_slice_images'),
-}
+# The run configuration's sections (pipeline/run_config.py) and the typed record of each:
+# their flags are made from the records' fields, help and defaults included
+# (config.setting, config.flags).
+SECTIONS = (('dataset', config_lib.DatasetConfig), ('training', recipe.TrainingConfig),
+            ('release', config_lib.ReleaseConfig))
+
+
+def _setting_flags() -> List[config_lib.Flag]:
+  return [flag for section, record in SECTIONS for flag in config_lib.flags(section, record)]
+
+
+def _is_mapping(kind: Any) -> bool:
+  return typing.get_origin(kind) in (dict, collections.abc.Mapping)
+
+
+def _add_setting_flag(parser: argparse.ArgumentParser, flag: config_lib.Flag) -> None:
+  """The flag of one field: a switch for a bool, CLASS=X (repeatable) for a per-class
+  mapping, otherwise its value, of the field's type where that is a number."""
+  help_text = flag.help.replace('%', '%%')  # argparse formats help with %
+  if flag.kind is bool:
+    parser.add_argument(flag.option, action='store_true', help=help_text)
+  elif _is_mapping(flag.kind):
+    parser.add_argument(flag.option, type=_class_bound, action='append',
+                        metavar=flag.metavar, help=help_text)
+  else:
+    number = next((k for k in (int, float) if flag.kind in (k, Optional[k])), None)
+    parser.add_argument(flag.option, type=number, metavar=flag.metavar,
+                        choices=flag.choices, help=help_text)
 
 
 def _flag_settings(args: argparse.Namespace) -> dict:
   """The settings the flags give, in the config file's sections."""
-  settings = {section: {flag: getattr(args, flag) for flag in flags
-                        if getattr(args, flag, None) is not None}
-              for section, flags in _SECTION_FLAGS.items()}
-  for flag in ('border_as_ignore', 'follow_symlinks'):
-    if getattr(args, flag, False):
-      settings['dataset'][flag] = True
-  for flag in ('min_class_iou', 'max_class_drop'):
-    if getattr(args, flag, None):
-      settings['release'][flag] = dict(getattr(args, flag))
+  settings = {section: {} for section, _ in SECTIONS}
+  for flag in _setting_flags():
+    value = getattr(args, flag.field, None)
+    if value is not None and value is not False and value != []:
+      settings[flag.section][flag.field] = dict(value) if _is_mapping(flag.kind) else value
+  if getattr(args, 'border_as_ignore', False):  # a label setting, not a field: the labels
+    settings['dataset']['border_as_ignore'] = True
   return settings
 
 
@@ -330,52 +351,11 @@ def _add_pipeline_flags(parser: argparse.ArgumentParser, required: bool = True,
                       'object (classes, palette, split fractions; its keys may also sit at '
                       'the top level), a "training" object for the training recipe and a '
                       '"release" object for the release gate; flags override it')
-  parser.add_argument('--model', choices=list(registry.MODELS), metavar='NAME',
-                      help=registry.help_text())
-  parser.add_argument('--epochs', type=int)
-  parser.add_argument('--batch-size', type=int)
-  parser.add_argument('--learning-rate', type=float)
-  parser.add_argument('--image-size', metavar='N|HxW',
-                      help='the size images are resized to, trained, evaluated and served '
-                      'at, e.g. 160 or 360x480 (default: the model\'s own)')
-  parser.add_argument('--crop-size', metavar='N|HxW',
-                      help='train on random crops of this size (multiples of the model\'s '
-                      'stride; default: the image size rounded down to it)')
-  parser.add_argument('--max-train-minutes', type=float, metavar='N',
-                      help='end training within N minutes, its schedule fitted to them; the '
-                      'best epoch\'s weights are kept')
-  parser.add_argument('--eval-fraction', type=float,
-                      help='share of the training list carved out as eval (default 0.2)')
-  parser.add_argument('--test-fraction', type=float,
-                      help='share carved out as test where the data has no test split (0.1)')
-  parser.add_argument('--max-reject-fraction', type=float,
-                      help='fail when a split rejects more than this share of its items '
-                      '(0.05)')
+  for flag in _setting_flags():
+    _add_setting_flag(parser, flag)
   parser.add_argument('--border-as-ignore', action='store_true',
                       help='Oxford trimaps: ignore the border band instead of learning it')
-  parser.add_argument('--min-mean-iou', type=float,
-                      help='bless a model only if its test mean IoU reaches this (0.4)')
-  parser.add_argument('--min-class-iou', type=_class_bound, action='append',
-                      metavar='CLASS=X',
-                      help='and only if this class\'s IoU reaches X (repeatable)')
-  parser.add_argument('--max-mean-iou-drop', type=float,
-                      help='and only if its mean IoU is not below the last released '
-                      'model\'s, on the same test images, beyond noise by more than this '
-                      '(default 0.01)')
-  parser.add_argument('--max-slice-drop', type=float,
-                      help='nor any slice\'s mean IoU (species for Oxford Pets), nor any '
-                      'class\'s IoU in the whole split or a slice, by more than this (0.02)')
-  parser.add_argument('--max-class-drop', type=_class_bound, action='append',
-                      metavar='CLASS=X',
-                      help='this class\'s own allowed drop instead (repeatable)')
-  parser.add_argument('--min-slice-images', type=int, metavar='N',
-                      help='a slice, or a class, in fewer test images than this is not '
-                      'judged against the released model: "too few images to judge" (40: '
-                      'docs/statistics.md: how the intervals hold at that size)')
   parser.add_argument('--pipeline-name', default='petseg')
-  parser.add_argument('--follow-symlinks', action='store_true',
-                      help='read files that symlinks in the data directory point to outside '
-                      'it (otherwise they are rejected as outside_data_dir)')
   parser.add_argument('--no-cache', action='store_true', help='re-run every component')
 
 

@@ -9,7 +9,8 @@ submission. `check_number()` is how every configuration checks its numbers.
 import dataclasses
 import json
 import math
-from typing import Any, Dict, Mapping, Optional, Tuple
+import typing
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Tuple, Union
 
 from petseg.core import bootstrap
 from petseg.core import errors
@@ -20,20 +21,79 @@ from petseg.core import records
 DEFAULT_MAX_PIXELS = 50_000_000
 
 
+def setting(default: Any = dataclasses.MISSING, *,
+            help: Union[str, Callable[[], str]],  # pylint: disable=redefined-builtin
+            flag: bool = True, metavar: Optional[str] = None,
+            default_text: Optional[str] = None,
+            choices: Optional[Callable[[], Sequence[str]]] = None,
+            default_factory: Any = dataclasses.MISSING) -> Any:
+  """A configuration field and its one description: what the config file's key means
+  and, unless `flag` is False, the help of the command-line flag made from it (`flags()`).
+  `default_text` says the default where its value would not (e.g. "the model's own");
+  `help` and `choices` may be functions, for what is registered at run time (models)."""
+  return dataclasses.field(default=default, default_factory=default_factory, metadata={
+      'help': help, 'flag': flag, 'metavar': metavar, 'default_text': default_text,
+      'choices': choices})
+
+
+@dataclasses.dataclass(frozen=True)
+class Flag:
+  """A command-line flag made from a field of a section of the run configuration."""
+  section: str  # 'dataset', 'training' or 'release'
+  field: str
+  kind: Any  # the field's type
+  help: str  # with its default
+  metavar: Optional[str] = None
+  choices: Optional[Sequence[str]] = None
+
+  @property
+  def option(self) -> str:
+    return '--' + self.field.replace('_', '-')
+
+
+def _shown(field: dataclasses.Field) -> str:
+  if field.metadata.get('default_text'):
+    return field.metadata['default_text']
+  value = (field.default_factory() if field.default_factory is not dataclasses.MISSING
+           else field.default)
+  if value is None or value == {}:
+    return 'none'
+  if isinstance(value, tuple):
+    return format_size(value)
+  return f'{value:g}' if isinstance(value, float) else str(value)
+
+
+def flags(section: str, config_class: type) -> Tuple[Flag, ...]:
+  """The flags of a section: one per field given with `setting(..., flag=True)`, its help
+  the field's, its default said."""
+  hints = typing.get_type_hints(config_class)
+
+  def called(value):
+    return value() if callable(value) else value
+
+  return tuple(
+      Flag(section, f.name, hints[f.name],
+           called(f.metadata['help']) if hints[f.name] is bool else
+           f'{called(f.metadata["help"])} (default: {_shown(f)})', f.metadata['metavar'],
+           called(f.metadata['choices']))
+      for f in dataclasses.fields(config_class) if f.metadata.get('flag'))
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetConfig:
   # The source (components.sources) that reads the data.
   name: str
   labels: labels_lib.LabelSpec
-  # Fraction of the training list carved out, by a hash of the name, as the eval split.
-  eval_fraction: float = 0.2
-  # Folders without a test split of their own give this fraction to test.
-  test_fraction: float = 0.1
-  # More rejected items than this (per split) fails the run.
-  max_reject_fraction: float = 0.05
+  eval_fraction: float = setting(
+      0.2, help='share of the training list carved out, by a hash of the name, as eval')
+  test_fraction: float = setting(
+      0.1, help='share carved out as test where the data has no test split of its own')
+  max_reject_fraction: float = setting(
+      0.05, help='fail when a split rejects more than this share of its items')
   tfds_name: str = 'oxford_iiit_pet'
-  # Files reached through a symlink that leaves the data directory are rejected unless set.
-  follow_symlinks: bool = False
+  follow_symlinks: bool = setting(
+      False, help='read files that symlinks in the data directory point to outside it '
+      '(otherwise they are rejected as outside_data_dir)')
 
   def __post_init__(self):
     for field in ('eval_fraction', 'test_fraction', 'max_reject_fraction'):
@@ -68,12 +128,25 @@ class ReleaseConfig:
   images (core/bootstrap.py) with `bootstrap_resamples` draws from `bootstrap_seed`; the
   checks share one bound, so that a model within all its allowed drops is refused at most
   `error_rate` of the time (comparison.Family)."""
-  min_mean_iou: float = DEFAULT_MIN_MEAN_IOU
-  min_class_iou: Mapping[str, float] = dataclasses.field(default_factory=dict)
-  max_mean_iou_drop: float = 0.01
-  max_slice_drop: float = 0.02
-  max_class_drop: Mapping[str, float] = dataclasses.field(default_factory=dict)
-  min_slice_images: int = bootstrap.DEFAULT_MIN_IMAGES
+  min_mean_iou: float = setting(
+      DEFAULT_MIN_MEAN_IOU, help='bless a model only if its test mean IoU reaches this')
+  min_class_iou: Mapping[str, float] = setting(
+      default_factory=dict, metavar='CLASS=X',
+      help='and only if this class\'s IoU reaches X (repeatable)')
+  max_mean_iou_drop: float = setting(
+      0.01, help='and only if its mean IoU is not below the released model\'s, on the same '
+      'test images, beyond noise by more than this')
+  max_slice_drop: float = setting(
+      0.02, help='nor any slice\'s mean IoU, nor any class\'s IoU in the whole split or a '
+      'slice, by more than this')
+  max_class_drop: Mapping[str, float] = setting(
+      default_factory=dict, metavar='CLASS=X',
+      help='this class\'s own allowed drop instead (repeatable)')
+  min_slice_images: int = setting(
+      bootstrap.DEFAULT_MIN_IMAGES, metavar='N',
+      help='a slice, or a class, in fewer test images than this is not judged against the '
+      'released model: "too few images to judge" (docs/statistics.md: how the intervals '
+      'hold at that size)')
   bootstrap_resamples: int = bootstrap.DEFAULT_RESAMPLES
   bootstrap_seed: int = bootstrap.DEFAULT_SEED
   error_rate: float = bootstrap.DEFAULT_ERROR_RATE

@@ -49,8 +49,7 @@ def get(name: str) -> ModelDef:
 
 def help_text() -> str:
   """`--model`'s help: every model, its default size and what it is."""
-  return ', '.join(f'{name} ({m.description}, {m.default_size} px'
-                   f'{", the default" if name == DEFAULT else ""})'
+  return ', '.join(f'{name} ({m.description}, {m.default_size} px)'
                    for name, m in MODELS.items())
 
 

@@ -1,147 +1,31 @@
-"""The training recipe's parts: configuration, loss, learning-rate schedule, optimizer,
+"""The training recipe's parts: loss, learning-rate schedule, optimizer,
 class weights. Each is small and tested on its own; trainer.run_fn puts them together.
 """
-import dataclasses
 import io
 import json
 import math
 import posixpath
 import time
-from typing import Any, Dict, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, Mapping, Optional, Sequence
 
 from absl import logging
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from petseg.core import config as config_lib
-from petseg.core import errors
 from petseg.core import labels as labels_lib
 from petseg.core import progress
-from petseg.core import records
 from petseg.core.labels import IGNORE_ID
-from petseg.models import registry
+from petseg.models import recipe
+# The recipe's settings live without TensorFlow (models/recipe.py); the Trainer's code
+# reads them here as training.TrainingConfig.
+from petseg.models.recipe import TrainingConfig  # noqa: F401  pylint: disable=unused-import
 
 
 # Written by the Trainer into its model_run artifact: the configuration it trained with.
 CONFIG_FILE = 'training_config.json'
 # The Trainer's custom_config key for where a run keeps what it needs to resume (Resume).
 RESUME_DIR_KEY = 'resume_dir'
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingConfig:
-  """What `petseg run` passes to the Trainer (custom_config); see README, "Configuration"."""
-  model: str = registry.DEFAULT
-  # (height, width), or N for NxN: Transform resizes every image and mask to it; evaluation
-  # and serving run the model on the whole image at this size, padded to the model's stride.
-  image_size: Tuple[int, int] = (160, 160)
-  # Training takes random crops of this size (multiples of the stride) of the zoomed
-  # image; None: the image size rounded down to the stride.
-  crop_size: Optional[Tuple[int, int]] = None
-  num_classes: int = 3
-  epochs: int = 20
-  batch_size: int = 16
-  learning_rate: float = 1e-3
-  optimizer: str = 'adam'  # adam | adamw | rmsprop
-  weight_decay: float = 1e-4  # adamw only
-  warmup_epochs: float = 1.0  # linear warm-up, then cosine decay to zero
-  class_weights: str = 'none'  # none | median_frequency
-  # cross_entropy, or cross entropy plus a term that targets IoU: soft Dice or Lovasz-softmax.
-  loss: str = 'cross_entropy'  # cross_entropy | cross_entropy+dice | cross_entropy+lovasz
-  early_stopping_patience: int = 10  # epochs without a better eval mean IoU
-  # Keras' default of 0.99 leaves the moving statistics of batch norm far from the real
-  # ones after the few hundred steps of a small dataset, and eval then collapses to one
-  # class (measured on the sample: eval mean IoU 0.26 while training reached 0.67).
-  batchnorm_momentum: float = 0.9
-  seed: int = 42
-  # Augmentation, applied identically to image and mask (colour to the image only).
-  flip: bool = True
-  min_scale: float = 1.0  # random zoom in [min_scale, max_scale], then a random crop
-  max_scale: float = 1.5
-  colour_jitter: float = 0.1  # brightness/contrast/saturation amplitude; 0 turns it off
-  # Pretrained encoder weights, frozen for some epochs: "imagenet" (Keras' published ones,
-  # through Keras' download and cache) or a local weights file. The model then feeds the
-  # encoder the input those weights expect (blocks.ImagenetPreprocessing).
-  encoder_weights: Optional[str] = None
-  freeze_encoder_epochs: int = 0
-  # A pretrained encoder, once trainable, learns at this times the learning rate, so that
-  # fine-tuning refines its weights rather than overwrites them.
-  encoder_learning_rate_scale: float = 0.1
-  # Serving and evaluation average the predictions of the image and its mirror image.
-  test_time_flip: bool = False
-  # An exponential moving average of the weights (Keras' optimizer keeps it: each step,
-  # average = m * average + (1 - m) * weights); validation, the kept best epoch and the
-  # exported model use it, training goes on from the weights themselves. 0 turns it off.
-  ema_momentum: float = 0.0
-  # Training ends within this many minutes, its schedule fitted to them (TimeBudget).
-  max_train_minutes: Optional[float] = None
-  model_options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
-  # What a recipe file says of itself (its name and what it does), shown in the run
-  # summary. Its measured figures are docs/benchmarks.md's, never a run's.
-  recipe: str = ''
-
-  def __post_init__(self):
-    if self.optimizer not in ('adam', 'adamw', 'rmsprop'):
-      raise errors.ConfigError(f'optimizer must be adam, adamw or rmsprop, not {self.optimizer!r}')
-    if self.class_weights not in ('none', 'median_frequency'):
-      raise errors.ConfigError('class_weights must be none or median_frequency')
-    if self.loss not in LOSSES:
-      raise errors.ConfigError(f'loss must be one of {", ".join(LOSSES)}, not {self.loss!r}')
-    check = config_lib.check_number
-    for name in ('epochs', 'batch_size', 'early_stopping_patience', 'num_classes'):
-      check(name, getattr(self, name), 1, integer=True)
-    check('freeze_encoder_epochs', self.freeze_encoder_epochs, 0, integer=True)
-    check('seed', self.seed, 0, integer=True)
-    check('learning_rate', self.learning_rate, 0, open_low=True)
-    for name in ('weight_decay', 'warmup_epochs'):
-      check(name, getattr(self, name), 0)
-    check('batchnorm_momentum', self.batchnorm_momentum, 0, 1, open_high=True)
-    check('encoder_learning_rate_scale', self.encoder_learning_rate_scale, 0, 1,
-          open_low=True)
-    check('min_scale', self.min_scale, 0, 1, open_low=True)
-    check('max_scale', self.max_scale, 1)
-    check('colour_jitter', self.colour_jitter, 0, 1, open_high=True)
-    check('ema_momentum', self.ema_momentum, 0, 1, open_high=True)
-    if self.max_train_minutes is not None:
-      check('max_train_minutes', self.max_train_minutes, 0, open_low=True)
-    # Sizes are kept as (height, width) tuples, whichever form they were given in.
-    object.__setattr__(self, 'image_size', config_lib.image_size('image_size', self.image_size))
-    stride = registry.get(self.model).stride
-    if min(self.image_size) < stride:
-      raise errors.ConfigError(f'{self.model} needs an image size of at least {stride}, got '
-                               f'{config_lib.format_size(self.image_size)}')
-    if self.crop_size is not None:
-      crop = config_lib.image_size('crop_size', self.crop_size)
-      object.__setattr__(self, 'crop_size', crop)
-      registry.check_crop_size(self.model, crop)
-      if crop[0] > self.image_size[0] or crop[1] > self.image_size[1]:
-        raise errors.ConfigError(f'crop_size {config_lib.format_size(crop)} is larger than '
-                                 f'image_size {config_lib.format_size(self.image_size)}')
-
-  @property
-  def crop(self) -> Tuple[int, int]:
-    """The training crop: crop_size, or the image size rounded down to the stride."""
-    if self.crop_size is not None:
-      return self.crop_size
-    stride = registry.get(self.model).stride
-    return tuple(side // stride * stride for side in self.image_size)
-
-  def to_json(self) -> Dict[str, Any]:
-    data = {**dataclasses.asdict(self), 'model_options': dict(self.model_options)}
-    return {**data, **{k: list(data[k]) for k in ('image_size', 'crop_size') if data[k]}}
-
-  @classmethod
-  def from_json(cls, data: Mapping[str, Any]) -> 'TrainingConfig':
-    return records.fields_from_json(cls, data, 'training')
-
-  @classmethod
-  def from_settings(cls, settings: Mapping[str, Any], num_classes: int) -> 'TrainingConfig':
-    """From a config file's "training" object (and flags): the model's own image size
-    unless the settings give one."""
-    model = settings.get('model', cls.model)
-    return cls.from_json({'image_size': registry.get(model).default_size, **settings,
-                          'num_classes': num_classes})
 
 
 def recorded(custom_config: Mapping[str, Any]) -> Dict[str, Any]:
@@ -197,8 +81,7 @@ def lovasz_softmax_loss(labels, logits):
 
 
 # TrainingConfig.loss -> the term added to the cross-entropy.
-LOSSES = {'cross_entropy': None, 'cross_entropy+dice': dice_loss,
-          'cross_entropy+lovasz': lovasz_softmax_loss}
+LOSSES = dict(zip(recipe.LOSS_NAMES, (None, dice_loss, lovasz_softmax_loss)))
 
 
 class SegmentationLoss(keras.losses.Loss):
