@@ -15,6 +15,7 @@ from tfx.proto import trainer_pb2
 from tfx.proto import transform_pb2
 
 from petseg.components.curated_schema import component as curated_schema
+from petseg.components.curated_schema import executor as curated_schema_executor
 from petseg.components.evaluator import component as evaluator_lib
 from petseg.components.example_gen import component as example_gen
 from petseg.components.example_gen import sources
@@ -129,7 +130,7 @@ def create_pipeline(
     statistics_gen = tfx_components.StatisticsGen(
         examples=ingest.outputs['examples']).with_id(STATISTICS_GEN)
     schema_gen = curated_schema.CuratedSchema(
-        schema_name=source.schema, sha256=curated_schema.digest(source.schema))
+        schema_name=source.schema, sha256=curated_schema_executor.digest(source.schema))
     example_validator = tfx_components.ExampleValidator(
         statistics=statistics_gen.outputs['statistics'], schema=schema_gen.outputs['schema'])
     gate = validation_gate.ValidationGate(anomalies=example_validator.outputs['anomalies'])

@@ -1,5 +1,5 @@
 """Curated TFDV schemas, one per kind of example (components.sources names each source's),
-published by components.curated_schema."""
+published by the CuratedSchema step (components/curated_schema/)."""
 import os
 
 

@@ -9,7 +9,7 @@ from tfx.utils import dependency_utils
 from petseg import cli
 from petseg.components.example_gen import sources
 from petseg.components.latest_release import component as latest_component
-from petseg.components.validation_gate import component as validation_gate
+from petseg.components.validation_gate import executor as validation_gate
 from petseg.models import training
 from petseg.pipeline import beam_args
 from petseg.pipeline import local_runner

@@ -4,7 +4,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.types import artifact_utils
 from tfx.types import standard_artifacts
 
-from petseg.components.validation_gate import component as validation_gate
+from petseg.components.validation_gate import executor as validation_gate
 
 
 def _anomalies_artifact(tmp_path, per_split):
