@@ -17,6 +17,7 @@ from tfx.proto import transform_pb2
 from petseg.components.curated_schema import component as curated_schema
 from petseg.components.curated_schema import executor as curated_schema_executor
 from petseg.components.evaluator import component as evaluator_lib
+from petseg.components.evaluator import executor as evaluator_executor
 from petseg.components.example_gen import component as example_gen
 from petseg.components.example_gen import sources
 from petseg.components.latest_release import component as latest_release
@@ -24,6 +25,7 @@ from petseg.components.latest_release import executor as latest
 from petseg.components.pusher import component as serving_pusher
 from petseg.components.release_record import component as release_record
 from petseg.components.trainer import component as trainer_lib
+from petseg.components.trainer import executor as trainer_executor
 from petseg.components.validation_gate import component as validation_gate
 from petseg.core import config as config_lib
 from petseg.core import errors
@@ -107,7 +109,7 @@ def create_pipeline(
   # data and settings differ from that version's. When they do not (and retrain is off),
   # every step below is skipped: the run trains nothing.
   training_settings = {**{k: v for k, v in config.training.to_json().items()
-                          if k not in {p.field for p in trainer_lib.PARAMETERS}},
+                          if k not in {p.field for p in trainer_executor.PARAMETERS}},
                        'labels': dataset.labels.to_json(),
                        **({training.RESUME_DIR_KEY: resume_dir} if resume_dir else {})}
   baseline = latest_release.LatestRelease(
@@ -180,7 +182,7 @@ def create_pipeline(
         serving_dir=serving_dir).with_id(release_record.NODE_ID)
     # Push: copy the model into the serving directory as its next version, only when blessed.
     blessed = evaluator.outputs['blessing'].future()[0].custom_property(
-        evaluator_lib.BLESSED_KEY)
+        evaluator_executor.BLESSED_KEY)
     with conditional.Cond(blessed == 1):
       pusher = serving_pusher.ServingPusher(
           model=trainer.outputs['model'], model_blessing=evaluator.outputs['blessing'],

@@ -10,6 +10,7 @@ import pytest
 import tensorflow_model_analysis as tfma
 
 from petseg.components.evaluator import component as evaluator
+from petseg.components.evaluator import executor as evaluator_executor
 from petseg.components.evaluator import metrics as sm
 from petseg.components.evaluator import results as evaluation_results
 from petseg.core import bootstrap
@@ -62,7 +63,7 @@ def _evaluate(tmp_path, truths, species, candidate, baseline=None, workers=1, or
   masks, as each model's `transform_features` gives them at its own size."""
   release = RELEASE
   gated = evaluator.eval_config(LABELS, slice_features=['species'])
-  evaluator.set_bounds(gated, release)
+  evaluator_executor.set_bounds(gated, release)
   config = tfma.utils.update_eval_config_with_defaults(gated,
                                                        has_baseline=baseline is not None)
   extracts = []

@@ -10,6 +10,7 @@ import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_types
 
 from petseg.components.evaluator import component as evaluator
+from petseg.components.evaluator import executor as evaluator_executor
 from petseg.components.evaluator import metrics as sm
 from petseg.core import config as config_lib
 from petseg.core import confusion as confusion_lib
@@ -103,7 +104,7 @@ def _thresholds(config):
 def test_the_gate_bounds_mean_iou_and_named_classes_and_keeps_each_images_matrix():
   config = evaluator.eval_config(LABELS, slice_features=['species'])
   assert _thresholds(config) == {}  # the executor sets the gate's, at run time
-  evaluator.set_bounds(config, config_lib.ReleaseConfig(
+  evaluator_executor.set_bounds(config, config_lib.ReleaseConfig(
       min_mean_iou=0.5, min_class_iou={'pet': 0.6}, max_mean_iou_drop=0.02))
   # The drop from the released model is the executor's to judge, on intervals.
   assert _thresholds(config) == {'MeanIoU': (0.5, None), 'iou/pet': (0.6, None)}

@@ -10,8 +10,9 @@ import tensorflow_model_analysis as tfma
 from tfx.utils import proto_utils
 
 from petseg.components.evaluator import component as evaluator
+from petseg.components.evaluator import executor as evaluator_executor
 from petseg.components.evaluator import results as evaluation_results
-from petseg.components.trainer import component as trainer
+from petseg.components.trainer import executor as trainer_executor
 from petseg.core import config as config_lib
 from petseg.core import labels as labels_lib
 from petseg.models import training
@@ -20,7 +21,7 @@ from petseg.pipeline import metadata
 
 
 def test_training_parameters_replace_the_config_fields():
-  folded = trainer.fold_training_parameters({
+  folded = trainer_executor.fold_training_parameters({
       'custom_config': json.dumps({'batch_size': 8, 'epochs': 1}), 'run_fn': 'x.run_fn',
       'model_name': 'fcn_vgg16', 'epochs': 12, 'learning_rate': 0.01})
   assert set(folded) == {'custom_config', 'run_fn'}  # TFX's executor sees its own spec
@@ -34,14 +35,14 @@ def test_release_parameters_replace_the_gate_fields_and_set_its_bounds():
   config = evaluator.eval_config(labels)
   given = config_lib.without_parameters('release', release.to_json())
   assert 'min_mean_iou' not in given  # each value travels once: here, as its own property
-  folded, applied = evaluator.fold_release_parameters({
+  folded, applied = evaluator_executor.fold_release_parameters({
       'eval_config': proto_utils.proto_to_json(config),
       'release': json.dumps(given), 'min_mean_iou': 0.77})
   assert set(folded) == {'eval_config'}  # TFX's executor sees its own spec
   assert applied == dataclasses.replace(release, min_mean_iou=0.77)
   got = proto_utils.json_to_proto(folded['eval_config'], tfma.EvalConfig())
   expected = evaluator.eval_config(labels)
-  evaluator.set_bounds(expected, applied)
+  evaluator_executor.set_bounds(expected, applied)
   assert got == expected
   bounds = {json.loads(m.config).get('name', m.class_name):
             m.per_slice_thresholds[0].threshold for m in got.metrics_specs[0].metrics

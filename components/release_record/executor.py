@@ -18,7 +18,7 @@ from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 from tfx.types import artifact_utils
 
-from petseg.components.evaluator import component as evaluator
+from petseg.components.evaluator import executor as evaluator
 from petseg.components.evaluator import metrics as sm
 from petseg.components.evaluator import results as evaluation_results
 from petseg.components.latest_release import executor as latest

@@ -12,7 +12,6 @@ from typing import Any, Dict, Mapping, Union
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx import types
-from tfx.components.trainer import executor as trainer_executor
 from tfx.dsl.components.base import base_component
 from tfx.dsl.components.base import executor_spec
 from tfx.orchestration import data_types
@@ -22,32 +21,15 @@ from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 
-from petseg.core import config as config_lib
+from petseg.components.trainer import executor
 
-PARAMETERS = config_lib.runtime_parameters('training')
 
 Value = Union[int, float, str, data_types.RuntimeParameter]
 
 
 class TrainerSpec(standard_component_specs.TrainerSpec):
   PARAMETERS = {**standard_component_specs.TrainerSpec.PARAMETERS,
-                **{p.name: ExecutionParameter(type=p.ptype) for p in PARAMETERS}}
-
-
-class TrainerExecutor(trainer_executor.GenericExecutor):
-
-  def Do(self, input_dict, output_dict, exec_properties) -> None:
-    super().Do(input_dict, output_dict, fold_training_parameters(exec_properties))
-
-
-def fold_training_parameters(exec_properties: Mapping[str, Any]) -> Dict[str, Any]:
-  """The Trainer's properties with the runtime parameters moved into its custom_config."""
-  properties = dict(exec_properties)
-  config = config_lib.fold_parameters(
-      'training', json_utils.loads(properties[standard_component_specs.CUSTOM_CONFIG_KEY]),
-      {p.name: properties.pop(p.name) for p in PARAMETERS})
-  properties[standard_component_specs.CUSTOM_CONFIG_KEY] = json_utils.dumps(config)
-  return properties
+                **{p.name: ExecutionParameter(type=p.ptype) for p in executor.PARAMETERS}}
 
 
 NODE_ID = 'Trainer'  # the step's id in every pipeline and record
@@ -55,9 +37,9 @@ NODE_ID = 'Trainer'  # the step's id in every pipeline and record
 
 class Trainer(base_component.BaseComponent):
   """tfx.components.Trainer (run_fn by import path) with the training runtime parameters:
-  `parameters` holds a value, or a RuntimeParameter, for each name in PARAMETERS."""
+  `parameters` holds a value, or a RuntimeParameter, for each name in executor.PARAMETERS."""
   SPEC_CLASS = TrainerSpec
-  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(TrainerExecutor)
+  EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.TrainerExecutor)
 
   def __init__(self, examples: types.BaseChannel, transform_graph: types.BaseChannel,
                run_fn: str, custom_config: Dict[str, Any], parameters: Mapping[str, Value],
@@ -66,7 +48,7 @@ class Trainer(base_component.BaseComponent):
         examples=examples, transform_graph=transform_graph, run_fn=run_fn,
         train_args=train_args, eval_args=eval_args,
         custom_config=json_utils.dumps(custom_config),
-        **{p.name: parameters[p.name] for p in PARAMETERS},
+        **{p.name: parameters[p.name] for p in executor.PARAMETERS},
         model=types.Channel(type=standard_artifacts.Model),
         model_run=types.Channel(type=standard_artifacts.ModelRun)))
 
@@ -79,6 +61,6 @@ def _property(execution: metadata_store_pb2.Execution, name: str):
 def training_config_of(trainer: metadata_store_pb2.Execution) -> Dict[str, Any]:
   """The configuration a Trainer execution trained with, from ML Metadata."""
   config = json.loads(_property(trainer, standard_component_specs.CUSTOM_CONFIG_KEY))
-  config.update({p.field: _property(trainer, p.name) for p in PARAMETERS})
+  config.update({p.field: _property(trainer, p.name) for p in executor.PARAMETERS})
   return config
 
