@@ -15,6 +15,7 @@ from petseg import console
 from petseg.core import comparison as comparison_lib
 from petseg.core import errors
 from petseg.core import storage
+from petseg.core import text
 
 _HEAD = ('version', 'status', 'released at', 'model', 'test mean IoU [95%]', 'verdict',
          'data', 'run')
@@ -64,11 +65,11 @@ def _list(args: argparse.Namespace, serving_dir: str) -> None:
     console.say(f'No versions in {serving_dir}')
   else:
     for line in _table([_HEAD, *map(_row, found)]):
-      console.say(line)
+      console.say(text.shown(line))
   if args.all:
     console.say(f'Decision log ({len(decisions)}), oldest first:')
     for d in decisions:
-      console.say('  ' + _decision_line(d))
+      console.say(text.shown('  ' + _decision_line(d)))
   elif decisions:
     console.say(f'{len(decisions)} decisions in the log: petseg releases --all shows them')
 
@@ -98,8 +99,8 @@ def _show(serving_dir: str, version: int) -> None:
   history = [d for d in release_log.read(serving_dir)
              if d.version == version or version in d.versions]
   lines += [f'Log        {_decision_line(d)}' for d in history]
-  for line in lines:
-    console.say(line)
+  for line in lines:  # a record's free text (reasons) shown as one line each
+    console.say(text.shown(line))
 
 
 def _serving_dir(args: argparse.Namespace) -> str:

@@ -25,6 +25,7 @@ from tfx.dsl.io import fileio
 
 from petseg.core import errors
 from petseg.core import storage
+from petseg.core import text
 from petseg.registry import log as release_log
 from petseg.registry import page as registry_page
 from petseg.registry import versions as release_registry
@@ -64,7 +65,12 @@ class Release:
 
 
 def _release(base_directory: str, version: int, status: str) -> Release:
+  """A version as listed; `problem` says what is wrong with its model (checked as run and
+  predict check it) or its record."""
   path = release_registry.version_path(base_directory, version, status == RETIRED)
+  problem = None if status == INCOMPLETE else release_registry.model_problem(path)
+  if problem:
+    return Release(version, status, path, problem=problem)
   try:
     record = release_registry.read_record(path)
   except errors.DataError as e:
@@ -173,7 +179,7 @@ def _served_after(base_directory: str) -> int:
 def rollback(base_directory: str, reason: str, to: Optional[int] = None) -> release_log.Decision:
   """Retires every version above `to` (default: the complete version below the served
   one), so that `to` is served; logs who, when and why."""
-  if not reason.strip():
+  if not text.checked(reason, '--reason').strip():
     raise errors.ConfigError('a rollback needs a reason (--reason), for the log')
   _check_exists(base_directory)
   with release_registry.lock(base_directory):
@@ -222,7 +228,9 @@ def _absent(base_directory: str, version: int) -> str:
 
 def restore(base_directory: str, version: int, reason: str = '') -> release_log.Decision:
   """Brings retired `version` back, with the versions below it that the same rollback
-  retired (so that restoring the highest undoes the rollback); logs who, when and why."""
+  retired (so that restoring the highest undoes the rollback); logs who, when and why.
+  Refuses, changing nothing, when one of them is incomplete or damaged."""
+  text.checked(reason, '--reason')
   _check_exists(base_directory)
   with release_registry.lock(base_directory):
     retired = release_registry.retired_versions(base_directory)
@@ -240,6 +248,12 @@ def restore(base_directory: str, version: int, reason: str = '') -> release_log.
     if taken:
       raise errors.ReleaseError(f'{base_directory}: a version {taken[0]} is in sight already; '
                                 'move one of the two copies away; nothing was changed')
+    for v in group:
+      problem = release_registry.model_problem(
+          release_registry.version_path(base_directory, v, retired=True))
+      if problem:
+        raise errors.ReleaseError(f'{base_directory}: cannot restore version {v}: {problem}; '
+                                  'nothing was changed')
     # Highest first: the server switches once, at the first move.
     _move_versions(base_directory, group, retire=False)
     decision = release_log.Decision(

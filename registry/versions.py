@@ -124,16 +124,26 @@ def read_record(version_dir: str) -> Optional[summary.RunSummary]:
                            'directory') from None
 
 
+def model_problem(version_dir: str) -> Optional[str]:
+  """What is wrong with a version's model, said briefly ('incomplete: no saved_model.pb',
+  'damaged: saved_model.pb does not parse as a SavedModel'), or None when it parses as a
+  SavedModel with a graph."""
+  path = os.path.join(version_dir, SAVED_MODEL)
+  if not fileio.exists(path):
+    return f'incomplete: no {SAVED_MODEL}'
+  try:
+    with fileio.open(path, 'rb') as f:
+      if saved_model_pb2.SavedModel.FromString(f.read()).meta_graphs:
+        return None
+  except message.DecodeError:
+    pass
+  return f'damaged: {SAVED_MODEL} does not parse as a SavedModel'
+
+
 def check_version(version_dir: str) -> None:
   """Raises DataError naming the version and what is wrong unless its saved_model.pb parses
   as a SavedModel with a graph and its release record (if any) reads."""
-  path = os.path.join(version_dir, SAVED_MODEL)
-  try:
-    with fileio.open(path, 'rb') as f:
-      damaged = not saved_model_pb2.SavedModel.FromString(f.read()).meta_graphs
-  except message.DecodeError:
-    damaged = True
-  if damaged:
+  if model_problem(version_dir):
     raise errors.DataError(
         f'{version_dir}: {SAVED_MODEL} is damaged (not a SavedModel); restore the version '
         'or move it out of the serving directory, and the newest intact one is used')

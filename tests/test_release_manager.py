@@ -451,3 +451,75 @@ def test_a_kubeflow_profiles_keys_release_and_take_over_the_lock_without_deletin
     time.sleep(2.5)
     with s3_lock.held(lock, 'release 3', wait_seconds=10):
       assert b'release 3' in client.get_object(Bucket='mlpipeline', Key=key)['Body'].read()
+
+
+# --- Hostile words and files (issue 41) ---------------------------------------------------
+
+def _registry_state(serving):
+  """Every file of the registry but its page, with its bytes."""
+  return {os.path.relpath(os.path.join(root, name), serving):
+          open(os.path.join(root, name), 'rb').read()
+          for root, _, names in os.walk(serving) for name in names if name != 'index.html'}
+
+
+def test_a_reason_that_is_not_utf8_changes_nothing_and_is_one_line(tmp_path, capsys):
+  serving = _two_versions(tmp_path)
+  before = _registry_state(serving)
+  # A command line's bytes that are not UTF-8 reach Python as surrogates.
+  reason = b'bad\xff\xfebytes'.decode('utf-8', 'surrogateescape')
+  code, _, err = _cli(capsys, 'rollback', '--serving-dir', serving, '--reason', reason)
+  assert code == 1 and err.splitlines()[0] == (
+      'petseg: error: --reason: not UTF-8 text; give it in UTF-8; nothing was changed')
+  assert 'Traceback' not in err
+  assert _registry_state(serving) == before  # nothing moved, nothing logged
+  code, _, err = _cli(capsys, 'rollback', '--serving-dir', serving, '--reason', 'ok')
+  assert code == 0  # and the registry still works
+
+
+def test_a_reason_cannot_pose_as_a_record_or_drive_the_terminal(tmp_path, capsys):
+  serving = _two_versions(tmp_path)
+  forged = 'x\n2026-01-01T00:00:00+00:00  released as version 9  by admin@prod'
+  assert _cli(capsys, 'rollback', '--serving-dir', serving, '--reason', forged)[0] == 0
+  assert _cli(capsys, 'restore', '2', '--serving-dir', serving, '--reason',
+              '\x1b[2J\x1b[31mRED')[0] == 0
+  code, out, _ = _cli(capsys, 'releases', '--all', '--serving-dir', serving)
+  assert code == 0 and '\x1b' not in out
+  log = [line for line in out.splitlines() if line.startswith('  ')]
+  assert len(log) == 4  # released, released, rollback, restore: one line each
+  assert log[2].endswith(r': x\n2026-01-01T00:00:00+00:00  released as version 9  by admin@prod')
+  assert log[3].endswith(r': \x1b[2J\x1b[31mRED')
+  # Kept as given in the log itself, and in its JSON.
+  assert json.loads(_cli(capsys, 'releases', '--all', '--json', '--serving-dir',
+                         serving)[1])['log'][2]['reasons'] == [forged]
+
+
+def test_a_damaged_version_is_listed_as_damaged(tmp_path, capsys):
+  serving = _two_versions(tmp_path)
+  with open(os.path.join(serving, '2', 'saved_model.pb'), 'wb') as f:
+    f.write(b'not a graph')
+  code, out, _ = _cli(capsys, 'releases', '--serving-dir', serving)
+  assert code == 0
+  row, = [line for line in out.splitlines() if line.startswith('2  ')]
+  assert row.split() == ['2', 'serving', 'damaged:', 'saved_model.pb', 'does', 'not', 'parse',
+                         'as', 'a', 'SavedModel']
+  code, out, _ = _cli(capsys, 'releases', 'show', '2', '--serving-dir', serving)
+  assert 'Problem    damaged: saved_model.pb does not parse as a SavedModel' in out
+
+
+@pytest.mark.parametrize('harm, problem', [
+    ('delete', 'incomplete: no saved_model.pb'),
+    ('garble', 'damaged: saved_model.pb does not parse as a SavedModel')])
+def test_restore_refuses_a_version_it_would_bring_back_broken(tmp_path, capsys, harm, problem):
+  serving = _two_versions(tmp_path)
+  assert _cli(capsys, 'rollback', '--serving-dir', serving, '--reason', 'r')[0] == 0
+  model = os.path.join(serving, '.retired', '2', 'saved_model.pb')
+  if harm == 'delete':
+    os.remove(model)
+  else:
+    with open(model, 'wb') as f:
+      f.write(b'garbage')
+  before = _registry_state(serving)
+  code, _, err = _cli(capsys, 'restore', '2', '--serving-dir', serving)
+  assert code == 1 and err.splitlines()[0] == (
+      f'petseg: error: {serving}: cannot restore version 2: {problem}; nothing was changed')
+  assert _registry_state(serving) == before

@@ -12,6 +12,7 @@ from petseg.components.pusher import executor as serving_pusher
 from petseg.components.release_record import component as release_record
 from petseg.core import errors
 from petseg.records import summary as run_summary
+from petseg.registry import log as release_log
 from petseg.registry import manager as release_manager
 from petseg.registry import versions as release_registry
 from tests import helpers
@@ -46,7 +47,7 @@ def test_versions_count_up_from_one_and_ignore_other_names(tmp_path):
   (serving / 'notes').mkdir()
   (serving / '7').mkdir()  # incomplete: no saved_model.pb, never served nor compared with
   assert release_registry.newest_release(str(serving)) == 1
-  assert serving_pusher.publish(model, str(serving), SUMMARY) == '1'  # same model as 1
+  assert serving_pusher.publish(model, str(serving), _compared_with(1)) == '1'  # as 1
   (tmp_path / 'model' / 'variables' / 'variables.index').write_bytes(b'retrained')
   (serving / '9').write_text('a stray file')  # not a version: numbering goes on from 7
   (serving / '\u00b2').mkdir()  # a superscript 2: not an ASCII number, not a version
@@ -79,7 +80,8 @@ def test_the_model_already_served_as_the_newest_version_is_not_copied_again(tmp_
   model = _saved_model(tmp_path / 'model')
   assert serving_pusher.publish(model, str(serving), SUMMARY) == '1'
   # The record differs (another run), the model does not: version 1 keeps its record.
-  assert serving_pusher.publish(model, str(serving), dataclasses.replace(SUMMARY, model='other')) == '1'
+  assert serving_pusher.publish(
+      model, str(serving), dataclasses.replace(_compared_with(1), model='other')) == '1'
   assert release_registry.read_record(str(serving / '1')).model == 'unet_xception'
   (tmp_path / 'model' / 'variables' / 'variables.index').write_bytes(b'retrained')
   assert serving_pusher.publish(model, str(serving), _compared_with(1)) == '2'
@@ -149,3 +151,18 @@ def test_executor_refuses_an_unblessed_model(tmp_path):
   pushed = _push(tmp_path, blessed=False)
   assert pushed.get_int_custom_property('pushed') == 0
   assert not (tmp_path / 'serving').exists()
+
+
+def test_the_baseline_is_checked_before_already_released(tmp_path):
+  """A rollback while the model was evaluated: version 1 is served again, the model is
+  version 1's to the byte, but it was compared with version 2. Nothing is reported as
+  pushed: the run is refused, and the log says so against the version it was compared
+  with."""
+  serving = tmp_path / 'serving'
+  model = _saved_model(tmp_path / 'model')
+  assert serving_pusher.publish(model, str(serving), SUMMARY) == '1'
+  with pytest.raises(errors.ReleaseError, match='compared with version 2, but version 1 is '
+                     'the newest now'):
+    serving_pusher.publish(model, str(serving), _compared_with(2))
+  last = release_log.read(str(serving))[-1]
+  assert (last.action, last.baseline) == (release_log.NOT_PUSHED, 2)

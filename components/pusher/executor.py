@@ -79,20 +79,22 @@ def publish(model_path: str, base_directory: str, summary: run_summary.RunSummar
   """Copies the SavedModel at `model_path` to the next version with its release record
   (the run summary, its version and time) and model card, unless the newest version
   already holds the same model; returns the version that serves it. Under the registry's
-  lock; refuses (ReleaseError) when the newest version is no longer the baseline the
-  model was compared with, or when there is no room for it. The decision goes to the
+  lock; refuses (ReleaseError) first when the newest version is no longer the baseline the
+  model was compared with, then when there is no room for it. The decision goes to the
   registry's log either way."""
   fileio.makedirs(base_directory)
   with release_registry.lock(base_directory):
     newest = release_registry.newest_release(base_directory)
-    if newest is not None and _digests(model_path) == _digests(
-        os.path.join(base_directory, str(newest))):
-      logging.info('%s is already released as version %d', model_path, newest)
-      release_manager.log(base_directory, release_log.of_run(
-          release_log.ALREADY_RELEASED, summary, version=newest))
-      return str(newest)
     try:
+      # First: the version served must be the one the model was compared with. Only then
+      # is "already released" decided, against that version.
       _check_baseline(newest, summary.baseline, base_directory)
+      if newest is not None and _digests(model_path) == _digests(
+          os.path.join(base_directory, str(newest))):
+        logging.info('%s is already released as version %d', model_path, newest)
+        release_manager.log(base_directory, release_log.of_run(
+            release_log.ALREADY_RELEASED, summary, version=newest))
+        return str(newest)
       version = _push(model_path, base_directory, summary)
     except errors.ReleaseError as e:
       try:
