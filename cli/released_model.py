@@ -116,12 +116,17 @@ def _read_image(path: str, max_pixels: int) -> Tuple[bytes, bool]:
   passes ingestion's rules (decoding.read_image: transparency refused, odd modes
   converted). Nothing decoded is kept: the bytes are all a prediction holds while the
   model runs. Raises DataError naming the file."""
+  data = None
   try:
     with open(path, 'rb') as f:
       data = f.read()
     header = Image.open(io.BytesIO(data))  # reads the header only
   except decoding.UNREADABLE_ERRORS as e:
-    raise errors.DataError(f'{path}: cannot be read as an image ({e})') from None
+    # Pillow's own words name its buffer object, not the file.
+    why = ('the file is empty' if data == b'' else
+           'not an image in a format Pillow knows' if isinstance(e, Image.UnidentifiedImageError)
+           else e)
+    raise errors.DataError(f'{path}: cannot be read as an image ({why})') from None
   width, height = header.size
   if width * height > max_pixels:
     raise errors.DataError(f'{path}: {width}x{height} is {width * height:,} pixels, above the '

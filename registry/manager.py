@@ -99,7 +99,9 @@ def _release(base_directory: str, version: int, status: str) -> Release:
 
 def _check_exists(base_directory: str) -> None:
   if not fileio.isdir(base_directory):
-    raise errors.ReleaseError(f'{base_directory}: no such serving directory')
+    raise errors.ReleaseError(
+        f'{base_directory}: ' + ('a file, not a serving directory' if fileio.exists(
+            base_directory) else 'no such serving directory'))
 
 
 def releases(base_directory: str) -> List[Release]:

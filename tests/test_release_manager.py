@@ -523,3 +523,11 @@ def test_restore_refuses_a_version_it_would_bring_back_broken(tmp_path, capsys, 
   assert code == 1 and err.splitlines()[0] == (
       f'petseg: error: {serving}: cannot restore version 2: {problem}; nothing was changed')
   assert _registry_state(serving) == before
+
+
+def test_a_file_given_as_the_serving_directory_is_called_a_file(tmp_path, capsys):
+  path = tmp_path / 'serving'
+  path.write_text('not a directory')
+  code, _, err = _cli(capsys, 'releases', '--serving-dir', str(path))
+  assert code == 1 and err.splitlines()[0] == (
+      f'petseg: error: {path}: a file, not a serving directory')

@@ -72,3 +72,14 @@ def test_mask_and_overlay_written_in_bands_are_those_of_the_whole_image(tmp_path
     assert written.shape == (height + below.height, expected.width, 3)
     assert np.array_equal(written[:height], np.asarray(expected))
     assert np.array_equal(written[height:], np.asarray(below))
+
+
+@pytest.mark.parametrize('content, why', [
+    (b'', 'the file is empty'),
+    (b'just some text\n', 'not an image in a format Pillow knows')])
+def test_a_file_that_is_not_an_image_is_named_with_the_reason(tmp_path, content, why):
+  path = tmp_path / 'photo.jpg'
+  path.write_bytes(content)
+  with pytest.raises(errors.DataError) as e:
+    released_model._read_image(str(path), 10**6)  # pylint: disable=protected-access
+  assert str(e.value) == f'{path}: cannot be read as an image ({why})'
