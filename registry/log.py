@@ -4,7 +4,7 @@ directory beside the versions it is about.
 Every run that reaches the gate adds one (released, already released, refused, or blessed
 but not pushed), and so does a run that stopped at the registry step with nothing new to
 train on, every rollback and every restore. A record is a file of its own,
-LOG_DIR/<UTC time>-<random>.json, written whole (components/release_registry.write_whole):
+LOG_DIR/<UTC time>-<random>.json, written whole (core/storage.py's Store.write_whole):
 writers never rewrite each other's records, on a local disk or an object store, and the
 names sort in the order the decisions were taken.
 """
@@ -19,6 +19,7 @@ from tfx.dsl.io import fileio
 
 from petseg.core import errors
 from petseg.core import records
+from petseg.core import storage
 from petseg.records import summary as run_summary
 from petseg.registry import versions as release_registry
 
@@ -93,7 +94,8 @@ def append(base_directory: str, decision: Decision) -> str:
   stamp = datetime.datetime.now(datetime.timezone.utc).strftime('%Y%m%dT%H%M%S%fZ')
   path = os.path.join(base_directory, release_registry.LOG_DIR,
                       f'{stamp}-{uuid.uuid4().hex[:8]}.json')
-  release_registry.write_whole(path, json.dumps(decision.to_json(), indent=2, sort_keys=True))
+  storage.of(path).write_whole(path, json.dumps(decision.to_json(), indent=2,
+                                                sort_keys=True))
   return path
 
 

@@ -136,7 +136,7 @@ def refresh_index(base_directory: str) -> None:
     page = registry_page.page(base_directory, found,
                               next((r.version for r in found if r.status == SERVING), None),
                               release_log.read(base_directory))
-    release_registry.write_whole(
+    storage.of(base_directory).write_whole(
         os.path.join(base_directory, release_registry.INDEX_FILE), page)
   except (errors.DataError, OSError, tf.errors.OpError) as e:
     logging.warning('%s not rewritten: %s', release_registry.INDEX_FILE, e)

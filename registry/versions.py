@@ -169,11 +169,6 @@ def lock(base_directory: str) -> Iterator[None]:
     yield
 
 
-def write_whole(path: str, text: str) -> None:
-  """Writes `path` so that a reader sees the old file or the new one, never a part."""
-  storage.of(path).write_whole(path, text)
-
-
 def failure_reason(error: Exception) -> str:
   """An OSError's or TensorFlow error's reason, without its traceback or paths."""
   if isinstance(error, OSError) and error.strerror:
