@@ -558,7 +558,9 @@ def main(argv: Optional[List[str]] = None) -> int:
       # run and predict keep their log in OUTPUT_DIR; the others in a temporary file.
       log_path = (os.path.join(args.output_dir, console.LOG_FILE)
                   if args.command in ('run', 'predict') else None)
-      with console.session(log_path, verbose=args.verbose) as log_path:
+      # predict refused (ConfigError: before it writes anything) leaves OUTPUT_DIR as it was.
+      refusals = (errors.ConfigError,) if args.command == 'predict' else ()
+      with console.session(log_path, verbose=args.verbose, refusals=refusals) as log_path:
         args.handler(args, beam_args, log_path)
   except BaseException as e:  # pylint: disable=broad-except
     # A signal stops the command whatever a library made of its exception on the way

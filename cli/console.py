@@ -15,7 +15,7 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Iterator, List, Optional, TextIO
+from typing import Iterator, List, Optional, TextIO, Tuple, Type
 
 from absl import logging as absl_logging
 
@@ -136,15 +136,17 @@ def _console_stream(stream: TextIO) -> TextIO:
 
 
 @contextlib.contextmanager
-def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[str]:
+def session(log_path: Optional[str] = None, verbose: bool = False,
+            refusals: Tuple[Type[BaseException], ...] = ()) -> Iterator[str]:
   """Runs a command with the console described above; yields the log file's path.
 
   Quiet: file descriptors 1 and 2 (TensorFlow's C++ logs, subprocesses) and Python's
   sys.stdout/sys.stderr (Keras, warnings) point at the log file until the command ends;
   say() and error() write to copies of the terminal's streams. The log is written to a
   temporary file and moved to `log_path` at the end if its folder exists then (a command
-  refused for its settings makes no folder, and leaves no log); without `log_path` it
-  stays there.
+  refused for its settings makes no folder, and leaves no log) and the command did not
+  end in one of `refusals` (errors that mean it changed nothing: the folder, and an earlier
+  log in it, stay as they were); without `log_path` it stays there.
   """
   global _out, _err
   fd, temporary = tempfile.mkstemp(prefix='petseg-', suffix='.log')
@@ -161,6 +163,7 @@ def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[s
     terminal.setLevel(os.environ.get('PETSEG_LOG_LEVEL', 'WARNING'))
     handlers.append(terminal)
   saved_fds, verbosity = [], absl_logging.get_verbosity()
+  refused = False
   try:
     if not verbose:
       _out, _err = _console_stream(sys.stdout), _console_stream(sys.stderr)
@@ -177,6 +180,7 @@ def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[s
     yield os.path.abspath(log_path)
   except errors.PetsegError as e:
     _LOGGER.info('The command failed: %s', e)  # handled: main() says it, no traceback
+    refused = isinstance(e, refusals)
     raise
   except BaseException:
     _LOGGER.info('The command failed', exc_info=True)  # the log only: main() says it
@@ -195,9 +199,9 @@ def session(log_path: Optional[str] = None, verbose: bool = False) -> Iterator[s
     root.handlers = saved[5]
     log.close()
     if log_path != temporary:
-      if os.path.isdir(os.path.dirname(os.path.abspath(log_path))):
+      if os.path.isdir(os.path.dirname(os.path.abspath(log_path))) and not refused:
         shutil.move(temporary, log_path)
-      else:  # refused before it made its folder: the error said why
+      else:  # refused: the error said why
         os.remove(temporary)
 
 

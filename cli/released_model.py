@@ -201,6 +201,16 @@ def _outputs(image_path: str, output_dir: str) -> Tuple[str, str]:
   return f'{stem}_mask.png', f'{stem}_overlay.png'
 
 
+def _identity(path: str) -> Tuple[Any, ...]:
+  """What makes `path` the file it is: its device and inode when it exists (hard and
+  symbolic links to a file share them), its real path otherwise."""
+  try:
+    info = os.stat(path)
+  except OSError:
+    return ('path', os.path.realpath(path))
+  return ('inode', info.st_dev, info.st_ino)
+
+
 def _check_outputs(outputs: Dict[str, Tuple[str, str]], overwrite: bool) -> None:
   """Refuses, before anything is written, outputs that would overwrite each other, an
   input, or (unless `overwrite`) any file that exists."""
@@ -210,13 +220,15 @@ def _check_outputs(outputs: Dict[str, Tuple[str, str]], overwrite: bool) -> None
   if clashes:
     raise errors.ConfigError('images with the same name would overwrite each other\'s '
                              f'masks: {", ".join(clashes)}')
-  inputs = {os.path.realpath(p): p for p in outputs}
+  inputs = {_identity(p): p for p in outputs}  # a link to an input is the input
   for path, pair in outputs.items():
     for output in pair:
-      if os.path.realpath(output) in inputs:
+      if _identity(output) in inputs:
         raise errors.ConfigError(
-            f'{inputs[os.path.realpath(output)]}: is an input and would be overwritten by the '
-            f'output for {path}; give another --output-dir')
+            f'{inputs[_identity(output)]}: is an input and would be overwritten by the '
+            f'output for {path}' + ('' if os.path.abspath(output) == os.path.abspath(
+                inputs[_identity(output)]) else f' (it is the same file as {output})')
+            + '; give another --output-dir')
   if not overwrite:
     existing = [o for pair in outputs.values() for o in pair if os.path.lexists(o)]
     if existing:

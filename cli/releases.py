@@ -53,12 +53,16 @@ def _list(args: argparse.Namespace, serving_dir: str) -> None:
   from petseg.registry import log as release_log  # pylint: disable=g-import-not-at-top
   from petseg.registry import manager as release_manager  # pylint: disable=g-import-not-at-top
   found = release_manager.releases(serving_dir)
-  decisions = release_log.read(serving_dir)
+  log = release_log.read(serving_dir)
+  decisions = log.decisions
+  for line in log.damaged:
+    console.error(f'warning: {line}')
   if args.json:
     output: Any = {'serving_dir': serving_dir,
                    'versions': [r.to_json() for r in found]}
     if args.all:
       output['log'] = [d.to_json() for d in decisions]
+      output['damaged_log_records'] = log.damaged
     console.say(json.dumps(output, indent=2))
     return
   if not found:
@@ -96,8 +100,10 @@ def _show(serving_dir: str, version: int) -> None:
         f'Settings   {release.config_fingerprint}',
         f'Card       {release.model_card or "none"}',
         f'Report     {release.report or "none (released before reports were kept)"}']
-  history = [d for d in release_log.read(serving_dir)
-             if d.version == version or version in d.versions]
+  log = release_log.read(serving_dir)
+  for line in log.damaged:
+    console.error(f'warning: {line}')
+  history = [d for d in log.decisions if d.version == version or version in d.versions]
   lines += [f'Log        {_decision_line(d)}' for d in history]
   for line in lines:  # a record's free text (reasons) shown as one line each
     console.say(text.shown(line))

@@ -8,6 +8,7 @@ import dataclasses
 from typing import Mapping, Sequence, Tuple, Union
 
 from petseg.core import errors
+from petseg.core import text
 
 IGNORE_ID = 255
 
@@ -29,6 +30,11 @@ class LabelSpec:
   def __post_init__(self):
     if self.encoding not in ('class_ids', 'rgb'):
       raise errors.ConfigError(f'mask encoding must be class_ids or rgb, not {self.encoding!r}')
+    for name in self.class_names:
+      if not isinstance(name, str) or not name.strip():
+        raise errors.ConfigError(f'class_names: {name!r} is not a name (each class has its '
+                                 'own iou/NAME metric)')
+      text.one_line(name, 'class_names')
     repeated = _repeated(self.class_names)
     if repeated:
       raise errors.ConfigError(f'class_names: {", ".join(map(repr, repeated))} named more than '

@@ -8,6 +8,7 @@ from PIL import Image
 from PIL import ImageDraw
 
 from petseg.core import labels as labels_lib
+from petseg.core import storage
 from petseg.core.labels import IGNORE_ID
 
 IGNORE_COLOUR = (0, 0, 0)
@@ -95,7 +96,10 @@ def save_mask_and_overlay(mask_path: str, overlay_path: str, pixels: np.ndarray,
   height, width = pixels.shape[:2]
   out_width = max(width, 120)  # room for one legend entry
   below = legend(out_width, names, colours)
-  with open(mask_path, 'wb') as mask_file, open(overlay_path, 'wb') as overlay_file:
+  # Each written beside its path and renamed over it: a link there is replaced, never
+  # written through (onto whatever file it shares).
+  with storage.replacing(mask_path) as mask_file, \
+      storage.replacing(overlay_path) as overlay_file:
     mask = _PngRows(mask_file, width, height, channels=1)
     picture = _PngRows(overlay_file, out_width, height + below.height, channels=3)
     top = 0

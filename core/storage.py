@@ -33,7 +33,7 @@ import fcntl
 import os
 import sys
 import uuid
-from typing import Iterator, Optional, Tuple
+from typing import IO, Iterator, Optional, Tuple
 
 from petseg.core import errors
 from petseg.core import progress
@@ -97,14 +97,23 @@ class Store:
         f.write(text)
       return
     os.makedirs(os.path.dirname(path), exist_ok=True)
-    partial = os.path.join(os.path.dirname(path), f'.partial-{uuid.uuid4().hex}')
-    try:
-      with open(partial, 'w', encoding='utf-8') as f:
-        f.write(text)
-      os.replace(partial, path)
-    finally:
-      if os.path.exists(partial):
-        os.remove(partial)
+    with replacing(path, 'w') as f:
+      f.write(text)
+
+
+@contextlib.contextmanager
+def replacing(path: str, mode: str = 'wb') -> Iterator[IO]:
+  """A new file to write local `path` with: written beside it and renamed over it when the
+  block ends without an error (removed if it raises), so that a reader sees the old file
+  or the new one, and a link at `path` is replaced, never written through."""
+  partial = os.path.join(os.path.dirname(path) or '.', f'.partial-{uuid.uuid4().hex}')
+  try:
+    with open(partial, mode, **({} if 'b' in mode else {'encoding': 'utf-8'})) as f:
+      yield f
+    os.replace(partial, path)
+  finally:
+    if os.path.exists(partial):
+      os.remove(partial)
 
 
 LOCAL = Store('the local file system', (), local=True, atomic_rename=True, lock='flock')

@@ -6,7 +6,8 @@ but not pushed), and so does a run that stopped at the registry step with nothin
 train on, every rollback and every restore. A record is a file of its own,
 LOG_DIR/<UTC time>-<random>.json, written whole (core/storage.py's Store.write_whole):
 writers never rewrite each other's records, on a local disk or an object store, and the
-names sort in the order the decisions were taken.
+names sort in the order the decisions were taken. A record that cannot be read is named
+wherever the log is shown, and the rest of the log still reads.
 """
 import dataclasses
 import datetime
@@ -20,6 +21,7 @@ from tfx.dsl.io import fileio
 from petseg.core import errors
 from petseg.core import records
 from petseg.core import storage
+from petseg.core import text
 from petseg.records import summary as run_summary
 from petseg.registry import versions as release_registry
 
@@ -99,12 +101,20 @@ def append(base_directory: str, decision: Decision) -> str:
   return path
 
 
-def read(base_directory: str) -> List[Decision]:
-  """The log, oldest first; DataError naming a record that cannot be read."""
+@dataclasses.dataclass(frozen=True)
+class Log:
+  """The log as read: its decisions, oldest first, and a line for each record that could
+  not be read (named, with why: reported wherever the log is shown, never fatal)."""
+  decisions: List[Decision]
+  damaged: List[str]
+
+
+def read(base_directory: str) -> Log:
+  """The log of the registry at `base_directory`."""
   directory = os.path.join(base_directory, release_registry.LOG_DIR)
   if not fileio.exists(directory):
-    return []
-  decisions = []
+    return Log([], [])
+  decisions, damaged = [], []
   for name in sorted(n.rstrip('/') for n in fileio.listdir(directory)):
     if not name.endswith('.json') or name.startswith('.'):
       continue  # a record being written (.partial-*)
@@ -113,6 +123,6 @@ def read(base_directory: str) -> List[Decision]:
       with fileio.open(path) as f:
         decisions.append(Decision.from_json(json.load(f)))
     except (ValueError, TypeError, UnicodeDecodeError, errors.ConfigError) as e:
-      raise errors.DataError(f'{path}: not a decision record ({e}); move it out of '
-                             f'{directory}') from None
-  return decisions
+      damaged.append(text.shown(f'{path}: not a decision record ({e}); left out of the '
+                                f'log: move it out of {directory}'))
+  return Log(decisions, damaged)

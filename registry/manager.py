@@ -122,15 +122,15 @@ def next_version(base_directory: str) -> int:
   were released (and someone deleted since) included, so that no number is used twice."""
   used = (release_registry.versions(base_directory)
           + release_registry.retired_versions(base_directory)
-          + [d.version for d in release_log.read(base_directory)
+          + [d.version for d in release_log.read(base_directory).decisions
              if d.action == release_log.RELEASED and d.version])
   return max(used, default=0) + 1
 
 
 def refresh_index(base_directory: str) -> None:
-  """Rewrites the registry's page (release_registry.INDEX_FILE) from what it holds now.
-  The page only shows the registry: a damaged log record or a full disk leaves it as it
-  was, with a warning (`petseg releases` names a damaged record)."""
+  """Rewrites the registry's page (release_registry.INDEX_FILE) from what it holds now, in
+  one write. The page only shows the registry: a full disk leaves it as it was, with a
+  warning; a damaged log record is named on it."""
   try:
     found = releases(base_directory)
     page = registry_page.page(base_directory, found,
@@ -143,7 +143,8 @@ def refresh_index(base_directory: str) -> None:
 
 
 def log(base_directory: str, decision: release_log.Decision) -> None:
-  """Adds `decision` to the log and rewrites the page. Call it under the registry's lock."""
+  """Adds `decision` to the log and rewrites the page: the last writes of every change to
+  the registry, each whole. Call it under the registry's lock."""
   release_log.append(base_directory, decision)
   refresh_index(base_directory)
 
@@ -159,19 +160,40 @@ def _move(source: str, destination: str) -> None:
   fileio.rmtree(source)
 
 
-def _move_versions(base_directory: str, versions: List[int], retire: bool) -> None:
-  """Moves `versions`, in the order given, out of sight (retire) or back; ReleaseError
-  naming the version and the reason when the file system refuses, and what moved before."""
+def _move_versions(base_directory: str, versions: List[int], retire: bool, action: str,
+                   reason: str) -> release_log.Decision:
+  """Moves `versions`, in the order given, out of sight (retire) or back, and logs it as
+  `action`, for `reason`. When the file system refuses a move, logs the moves made before
+  it (the log tells what the registry holds) and raises ReleaseError naming the version,
+  the reason and what moved."""
   for i, version in enumerate(versions):
     source, destination = (release_registry.version_path(base_directory, version, not retire),
                            release_registry.version_path(base_directory, version, retire))
     try:
       _move(source, destination)
     except (OSError, tf.errors.OpError) as e:
-      moved = ', '.join(map(str, versions[:i])) or 'none'
-      raise errors.ReleaseError(
-          f'{source}: cannot be moved to {destination} '
-          f'({release_registry.failure_reason(e)}); moved before it: {moved}') from None
+      failure = (f'{source}: cannot be moved to {destination} '
+                 f'({release_registry.failure_reason(e)}); moved before it: '
+                 + (', '.join(map(str, versions[:i])) or 'none'))
+      if i:
+        try:
+          log(base_directory, _decision(base_directory, action, versions[:i],
+                                        [reason, f'stopped: {failure}']))
+        except (OSError, tf.errors.OpError) as unlogged:  # e.g. the disk that refused
+          failure += f'; not logged ({release_registry.failure_reason(unlogged)})'
+      raise errors.ReleaseError(failure) from None
+  decision = _decision(base_directory, action, versions, [reason])
+  log(base_directory, decision)
+  return decision
+
+
+def _decision(base_directory: str, action: str, versions: List[int],
+              reasons: List[str]) -> release_log.Decision:
+  """A rollback's or restore's record, with the version served after it."""
+  return release_log.Decision(
+      time=release_log.now(), action=action, by=release_registry.who(),
+      reasons=[r for r in reasons if r.strip()], version=_served_after(base_directory),
+      versions=sorted(versions))
 
 
 def _served_after(base_directory: str) -> int:
@@ -211,12 +233,7 @@ def rollback(base_directory: str, reason: str, to: Optional[int] = None) -> rele
           f'{base_directory}: {release_registry.RETIRED_DIR} already holds version '
           f'{taken[0]}; move one of the two copies away; nothing was changed')
     # Lowest first: the served version changes at the last move.
-    _move_versions(base_directory, retire, retire=True)
-    decision = release_log.Decision(
-        time=release_log.now(), action=release_log.ROLLBACK, by=release_registry.who(),
-        reasons=[reason], version=_served_after(base_directory), versions=retire)
-    log(base_directory, decision)
-  return decision
+    return _move_versions(base_directory, retire, True, release_log.ROLLBACK, reason)
 
 
 def _absent(base_directory: str, version: int) -> str:
@@ -241,7 +258,7 @@ def restore(base_directory: str, version: int, reason: str = '') -> release_log.
           f'{base_directory}: version {version} is not retired: ' + (
               'it is in sight already' if version in release_registry.versions(base_directory)
               else 'there is no such version') + '; nothing was changed')
-    rollbacks = [d for d in release_log.read(base_directory)
+    rollbacks = [d for d in release_log.read(base_directory).decisions
                  if d.action == release_log.ROLLBACK and version in d.versions]
     group = sorted({v for v in (rollbacks[-1].versions if rollbacks else [version])
                     if v <= version and v in retired}, reverse=True)
@@ -257,10 +274,4 @@ def restore(base_directory: str, version: int, reason: str = '') -> release_log.
         raise errors.ReleaseError(f'{base_directory}: cannot restore version {v}: {problem}; '
                                   'nothing was changed')
     # Highest first: the server switches once, at the first move.
-    _move_versions(base_directory, group, retire=False)
-    decision = release_log.Decision(
-        time=release_log.now(), action=release_log.RESTORE, by=release_registry.who(),
-        reasons=[reason] if reason.strip() else [], version=_served_after(base_directory),
-        versions=sorted(group))
-    log(base_directory, decision)
-  return decision
+    return _move_versions(base_directory, group, False, release_log.RESTORE, reason)

@@ -27,6 +27,7 @@ from tfx.utils import io_utils
 
 from petseg.core import errors
 from petseg.core import storage
+from petseg.core import text
 from petseg.records import model_card
 from petseg.records import summary
 
@@ -151,12 +152,13 @@ def check_version(version_dir: str) -> None:
 
 
 def who() -> str:
-  """user@host of this process ('unknown' for a user with no name, as in some pods)."""
+  """user@host of this process ('unknown' for a user with no name, as in some pods), one
+  line of text whatever the environment says (text.shown)."""
   try:
     user = getpass.getuser()
   except (KeyError, OSError):
     user = 'unknown'
-  return f'{user}@{socket.gethostname()}'
+  return text.shown(f'{user}@{socket.gethostname()}')
 
 
 @contextlib.contextmanager

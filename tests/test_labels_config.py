@@ -40,6 +40,16 @@ def test_label_spec_rejects_ids_outside_its_classes():
     labels.LabelSpec(('a', 'b'), 'class_ids', {0: 0, 1: 5})
 
 
+@pytest.mark.parametrize('name, message', [
+    ('cat\n2026-01-01  released as version 9', r"^class_names: 'cat\\\\n2026.*control"),
+    ('\x1b[2Jdog', r"^class_names: '\\\\x1b\[2Jdog' holds a control character"),
+    (b'\xffox'.decode('utf-8', 'surrogateescape'), r"^class_names: '\\\\xffox' holds"),
+    (' ', "^class_names: ' ' is not a name")])
+def test_a_class_name_is_one_line_of_text(name, message):
+  with pytest.raises(errors.ConfigError, match=message):
+    labels.LabelSpec(('background', name), 'class_ids', {0: 0, 1: 1})
+
+
 @pytest.mark.parametrize('spec', [labels.voc_labels(), labels.camvid_labels(),
                                   labels.oxford_trimap_labels(True)])
 def test_label_spec_survives_json(spec):

@@ -81,7 +81,7 @@ def runs(trained, tmp_path_factory):
           'weaker': weaker, 'relaxed': relaxed, 'rolled_back': rolled_back,
           'unreachable': unreachable, 'restored': restored, 'nothing_new': nothing_new,
           'retrained': retrained, 'unreachable_page': unreachable_page,
-          'log': release_log.read(str(serving))}
+          'log': release_log.read(str(serving)).decisions}
 
 
 def test_first_run_is_blessed_and_pushed_as_version_1_with_its_record(runs):

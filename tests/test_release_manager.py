@@ -112,7 +112,8 @@ def test_push_list_roll_back_to_1_and_restore(tmp_path, capsys):
   assert (code, out) == (0, f'Restored 2 in {serving}: version 2 is served now\n')
   assert release_registry.versions(serving) == [1, 2]
   assert release_registry.retired_versions(serving) == [3]
-  actions = [(d.action, d.version, d.versions) for d in release_log.read(serving)]
+  actions = [(d.action, d.version, d.versions)
+             for d in release_log.read(serving).decisions]
   assert actions == [('released', 1, []), ('released', 2, []), ('rollback', 1, [2]),
                      ('released', 3, []), ('rollback', 1, [3]), ('restore', 2, [2])]
   # A version deleted by hand keeps its number: the log says it was released.
@@ -164,10 +165,20 @@ def test_the_release_manager_is_told_what_cannot_be_done(tmp_path, capsys):
   assert err == 'petseg: error: releases: expected nothing or "show N", got \'shw 1\'\n'
   with open(os.path.join(serving, '.log', '20990101T000000000000Z-x.json'), 'w') as f:
     f.write('{"action": ')
-  code, _, err = _cli(capsys, 'releases', '--serving-dir', serving)
-  assert code == 1 and err.startswith(
-      f'petseg: error: {serving}/.log/20990101T000000000000Z-x.json: not a decision record (')
-  assert err.count('\n') == 1
+  # A damaged log record is named, one line, and the rest of the registry still works.
+  damaged = f'{serving}/.log/20990101T000000000000Z-x.json: not a decision record ('
+  for args in (('releases', '--all'), ('releases', 'show', '1')):
+    code, out, err = _cli(capsys, *args, '--serving-dir', serving)
+    assert code == 0 and err.startswith(f'warning: {damaged}'), args
+    assert err.count('\n') == 1 and out
+  code, _, err = _cli(capsys, 'rollback', '--serving-dir', serving, '--to', '1', '--reason',
+                      'x')
+  assert code == 1 and 'version 1 is served already' in err
+  with open(os.path.join(serving, release_registry.INDEX_FILE)) as f:
+    assert '20990101T000000000000Z-x.json: not a decision record' not in f.read()
+  release_manager.refresh_index(serving)
+  with open(os.path.join(serving, release_registry.INDEX_FILE)) as f:
+    assert '20990101T000000000000Z-x.json: not a decision record' in f.read()
 
 
 def test_show_says_where_the_card_and_report_are_and_the_versions_history(tmp_path, capsys):
@@ -309,7 +320,7 @@ def test_rollbacks_racing_pushes_leave_a_consistent_registry(tmp_path):
   visible = release_registry.versions(serving)
   retired = release_registry.retired_versions(serving)
   assert not set(visible) & set(retired) and visible == [1]
-  decisions = release_log.read(serving)
+  decisions = release_log.read(serving).decisions
   released = [d.version for d in decisions if d.action == 'released']
   assert released == sorted(set(released))  # every number once, in order
   assert sorted(visible + retired) == released
@@ -418,9 +429,14 @@ def test_a_rollback_the_file_system_refuses_is_one_line(tmp_path, capsys, monkey
   assert (code, err) == (1, f'petseg: error: {serving}/3: cannot be moved to '
                          f'{serving}/.retired/3 (Invalid cross-device link); moved before '
                          'it: 2\n')
-  # Lowest first: version 3, the highest, is still served; nothing was logged as done.
+  # Lowest first: version 3, the highest, is still served. The log tells what moved.
   assert release_registry.newest_release(serving) == 3
-  assert [d.action for d in release_log.read(serving)] == ['released'] * 3
+  decisions = release_log.read(serving).decisions
+  assert [d.action for d in decisions] == ['released'] * 3 + ['rollback']
+  assert (decisions[-1].versions, decisions[-1].version) == ([2], 3)
+  assert decisions[-1].reasons == ['x', f'stopped: {err[len("petseg: error: "):-1]}']
+  with open(os.path.join(serving, release_registry.INDEX_FILE)) as f:
+    assert 'retired 2' in f.read()
 
 
 def test_a_kubeflow_profiles_keys_release_and_take_over_the_lock_without_deleting(
@@ -488,9 +504,18 @@ def test_a_reason_cannot_pose_as_a_record_or_drive_the_terminal(tmp_path, capsys
   assert len(log) == 4  # released, released, rollback, restore: one line each
   assert log[2].endswith(r': x\n2026-01-01T00:00:00+00:00  released as version 9  by admin@prod')
   assert log[3].endswith(r': \x1b[2J\x1b[31mRED')
+  with open(os.path.join(serving, release_registry.INDEX_FILE), encoding='utf-8') as f:
+    page = f.read()
+  assert '\x1b' not in page and '\nRED' not in page
+  assert r'x\n2026-01-01T00:00:00+00:00  released as version 9' in page
   # Kept as given in the log itself, and in its JSON.
   assert json.loads(_cli(capsys, 'releases', '--all', '--json', '--serving-dir',
                          serving)[1])['log'][2]['reasons'] == [forged]
+
+
+def test_the_users_name_enters_a_record_as_one_line(monkeypatch):
+  monkeypatch.setenv('LOGNAME', 'eve\n\x1b[2J' + b'\xff'.decode('utf-8', 'surrogateescape'))
+  assert release_registry.who().startswith(r'eve\n\x1b[2J\xff@')
 
 
 def test_a_damaged_version_is_listed_as_damaged(tmp_path, capsys):

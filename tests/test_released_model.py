@@ -1,9 +1,12 @@
 """Finding a released model, and drawing its predictions."""
+import os
+
 import numpy as np
 from PIL import Image
 import pytest
 from tensorflow.core.protobuf import saved_model_pb2
 
+from petseg import cli
 from petseg import released_model
 from petseg.core import errors
 from petseg.core import labels as labels_lib
@@ -34,6 +37,51 @@ def test_images_with_the_same_name_are_refused_before_anything_is_written(tmp_pa
   with pytest.raises(errors.ConfigError, match='same name.*a/x.jpg.*b/x.png'):
     released_model.predict(str(tmp_path), ['a/x.jpg', 'b/x.png'], str(tmp_path / 'out'))
   assert not (tmp_path / 'out').exists()
+
+
+@pytest.mark.parametrize('link', [os.link, os.symlink])
+def test_an_output_that_is_an_input_under_another_name_is_refused(tmp_path, link):
+  """A link in --output-dir to an input is the input (device and inode), with or without
+  --overwrite; nothing is written."""
+  inputs, out = tmp_path / 'in', tmp_path / 'out'
+  inputs.mkdir()
+  out.mkdir()
+  for name in ('a.jpg', 'b.jpg'):
+    (inputs / name).write_bytes(name.encode())
+  link(inputs / 'b.jpg', out / 'a_mask.png')
+  for overwrite in (False, True):
+    with pytest.raises(errors.ConfigError) as e:
+      released_model.predict(str(tmp_path / 'model'), [str(inputs / 'a.jpg'),
+                                                       str(inputs / 'b.jpg')],
+                             str(out), overwrite=overwrite)
+    assert str(e.value) == (
+        f'{inputs / "b.jpg"}: is an input and would be overwritten by the output for '
+        f'{inputs / "a.jpg"} (it is the same file as {out / "a_mask.png"}); give another '
+        '--output-dir')
+  assert (inputs / 'b.jpg').read_bytes() == b'b.jpg'
+  assert sorted(p.name for p in out.iterdir()) == ['a_mask.png']
+
+
+def test_a_refused_predict_leaves_its_output_directory_as_it_was(tmp_path, capsys):
+  out = tmp_path / 'out'
+  out.mkdir()
+  (out / 'petseg.log').write_text('the last run\'s log')
+  assert cli.main(['predict', '--model-dir', str(tmp_path), 'a/x.jpg', 'b/x.png',
+                   '--output-dir', str(out)]) == 1
+  assert 'same name' in capsys.readouterr().err
+  assert [p.name for p in out.iterdir()] == ['petseg.log']
+  assert (out / 'petseg.log').read_text() == 'the last run\'s log'
+
+
+def test_a_link_where_a_mask_goes_is_replaced_not_written_through(tmp_path):
+  (tmp_path / 'other.png').write_bytes(b'someone else\'s file')
+  os.link(tmp_path / 'other.png', tmp_path / 'mask.png')
+  overlay.save_mask_and_overlay(str(tmp_path / 'mask.png'), str(tmp_path / 'overlay.png'),
+                                np.zeros((2, 2, 3), np.uint8), [np.zeros((2, 2), np.uint8)],
+                                [(200, 0, 0)], ['a'])
+  assert (tmp_path / 'other.png').read_bytes() == b'someone else\'s file'
+  assert np.asarray(Image.open(tmp_path / 'mask.png')).tolist() == [[0, 0], [0, 0]]
+  assert sorted(p.name for p in tmp_path.iterdir()) == ['mask.png', 'other.png', 'overlay.png']
 
 
 def test_colours_come_from_a_colour_coded_dataset_or_a_palette():

@@ -164,5 +164,5 @@ def test_the_baseline_is_checked_before_already_released(tmp_path):
   with pytest.raises(errors.ReleaseError, match='compared with version 2, but version 1 is '
                      'the newest now'):
     serving_pusher.publish(model, str(serving), _compared_with(2))
-  last = release_log.read(str(serving))[-1]
+  last = release_log.read(str(serving)).decisions[-1]
   assert (last.action, last.baseline) == (release_log.NOT_PUSHED, 2)
