@@ -179,6 +179,7 @@ def _local_data(dataset: config_lib.DatasetConfig, data_dir: str) -> None:
     if not os.path.isdir(data_dir):
       raise errors.ConfigError(f'--data-dir {data_dir}: no such directory')
     return
+  storage.reachable(data_dir, '--data-dir')
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   try:
     found = tf.io.gfile.isdir(storage.openable(data_dir))
@@ -199,6 +200,7 @@ def _run_config(args: argparse.Namespace):
 def _writable_dir(path: str, flag: str) -> str:
   """`path`, made if need be and checked by writing into it; ConfigError names the flag."""
   if not storage.of(path).local:
+    storage.reachable(path, flag)
     import tensorflow as tf  # pylint: disable=g-import-not-at-top
     probe = f'{storage.openable(path).rstrip("/")}/.petseg-write-check'
     try:

@@ -111,7 +111,7 @@ def _show(serving_dir: str, version: int) -> None:
 
 def _serving_dir(args: argparse.Namespace) -> str:
   """--serving-dir as this process opens it (minio:// as s3://), its file system ready."""
-  return storage.openable(args.serving_dir)
+  return storage.openable(storage.reachable(args.serving_dir, '--serving-dir'))
 
 
 def _releases(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:

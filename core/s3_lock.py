@@ -10,31 +10,21 @@ profile's may only put, get and list), it marks it released instead (PUT with If
 which the next taker takes over at once. A holder that could not renew in time (stalled
 for a whole lease) finds out at release and says so.
 
-The store is reached with boto3 from the standard AWS environment (core/storage.py).
+The store is reached with boto3 (core/s3.py).
 """
 import contextlib
 import email.utils
 import json
-import os
 import threading
 import time
 from typing import Iterator, Optional, Tuple
 
 from petseg.core import errors
+from petseg.core import s3
 
 LEASE_SECONDS = 60.0
 RENEW_SECONDS = 15.0
 _REFUSED = ('PreconditionFailed', 'ConditionalRequestConflict')
-
-
-def _client():
-  import boto3  # pylint: disable=g-import-not-at-top  (only where a registry is on S3)
-  return boto3.client('s3', region_name=os.environ.get('AWS_REGION')
-                      or os.environ.get('AWS_DEFAULT_REGION'))
-
-
-def _code(error: Exception) -> str:
-  return getattr(error, 'response', {}).get('Error', {}).get('Code', '')
 
 
 def _stale(client, bucket: str, key: str) -> Tuple[Optional[str], str, bool]:
@@ -44,7 +34,7 @@ def _stale(client, bucket: str, key: str) -> Tuple[Optional[str], str, bool]:
   try:
     answer = client.get_object(Bucket=bucket, Key=key)
   except exceptions.ClientError as e:
-    if _code(e) in ('NoSuchKey', '404'):
+    if s3.code(e) in ('NoSuchKey', '404'):
       return None, '', False
     raise
   content = json.loads(answer['Body'].read() or b'{}')
@@ -60,7 +50,7 @@ def _release(client, bucket: str, key: str, etag: str, holder: str) -> None:
   try:
     client.delete_object(Bucket=bucket, Key=key, IfMatch=etag)
   except exceptions.ClientError as e:
-    if _code(e) != 'AccessDenied':
+    if s3.code(e) != 'AccessDenied':
       return  # no longer ours (taken over after a stall): nothing to release
     with contextlib.suppress(exceptions.ClientError):
       client.put_object(Bucket=bucket, Key=key, IfMatch=etag,
@@ -74,7 +64,7 @@ def held(uri: str, holder: str, wait_seconds: float = 1800.0) -> Iterator[None]:
   waiting."""
   from botocore import exceptions  # pylint: disable=g-import-not-at-top
   bucket, _, key = uri[len('s3://'):].partition('/')
-  client = _client()
+  client = s3.client()
   body = json.dumps({'holder': holder}).encode()
   deadline = time.monotonic() + wait_seconds
   while True:
@@ -82,18 +72,18 @@ def held(uri: str, holder: str, wait_seconds: float = 1800.0) -> Iterator[None]:
       etag = client.put_object(Bucket=bucket, Key=key, Body=body, IfNoneMatch='*')['ETag']
       break
     except exceptions.ClientError as e:
-      if _code(e) not in _REFUSED:
+      if s3.code(e) not in _REFUSED:
         raise errors.ReleaseError(f'{uri}: cannot take the release registry\'s lock '
-                                  f'({_code(e) or e}); nothing was changed') from None
+                                  f'({s3.code(e) or e}); nothing was changed') from None
     other, holding, free = _stale(client, bucket, key)
     if other and free:  # released, or its holder died: take it over unless it was renewed
       try:
         etag = client.put_object(Bucket=bucket, Key=key, Body=body, IfMatch=other)['ETag']
         break
       except exceptions.ClientError as e:
-        if _code(e) not in (*_REFUSED, 'NoSuchKey'):
+        if s3.code(e) not in (*_REFUSED, 'NoSuchKey'):
           raise errors.ReleaseError(f'{uri}: cannot take the release registry\'s lock '
-                                    f'({_code(e) or e}); nothing was changed') from None
+                                    f'({s3.code(e) or e}); nothing was changed') from None
       continue
     if time.monotonic() > deadline:
       raise errors.ReleaseError(f'{uri}: the release registry is locked by {holding}; '

@@ -37,6 +37,7 @@ from typing import IO, Iterator, Optional, Tuple
 
 from petseg.core import errors
 from petseg.core import progress
+from petseg.core import s3
 from petseg.core import s3_lock
 
 # The schemes the open-source launcher copies, and the folder of its local copies.
@@ -140,6 +141,18 @@ def of(path: str) -> Store:
     raise errors.ConfigError(f'{path}: no store takes {path.split("://")[0]}:// paths '
                              '(local paths, s3://, minio:// and gs:// are taken)')
   return LOCAL
+
+
+def reachable(path: str, flag: str) -> str:
+  """`path`, given as `flag`, if its store answers; ConfigError naming the flag, the path
+  and the cause otherwise. An S3 path is probed once (core/s3.py: the endpoint does not
+  answer within s3.CONNECT_TIMEOUT_SECONDS, the keys are refused or may not list there,
+  no such bucket); other stores' errors name their cause where they occur."""
+  if of(path) is S3:
+    problem = s3.problem(openable(path))
+    if problem:
+      raise errors.ConfigError(f'{flag} {path}: {problem}')
+  return path
 
 
 def openable(uri: str) -> str:

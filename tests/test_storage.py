@@ -6,12 +6,15 @@ import logging
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
 from petseg.core import errors
 from petseg.core import progress
+from petseg.core import s3 as s3_client
 from petseg.core import storage
+from tests import s3_server
 
 
 def test_a_local_copy_and_its_uri_are_each_others(monkeypatch, tmp_path):
@@ -98,3 +101,50 @@ def test_a_whole_write_leaves_the_old_file_or_the_new_one(tmp_path):
   storage.of(path).write_whole(path, 'old')
   storage.of(path).write_whole(path, 'new')
   assert open(path).read() == 'new' and os.listdir(tmp_path) == ['index.html']
+
+
+def _said(capsys, monkeypatch, env, *args):
+  """petseg's exit code and error for `args`, run with the AWS environment `env`."""
+  import boto3  # pylint: disable=g-import-not-at-top
+  from petseg import cli  # pylint: disable=g-import-not-at-top
+  for name, value in env.items():
+    monkeypatch.setenv(name, value)
+  monkeypatch.setattr(boto3, 'DEFAULT_SESSION', None)  # it keeps the first keys it read
+  capsys.readouterr()
+  code = cli.main(list(args))
+  return code, capsys.readouterr().err
+
+
+def test_an_object_store_that_cannot_be_reached_is_named_with_its_cause(
+    s3, tmp_path, capsys, monkeypatch):
+  """Each cause in one line naming the flag: no such bucket, an endpoint that does not
+  answer (within seconds, not after a minute of retries), keys refused, access denied."""
+  env, client = s3
+  assert _said(capsys, monkeypatch, env, 'releases', '--serving-dir', 's3://absent/serving') == (
+      1, 'petseg: error: --serving-dir s3://absent/serving: no such bucket: absent\n')
+  assert _said(capsys, monkeypatch, env, 'run', '--dataset', 'oxford_pets', '--data-dir',
+               's3://absent/data', '--output-dir', str(tmp_path / 'out')) == (
+      1, 'petseg: error: --data-dir s3://absent/data: no such bucket: absent\n')
+  client.create_bucket(Bucket='there')  # the store answers; the registry is not there yet
+  assert _said(capsys, monkeypatch, env, 'releases', '--serving-dir', 's3://there/serving') == (
+      1, 'petseg: error: s3://there/serving: no such serving directory\n')
+  closed = f'http://127.0.0.1:{s3_server._free_port()}'  # pylint: disable=protected-access
+  started = time.monotonic()
+  code, err = _said(capsys, monkeypatch, {**env, 'AWS_ENDPOINT_URL': closed}, 'releases',
+                    '--serving-dir', 's3://bucket/serving')
+  assert (code, err) == (1, f'petseg: error: --serving-dir s3://bucket/serving: the store '
+                         f'does not answer ({closed}: EndpointConnectionError, after waiting '
+                         f'{s3_client.CONNECT_TIMEOUT_SECONDS} s to connect); check '
+                         'AWS_ENDPOINT_URL\n')
+  assert time.monotonic() - started < 10
+  with s3_server.serve_profile('team-a') as profile:
+    outside = 's3://mlpipeline/serving'  # the profile's keys may list only its prefixes
+    assert _said(capsys, monkeypatch, profile, 'releases', '--serving-dir', outside) == (
+        1, f'petseg: error: --serving-dir {outside}: access denied (AccessDenied): the keys '
+        f'in AWS_ACCESS_KEY_ID may not list {outside}\n')
+    wrong = {**profile, 'AWS_SECRET_ACCESS_KEY': 'not-the-secret'}
+    inside = 's3://mlpipeline/private/team-a/serving'
+    assert _said(capsys, monkeypatch, wrong, 'releases', '--serving-dir', inside) == (
+        1, f'petseg: error: --serving-dir {inside}: the store refuses the keys '
+        '(SignatureDoesNotMatch); check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY\n')
+
