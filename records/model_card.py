@@ -1,246 +1,115 @@
-"""The model card of a run's model: what it is for, the data it saw, the recipe, its
-metrics with their 95% intervals (whole split, per class, per slice), the comparison with
-the released version, and its known limits.
+"""The model card of a run's model, drawn from its release record (records/summary.py's
+RunSummary): what it is for, the data it saw, the recipe, its metrics with their 95%
+intervals (whole split, per class, per slice), the comparison with the released version,
+what its test split can tell, and its known limits.
 
-As JSON in the run summary (and so in each released version's release record) and as
-HTML: a section of the report, and `assets.extra/model_card.html` beside each released
-version. The fields follow Model Card Toolkit's schema (model_details, model_parameters,
-quantitative_analysis, considerations); the toolkit itself (2.0) requires TFMA < 0.42 and
+An HTML section of the report, and `assets.extra/model_card.html` beside each released
+version. Its headings follow Model Card Toolkit's (model details, intended use, data,
+quantitative analysis, considerations); the toolkit itself (2.0) requires TFMA < 0.42 and
 does not install beside TFX 1.16.
 """
-import dataclasses
 import html
-from typing import Any, Dict, List, Optional, Sequence
+from typing import List, Sequence
 
 from petseg.core import comparison as comparison_lib
 from petseg.core import config as config_lib
 from petseg.core import confusion
-from petseg.core import records
-from petseg.records import ingest_report as ingest_lib
+from petseg.records import summary as summary_lib
 
 # A class whose IoU's interval lies below this is named among the known limits.
 LOW_IOU = 0.5
-
-# The release record's key for the card; the Pusher fills in the version it releases.
-KEY = 'model_card'
-
-
-@dataclasses.dataclass(frozen=True)
-class Bounds:
-  """A 95% interval, as the toolkit names its ends."""
-  lower_bound: float
-  upper_bound: float
+# The recipe's settings that say what it is.
+_RECIPE = ('recipe', 'epochs', 'max_train_minutes', 'image_size', 'crop_size', 'batch_size',
+           'learning_rate', 'loss', 'seed')
+_INPUT = ('serving_default: encoded JPEG or PNG images of any size; serving_examples: '
+          'tf.Examples as ingested')
+_OUTPUT = ('class ids (and per-class probabilities) at each image\'s own size; '
+           'serving_class_ids: class ids only')
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelDetails:
-  name: str
-  overview: str
-  version: Optional[int]  # None until the Pusher releases it
-  created: str
-  pipeline: str
-  pipeline_run: str
-
-
-@dataclasses.dataclass(frozen=True)
-class CardData:
-  dataset: str
-  classes: List[str]
-  splits: Dict[str, Dict[str, int]]  # split -> {ingested, rejected}
-  rejected_by_reason: Dict[str, int]
-  fingerprint: str
-  ingest_report: str
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelParameters:
-  model_architecture: str
-  input_format: str
-  output_format: str
-  data: CardData
-  recipe: Dict[str, Any]  # the recipe's settings that say what it is
-
-
-@dataclasses.dataclass(frozen=True)
-class PerformanceMetric:
-  type: str
-  slice: str
-  value: Optional[float]  # None: the class is absent from the slice
-  confidence_interval: Optional[Bounds]  # None on too few images to judge
-  images: Optional[int]
-
-
-@dataclasses.dataclass(frozen=True)
-class CardComparison:
-  baseline_version: int
-  verdict: str
-  mean_iou_difference: float
-  confidence_interval: Optional[Bounds]
-  not_judged: List[str]
-
-
-@dataclasses.dataclass(frozen=True)
-class QuantitativeAnalysis:
-  performance_metrics: List[PerformanceMetric]
-  comparison: Optional[CardComparison]  # None on a first release
-  sensitivity: str
-
-
-@dataclasses.dataclass(frozen=True)
-class Considerations:
-  use_cases: List[str]
-  limitations: List[str]
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelCard:
-  model_details: ModelDetails
-  model_parameters: ModelParameters
-  quantitative_analysis: QuantitativeAnalysis
-  considerations: Considerations
-  blessed: bool
-
-  def released_as(self, version: int) -> 'ModelCard':
-    return dataclasses.replace(
-        self, model_details=dataclasses.replace(self.model_details, version=version))
-
-  def to_json(self) -> Dict[str, Any]:
-    return records.fields_to_json(self)
-
-  @classmethod
-  def from_json(cls, data: Dict[str, Any]) -> 'ModelCard':
-    return records.fields_from_json(cls, data, 'model card')
-
-
-def _interval(bounds: Optional[Sequence[float]]) -> Optional[Bounds]:
-  return Bounds(bounds[0], bounds[1]) if bounds else None
-
-
-def _performance(scores, slice_name: str) -> List[PerformanceMetric]:
-  """Each figure of a slice's run_summary.Scores with its interval and the test images it
-  rests on."""
-  intervals = scores.intervals
-  rows = [PerformanceMetric('mean_iou', slice_name, scores.mean_iou,
-                            _interval(intervals.mean_iou), scores.images),
-          PerformanceMetric('pixel_accuracy', slice_name, scores.pixel_accuracy,
-                            _interval(intervals.pixel_accuracy), scores.images)]
-  rows += [PerformanceMetric(confusion.class_iou_name(name), slice_name, value,
-                             _interval(intervals.per_class_iou[name]),
-                             scores.class_images[name])
-           for name, value in scores.per_class_iou.items()]
-  return rows
-
-
-def _limitations(summary, test_images: int) -> List[str]:
+def limitations(summary: summary_lib.RunSummary) -> List[str]:
+  """The known limits: classes absent from the test split, on too few images to judge, or
+  whose interval lies below LOW_IOU; and what the test split covers."""
   limits = []
-  for name, value in summary.test.per_class_iou.items():
-    bounds = summary.test.intervals.per_class_iou[name]
+  test = summary.test
+  for name, value in test.per_class_iou.items():
+    bounds = test.intervals.per_class_iou[name]
     if value is None:
       limits.append(f'{name}: absent from the test split, so not measured')
     elif not bounds:
-      limits.append(f'{name}: IoU {value:.3f} on {summary.test.class_images[name]} test '
-                    'images, too few to judge')
+      limits.append(f'{name}: IoU {value:.3f} on {test.class_images[name]} test images, too '
+                    'few to judge')
     elif bounds[1] < LOW_IOU:
       limits.append(f'{name}: IoU {value:.3f} (95% interval up to {bounds[1]:.3f}), below '
                     f'{LOW_IOU}')
-  limits.append(f'Measured on {test_images} test images at '
+  limits.append(f'Measured on {summary.data["test"].ingested} test images at '
                 f'{config_lib.format_size(summary.training.image_size)} pixels; images unlike '
                 'them (other cameras, scenes, classes) are untested.')
   return limits
 
 
-def build(summary, ingest: ingest_lib.IngestReport) -> ModelCard:
-  """The card of `summary`'s model (a run_summary.RunSummary), with the data's `ingest`
-  report; `model_details.version` is None until the Pusher releases it."""
-  training = summary.training
+def _rows(scores: summary_lib.Scores, slice_name: str) -> List[Sequence[str]]:
+  """(slice, metric, value [95% interval]) for each figure of a slice."""
+  shown, intervals = comparison_lib.shown, scores.intervals
+  rows = [(slice_name, confusion.MEAN_IOU,
+           shown(scores.mean_iou, intervals.mean_iou, images=scores.images)),
+          (slice_name, confusion.PIXEL_ACCURACY,
+           shown(scores.pixel_accuracy, intervals.pixel_accuracy, images=scores.images))]
+  return rows + [(slice_name, confusion.class_iou_name(name),
+                  shown(value, intervals.per_class_iou[name], images=scores.class_images[name]))
+                 for name, value in scores.per_class_iou.items()]
+
+
+def _compared(summary: summary_lib.RunSummary) -> str:
   comparison = summary.comparison
-  return ModelCard(
-      model_details=ModelDetails(
-          name=summary.model,
-          overview=(f'Semantic segmentation: each pixel of an image gets one of '
-                    f'{len(summary.class_names)} classes ({", ".join(summary.class_names)}).'),
-          version=None, created=summary.created, pipeline=summary.pipeline,
-          pipeline_run=summary.pipeline_run),
-      model_parameters=ModelParameters(
-          model_architecture=summary.model,
-          input_format=('serving_default: encoded JPEG or PNG images of any size; '
-                        'serving_examples: tf.Examples as ingested'),
-          output_format=('class ids (and per-class probabilities) at each image\'s own '
-                         'size; serving_class_ids: class ids only'),
-          data=CardData(
-              dataset=ingest.dataset, classes=list(summary.class_names),
-              splits=records.encode(summary.data),
-              rejected_by_reason=dict(ingest.rejected_by_reason),
-              fingerprint=summary.data_fingerprint, ingest_report=summary.ingest_report),
-          recipe={k: records.encode(getattr(training, k)) for k in (
-              'recipe', 'epochs', 'max_train_minutes', 'image_size', 'crop_size', 'batch_size',
-              'learning_rate', 'loss', 'seed')}),
-      quantitative_analysis=QuantitativeAnalysis(
-          performance_metrics=_performance(summary.test, 'overall') + [
-              row for name, scores in summary.slices.items()
-              for row in _performance(scores, name)],
-          comparison=None if comparison is None else CardComparison(
-              baseline_version=summary.baseline.version, verdict=comparison.verdict,
-              mean_iou_difference=comparison.mean_iou.difference,
-              confidence_interval=_interval(comparison.mean_iou.interval),
-              not_judged=comparison.not_judged()),
-          sensitivity=summary.sensitivity.sentence()),
-      considerations=Considerations(
-          use_cases=[f'Segmenting images like those of {ingest.dataset} into '
-                     f'{", ".join(summary.class_names)}.'],
-          limitations=_limitations(summary, summary.data['test'].ingested)),
-      blessed=summary.blessed)
+  if comparison is None or summary.baseline is None:
+    return 'No released version to compare with.'
+  return (f'Against version {summary.baseline.version}: {comparison.verdict} (mean IoU '
+          'difference, with its 95% interval, '
+          f'{comparison_lib.shown(comparison.mean_iou.difference, comparison.mean_iou.interval)}).'
+          + ''.join(f' Not judged: {item}.' for item in comparison.not_judged()))
 
 
-def _shown(value: Optional[float], interval: Optional[Bounds],
-           images: Optional[int] = None) -> str:
-  return comparison_lib.shown(
-      value, interval and (interval.lower_bound, interval.upper_bound), images=images)
-
-
-def _items(texts: List[str]) -> str:
+def _items(texts: Sequence[str]) -> str:
   return ''.join(f'<li>{html.escape(t)}</li>' for t in texts)
 
 
-def section(card: ModelCard) -> str:
+def section(summary: summary_lib.RunSummary) -> str:
   """The card as an HTML fragment."""
-  details, parameters = card.model_details, card.model_parameters
-  analysis, considerations = card.quantitative_analysis, card.considerations
-  data = parameters.data
-  rows = ''.join(
-      f'<tr><td style="text-align:left">{html.escape(m.slice)}</td>'
-      f'<td style="text-align:left">{html.escape(m.type)}</td>'
-      f'<td>{_shown(m.value, m.confidence_interval, m.images)}</td></tr>'
-      for m in analysis.performance_metrics)
-  comparison = analysis.comparison
-  compared = ('No released version to compare with.' if comparison is None else
-              f'Against version {comparison.baseline_version}: {comparison.verdict} '
-              f'(mean IoU difference, with its 95% interval, '
-              f'{_shown(comparison.mean_iou_difference, comparison.confidence_interval)}).'
-              + ''.join(f' Not judged: {item}.' for item in comparison.not_judged))
-  recipe = ', '.join(f'{k} {v}' for k, v in parameters.recipe.items() if v not in (None, ''))
-  splits = ', '.join(f'{split} {counts["ingested"]} (+{counts["rejected"]} rejected)'
-                     for split, counts in data.splits.items())
-  rejected = ', '.join(f'{r} ({n})' for r, n in sorted(data.rejected_by_reason.items()))
+  training, names = summary.training, ', '.join(summary.class_names)
+  rows = _rows(summary.test, 'overall') + [
+      row for name, scores in summary.slices.items() for row in _rows(scores, name)]
+  left = ' style="text-align:left"'
+  table = ''.join('<tr>' + ''.join(f'<td{left if i < 2 else ""}>{html.escape(cell)}</td>'
+                                   for i, cell in enumerate(row)) + '</tr>' for row in rows)
+  recipe = ', '.join(f'{k} {config_lib.format_size(v) if isinstance(v, tuple) else v}'
+                     for k in _RECIPE for v in [getattr(training, k)] if v not in (None, ''))
+  splits = ', '.join(f'{split} {counts.ingested} (+{counts.rejected} rejected)'
+                     for split, counts in summary.data.items())
+  rejected = ', '.join(f'{r} ({n})' for r, n in sorted(summary.rejected_by_reason.items()))
+  version = '' if summary.version is None else f', version {summary.version}'
+  dataset = summary.dataset or 'the ingested data'
+  precision = summary.sensitivity.sentence() if summary.sensitivity else ''
+  use = f'Segmenting images like those of {dataset} into {names}.'
   return (
-      f'<p>{html.escape(details.name)}'
-      f'{"" if details.version is None else f", version {details.version}"}, created '
-      f'{html.escape(details.created)} by run {html.escape(details.pipeline_run)}. '
-      f'{html.escape(details.overview)}</p>'
-      f'<p>Intended use:</p><ul>{_items(considerations.use_cases)}</ul>'
-      f'<p>Data: {html.escape(data.dataset)}, {html.escape(splits)}'
-      f'{f"; rejected: {html.escape(rejected)}" if rejected else ""}. Classes: '
-      f'{html.escape(", ".join(data.classes))}.</p>'
+      f'<p>{html.escape(summary.model)}{version}, created {html.escape(summary.created)} by '
+      f'run {html.escape(summary.pipeline_run)}. Semantic segmentation: each pixel of an '
+      f'image gets one of {len(summary.class_names)} classes ({html.escape(names)}).</p>'
+      f'<p>Intended use:</p><ul>{_items([use])}</ul>'
+      f'<p>Input: {html.escape(_INPUT)}. Output: {html.escape(_OUTPUT)}.</p>'
+      f'<p>Data: {html.escape(dataset)}, {html.escape(splits)}'
+      f'{f"; rejected: {html.escape(rejected)}" if rejected else ""}; fingerprint '
+      f'{html.escape(summary.data_fingerprint[:12])}.</p>'
       f'<p>Recipe: {html.escape(recipe)}.</p>'
-      f'<p>{html.escape(compared)}</p>'
-      f'<p>{html.escape(analysis.sensitivity)}</p>'
+      f'<p>{html.escape(_compared(summary))}</p>'
+      f'<p>{html.escape(precision)}</p>'
       '<table><tr><th>slice</th><th>metric</th><th>value [95% interval]</th></tr>'
-      f'{rows}</table>'
-      f'<p>Known limits:</p><ul>{_items(considerations.limitations)}</ul>')
+      f'{table}</table>'
+      f'<p>Known limits:</p><ul>{_items(limitations(summary))}</ul>')
 
 
-def page(card: ModelCard) -> str:
+def page(summary: summary_lib.RunSummary) -> str:
   """The card as a page of its own."""
   return ('<!doctype html><html><head><meta charset="utf-8"><title>Model card</title>'
           '</head><body style="font-family:sans-serif;margin:2em;max-width:60em">'
-          f'<h1>Model card</h1>{section(card)}</body></html>')
+          f'<h1>Model card</h1>{section(summary)}</body></html>')

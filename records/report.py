@@ -238,7 +238,7 @@ def write(summary: run_summary.RunSummary, ingest: ingest_report.IngestReport, p
       _sample_grid(storage.openable(summary.model_path),
                    [storage.openable(summary.test_examples)], labels),
       '<h2>Skipped at ingestion</h2>', _skipped(ingest),
-      '<h2>Model card</h2>', model_card.section(summary.model_card),
+      '<h2>Model card</h2>', model_card.section(summary),
   ]
   with fileio.open(path, 'w') as f:
     f.write('<!doctype html><html><head><meta charset="utf-8"><title>petseg run</title>'

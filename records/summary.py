@@ -1,7 +1,7 @@
 """The release record of a run: the data, the model and the settings it was trained with,
 its metrics on the test split with their intervals, the gate, the comparison with the
-released model, the blessing decision with its reasons, and the model card, built from
-the run's artifacts.
+released model, and the blessing decision with its reasons, built from the run's
+artifacts. The model card is drawn from it (records/model_card.py).
 
 `RunSummary` is the record and `read_file()` its one reader (`read()` for a RunSummary
 artifact, registry/versions.read_record for a released version); the ReleaseRecord step
@@ -24,10 +24,12 @@ from petseg.core import labels as labels_lib
 from petseg.core import records
 from petseg.models import input_pipeline
 from petseg.models import training as training_lib
-from petseg.records import model_card as model_card_lib
 
 # The record's file: in a RunSummary artifact, and in a released version's assets.extra/.
 FILE_NAME = 'release.json'
+# Where records written before the card was drawn from them kept it (the toolkit's
+# hierarchy, repeating the record's figures).
+_OLD_CARD = 'model_card'
 
 
 Interval = Optional[Tuple[float, float]]  # 95%; None on too few images to judge
@@ -117,22 +119,23 @@ class RunSummary:
   gate: Gate
   serving_dir: str
   evaluation: str  # the Evaluator's output
-  model_card: Optional[model_card_lib.ModelCard]  # None only while build() makes it
   # What the test split can detect. None in records written before it was kept.
   sensitivity: Optional[comparison_lib.Sensitivity] = None
   # The run's HTML report (the ReleaseRecord step's report artifact). None in records
   # written before it was kept.
   report: Optional[str] = None
+  # The dataset's name and the files ingestion rejected, by reason: for the model card.
+  # Records written before the card was drawn from them kept these in their card.
+  dataset: Optional[str] = None
+  rejected_by_reason: Dict[str, int] = dataclasses.field(default_factory=dict)
   # Set by the Pusher in the record it stores beside a released version: its number and
   # when it was released (UTC, ISO 8601). None in a run's own record.
   version: Optional[int] = None
   released_at: Optional[str] = None
 
   def released(self, version: int, released_at: str) -> 'RunSummary':
-    """The record as stored in version `version`: numbered, dated, its card too."""
-    return dataclasses.replace(
-        self, version=version, released_at=released_at,
-        model_card=self.model_card.released_as(version) if self.model_card else None)
+    """The record as stored in version `version`: numbered and dated."""
+    return dataclasses.replace(self, version=version, released_at=released_at)
 
   def to_json(self) -> Dict[str, Any]:
     data = records.fields_to_json(self)
@@ -141,6 +144,12 @@ class RunSummary:
 
   @classmethod
   def from_json(cls, data: Dict[str, Any]) -> 'RunSummary':
+    data = dict(data)
+    card = data.pop(_OLD_CARD, None)
+    if card is not None and 'dataset' not in data:  # the card held what it alone knew
+      card_data = card['model_parameters']['data']
+      data['dataset'] = card_data['dataset']
+      data['rejected_by_reason'] = card_data['rejected_by_reason']
     return records.fields_from_json(cls, data, 'run summary')
 
 

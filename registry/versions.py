@@ -192,6 +192,5 @@ def write_record(version_dir: str, record: summary.RunSummary) -> None:
   """Writes a version's release record and its model card (HTML) beside the model."""
   fileio.makedirs(os.path.dirname(os.path.join(version_dir, RECORD_FILE)))
   summary.write_file(record, os.path.join(version_dir, RECORD_FILE))
-  if record.model_card:
-    with fileio.open(os.path.join(version_dir, MODEL_CARD_FILE), 'w') as f:
-      f.write(model_card.page(record.model_card))
+  with fileio.open(os.path.join(version_dir, MODEL_CARD_FILE), 'w') as f:
+    f.write(model_card.page(record))

@@ -122,16 +122,14 @@ def slice_scores(mean_iou: float, per_class: dict, images: int):
 
 
 def run_summary_of(**changes):
-  """A components.run_summary.RunSummary as a trained Oxford Pets run makes one (border
-  IoU 0.38, a first release), with its model card; `changes` replace fields first."""
-  from petseg.records import ingest_report  # pylint: disable=g-import-not-at-top
-  from petseg.records import model_card  # pylint: disable=g-import-not-at-top
+  """A records.summary.RunSummary as a trained Oxford Pets run makes one (border IoU
+  0.38, a first release); `changes` replace fields."""
   from petseg.records import summary as run_summary  # pylint: disable=g-import-not-at-top
   from petseg.core import comparison as comparison_lib  # pylint: disable=g-import-not-at-top
   from petseg.core import labels as labels_lib  # pylint: disable=g-import-not-at-top
   from petseg.models import training  # pylint: disable=g-import-not-at-top
   per_class = {'pet': 0.7, 'background': 0.83, 'border': 0.38}
-  summary = run_summary.RunSummary(
+  return dataclasses.replace(run_summary.RunSummary(
       pipeline='petseg', pipeline_run='run-1', created='2026-11-22T06:00:00+00:00',
       model='unet_xception', model_path='/out/Trainer/model/7/Format-Serving',
       training=training.TrainingConfig(num_classes=3), training_history='h.csv',
@@ -145,10 +143,6 @@ def run_summary_of(**changes):
       baseline=None, comparison=None, blessed=True, reasons=[],
       gate=run_summary.Gate(min_mean_iou=0.4, min_class_iou={}, max_mean_iou_drop=None,
                             max_slice_drop=None, max_class_drop={}, min_slice_images=40),
-      serving_dir='/serving', evaluation='/out/Evaluator/evaluation/9', model_card=None,
-      sensitivity=comparison_lib.Sensitivity(300, 40, 0.05))
-  summary = dataclasses.replace(summary, **changes)
-  ingest = ingest_report.IngestReport(
-      dataset='oxford_pets', data_dir='/data', splits={}, rejected_by_reason={'truncated': 1},
-      ignored_by_reason={}, rejected=(), ignored_files=(), converted=())
-  return dataclasses.replace(summary, model_card=model_card.build(summary, ingest))
+      serving_dir='/serving', evaluation='/out/Evaluator/evaluation/9',
+      sensitivity=comparison_lib.Sensitivity(300, 40, 0.05), dataset='oxford_pets',
+      rejected_by_reason={'truncated': 1}), **changes)

@@ -108,13 +108,15 @@ def test_first_run_is_blessed_and_pushed_as_version_1_with_its_record(runs):
   assert set(summary['test']['per_class_iou']) == {'pet', 'background', 'border'}
   assert set(summary['slices']) == {'species=cat', 'species=dog'}
   assert summary['data']['test'] == {'ingested': 16, 'rejected': 0}
-  card = record['model_card']
-  assert card['model_details']['version'] == 1 and card['blessed']
-  assert card['model_parameters']['data']['splits'] == summary['data']
-  assert {m['slice'] for m in card['quantitative_analysis']['performance_metrics']} == {
-      'overall', 'species=cat', 'species=dog'}
+  assert record['dataset'] == 'oxford_pets' and record['rejected_by_reason'] == {}
   with open(os.path.join(summary['pushed'], 'assets.extra', 'model_card.html')) as f:
-    assert 'Known limits' in f.read()
+    card = f.read()
+  assert 'unet_xception, version 1' in card and 'Known limits' in card
+  assert 'Data: oxford_pets, ' in card and all(
+      f'{split} {counts["ingested"]} (+0 rejected)' in card
+      for split, counts in summary['data'].items())
+  assert all(f'<td style="text-align:left">{name}</td>' in card
+             for name in ('overall', 'species=cat', 'species=dog'))
 
 
 # LatestRelease ran too, in the check just before the run, which took it from the cache.

@@ -28,7 +28,6 @@ from petseg.core import storage
 from petseg.models import input_pipeline
 from petseg.models import training as training_lib
 from petseg.records import ingest_report
-from petseg.records import model_card
 from petseg.records import report
 from petseg.records import summary as run_summary
 from petseg.registry import log as release_log
@@ -131,7 +130,7 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
   comparison = evaluation_results.read_comparison(evaluation_uri)
   release = evaluation_results.applied_gate(evaluation_uri)
   applied_gate = run_summary.gate(release, comparison is not None)
-  summary = run_summary.RunSummary(
+  return run_summary.RunSummary(
       pipeline=pipeline,
       pipeline_run=pipeline_run,
       created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
@@ -161,8 +160,8 @@ def build(examples_uri: str, ingest: ingest_report.IngestReport, model_uri: str,
       gate=applied_gate,
       serving_dir=serving_dir,
       evaluation=storage.durable(evaluation_uri),
-      model_card=None,
       sensitivity=evaluation_results.sensitivity(metrics, applied_gate.min_slice_images,
                                                  comparison),
+      dataset=ingest.dataset,
+      rejected_by_reason=dict(ingest.rejected_by_reason),
   )
-  return dataclasses.replace(summary, model_card=model_card.build(summary, ingest))
