@@ -47,6 +47,28 @@ def read_statistics(file_patterns, tf_transform_output: tft.TFTransformOutput) -
   return {k: v.numpy() for k, v in tf.io.parse_single_example(record, spec).items()}
 
 
+def keras_as_written() -> None:
+  """Lets TensorFlow trace Keras 2 (tf_keras) as it is written, as it always did.
+
+  AutoGraph rewrites every function a tf.function calls unless a rule names its package.
+  Keras 2 is written to run in graphs unconverted, and TensorFlow's rules skip
+  `tensorflow` and `keras`, where it used to live; TF 2.16's do not name `tf_keras`, where
+  it lives now, so each Keras call in the train, test and serving functions was rewritten
+  at its first trace, most of the first step's time (docs/benchmarks.md). The rules are
+  TensorFlow's private table: if it is gone, nothing is changed.
+  """
+  try:
+    from tensorflow.python.autograph.core import config  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return
+  rules = getattr(config, 'CONVERSION_RULES', None)
+  if not isinstance(rules, tuple) or not hasattr(config, 'DoNotConvert'):
+    return
+  if not any(isinstance(rule, config.DoNotConvert) and rule.matches('tf_keras.engine')
+             for rule in rules):
+    config.CONVERSION_RULES = (config.DoNotConvert('tf_keras'),) + rules
+
+
 def distribution_strategy() -> tf.distribute.Strategy:
   """Several workers (a TF_CONFIG cluster): multi-worker mirrored; several GPUs:
   mirrored; any GPU: mixed precision; otherwise the default strategy.
@@ -168,6 +190,7 @@ def run_fn(fn_args: fn_args_utils.FnArgs) -> None:
   and exports them with the transform graph as the serving model (models/export.py);
   writes the config, history.csv and TensorBoard logs to the model_run directory.
   """
+  keras_as_written()
   strategy = distribution_strategy()
   custom_config = dict(fn_args.custom_config)
   labels = labels_lib.LabelSpec.from_json(custom_config.pop('labels'))

@@ -15,6 +15,14 @@ from petseg import sample_data
 from tests.helpers import QUICK, TRAINING_FLAGS
 
 
+def pytest_configure(config):
+  """Tests that train or export a model themselves do as the Trainer does: Keras 2 is
+  traced as written (models/module_file.keras_as_written)."""
+  del config
+  from petseg.models import module_file  # pylint: disable=g-import-not-at-top
+  module_file.keras_as_written()
+
+
 @pytest.fixture(scope='session')
 def trained(tmp_path_factory):
   """One seeded run of the whole pipeline (~80 s): (root, ML Metadata store). The data is

@@ -155,6 +155,19 @@ def test_encoder_weights_need_an_encoder():
     module_file.build_model(config, STATS)
 
 
+def test_the_trainer_traces_keras_2_as_written_and_our_layers_through_autograph():
+  """Keras 2 is not rewritten by AutoGraph (as when it was tf.keras), our own layers still
+  are; asking twice adds the rule once (bench/first_step.py measures what it saves)."""
+  from tensorflow.python.autograph.core import config  # pylint: disable=g-import-not-at-top
+  from tensorflow.python.autograph.impl import conversion  # pylint: disable=g-import-not-at-top
+  module_file.keras_as_written()
+  module_file.keras_as_written()
+  assert conversion.is_allowlisted(keras.layers.Dense(1).call)
+  assert not conversion.is_allowlisted(blocks.PadToMultiple(32).call)
+  assert sum(isinstance(rule, config.DoNotConvert) and rule.matches('tf_keras')
+             for rule in config.CONVERSION_RULES) == 1
+
+
 def test_training_phases_freeze_the_encoder_first():
   config = training.TrainingConfig(epochs=10, freeze_encoder_epochs=3)
   assert module_file.training_phases(config, has_encoder=True) == [(0, 3, False), (3, 10, True)]
