@@ -34,9 +34,9 @@ def code(error: Exception) -> str:
 
 
 def problem(uri: str) -> Optional[str]:
-  """Why s3://BUCKET/KEY `uri` cannot be listed, in words (None: it can): the endpoint
-  does not answer, the keys are refused or not allowed there, or there is no such
-  bucket. A missing KEY is no problem: a folder on S3 exists once something is in it."""
+  """Why s3://BUCKET/KEY `uri` cannot be listed, in words: the endpoint does not answer,
+  the keys are refused or not allowed there, or there is no such bucket. None otherwise
+  (a missing KEY is no problem: a folder on S3 exists once something is in it)."""
   from botocore import exceptions  # pylint: disable=g-import-not-at-top
   bucket, _, key = uri[len('s3://'):].partition('/')
   endpoint = os.environ.get('AWS_ENDPOINT_URL') or 'AWS S3'
@@ -59,5 +59,4 @@ def problem(uri: str) -> Optional[str]:
               f'{uri}')
     if found == 'NoSuchBucket':
       return f'no such bucket: {bucket}'
-    return f'the store answers {found or e}'
-  return None
+  return None  # any other answer: the command's own reads and writes will tell
