@@ -183,7 +183,12 @@ def _move_versions(base_directory: str, versions: List[int], retire: bool, actio
           failure += f'; not logged ({release_registry.failure_reason(unlogged)})'
       raise errors.ReleaseError(failure) from None
   decision = _decision(base_directory, action, versions, [reason])
-  log(base_directory, decision)
+  try:
+    log(base_directory, decision)
+  except (OSError, tf.errors.OpError) as e:
+    raise errors.ReleaseError(
+        f'{base_directory}: {decision.what()} is done, but its log record could not be '
+        f'written ({release_registry.failure_reason(e)})') from None
   return decision
 
 

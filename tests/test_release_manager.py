@@ -439,6 +439,21 @@ def test_a_rollback_the_file_system_refuses_is_one_line(tmp_path, capsys, monkey
     assert 'retired 2' in f.read()
 
 
+def test_a_rollback_whose_log_record_cannot_be_written_says_so_in_one_line(
+    tmp_path, capsys, monkeypatch):
+  serving = _two_versions(tmp_path)
+
+  def full(*_):
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+  monkeypatch.setattr(release_log, 'append', full)
+  code, _, err = _cli(capsys, 'rollback', '--serving-dir', serving, '--reason', 'x')
+  assert (code, err) == (1, f'petseg: error: {serving}: rollback to version 1 (retired 2) is '
+                         'done, but its log record could not be written (No space left on '
+                         'device)\n')
+  assert release_registry.newest_release(serving) == 1
+
+
 def test_a_kubeflow_profiles_keys_release_and_take_over_the_lock_without_deleting(
     monkeypatch):
   """A multi-user profile's keys may put, get and list in its prefix, not delete: the lock
