@@ -12,8 +12,9 @@ original (saved_model.pb first), and the switch happens when the last file of th
 version goes or the copy's saved_model.pb arrives.
 
 Pushes, rollbacks and restores take the registry's lock (release_registry.lock), so that
-on a local or POSIX file system they never interleave. Object stores have no lock here: see
-README, "The release registry".
+on a local file system (an flock) and on S3 (an object created only if absent) they never
+interleave; GCS offers no lock, and a change there says so. Each change writes its log
+record and the page last, so that the log tells what the registry holds.
 """
 import dataclasses
 import os
@@ -238,7 +239,8 @@ def rollback(base_directory: str, reason: str, to: Optional[int] = None) -> rele
           f'{base_directory}: {release_registry.RETIRED_DIR} already holds version '
           f'{taken[0]}; move one of the two copies away; nothing was changed')
     # Lowest first: the served version changes at the last move.
-    return _move_versions(base_directory, retire, True, release_log.ROLLBACK, reason)
+    return _move_versions(base_directory, retire, retire=True, action=release_log.ROLLBACK,
+                          reason=reason)
 
 
 def _absent(base_directory: str, version: int) -> str:
@@ -279,4 +281,5 @@ def restore(base_directory: str, version: int, reason: str = '') -> release_log.
         raise errors.ReleaseError(f'{base_directory}: cannot restore version {v}: {problem}; '
                                   'nothing was changed')
     # Highest first: the server switches once, at the first move.
-    return _move_versions(base_directory, group, False, release_log.RESTORE, reason)
+    return _move_versions(base_directory, group, retire=False, action=release_log.RESTORE,
+                          reason=reason)
