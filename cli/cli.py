@@ -306,6 +306,7 @@ def _compile(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) 
 def _predict(args: argparse.Namespace, beam_args: Sequence[str], log_path: str) -> None:
   del beam_args  # predict runs no Beam
   from petseg import released_model  # pylint: disable=g-import-not-at-top
+  storage.reachable(args.model_dir, '--model-dir')
   result = released_model.predict(args.model_dir, args.images, args.output_dir,
                                   args.max_pixels, overwrite=args.overwrite)
   console.say(f'Model: {result.model}')
@@ -333,6 +334,7 @@ def _evaluate(args: argparse.Namespace, beam_args: Sequence[str], log_path: str)
       args.dataset, args.data_dir, settings['dataset']))
   _local_data(dataset, args.data_dir)
   beam_args = beam_args_lib.checked(beam_args)
+  storage.reachable(args.model_dir, '--model-dir')
   evaluation = released_model.evaluate(args.model_dir, dataset, args.data_dir, args.split,
                                         beam_args, args.at_own_size)
   console.say(json.dumps(evaluation.to_json(), indent=2))

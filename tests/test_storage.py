@@ -125,6 +125,10 @@ def test_an_object_store_that_cannot_be_reached_is_named_with_its_cause(
   assert _said(capsys, monkeypatch, env, 'run', '--dataset', 'oxford_pets', '--data-dir',
                's3://absent/data', '--output-dir', str(tmp_path / 'out')) == (
       1, 'petseg: error: --data-dir s3://absent/data: no such bucket: absent\n')
+  assert _said(capsys, monkeypatch, env, 'predict', '--model-dir', 's3://absent/serving',
+               str(tmp_path / 'x.jpg'), '--output-dir', str(tmp_path / 'masks')) == (
+      1, 'petseg: error: --model-dir s3://absent/serving: no such bucket: absent\n')
+  assert not (tmp_path / 'masks').exists()
   client.create_bucket(Bucket='there')  # the store answers; the registry is not there yet
   assert _said(capsys, monkeypatch, env, 'releases', '--serving-dir', 's3://there/serving') == (
       1, 'petseg: error: s3://there/serving: no such serving directory\n')
