@@ -223,12 +223,12 @@ def _check_outputs(outputs: Dict[str, Tuple[str, str]], overwrite: bool) -> None
   inputs = {_identity(p): p for p in outputs}  # a link to an input is the input
   for path, pair in outputs.items():
     for output in pair:
-      if _identity(output) in inputs:
+      written_over = inputs.get(_identity(output))
+      if written_over is not None:
         raise errors.ConfigError(
-            f'{inputs[_identity(output)]}: is an input and would be overwritten by the '
-            f'output for {path}' + ('' if os.path.abspath(output) == os.path.abspath(
-                inputs[_identity(output)]) else f' (it is the same file as {output})')
-            + '; give another --output-dir')
+            f'{written_over}: is an input and would be overwritten by the output for {path}'
+            + ('' if os.path.abspath(output) == os.path.abspath(written_over) else
+               f' (it is the same file as {output})') + '; give another --output-dir')
   if not overwrite:
     existing = [o for pair in outputs.values() for o in pair if os.path.lexists(o)]
     if existing:

@@ -49,14 +49,21 @@ def _decision_line(d) -> str:
                                                     if d.reasons else '')
 
 
-def _list(args: argparse.Namespace, serving_dir: str) -> None:
+def _read_log(serving_dir: str):
+  """The registry's decision log (registry/log.Log), a warning said for each record that
+  does not read."""
   from petseg.registry import log as release_log  # pylint: disable=g-import-not-at-top
-  from petseg.registry import manager as release_manager  # pylint: disable=g-import-not-at-top
-  found = release_manager.releases(serving_dir)
   log = release_log.read(serving_dir)
-  decisions = log.decisions
   for line in log.damaged:
     console.error(f'warning: {line}')
+  return log
+
+
+def _list(args: argparse.Namespace, serving_dir: str) -> None:
+  from petseg.registry import manager as release_manager  # pylint: disable=g-import-not-at-top
+  found = release_manager.releases(serving_dir)
+  log = _read_log(serving_dir)
+  decisions = log.decisions
   if args.json:
     output: Any = {'serving_dir': serving_dir,
                    'versions': [r.to_json() for r in found]}
@@ -79,7 +86,6 @@ def _list(args: argparse.Namespace, serving_dir: str) -> None:
 
 
 def _show(serving_dir: str, version: int) -> None:
-  from petseg.registry import log as release_log  # pylint: disable=g-import-not-at-top
   from petseg.registry import manager as release_manager  # pylint: disable=g-import-not-at-top
   release = next((r for r in release_manager.releases(serving_dir)
                   if r.version == version), None)
@@ -100,10 +106,7 @@ def _show(serving_dir: str, version: int) -> None:
         f'Settings   {release.config_fingerprint}',
         f'Card       {release.model_card or "none"}',
         f'Report     {release.report or "none (released before reports were kept)"}']
-  log = release_log.read(serving_dir)
-  for line in log.damaged:
-    console.error(f'warning: {line}')
-  history = [d for d in log.decisions if d.version == version or version in d.versions]
+  history = [d for d in _read_log(serving_dir).decisions if d.version == version or version in d.versions]
   lines += [f'Log        {_decision_line(d)}' for d in history]
   for line in lines:  # a record's free text (reasons) shown as one line each
     console.say(text.shown(line))
